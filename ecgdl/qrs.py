@@ -73,3 +73,228 @@ class QRSResult:
     peaks: np.ndarray
     fs: float
     unusable: tuple[tuple[int, int], ...]
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def detect_r_peaks(signal: np.ndarray, fs: float, *, chunk_s: float = 600.0) -> QRSResult:
+    """Detect R peaks in a raw ECG.
+
+    Args:
+        signal: (n_samples,) or (n_samples, n_leads) float, mV, raw (filtered here).
+            Column 0 is the primary lead (MLII); peaks are placed on it.
+        fs: sampling rate in Hz (100-2000).
+        chunk_s: length of the chunks processed at a time, seconds (memory bound).
+
+    Returns:
+        QRSResult with sorted unique int64 peak indices and the unusable stretches.
+
+    Example:
+        >>> res = detect_r_peaks(np.zeros(3600), 360.0)
+        >>> res.peaks.size, res.unusable
+        (0, ((0, 3600),))
+    """
+    cfg = DEFAULT_CONFIG
+    x = np.asarray(signal)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ValueError(f"signal must be (n,) or (n, n_leads), got shape {x.shape}")
+    if not 50.0 <= fs <= 5000.0:
+        raise ValueError(f"fs={fs} Hz is outside the supported range")
+    n = x.shape[0]
+    core = max(int(round(chunk_s * fs)), int(round(10 * cfg.overlap_s * fs)))
+    pad = int(round(cfg.overlap_s * fs))
+    peaks: list[np.ndarray] = []
+    unusable: list[tuple[int, int]] = []
+    for a in range(0, n, core):
+        b = min(a + core, n)
+        a0, b0 = max(0, a - pad), min(n, b + pad)
+        p, bad = _detect_chunk(x[a0:b0], fs, cfg)
+        p = p + a0
+        peaks.append(p[(p >= a) & (p < b)])
+        unusable.extend(_clip_ranges(bad, a0, a, b))
+    out = np.concatenate(peaks) if peaks else np.zeros(0, np.int64)
+    out = np.unique(out.astype(np.int64))
+    if out.size > 1:
+        out = out[np.r_[True, np.diff(out) > cfg.refractory_s * fs / 2]]
+    return QRSResult(peaks=out, fs=float(fs), unusable=_merge_ranges(unusable))
+
+
+def refine_peaks(
+    signal_1d: np.ndarray, fs: float, peaks: np.ndarray, radius_s: float = 0.05
+) -> np.ndarray:
+    """Move each peak to the R-peak position, by the rule the detector uses.
+
+    The signal is smoothed with a centred ``refine_smooth_s`` boxcar; within ``radius_s`` of each
+    peak the largest positive deflection above the local median baseline is taken, unless the
+    largest negative deflection is more than ``refine_negative_ratio`` times bigger (QS or
+    inverted beats), then the minimum.
+
+    Args:
+        signal_1d: (n_samples,) float, mV (raw; NaN allowed, treated as missing).
+        fs: sampling rate, Hz.
+        peaks: (n_beats,) int sample indices near R peaks.
+        radius_s: search radius, seconds.
+
+    Returns:
+        (n_beats,) int64 refined indices (same order as ``peaks``, not de-duplicated).
+    """
+    cfg = DEFAULT_CONFIG
+    x = np.asarray(signal_1d, dtype=np.float64).ravel()
+    p = np.asarray(peaks, dtype=np.int64).ravel()
+    if p.size == 0 or x.size == 0:
+        return p.copy()
+    r = max(1, int(round(radius_s * fs)))
+    h = max(0, int(round(cfg.refine_smooth_s * fs / 2)))
+    base_r = max(r, int(round(0.15 * fs)))
+    span = np.arange(-base_r - h, base_r + h + 1)
+    idx = np.clip(p[:, None] + span, 0, x.size - 1)
+    win = x[idx]
+    if not np.isfinite(win).all():
+        win = np.where(np.isfinite(win), win, np.nanmedian(win, axis=1, keepdims=True))
+        win = np.nan_to_num(win)
+    k = np.cumsum(np.pad(win, ((0, 0), (1, 0))), axis=1)
+    smooth = (k[:, 2 * h + 1:] - k[:, : -2 * h - 1]) / (2 * h + 1)   # centred on span[h:-h]
+    base = np.median(smooth, axis=1, keepdims=True)
+    mid = smooth[:, base_r - r: base_r + r + 1] - base
+    pos, neg = mid.max(axis=1), -mid.min(axis=1)
+    use_min = neg > cfg.refine_negative_ratio * pos
+    off = np.where(use_min, mid.argmin(axis=1), mid.argmax(axis=1)) - r
+    return np.clip(p + off, 0, x.size - 1).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[start, stop) of the True runs of a 1-D bool array."""
+    d = np.diff(np.concatenate(([0], mask.view(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _bad_mask(x: np.ndarray, fs: float, cfg: QRSConfig) -> np.ndarray | None:
+    """(n,) bool, True where a lead is NaN/inf or flat for >= flat_s; None when all good."""
+    bad = ~np.isfinite(x)
+    anybad = bool(bad.any())
+    flat = np.abs(np.diff(x)) <= cfg.flat_tol_mv
+    s, e = _runs(flat)
+    long = (e - s) >= cfg.flat_s * fs - 1
+    if long.any():
+        d = np.zeros(x.size + 1, np.int32)
+        np.add.at(d, s[long], 1)
+        np.add.at(d, e[long] + 1, -1)
+        bad |= np.cumsum(d[:-1]) > 0
+        anybad = True
+    return bad if anybad else None
+
+
+def _fill(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Linear interpolation across bad samples (zeros when nothing is good)."""
+    good = np.flatnonzero(~bad)
+    out = x.copy()
+    if good.size == 0:
+        out[:] = 0.0
+        return out
+    bi = np.flatnonzero(bad)
+    out[bi] = np.interp(bi, good, x[good])
+    return out
+
+
+def _clip_ranges(bad: list[tuple[int, int]], off: int, a: int, b: int) -> list[tuple[int, int]]:
+    out = []
+    for s, e in bad:
+        s, e = max(s + off, a), min(e + off, b)
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(r):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((int(s), int(e)))
+    return tuple(out)
+
+
+def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray, list]:
+    """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk."""
+    x = np.asarray(x, dtype=np.float64)
+    leads, bads = [], []
+    for j in range(x.shape[1]):
+        bad = _bad_mask(x[:, j], fs, cfg)
+        leads.append(x[:, j] if bad is None else _fill(x[:, j], bad))
+        bads.append(bad)
+    all_bad = None if any(b is None for b in bads) else np.logical_and.reduce(bads)
+    ranges = [] if all_bad is None else list(zip(*map(list, _runs(all_bad))))
+    q = max(1, int(fs // cfg.internal_fs))
+    fd = fs / q
+    feats = [_feature(v, bad, q, fd, cfg) for v, bad in zip(leads, bads)]
+    feat = _combine(feats, fd, cfg)
+    if feat is None:
+        return np.zeros(0, np.int64), ranges
+    pk = _select(feat, fd, cfg)
+    pk = pk * q + (q - 1) // 2
+    pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s)
+    if all_bad is not None and pk.size:
+        pk = pk[~all_bad[pk]]
+    return pk, ranges
+
+
+def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig):
+    """Energy envelope (m // q,) of one lead at fd, delay-compensated; None if the lead is dead."""
+    if bad is not None and bad.mean() > 0.99:
+        return None
+    m = v.size // q
+    if q > 1:
+        v = v[: m * q].reshape(m, q).mean(axis=1)
+    sos, delay = _bandpass(fd, cfg.band_hz)
+    bp = sps.sosfilt(sos, v)
+    d = np.diff(bp, prepend=bp[0])
+    e = d * d
+    w = max(1, int(round(cfg.integrate_s * fd)))
+    c = np.cumsum(e)
+    c = np.concatenate((np.zeros(w - w // 2), c, np.full(w // 2, c[-1])))
+    f = (c[w:] - c[:-w]) / w
+    f = np.concatenate((f[delay:], np.zeros(delay)))
+    if bad is not None:
+        bd = bad[: m * q].reshape(m, q).any(axis=1) if q > 1 else bad[:m]
+        grow = int(round(0.1 * fd))
+        bd = ndimage.binary_dilation(bd, iterations=1, structure=np.ones(2 * grow + 1, bool))
+        f[bd] = 0.0
+    return f
+
+
+_BP_CACHE: dict = {}
+
+
+def _bandpass(fd: float, band: tuple[float, float]):
+    """Butterworth band-pass (sos) at fd and its group delay in samples near the band centre."""
+    key = (round(fd, 6), band)
+    if key not in _BP_CACHE:
+        sos = sps.butter(2, band, btype="bandpass", fs=fd, output="sos")
+        b, a = sps.sos2tf(sos)
+        f0 = float(np.sqrt(band[0] * band[1]))
+        _, gd = sps.group_delay((b, a), w=[f0], fs=fd)
+        _BP_CACHE[key] = (sos, int(round(float(gd[0]) + 0.5)))
+    return _BP_CACHE[key]
+
+
+def _block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, int]:
+    """Robust local QRS level per block (median of block maxima over level_window_s) and block size."""
+    bsz = max(1, int(round(cfg.level_block_s * fd)))
+    nb = -(-f.size // bsz)
+    fp = np.zeros(nb * bsz)
+    fp[: f.size] = f
+    bm = fp.reshape(nb, bsz).max(axis=1)
+    k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
+    return ndimage.median_filter(bm, size=k, mode="nearest"), bsz
+
+
+def _combine(feats: list, fd: float, cfg: QRSConfig) -> np.ndarray | None:
+    """Primary-lead feature (placeholder for multi-lead fusion)."""
+    return feats[0]
