@@ -1,0 +1,208 @@
+"""Rhythm summary of a classified beat sequence: counts, ectopic burden, heart rate, runs and pauses.
+
+Plain numpy over ``(label, sample)`` sequences, so it is tested on hand-made label strings. Every
+event carries its beat indices, its start/end sample (at the ``fs`` the samples are given at) and
+its start/end time in seconds.
+
+Definitions (Holter conventions, kept simple and explicit):
+
+* **couplet**: exactly 2 consecutive ectopic beats of one class (V or S).
+* **run**: 3 or more consecutive ectopic beats of one class (V: ventricular tachycardia run,
+  S: supraventricular run).
+* **bigeminy**: ``min_cycles`` or more consecutive cycles of one N beat followed by one isolated
+  ectopic beat (N X N X N X); **trigeminy**: the same with two N beats (N N X N N X N N X).
+* **pause**: an RR interval longer than ``pause_s`` that does not touch an unusable stretch.
+* heart rate: instantaneous ``60 / RR`` over RR intervals within ``[min_rr_s, max_rr_s]``; min and
+  max are taken over the rolling median of ``hr_beats`` RR intervals (a single ectopic beat and
+  its compensatory pause do not set them); the trend is the mean rate per ``trend_s`` bin.
+
+>>> s = summarise(list("NNVNNVNNVNN"), np.arange(11) * 360, 360.0)
+>>> s["counts"]["V"], len(s["events"]["V"]["trigeminy"])
+(3, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ecgdl.labels import AAMI_CLASSES
+
+#: Classes whose runs and patterns are reported.
+ECTOPIC_CLASSES: tuple[str, ...] = ("V", "S")
+
+
+@dataclass(frozen=True)
+class RhythmConfig:
+    """Thresholds of the rhythm summary (seconds, beats, cycles)."""
+
+    pause_s: float = 2.0
+    min_rr_s: float = 0.2        # RR below this (300 bpm) is not used for heart rate
+    max_rr_s: float = 3.0        # RR above this (20 bpm) is not used for heart rate
+    hr_beats: int = 8            # rolling median window (RR intervals) for min/max heart rate
+    trend_s: float = 300.0       # heart-rate trend bin
+    min_cycles: int = 3          # bigeminy/trigeminy: at least this many ectopic beats in pattern
+    normal_class: str = "N"
+
+
+def consecutive_runs(is_x: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True as ``(first, last)`` indices (inclusive).
+
+    >>> consecutive_runs(np.array([0, 1, 1, 0, 1], bool))
+    [(1, 2), (4, 4)]
+    """
+    is_x = np.asarray(is_x, bool)
+    edges = np.flatnonzero(np.diff(np.r_[0, is_x.astype(np.int8), 0]))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def pattern_episodes(labels: np.ndarray, cls: str, n_normal: int, min_cycles: int = 3,
+                     normal: str = "N") -> list[tuple[int, int]]:
+    """Bigeminy (``n_normal=1``) or trigeminy (``n_normal=2``) episodes of ectopic class ``cls``.
+
+    An episode is a chain of at least ``min_cycles`` isolated ``cls`` beats, each preceded by
+    exactly ``n_normal`` ``normal`` beats. Returns ``(first, last)`` beat indices: from the first
+    cycle's first normal beat to the last ectopic beat.
+
+    >>> pattern_episodes(np.array(list("NVNVNVNN")), "V", 1)
+    [(0, 5)]
+    """
+    labels = np.asarray(labels)
+    x = np.flatnonzero(labels == cls)
+    if x.size < min_cycles:
+        return []
+    # a cycle ends at ectopic beat x[i] when the n_normal beats before it are normal and the beat
+    # after it is not of the same class; chains of cycles are ectopic beats n_normal + 1 apart
+    is_n = labels == normal
+    ok = np.zeros(x.size, bool)
+    for i, p in enumerate(x):
+        lo = p - n_normal
+        isolated = p + 1 >= len(labels) or labels[p + 1] != cls
+        ok[i] = lo >= 0 and bool(is_n[lo:p].all()) and isolated
+    episodes = []
+    i = 0
+    while i < x.size:
+        if not ok[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < x.size and ok[j + 1] and x[j + 1] - x[j] == n_normal + 1:
+            j += 1
+        if j - i + 1 >= min_cycles:
+            episodes.append((int(x[i] - n_normal), int(x[j])))
+        i = j + 1
+    return episodes
+
+
+def _event(first: int, last: int, sample: np.ndarray, fs: float, **extra) -> dict:
+    a, b = int(sample[first]), int(sample[last])
+    return {"first_beat": first, "last_beat": last, "start_sample": a, "end_sample": b,
+            "start_s": round(a / fs, 3), "end_s": round(b / fs, 3), **extra}
+
+
+def ectopic_events(labels: np.ndarray, sample: np.ndarray, fs: float, cls: str,
+                   cfg: RhythmConfig = RhythmConfig()) -> dict[str, list[dict]]:
+    """Couplets, runs (>= 3), bigeminy and trigeminy episodes of class ``cls``."""
+    labels = np.asarray(labels)
+    runs = consecutive_runs(labels == cls)
+    out: dict[str, list[dict]] = {
+        "couplets": [_event(a, b, sample, fs) for a, b in runs if b - a + 1 == 2],
+        "runs": [_event(a, b, sample, fs, beats=b - a + 1, rate_bpm=_rate(sample[a:b + 1], fs))
+                 for a, b in runs if b - a + 1 >= 3],
+        "bigeminy": [], "trigeminy": [],
+    }
+    for name, n_normal in (("bigeminy", 1), ("trigeminy", 2)):
+        for a, b in pattern_episodes(labels, cls, n_normal, cfg.min_cycles, cfg.normal_class):
+            out[name].append(_event(a, b, sample, fs, cycles=(b - a + 1) // (n_normal + 1)))
+    return out
+
+
+def _rate(samples: np.ndarray, fs: float) -> float:
+    """Mean rate (bpm) over a sequence of beats."""
+    if len(samples) < 2:
+        return float("nan")
+    return round(float(60.0 * (len(samples) - 1) * fs / (samples[-1] - samples[0])), 1)
+
+
+def pauses(sample: np.ndarray, fs: float, pause_s: float = 2.0,
+           unusable: tuple[tuple[int, int], ...] = ()) -> list[dict]:
+    """RR intervals longer than ``pause_s`` that do not overlap an unusable ``[start, stop)`` stretch."""
+    sample = np.asarray(sample, dtype=np.int64)
+    rr = np.diff(sample) / fs
+    out = []
+    for i in np.flatnonzero(rr > pause_s):
+        a, b = int(sample[i]), int(sample[i + 1])
+        if any(a < stop and start < b for start, stop in unusable):
+            continue
+        out.append(_event(int(i), int(i) + 1, sample, fs, duration_s=round(float(rr[i]), 3)))
+    return out
+
+
+def heart_rate(sample: np.ndarray, fs: float, cfg: RhythmConfig = RhythmConfig()) -> dict:
+    """Mean, min, max heart rate (bpm) and a per-``trend_s`` trend.
+
+    Returns ``{"mean_bpm", "min_bpm", "max_bpm", "min_at_s", "max_at_s", "trend": [{"start_s",
+    "end_s", "mean_bpm", "beats"}]}``; rates are None when fewer than 2 usable RR intervals exist.
+    """
+    sample = np.asarray(sample, dtype=np.float64)
+    out = {"mean_bpm": None, "min_bpm": None, "max_bpm": None, "min_at_s": None, "max_at_s": None, "trend": []}
+    if sample.size < 3:
+        return out
+    rr = np.diff(sample) / fs
+    t_end = sample[1:] / fs
+    ok = (rr >= cfg.min_rr_s) & (rr <= cfg.max_rr_s)
+    if ok.sum() < 2:
+        return out
+    out["mean_bpm"] = round(float(60.0 / rr[ok].mean()), 1)
+    w = min(cfg.hr_beats, int(ok.sum()))
+    rolling = np.median(np.lib.stride_tricks.sliding_window_view(rr[ok], w), axis=1)
+    t_roll = t_end[ok][w - 1:]
+    out["min_bpm"], out["min_at_s"] = round(float(60.0 / rolling.max()), 1), round(float(t_roll[rolling.argmax()]), 3)
+    out["max_bpm"], out["max_at_s"] = round(float(60.0 / rolling.min()), 1), round(float(t_roll[rolling.argmin()]), 3)
+    bins = np.floor(t_end / cfg.trend_s).astype(np.int64)
+    for b in np.unique(bins[ok]):
+        sel = ok & (bins == b)
+        out["trend"].append({"start_s": float(b * cfg.trend_s), "end_s": float((b + 1) * cfg.trend_s),
+                             "mean_bpm": round(float(60.0 / rr[sel].mean()), 1), "beats": int(sel.sum())})
+    return out
+
+
+def summarise(labels, sample, fs: float, *, classes: tuple[str, ...] = AAMI_CLASSES, duration_s: float | None = None,
+              unusable: tuple[tuple[int, int], ...] = (), cfg: RhythmConfig = RhythmConfig()) -> dict:
+    """The JSON-able rhythm summary of one record.
+
+    labels: ``(n,)`` class letters; sample: ``(n,)`` sorted R-peak samples at ``fs`` Hz;
+    unusable: ``[start, stop)`` sample ranges (at ``fs``) where no beat could be detected.
+    """
+    labels = np.asarray(labels).astype(str)
+    sample = np.asarray(sample, dtype=np.int64)
+    n = len(labels)
+    counts = {c: int((labels == c).sum()) for c in classes}
+    pct = {c: round(100.0 * k / n, 3) if n else 0.0 for c, k in counts.items()}
+    ectopic = sum(counts.get(c, 0) for c in ("S", "V", "F"))
+    return {
+        "beats": n,
+        "duration_s": None if duration_s is None else round(float(duration_s), 3),
+        "sample_fs": float(fs),
+        "counts": counts,
+        "percent": pct,
+        "ectopic_burden_pct": {"V": pct.get("V", 0.0), "S": pct.get("S", 0.0),
+                               "total": round(100.0 * ectopic / n, 3) if n else 0.0},
+        "heart_rate": heart_rate(sample, fs, cfg),
+        "events": {c: ectopic_events(labels, sample, fs, c, cfg) for c in ECTOPIC_CLASSES if c in classes},
+        "pauses": pauses(sample, fs, cfg.pause_s, unusable),
+        "unusable": [{"start_sample": int(a), "end_sample": int(b), "start_s": round(a / fs, 3),
+                      "end_s": round(b / fs, 3)} for a, b in unusable],
+        "rhythm_config": asdict(cfg),
+    }
+
+
+def event_counts(summary: dict) -> dict[str, int]:
+    """Flat counts of the summary's events, e.g. ``{"V_couplets": 2, ..., "pauses": 1}`` (for run tables)."""
+    out = {}
+    for cls, kinds in summary["events"].items():
+        for kind, events in kinds.items():
+            out[f"{cls}_{kind}"] = len(events)
+    out["pauses"] = len(summary["pauses"])
+    return out
