@@ -162,7 +162,7 @@ def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: t
                   max_gap_fraction: float = 0.5) -> Record:
     """Validate a decoded signal (rate, NaN, flat line) and resample it; shared by every reader."""
     if not (isinstance(fs, (int, float)) and math.isfinite(fs)) or not MIN_FS <= fs <= MAX_FS:
-        raise RecordError(path, f"sampling rate {fs} Hz is not supported (supported: {MIN_FS:g}-{MAX_FS:g} Hz)")
+        raise RecordError(path, f"sampling rate {fs:g} Hz is not supported (supported: {MIN_FS:g}-{MAX_FS:g} Hz)")
     if signal.ndim != 2 or signal.shape[0] < 2 * fs:
         raise RecordError(path, f"signal too short: {signal.shape[0]} samples at {fs:g} Hz (need >= 2 s)")
     signal, gaps = _check_values(path, np.asarray(signal, dtype=np.float64), leads, on_gaps, max_gap_fraction)
