@@ -40,15 +40,17 @@ class QRSConfig:
 
     band_hz: tuple[float, float] = (5.0, 20.0)
     integrate_s: float = 0.08
+    derivative: bool = True          # square the derivative of the band-passed signal (else the signal)
     internal_fs: float = 400.0       # raw input above ~1.5x this is block-averaged for detection
     refractory_s: float = 0.2
     twave_s: float = 0.36            # a candidate this soon after a beat is checked for being a T wave
     twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
     level_block_s: float = 1.0
     level_window_s: float = 8.0
-    threshold: float = 0.25          # fraction of the local QRS level
-    searchback_threshold: float = 0.1
+    threshold: float = 0.1          # fraction of the local QRS level
+    searchback_threshold: float = 0.03
     searchback_rr: float = 1.66
+    searchback_beat_ratio: float = 0.05  # ... and reach this fraction of the neighbouring beats' energy
     flat_s: float = 1.0
     flat_tol_mv: float = 1e-6
     overlap_s: float = 10.0
@@ -157,7 +159,8 @@ def refine_peaks(
         win = np.nan_to_num(win)
     k = np.cumsum(np.pad(win, ((0, 0), (1, 0))), axis=1)
     smooth = (k[:, 2 * h + 1:] - k[:, : -2 * h - 1]) / (2 * h + 1)   # centred on span[h:-h]
-    base = np.median(smooth, axis=1, keepdims=True)
+    step = max(1, smooth.shape[1] // 24)
+    base = np.median(smooth[:, ::step], axis=1, keepdims=True)
     mid = smooth[:, base_r - r: base_r + r + 1] - base
     pos, neg = mid.max(axis=1), -mid.min(axis=1)
     use_min = neg > cfg.refine_negative_ratio * pos
@@ -176,8 +179,16 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _bad_mask(x: np.ndarray, fs: float, cfg: QRSConfig) -> np.ndarray | None:
     """(n,) bool, True where a lead is NaN/inf or flat for >= flat_s; None when all good."""
+    nonfinite = not np.isfinite(x.sum())
+    blk = max(2, int(cfg.flat_s * fs / 2))          # any flat run >= flat_s covers a whole block
+    nb = x.size // blk
+    maybe_flat = False
+    if nb:
+        b = x[: nb * blk].reshape(nb, blk)
+        maybe_flat = bool(((b.max(axis=1) - b.min(axis=1)) <= cfg.flat_tol_mv).any())
+    if not (nonfinite or maybe_flat):
+        return None
     bad = ~np.isfinite(x)
-    anybad = bool(bad.any())
     flat = np.abs(np.diff(x)) <= cfg.flat_tol_mv
     s, e = _runs(flat)
     long = (e - s) >= cfg.flat_s * fs - 1
@@ -186,8 +197,7 @@ def _bad_mask(x: np.ndarray, fs: float, cfg: QRSConfig) -> np.ndarray | None:
         np.add.at(d, s[long], 1)
         np.add.at(d, e[long] + 1, -1)
         bad |= np.cumsum(d[:-1]) > 0
-        anybad = True
-    return bad if anybad else None
+    return bad if bad.any() else None
 
 
 def _fill(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -223,21 +233,21 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray, list]:
     """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk."""
-    x = np.asarray(x, dtype=np.float64)
     leads, bads = [], []
     for j in range(x.shape[1]):
-        bad = _bad_mask(x[:, j], fs, cfg)
-        leads.append(x[:, j] if bad is None else _fill(x[:, j], bad))
+        v = np.array(x[:, j], dtype=np.float64)
+        bad = _bad_mask(v, fs, cfg)
+        leads.append(v if bad is None else _fill(v, bad))
         bads.append(bad)
     all_bad = None if any(b is None for b in bads) else np.logical_and.reduce(bads)
     ranges = [] if all_bad is None else list(zip(*map(list, _runs(all_bad))))
     q = max(1, int(fs // cfg.internal_fs))
     fd = fs / q
     feats = [_feature(v, bad, q, fd, cfg) for v, bad in zip(leads, bads)]
-    feat = _combine(feats, fd, cfg)
+    feat, off = _combine(feats, fd, cfg)
     if feat is None:
         return np.zeros(0, np.int64), ranges
-    pk = _select(feat, fd, cfg)
+    pk = _select(feat, fd, cfg) + off
     pk = pk * q + (q - 1) // 2
     pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s)
     if all_bad is not None and pk.size:
@@ -246,27 +256,40 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
 
 
 def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig):
-    """Energy envelope (m // q,) of one lead at fd, delay-compensated; None if the lead is dead."""
+    """Energy envelope of one lead at fd and its offset: f[i] describes sample (i + off) * q.
+
+    Returns (None, 0) for a dead lead.
+    """
     if bad is not None and bad.mean() > 0.99:
-        return None
+        return None, 0
     m = v.size // q
     if q > 1:
         v = v[: m * q].reshape(m, q).mean(axis=1)
     sos, delay = _bandpass(fd, cfg.band_hz)
-    bp = sps.sosfilt(sos, v)
-    d = np.diff(bp, prepend=bp[0])
-    e = d * d
     w = max(1, int(round(cfg.integrate_s * fd)))
-    c = np.cumsum(e)
-    c = np.concatenate((np.zeros(w - w // 2), c, np.full(w // 2, c[-1])))
-    f = (c[w:] - c[:-w]) / w
-    f = np.concatenate((f[delay:], np.zeros(delay)))
+    if m <= w + 2:
+        return None, 0
+    bp = sps.sosfilt(sos, v)
+    if cfg.derivative:
+        bp = np.diff(bp)
+    np.multiply(bp, bp, out=bp)
+    c = np.cumsum(bp)
+    f = c[w:] - c[:-w]                     # f[i] = sum of e[i+1 .. i+w]
+    off = int(np.clip((w + 1) // 2 + (1 if cfg.derivative else 0) - delay, 0, w))
     if bad is not None:
         bd = bad[: m * q].reshape(m, q).any(axis=1) if q > 1 else bad[:m]
-        grow = int(round(0.1 * fd))
-        bd = ndimage.binary_dilation(bd, iterations=1, structure=np.ones(2 * grow + 1, bool))
-        f[bd] = 0.0
-    return f
+        bd = _dilate(bd, int(round(0.1 * fd)))
+        f[bd[off: off + f.size]] = 0.0
+    return f, off
+
+
+def _dilate(mask: np.ndarray, grow: int) -> np.ndarray:
+    """Grow the True runs of a 1-D bool array by ``grow`` samples on each side."""
+    s, e = _runs(mask)
+    d = np.zeros(mask.size + 1, np.int32)
+    np.add.at(d, np.maximum(s - grow, 0), 1)
+    np.add.at(d, np.minimum(e + grow, mask.size), -1)
+    return np.cumsum(d[:-1]) > 0
 
 
 _BP_CACHE: dict = {}
@@ -298,3 +321,79 @@ def _block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, 
 def _combine(feats: list, fd: float, cfg: QRSConfig) -> np.ndarray | None:
     """Primary-lead feature (placeholder for multi-lead fusion)."""
     return feats[0]
+
+
+def _select(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
+    """Beat positions (samples at fd) chosen among the local maxima of the envelope f."""
+    if f.size < 3:
+        return np.zeros(0, np.int64)
+    lvl, bsz = _block_level(f, fd, cfg)
+    c = np.flatnonzero((f[1:-1] > f[:-2]) & (f[1:-1] >= f[2:])) + 1
+    h = f[c]
+    lv = lvl[c // bsz]
+    low = h > cfg.searchback_threshold * lv
+    c, h, lv = c[low], h[low], lv[low]
+    refr = cfg.refractory_s * fd
+    kept = _nms(np.flatnonzero(h > cfg.threshold * lv), c, h, refr)
+    kept = _drop_twaves(kept, c, h, fd, cfg)
+    for _ in range(4):
+        add = _searchback(kept, c, h, f.size, fd, cfg)
+        if add.size == 0:
+            break
+        kept = np.union1d(kept, add)
+        kept = _drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg)
+    return c[kept]
+
+
+def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarray:
+    """Keep candidates (indices into c/h, sorted) that are the largest within +-refr samples."""
+    pos, hh = c[ci], h[ci]
+    alive = np.ones(ci.size, bool)
+    s = 1
+    while s < ci.size:
+        close = (pos[s:] - pos[:-s]) < refr
+        if not close.any():
+            break
+        left_small = hh[:-s] < hh[s:]
+        alive[:-s] &= ~(close & left_small)
+        alive[s:] &= ~(close & ~left_small)
+        s += 1
+    return ci[alive]
+
+
+def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: QRSConfig):
+    """Drop a beat that follows the previous one within twave_s with a much smaller energy."""
+    if ci.size < 2:
+        return ci
+    pos, hh = c[ci], h[ci]
+    soon = np.diff(pos) < cfg.twave_s * fd
+    small = hh[1:] < cfg.twave_ratio * hh[:-1]
+    return ci[np.r_[True, ~(soon & small)]]
+
+
+def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float, cfg: QRSConfig):
+    """Best low-threshold candidate in each RR gap longer than searchback_rr x the local RR."""
+    if ci.size < 2:
+        return np.zeros(0, np.int64)
+    refr = cfg.refractory_s * fd
+    pos = np.concatenate(([-refr], c[ci], [n - 1 + refr]))
+    rr = np.diff(c[ci])
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    ref = np.concatenate((ref[:1], ref, ref[-1:]))
+    gaps = np.diff(pos) > cfg.searchback_rr * ref
+    if not gaps.any():
+        return np.zeros(0, np.int64)
+    g = np.searchsorted(pos, c, side="right") - 1
+    g = np.clip(g, 0, gaps.size - 1)
+    hb = ndimage.median_filter(h[ci], size=min(9, ci.size) | 1, mode="nearest")
+    hb = np.concatenate((hb[:1], hb, hb[-1:]))
+    href = np.minimum(hb[:-1], hb[1:])          # typical beat energy beside each gap
+    ok = gaps[g] & (c - pos[g] >= refr) & (pos[g + 1] - c >= refr)
+    ok &= h > cfg.searchback_beat_ratio * href[g]
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        return cand
+    order = np.lexsort((h[cand], g[cand]))
+    cand, gg = cand[order], g[cand][order]
+    last = np.r_[gg[1:] != gg[:-1], True]
+    return cand[last]
