@@ -1,0 +1,276 @@
+"""What the viewer shows, computed server-side: decimated traces, the detail window, beat markers,
+notable episodes and the navigation between them, and the class colours.
+
+Plain numpy, no plotting library: the app (``app/``) turns these arrays into figures, the printable
+report (:mod:`ecgdl.clinical_report`) into SVG. The browser never receives the raw record: each
+trace is min-max decimated to at most :data:`TRACE_POINTS` points, which keeps every QRS peak
+visible (a plain stride would drop them), and the whole page stays under :data:`PAGE_POINTS`.
+
+>>> idx, y = minmax_decimate(np.sin(np.arange(100_000) / 50.0), 0, 100_000, 1000)
+>>> len(idx) <= 1000
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgdl.labels import AAMI_CLASSES, AAMI_NAMES
+
+#: Most points one trace may send to the browser.
+TRACE_POINTS = 8_000
+#: Most points the whole page may hold (overview + detail + overlay + markers + trend).
+PAGE_POINTS = 50_000
+#: Class colours (colour-blind-safe Okabe-Ito hues; N is a quiet grey-green so ectopy stands out).
+CLASS_COLOURS: dict[str, str] = {
+    "N": "#4d8a5b", "S": "#0072b2", "V": "#d55e00", "F": "#cc79a7", "Q": "#7f7f7f",
+}
+#: Window lengths offered for the detail strip (seconds); 10 s is the default (a standard rhythm strip).
+WINDOW_CHOICES_S: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
+DEFAULT_WINDOW_S = 10.0
+
+
+def class_colour(cls: str) -> str:
+    """Hex colour of an AAMI class (unknown classes grey)."""
+    return CLASS_COLOURS.get(cls, "#7f7f7f")
+
+
+def class_label(cls: str) -> str:
+    """``"V – ventricular ectopic"``: the letter and its AAMI name."""
+    name = AAMI_NAMES.get(cls)
+    return f"{cls} – {name}" if name else cls
+
+
+def minmax_decimate(y: np.ndarray, start: int, stop: int, max_points: int = TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Min-max decimation of ``y[start:stop]`` to at most ``max_points`` points.
+
+    The range is cut into ``max_points // 2`` equal buckets; each keeps its minimum and maximum, in
+    time order, so the envelope (every R peak and S trough) survives.
+
+    Args:
+        y: ``(n,)`` samples (mV). start, stop: sample range, clipped to ``[0, n]``.
+        max_points: output size cap (>= 2).
+
+    Returns:
+        ``(idx, values)``: ``(m,)`` int64 sample indices into ``y`` (sorted) and ``y[idx]``, ``m <= max_points``.
+    """
+    y = np.asarray(y)
+    start, stop = max(0, int(start)), min(len(y), int(stop))
+    if stop <= start:
+        return np.zeros(0, np.int64), y[:0]
+    n = stop - start
+    if n <= max_points:
+        idx = np.arange(start, stop, dtype=np.int64)
+        return idx, y[idx]
+    n_buckets = max(1, max_points // 2)
+    bucket = math.ceil(n / n_buckets)
+    n_full = n // bucket
+    seg = y[start:start + n_full * bucket].reshape(n_full, bucket)
+    lo = seg.argmin(axis=1) + np.arange(n_full) * bucket
+    hi = seg.argmax(axis=1) + np.arange(n_full) * bucket
+    parts = [np.minimum(lo, hi), np.maximum(lo, hi)]
+    idx = np.stack(parts, axis=1).ravel()
+    if n_full * bucket < n:                     # the ragged tail bucket
+        tail = y[start + n_full * bucket:stop]
+        t_lo, t_hi = int(tail.argmin()), int(tail.argmax())
+        idx = np.r_[idx, np.array(sorted({t_lo, t_hi})) + n_full * bucket]
+    idx = np.unique(idx) + start
+    return idx.astype(np.int64), y[idx]
+
+
+def clamp_window(start_s: float, length_s: float, duration_s: float) -> tuple[float, float]:
+    """``(start_s, stop_s)`` of a detail window of ``length_s`` kept inside ``[0, duration_s]``."""
+    length_s = min(float(length_s), float(duration_s))
+    start_s = min(max(0.0, float(start_s)), max(0.0, duration_s - length_s))
+    return start_s, start_s + length_s
+
+
+def window_around(t_s: float, length_s: float, duration_s: float, lead_in: float = 0.3) -> tuple[float, float]:
+    """A detail window that shows time ``t_s`` ``lead_in`` of the way in (context before the event)."""
+    return clamp_window(t_s - lead_in * length_s, length_s, duration_s)
+
+
+def in_window(sample: np.ndarray, fs: float, start_s: float, stop_s: float) -> np.ndarray:
+    """Indices of the beats whose R peak (``sample``, at ``fs``) lies in ``[start_s, stop_s)``."""
+    sample = np.asarray(sample)
+    a, b = np.searchsorted(sample, [start_s * fs, stop_s * fs])
+    return np.arange(a, b)
+
+
+def step_to(times_s: np.ndarray, current_s: float, direction: int, tol_s: float = 0.05) -> float | None:
+    """The first of the sorted ``times_s`` strictly after (``direction=+1``) or before (``-1``)
+    ``current_s`` (beyond ``tol_s``); None when there is none.
+
+    >>> step_to(np.array([1.0, 5.0, 9.0]), 5.0, +1), step_to(np.array([1.0, 5.0, 9.0]), 5.0, -1)
+    (9.0, 1.0)
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    if direction > 0:
+        i = np.searchsorted(t, current_s + tol_s, side="right")
+        return float(t[i]) if i < t.size else None
+    i = np.searchsorted(t, current_s - tol_s, side="left") - 1
+    return float(t[i]) if i >= 0 else None
+
+
+def class_times(sample: np.ndarray, label: np.ndarray, fs: float, cls: str) -> np.ndarray:
+    """Sorted times (s) of the beats of class ``cls``."""
+    return np.asarray(sample)[np.asarray(label) == cls] / fs
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A notable stretch of the record, for the summary list, navigation and the report.
+
+    kind: "run", "couplet", "bigeminy", "trigeminy", "pause" or "unusable"; cls: "V"/"S" ("" for pauses).
+    """
+
+    kind: str
+    cls: str
+    start_s: float
+    end_s: float
+    detail: str
+
+    @property
+    def title(self) -> str:
+        names = {"V": "ventricular", "S": "supraventricular"}
+        if self.kind in ("pause", "unusable"):
+            return "Pause" if self.kind == "pause" else "Unusable signal"
+        kind = {"run": "run", "couplet": "couplet"}.get(self.kind, self.kind)
+        return f"{names.get(self.cls, self.cls)} {kind}".capitalize()
+
+    @property
+    def rank(self) -> int:
+        """Clinical priority for the report (lower first): runs, pauses, couplets, patterns."""
+        order = {"run": 0, "pause": 1, "couplet": 2, "bigeminy": 3, "trigeminy": 3, "unusable": 4}
+        return order.get(self.kind, 5) * 2 + (0 if self.cls == "V" else 1)
+
+
+_KIND_KEYS = {"runs": "run", "couplets": "couplet", "bigeminy": "bigeminy", "trigeminy": "trigeminy"}
+
+
+def episodes(summary: dict) -> list[Episode]:
+    """Every event of an :func:`ecgdl.rhythm.summarise` summary as an :class:`Episode`, by start time."""
+    out: list[Episode] = []
+    for cls, kinds in summary.get("events", {}).items():
+        for key, kind in _KIND_KEYS.items():
+            for ev in kinds.get(key, []):
+                out.append(Episode(kind, cls, ev["start_s"], ev["end_s"], _event_detail(kind, ev)))
+    for ev in summary.get("pauses", []):
+        out.append(Episode("pause", "", ev["start_s"], ev["end_s"], f"{ev['duration_s']:.1f} s without a beat"))
+    for ev in summary.get("unusable", []):
+        out.append(Episode("unusable", "", ev["start_s"], ev["end_s"],
+                           f"{ev['end_s'] - ev['start_s']:.1f} s flat or missing"))
+    return sorted(out, key=lambda e: (e.start_s, e.rank))
+
+
+def _event_detail(kind: str, ev: dict) -> str:
+    if kind == "run":
+        rate = ev.get("rate_bpm")
+        rate_txt = f" at {rate:.0f} bpm" if isinstance(rate, (int, float)) and math.isfinite(rate) else ""
+        return f"{ev.get('beats', '?')} beats{rate_txt}"
+    if kind in ("bigeminy", "trigeminy"):
+        return f"{ev.get('cycles', '?')} cycles, {ev['end_s'] - ev['start_s']:.1f} s"
+    return "2 beats"
+
+
+def notable(eps: list[Episode], limit: int = 12) -> list[Episode]:
+    """The ``limit`` most important episodes (runs first, then pauses, couplets, patterns), by time."""
+    chosen = sorted(eps, key=lambda e: (e.rank, e.start_s))[:limit]
+    return sorted(chosen, key=lambda e: e.start_s)
+
+
+def format_time(t_s: float) -> str:
+    """``"12:34.5"`` (minutes:seconds) or ``"1:02:03.0"`` for clinicians."""
+    t_s = max(0.0, float(t_s))
+    h, rem = divmod(t_s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{int(m)}:{s:04.1f}"
+
+
+def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t_s: np.ndarray,
+               reference: np.ndarray | None = None) -> list[str]:
+    """One hover line per beat: class name, its probability, time, and the reference label if known."""
+    label = np.asarray(label)
+    proba = np.asarray(proba)
+    col = {c: i for i, c in enumerate(classes)}
+    out = []
+    for k, (lab, t) in enumerate(zip(label, t_s)):
+        p = float(proba[k, col[lab]]) if lab in col and proba.size else float("nan")
+        line = f"{class_label(lab)}<br>p = {p:.2f}<br>t = {format_time(t)}"
+        if reference is not None and reference[k] != lab:
+            line += f"<br><b>reference: {class_label(reference[k])}</b>"
+        out.append(line)
+    return out
+
+
+def class_order(classes: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Classes in display order (the model's own order when given, else AAMI order)."""
+    return tuple(classes) if classes else AAMI_CLASSES
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A decimated trace: ``t`` seconds and ``y`` mV, each ``(m,)``, ``m <= TRACE_POINTS``."""
+
+    t: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Markers:
+    """Beat markers of one class in a window: time (s), height (mV), hover text, beat indices."""
+
+    cls: str
+    t: np.ndarray
+    y: np.ndarray
+    text: list[str]
+    beat: np.ndarray
+
+
+def trace(y: np.ndarray, fs: float, start_s: float, stop_s: float, max_points: int = TRACE_POINTS) -> Trace:
+    """The decimated ``y`` (one lead, ``(n,)`` mV at ``fs``) between ``start_s`` and ``stop_s``."""
+    idx, val = minmax_decimate(y, int(start_s * fs), int(math.ceil(stop_s * fs)), max_points)
+    return Trace(idx / fs, np.asarray(val, dtype=np.float32))
+
+
+def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, proba: np.ndarray,
+            classes: tuple[str, ...], start_s: float, stop_s: float,
+            reference: np.ndarray | None = None) -> list[Markers]:
+    """Per-class beat markers for the beats in ``[start_s, stop_s)``, placed just above each R peak.
+
+    y: ``(n,)`` the displayed lead (mV); sample/label/proba: per beat (``proba`` ``(n_beats, K)``);
+    reference: ``(n_beats,)`` reference class per detected beat ("" when unmatched) or None.
+    """
+    sel = in_window(sample, fs, start_s, stop_s)
+    if sel.size == 0:
+        return []
+    s = np.asarray(sample)[sel]
+    lab = np.asarray(label)[sel]
+    lo = np.maximum(s - int(0.06 * fs), 0)
+    hi = np.minimum(s + int(0.06 * fs) + 1, len(y))
+    peak = np.array([np.max(np.abs(y[a:b])) * np.sign(y[a:b][np.argmax(np.abs(y[a:b]))]) for a, b in zip(lo, hi)])
+    height = np.maximum(peak, 0.0) + 0.25
+    ref = None if reference is None else np.asarray(reference)[sel]
+    text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref)
+    out = []
+    for cls in class_order(classes):
+        m = lab == cls
+        if m.any():
+            out.append(Markers(cls, s[m] / fs, height[m].astype(np.float32), [t for t, k in zip(text, m) if k], sel[m]))
+    return out
+
+
+def page_points(*parts) -> int:
+    """Points a page sends: the sum over traces, markers and plain arrays."""
+    total = 0
+    for p in parts:
+        if isinstance(p, (Trace, Markers)):
+            total += len(p.t)
+        elif isinstance(p, (list, tuple)):
+            total += page_points(*p)
+        elif p is not None:
+            total += len(p)
+    return total
