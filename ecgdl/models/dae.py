@@ -1,0 +1,145 @@
+"""1-D convolutional denoising autoencoder (DAE); its encoder is reused by the beat classifiers.
+
+Input contract (same as the classifiers): ``x (B, C=2, T)`` float32, conditioned ECG in mV at
+360 Hz (0.5-40 Hz band-passed, primary lead first); ``T = 252`` for beat windows, any ``T >= 1``
+works (fully convolutional: the input is zero-padded on the right to a multiple of the total
+stride ``2 ** levels`` and the output cropped back to ``T``). No normalisation inside or outside:
+the model works in mV.
+
+* ``model.encoder``: :class:`DAEEncoder`, ``(B, C, T) -> code (B, channels[-1], ceil(T / stride))``;
+  with the defaults ``(B, 2, 252) -> (B, 64, 32)`` (stride 8). ``encoder.out_channels`` and
+  ``encoder.stride`` say so; it pads its input itself, so a classifier can call it on raw windows.
+* ``model.decoder``: code -> ``(B, C, T_padded)``; ``model(x)`` returns the denoised ``(B, C, T)``.
+* Sparse variant: ``code_l1 > 0`` adds ``code_l1 * mean(|code|)`` to the loss (see :func:`dae_loss`).
+
+>>> from ecgdl.models import build_model                         # doctest: +SKIP
+>>> dae = build_model("dae"); code = dae.encoder(torch.zeros(4, 2, 252))   # (4, 64, 32)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ecgdl.models import register
+
+
+@dataclass(frozen=True)
+class DAEConfig:
+    """in_channels: leads. channels: the stride-1 stem's channels, then those of each stride-2
+    stage (``len(channels) - 1`` stages; the last entry is the code's channels). Compute is kept
+    low at full resolution (narrow) and parameters at low resolution (wide).
+    kernel / dec_kernel: odd conv kernel sizes of the encoder / decoder. dilated: residual dilated
+    blocks at the bottleneck (dilation 2, 4, ...; kernel ``dilated_kernel``) widening the receptive
+    field. dropout: on the code while training. code_l1: sparse-code penalty weight (0 = plain DAE).
+    residual: the decoder predicts the noise and the output is ``x - noise`` (else the clean signal).
+    """
+
+    in_channels: int = 2
+    channels: tuple[int, ...] = (16, 32, 48, 64)
+    kernel: int = 9
+    dec_kernel: int = 5
+    dilated: int = 2
+    dilated_kernel: int = 3
+    dropout: float = 0.1
+    code_l1: float = 0.0
+    residual: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))  # lists from JSON
+        if len(self.channels) < 2:
+            raise ValueError("channels needs the stem and at least one stride-2 stage")
+
+    @property
+    def levels(self) -> int:
+        """Stride-2 stages; the total stride is ``2 ** levels``."""
+        return len(self.channels) - 1
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    pad = dilation * (k - 1) // 2
+    return nn.Sequential(nn.Conv1d(c_in, c_out, k, stride=stride, padding=pad, dilation=dilation, bias=False),
+                         nn.BatchNorm1d(c_out), nn.ReLU(inplace=True))
+
+
+class _DilatedBlock(nn.Module):
+    def __init__(self, c: int, k: int, dilation: int):
+        super().__init__()
+        self.conv = _conv(c, c, k, dilation=dilation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x)  # (B, c, L)
+
+
+class DAEEncoder(nn.Module):
+    """``(B, C, T) -> (B, channels[-1], ceil(T / stride))``; reusable by the classifiers."""
+
+    def __init__(self, cfg: DAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        self.stride = 2 ** cfg.levels
+        self.out_channels = ch[-1]
+        layers = [_conv(cfg.in_channels, ch[0], cfg.kernel)]
+        layers += [_conv(ch[i], ch[i + 1], cfg.kernel, stride=2) for i in range(cfg.levels)]
+        layers += [_DilatedBlock(ch[-1], cfg.dilated_kernel, 2 ** (i + 1)) for i in range(cfg.dilated)]
+        self.net = nn.Sequential(*layers)
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """Zero-pad time on the right to a multiple of the stride."""
+        extra = (-x.shape[-1]) % self.stride
+        return F.pad(x, (0, extra)) if extra else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.pad(x))  # (B, channels[-1], ceil(T / stride))
+
+
+class DAEDecoder(nn.Module):
+    """``(B, channels[-1], L) -> (B, C, L * stride)``: nearest upsampling + conv per stage."""
+
+    def __init__(self, cfg: DAEConfig):
+        super().__init__()
+        ch = cfg.channels
+        stages = []
+        for i in range(cfg.levels, 0, -1):
+            stages += [nn.Upsample(scale_factor=2, mode="nearest"), _conv(ch[i], ch[i - 1], cfg.dec_kernel)]
+        self.net = nn.Sequential(*stages, nn.Conv1d(ch[0], cfg.in_channels, cfg.kernel, padding=cfg.kernel // 2))
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.net(code)  # (B, C, L * stride)
+
+
+class DAE(nn.Module):
+    """Denoiser: ``forward(x (B, C, T)) -> (B, C, T)`` denoised, mV."""
+
+    def __init__(self, cfg: DAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = DAEEncoder(cfg)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.decoder = DAEDecoder(cfg)
+
+    def encode_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Denoised ``(B, C, T)`` and the code ``(B, channels[-1], ceil(T / stride))``."""
+        code = self.encoder(x)                                  # (B, K, L)
+        y = self.decoder(self.dropout(code))[..., : x.shape[-1]]  # (B, C, T)
+        return (x - y if self.cfg.residual else y), code
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode_decode(x)[0]
+
+
+def dae_loss(model: DAE, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """MSE to the clean window (mV^2) plus the sparse-code penalty ``code_l1 * mean(|code|)``."""
+    out, code = model.encode_decode(noisy)
+    loss = F.mse_loss(out, clean)
+    if model.cfg.code_l1:
+        loss = loss + model.cfg.code_l1 * code.abs().mean()
+    return loss
+
+
+@register("dae", DAEConfig, kind="denoiser")
+def build_dae(config: DAEConfig) -> DAE:
+    return DAE(config)
