@@ -45,6 +45,7 @@ class QRSConfig:
     refractory_s: float = 0.2
     twave_s: float = 0.36            # a candidate this soon after a beat is checked for being a T wave
     twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
+    twave_rr: float = 1.5            # ... unless it splits an interval this much longer than the local RR
     level_block_s: float = 1.0
     level_window_s: float = 8.0
     threshold: float = 0.1          # fraction of the local QRS level
@@ -258,17 +259,18 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
 def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig):
     """Energy envelope of one lead at fd and its offset: f[i] describes sample (i + off) * q.
 
-    Returns (None, 0) for a dead lead.
+    Also returns the (dilated) unusable mask in f's coordinates, or None.
+    Returns (None, 0, None) for a dead lead.
     """
     if bad is not None and bad.mean() > 0.99:
-        return None, 0
+        return None, 0, None
     m = v.size // q
     if q > 1:
         v = v[: m * q].reshape(m, q).mean(axis=1)
     sos, delay = _bandpass(fd, cfg.band_hz)
     w = max(1, int(round(cfg.integrate_s * fd)))
     if m <= w + 2:
-        return None, 0
+        return None, 0, None
     bp = sps.sosfilt(sos, v)
     if cfg.derivative:
         bp = np.diff(bp)
@@ -279,8 +281,10 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
     if bad is not None:
         bd = bad[: m * q].reshape(m, q).any(axis=1) if q > 1 else bad[:m]
         bd = _dilate(bd, int(round(0.1 * fd)))
-        f[bd[off: off + f.size]] = 0.0
-    return f, off
+        bd = bd[off: off + f.size]
+        f[bd] = 0.0
+        return f, off, bd
+    return f, off, None
 
 
 def _dilate(mask: np.ndarray, grow: int) -> np.ndarray:
@@ -318,9 +322,37 @@ def _block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, 
     return ndimage.median_filter(bm, size=k, mode="nearest"), bsz
 
 
-def _combine(feats: list, fd: float, cfg: QRSConfig) -> np.ndarray | None:
-    """Primary-lead feature (placeholder for multi-lead fusion)."""
-    return feats[0]
+def _combine(feats: list, fd: float, cfg: QRSConfig):
+    """Primary-lead envelope, patched with another lead's (rescaled) where the primary is unusable.
+
+    A plain sum of leads was measured worse on MIT-BIH (lead 1 is often V1, noisier), so the other
+    leads serve as a fallback only.  Returns (feature, offset), or (None, 0) when no lead is alive.
+    """
+    alive = [k for k, (f, _, _) in enumerate(feats) if f is not None]
+    if not alive:
+        return None, 0
+    f0, off, bad0 = feats[alive[0]]
+    if bad0 is None or len(alive) < 2:
+        return f0, off
+    s0 = _level_scale(f0, bad0, fd, cfg)
+    for k in alive[1:]:
+        fk, _, badk = feats[k]
+        patch = bad0 if badk is None else bad0 & ~badk
+        sk = _level_scale(fk, badk, fd, cfg)
+        if patch.any() and sk > 0:
+            f0[patch] = fk[patch] * ((s0 if s0 > 0 else sk) / sk)
+            bad0 = bad0 & ~patch
+    return f0, off
+
+
+def _level_scale(f: np.ndarray, bad: np.ndarray | None, fd: float, cfg: QRSConfig) -> float:
+    """Median QRS level (1-s block maxima) of an envelope over its usable part."""
+    lvl, bsz = _block_level(f, fd, cfg)
+    if bad is not None:
+        nb = lvl.size
+        okb = ~np.pad(bad, (0, nb * bsz - bad.size))[: nb * bsz].reshape(nb, bsz).any(axis=1)
+        lvl = lvl[okb]
+    return float(np.median(lvl)) if lvl.size else 0.0
 
 
 def _select(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
@@ -362,13 +394,29 @@ def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarra
 
 
 def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: QRSConfig):
-    """Drop a beat that follows the previous one within twave_s with a much smaller energy."""
-    if ci.size < 2:
+    """Drop T-wave-like detections.
+
+    A detection within twave_s of the previous one and below twave_ratio of its energy is a T wave
+    unless the interval it splits (previous -> next beat) is longer than twave_rr x the local RR:
+    a premature beat is followed by a pause, a T wave is not.
+    """
+    if ci.size < 3:
         return ci
     pos, hh = c[ci], h[ci]
-    soon = np.diff(pos) < cfg.twave_s * fd
-    small = hh[1:] < cfg.twave_ratio * hh[:-1]
-    return ci[np.r_[True, ~(soon & small)]]
+    tw = np.r_[False, (np.diff(pos) < cfg.twave_s * fd) & (hh[1:] < cfg.twave_ratio * hh[:-1])]
+    tw[-1] = False
+    if not tw.any():
+        return ci
+    kp = pos[~tw]
+    if kp.size < 3:
+        return ci[~tw]
+    rr = np.diff(kp)
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    i = np.flatnonzero(tw)
+    k = np.clip(np.searchsorted(kp, pos[i]) - 1, 0, ref.size - 1)
+    span = pos[i + 1] - pos[i - 1]
+    tw[i[span > cfg.twave_rr * ref[k]]] = False
+    return ci[~tw]
 
 
 def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float, cfg: QRSConfig):
@@ -390,6 +438,8 @@ def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float,
     href = np.minimum(hb[:-1], hb[1:])          # typical beat energy beside each gap
     ok = gaps[g] & (c - pos[g] >= refr) & (pos[g + 1] - c >= refr)
     ok &= h > cfg.searchback_beat_ratio * href[g]
+    hprev = np.concatenate(([0.0], h[ci], [0.0]))[g]
+    ok &= ~((c - pos[g] < cfg.twave_s * fd) & (h < cfg.twave_ratio * hprev))
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         return cand
