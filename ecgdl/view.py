@@ -274,3 +274,102 @@ def page_points(*parts) -> int:
         elif p is not None:
             total += len(p)
     return total
+
+
+# ----------------------------------------------------------------------------- reference annotations
+
+
+def match_reference(sample: np.ndarray, ref_sample: np.ndarray, ref_label: np.ndarray, fs: float,
+                    tol_s: float = 0.15) -> np.ndarray:
+    """Reference class of each detected beat: the nearest reference beat within ``tol_s`` ("" when none).
+
+    sample: ``(n,)`` sorted detected R peaks; ref_sample/ref_label: reference beats (AAMI letters), at ``fs``.
+    """
+    sample = np.asarray(sample, dtype=np.int64)
+    ref_sample = np.asarray(ref_sample, dtype=np.int64)
+    out = np.full(sample.shape, "", dtype=object)
+    if ref_sample.size == 0 or sample.size == 0:
+        return out.astype(str)
+    pos = np.clip(np.searchsorted(ref_sample, sample), 1, ref_sample.size - 1) if ref_sample.size > 1 else \
+        np.zeros(sample.size, np.int64)
+    left = np.maximum(pos - 1, 0)
+    nearest = np.where(np.abs(ref_sample[left] - sample) <= np.abs(ref_sample[pos] - sample), left, pos)
+    ok = np.abs(ref_sample[nearest] - sample) <= tol_s * fs
+    out[ok] = np.asarray(ref_label)[nearest[ok]]
+    return out.astype(str)
+
+
+def reference_beats(record) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(sample, AAMI letter)`` of a record's reference beat annotations, None without annotations."""
+    from ecgdl.labels import SYMBOL_TO_AAMI
+
+    ann = getattr(record, "annotations", None)
+    if ann is None or len(ann) == 0:
+        return None
+    keep = np.array([s in SYMBOL_TO_AAMI for s in ann.symbol], dtype=bool)
+    return np.asarray(ann.sample)[keep], np.array([SYMBOL_TO_AAMI[s] for s in ann.symbol[keep]], dtype=str)
+
+
+def reference_labels(result, tol_s: float = 0.15) -> np.ndarray | None:
+    """Per detected beat of a scored record: its reference class ("" = no reference beat), or None."""
+    ref = reference_beats(result.record)
+    if ref is None:
+        return None
+    return match_reference(result.sample, ref[0], ref[1], result.record.fs, tol_s)
+
+
+def disagreements(result, tol_s: float = 0.15) -> np.ndarray:
+    """Indices of detected beats whose class differs from the reference (or that match no reference beat)."""
+    ref = reference_labels(result, tol_s)
+    if ref is None:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(ref != np.asarray(result.label).astype(str))
+
+
+def disagreement_markers(result, y: np.ndarray, start_s: float, stop_s: float) -> Markers | None:
+    """Markers (rings) at the disagreeing beats inside the window; None without a reference."""
+    ref = reference_labels(result)
+    if ref is None:
+        return None
+    fs = result.record.fs
+    sel = in_window(result.sample, fs, start_s, stop_s)
+    sel = sel[ref[sel] != np.asarray(result.label)[sel].astype(str)]
+    s = np.asarray(result.sample)[sel]
+    y_at = np.asarray(y)[np.clip(s, 0, len(y) - 1)] if len(s) else np.zeros(0)
+    text = [f"model: {class_label(str(result.label[i]))}<br>reference: "
+            f"{class_label(ref[i]) if ref[i] else 'no beat here'}" for i in sel]
+    return Markers("", s / fs, np.asarray(y_at, dtype=np.float32), text, sel)
+
+
+def _get(d: dict, *keys, default=None):
+    for k in keys:
+        if k in d:
+            return d[k]
+    return default
+
+
+def metric_rows(per_class: dict) -> list[dict]:
+    """Rows ``{class, Se %, +P %, reference beats}`` from a per-class metrics dict (se/ppv or Se/+P keys)."""
+    if "per_class" in per_class:
+        per_class = per_class["per_class"]
+    rows = []
+    for cls, m in per_class.items():
+        if not isinstance(m, dict):
+            continue
+        se, ppv = _get(m, "se", "Se", "sensitivity"), _get(m, "ppv", "+P", "PPV", "precision")
+        rows.append({"class": class_label(cls), "Se %": _percent(se), "+P %": _percent(ppv),
+                     "reference beats": _get(m, "support", "n_ref", "n", default="")})
+    return rows
+
+
+def agreement_rows(reference: dict) -> list[dict]:
+    """Agreement table rows from ``RecordResult.reference``."""
+    return metric_rows(reference or {})
+
+
+def _percent(v) -> str:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "—"
+    return "—" if not math.isfinite(v) else f"{100 * v:.1f}"
