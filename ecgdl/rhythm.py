@@ -206,3 +206,35 @@ def event_counts(summary: dict) -> dict[str, int]:
             out[f"{cls}_{kind}"] = len(events)
     out["pauses"] = len(summary["pauses"])
     return out
+
+
+def describe(summary: dict) -> str:
+    """A short plain-text report of a summary (what ``ecgdl demo`` prints)."""
+    hr = summary["heart_rate"]
+    n = summary["beats"]
+    lines = []
+    if "record" in summary:
+        lines.append(f"Record {summary['record']} ({', '.join(summary.get('leads', []))}), "
+                     f"{(summary.get('duration_s') or 0) / 60:.1f} min, {n} beats "
+                     f"({summary.get('beat_source', 'detected')}); model {summary.get('model', {}).get('name', '?')} "
+                     f"on {summary.get('model', {}).get('provider', '?')}")
+    lines.append("Beats per class: " + ", ".join(f"{c} {k} ({summary['percent'][c]:.1f}%)"
+                                                  for c, k in summary["counts"].items()))
+    b = summary["ectopic_burden_pct"]
+    lines.append(f"Ectopic burden: V {b['V']:.2f}%, S {b['S']:.2f}%, all ectopic {b['total']:.2f}%")
+    if hr["mean_bpm"] is not None:
+        lines.append(f"Heart rate: mean {hr['mean_bpm']} bpm, min {hr['min_bpm']} bpm (at {hr['min_at_s']:.0f} s), "
+                     f"max {hr['max_bpm']} bpm (at {hr['max_at_s']:.0f} s)")
+        lines.append("Trend (bpm per {:.0f} min): ".format(summary["rhythm_config"]["trend_s"] / 60)
+                     + " ".join(f"{t['mean_bpm']:.0f}" for t in hr["trend"]))
+    for cls, kinds in summary["events"].items():
+        parts = [f"{len(v)} {k}" for k, v in kinds.items()]
+        lines.append(f"{cls} events: " + ", ".join(parts))
+        for run in kinds["runs"][:5]:
+            lines.append(f"  {cls} run of {run['beats']} beats at {run['start_s']:.1f}-{run['end_s']:.1f} s "
+                         f"({run['rate_bpm']} bpm)")
+    lines.append(f"Pauses > {summary['rhythm_config']['pause_s']:g} s: {len(summary['pauses'])}"
+                 + "".join(f"\n  {p['duration_s']:.2f} s at {p['start_s']:.1f} s" for p in summary["pauses"][:5]))
+    if summary.get("unusable"):
+        lines.append(f"Unusable signal: {len(summary['unusable'])} stretch(es)")
+    return "\n".join(lines)

@@ -1,0 +1,300 @@
+"""Batch scoring of many records into a folder: resumable, atomic, one bad record never stops the batch.
+
+For each record ``DIR/<record>.beats.csv`` (or ``.beats.parquet``) and ``DIR/<record>.summary.json``
+(written last: its presence marks the record finished); for the run ``DIR/summary.csv`` (one row
+per record of the batch, skipped ones included) and, with ``reference``, ``DIR/reference.json``
+(per-class Se/+P over all compared records, summed counts).
+
+>>> result = score_batch(["../shared/data/mitdb"], BatchConfig(out=Path("out/scores")))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Files accepted as records (a WFDB record is named by its ``.hea``).
+RECORD_SUFFIXES = (".hea", ".edf")
+FORMATS = ("csv", "parquet")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How a batch is scored. ``reference``: compare with ``.atr`` annotations (Se/+P, 150 ms);
+    ``use_reference_beats``: classify the reference beats instead of detected R peaks."""
+
+    out: Path
+    model: Path | None = None
+    device: str = "auto"
+    workers: int = 1
+    format: str = "csv"
+    force: bool = False
+    reference: bool = False
+    use_reference_beats: bool = False
+    progress: bool = True
+
+
+@dataclass
+class BatchResult:
+    rows: list[dict] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    reference: dict | None = None
+    provider: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def find_records(paths) -> list[Path]:
+    """Record paths (without extension for WFDB) from files, record names, folders or glob patterns.
+
+    Raises ``FileNotFoundError`` naming an argument that matches nothing.
+    """
+    found: list[Path] = []
+    for arg in map(str, paths):
+        p = Path(arg)
+        if p.is_dir():
+            items = sorted(q for q in p.iterdir() if q.suffix.lower() in RECORD_SUFFIXES)
+        elif any(ch in arg for ch in "*?["):
+            items = sorted(Path(q) for q in glob.glob(arg) if Path(q).suffix.lower() in RECORD_SUFFIXES)
+        elif p.is_file() or p.with_name(p.name + ".hea").is_file():
+            items = [p]
+        else:
+            raise FileNotFoundError(f"{arg}: no such record, folder or matching files")
+        if not items:
+            raise FileNotFoundError(f"{arg}: no records (.hea or .edf) found")
+        found += [q.with_suffix("") if q.suffix.lower() == ".hea" else q for q in items]
+    return list(dict.fromkeys(found))
+
+
+def output_names(records: list[Path]) -> dict[Path, str]:
+    """Output stem per record: its name, prefixed by its folder's name where two records share a name."""
+    stems = [r.stem if r.suffix.lower() == ".edf" else r.name for r in records]
+    dup = {s for s in stems if stems.count(s) > 1}
+    return {r: f"{r.parent.name}_{s}" if s in dup else s for r, s in zip(records, stems)}
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Write via ``<path>.<pid>.tmp`` + ``os.replace``: readers see the old file or the whole new one."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
+    return out / f"{stem}.beats.{fmt}", out / f"{stem}.summary.json"
+
+
+def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> dict | None:
+    """The saved summary when this record is already done with the same model and options, else None."""
+    beats, summ = _paths(out, stem, cfg.format)
+    if not (beats.is_file() and summ.is_file()):
+        return None
+    try:
+        s = json.loads(summ.read_text())
+    except (OSError, ValueError):
+        return None
+    same = (s.get("model", {}).get("sha256") == sha256
+            and s.get("beat_source") == ("reference" if cfg.use_reference_beats else "detected")
+            and (not cfg.reference or s.get("reference") is not None or not s.get("has_annotations")))
+    return s if same else None
+
+
+_CLF = None
+
+
+def _init_worker(model, device) -> None:
+    global _CLF
+    from ecgdl.infer import BeatClassifier
+
+    _CLF = BeatClassifier(model, device=device)
+
+
+def _score_one(path: Path, stem: str, cfg: BatchConfig) -> dict:
+    """Score one record and write its two files; returns its summary dict."""
+    from ecgdl.infer import score_record
+
+    t0 = time.perf_counter()
+    res = score_record(path, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference)
+    beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
+    if cfg.format == "parquet":
+        atomic_write(beats_path, _parquet_bytes(res.beats_csv()))
+    else:
+        atomic_write(beats_path, res.beats_csv())
+    summary = json.loads(res.summary_json())
+    summary["has_annotations"] = res.record.annotations is not None
+    summary["source_path"] = str(path)
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    atomic_write(summ_path, json.dumps(summary, indent=1))
+    return summary
+
+
+def _parquet_bytes(csv_text: str) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(io.BytesIO(csv_text.encode()),
+                           convert_options=pacsv.ConvertOptions(column_types={"ref_label": pa.string(),
+                                                                               "label": pa.string()}))
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def _remove_stale_tmp(out: Path) -> int:
+    stale = list(out.glob("*.tmp"))
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return len(stale)
+
+
+def score_batch(paths, cfg: BatchConfig) -> BatchResult:
+    """Score every record found in ``paths`` into ``cfg.out`` (see the module docstring)."""
+    from tqdm import tqdm
+
+    from ecgdl.infer import BeatClassifier
+
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    if cfg.format == "parquet":
+        import pyarrow  # noqa: F401 - fail before scoring anything when it is missing
+    records = find_records(paths)
+    stems = output_names(records)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(cfg.out)
+    _init_worker(cfg.model, cfg.device)
+    clf: BeatClassifier = _CLF
+    result = BatchResult(provider=clf.provider)
+    summaries: dict[Path, dict] = {}
+    todo = []
+    for r in records:
+        done = None if cfg.force else finished(cfg.out, stems[r], cfg, clf.meta["onnx"]["sha256"])
+        if done is not None:
+            summaries[r] = {**done, "status": "skipped"}
+        else:
+            todo.append(r)
+    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="score", unit="record",
+               disable=not cfg.progress)
+    for r, outcome in _run(todo, stems, cfg):
+        if isinstance(outcome, Exception):
+            result.failures.append((str(r), f"{type(outcome).__name__}: {outcome}"))
+            summaries[r] = {"record": stems[r], "status": "error", "error": str(outcome)}
+        else:
+            summaries[r] = {**outcome, "status": "ok"}
+        bar.update(1)
+    bar.close()
+    result.rows = [run_row(stems[r], summaries[r]) for r in records]
+    atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
+    if cfg.reference:
+        result.reference = reference_totals([summaries[r] for r in records], clf.classes)
+        atomic_write(cfg.out / "reference.json", json.dumps(result.reference, indent=1))
+    return result
+
+
+def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
+    """Yield ``(record, summary | exception)``; in-process with one worker, else a process pool."""
+    if cfg.workers <= 1 or len(todo) <= 1:
+        for r in todo:
+            try:
+                yield r, _score_one(r, stems[r], cfg)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
+                yield r, exc
+        return
+    with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg.model, cfg.device)) as pool:
+        futures = {pool.submit(_score_one, r, stems[r], cfg): r for r in todo}
+        for fut in as_completed(futures):
+            try:
+                yield futures[fut], fut.result()
+            except Exception as exc:  # noqa: BLE001
+                yield futures[fut], exc
+
+
+def run_row(stem: str, s: dict) -> dict:
+    """One ``summary.csv`` row from a record's summary."""
+    from ecgdl.rhythm import event_counts
+
+    row = {"record": stem, "status": s.get("status", ""), "error": s.get("error", "")}
+    if s.get("status") == "error":
+        return row
+    hr = s.get("heart_rate", {})
+    row.update({"duration_s": s.get("duration_s"), "beats": s.get("beats"), **s.get("counts", {}),
+                "V_burden_pct": s["ectopic_burden_pct"]["V"], "S_burden_pct": s["ectopic_burden_pct"]["S"],
+                "hr_mean_bpm": hr.get("mean_bpm"), "hr_min_bpm": hr.get("min_bpm"), "hr_max_bpm": hr.get("max_bpm"),
+                **event_counts(s), "unusable_s": round(sum(u["end_s"] - u["start_s"] for u in s.get("unusable", [])), 1),
+                "seconds": s.get("seconds")})
+    ref = s.get("reference")
+    if ref:
+        row.update({"qrs_se": _r(ref["matched"], ref["reference_beats"]), "qrs_ppv": _r(ref["matched"], ref["detected_beats"])})
+        for c, m in ref["per_class"].items():
+            row[f"{c}_se"], row[f"{c}_ppv"] = _round(m["se"]), _round(m["ppv"])
+    return row
+
+
+def _r(a, b):
+    return round(a / b, 4) if b else None
+
+
+def _round(v):
+    return None if v is None else round(v, 4)
+
+
+def rows_csv(rows: list[dict]) -> str:
+    """CSV of dict rows (union of keys, in first-seen order; missing cells empty)."""
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    lines = [",".join(cols)]
+    for row in rows:
+        lines.append(",".join(_cell(row.get(c)) for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    text = str(v)
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+
+
+def reference_totals(summaries: list[dict], classes: tuple[str, ...]) -> dict:
+    """Per-class Se/+P over all records with a reference comparison (counts summed, i.e. gross)."""
+    from ecgdl.infer import per_class_table
+
+    k = len(classes)
+    cm, missed, extra = np.zeros((k, k), np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
+    used = []
+    for s in summaries:
+        ref = s.get("reference")
+        if not ref:
+            continue
+        cm += np.asarray(ref["confusion"])
+        missed += np.asarray(ref["missed"])
+        extra += np.asarray(ref["extra"])
+        used.append(s["record"])
+    n_ref, matched = int(cm.sum() + missed.sum()), int(cm.sum())
+    return {"records": used, "classes": list(classes), "confusion": cm.tolist(), "missed": missed.tolist(),
+            "extra": extra.tolist(), "reference_beats": n_ref, "detected_beats": int(cm.sum() + extra.sum()),
+            "qrs_se": _r(matched, n_ref), "qrs_ppv": _r(matched, int(cm.sum() + extra.sum())),
+            "per_class": per_class_table(cm, missed, extra, classes)}
+
+
+def reference_table(ref: dict) -> str:
+    """Plain-text per-class table of :func:`reference_totals`."""
+    lines = [f"{len(ref['records'])} records, {ref['reference_beats']} reference beats, "
+             f"{ref['detected_beats']} scored beats, QRS Se {ref['qrs_se']}, +P {ref['qrs_ppv']}",
+             f"{'class':<6}{'ref':>8}{'pred':>8}{'TP':>8}{'Se %':>8}{'+P %':>8}"]
+    for c, m in ref["per_class"].items():
+        se = "-" if m["se"] is None else f"{100 * m['se']:.2f}"
+        ppv = "-" if m["ppv"] is None else f"{100 * m['ppv']:.2f}"
+        lines.append(f"{c:<6}{m['ref']:>8}{m['pred']:>8}{m['tp']:>8}{se:>8}{ppv:>8}")
+    return "\n".join(lines)

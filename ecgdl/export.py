@@ -1,0 +1,217 @@
+"""Export a trained classifier to ONNX, verified: ``onnx.checker``, parity with torch, sidecar JSON.
+
+The ONNX graph has two named inputs, ``beats`` ``(batch, C, T)`` and ``rr`` ``(batch, F)`` float32
+(the outputs of :func:`ecgdl.features.make_inputs`), and one output ``logits`` ``(batch, K)``; the
+batch axis is dynamic. The sidecar ``<name>.json`` beside ``<name>.onnx`` holds everything the
+scoring path needs to rebuild those inputs from a raw record (classes, sampling rate, window,
+conditioning, feature config and normalisation statistics) and what a reader needs to trust the
+file (training data and split, DS2 metrics, parity figures, git commit, the ONNX file's sha256).
+
+>>> model, blob = load_checkpoint(Path("runs/best_cnn/checkpoint.pt"))      # doctest: +SKIP
+>>> meta = export_checkpoint(Path("runs/best_cnn/checkpoint.pt"), "ecgdl_cnn")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import subprocess
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+#: Sidecar format version (bump when a key changes meaning).
+SIDECAR_VERSION = 1
+INPUT_NAMES: tuple[str, str] = ("beats", "rr")
+OUTPUT_NAME = "logits"
+INTENDED_USE = (
+    "Decision support for reviewing ambulatory / Holter ECG: labels each detected beat with an AAMI EC57 "
+    "class (N, S, V, F, Q) and summarises ectopy, heart rate, runs and pauses for a clinician to review. "
+    "Not a diagnosis and not a medical device: every finding must be confirmed on the ECG by a qualified "
+    "reader. Trained and tested on the MIT-BIH Arrhythmia Database only (adults, 360 Hz, two leads, "
+    "MLII first); paced records were excluded."
+)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_shapes(model) -> tuple[int, int, int]:
+    """``(C, T, F)`` the classifier expects, from its config (``in_channels``, ``n_samples``, ``n_rr``)."""
+    cfg = model.config
+    return int(cfg.in_channels), int(cfg.n_samples), int(cfg.n_rr)
+
+
+def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] | None = None) -> Path:
+    """Write ``model`` (a classifier ``forward(beats, rr) -> logits``) to ``path`` and check it.
+
+    Uses the TorchScript exporter: it keeps an LSTM as one ONNX ``LSTM`` node (the dynamo exporter
+    unrolls it over time, minutes to export and a larger graph). Raises if ``onnx.checker`` fails.
+    """
+    import onnx
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c, t, f = shapes or input_shapes(model)
+    model = model.eval().to("cpu")
+    example = (torch.zeros(2, c, t), torch.zeros(2, f))
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, example, str(tmp), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+                          dynamic_axes={n: {0: "batch"} for n in (*INPUT_NAMES, OUTPUT_NAME)},
+                          opset_version=opset, dynamo=False, do_constant_folding=True)
+    onnx.checker.check_model(str(tmp), full_check=True)
+    tmp.replace(path)
+    return path
+
+
+def parity(model, onnx_path: Path, inputs: dict[str, np.ndarray], *, batch: int = 1024) -> dict:
+    """Compare torch (eager, CPU) and ONNX Runtime (CPU) logits on the same inputs.
+
+    Returns ``{"n", "max_abs_logit_diff", "argmax_agree", "argmax_disagree"}``.
+    """
+    import onnxruntime as ort
+    import torch
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    model = model.eval().to("cpu")
+    t_out, o_out = [], []
+    with torch.no_grad():
+        for i in range(0, len(inputs["beats"]), batch):
+            b, r = inputs["beats"][i:i + batch], inputs["rr"][i:i + batch]
+            t_out.append(model(torch.from_numpy(b), torch.from_numpy(r)).numpy())
+            o_out.append(sess.run([OUTPUT_NAME], {"beats": b, "rr": r})[0])
+    t, o = np.concatenate(t_out), np.concatenate(o_out)
+    agree = t.argmax(1) == o.argmax(1)
+    return {"n": int(len(t)), "max_abs_logit_diff": float(np.abs(t - o).max()) if len(t) else 0.0,
+            "argmax_agree": int(agree.sum()), "argmax_disagree": int((~agree).sum())}
+
+
+def parity_inputs(features: dict, stats: dict, records, n: int = 1000, seed: int = 0,
+                  cache: Path | None = None) -> dict[str, np.ndarray]:
+    """``n`` beats (seeded draw) of ``records`` from the prepared cache, as model inputs.
+
+    Inputs are built over whole records (the feature recipe uses record-level medians), then drawn.
+    """
+    from ecgdl.dataset import load_beats
+    from ecgdl.features import FeatureConfig, make_inputs
+
+    beats = load_beats(records, cache=cache)
+    beats = beats.subset(beats.y >= 0)
+    inputs = make_inputs(beats, FeatureConfig.from_dict(features), stats)
+    idx = np.sort(np.random.default_rng(seed).choice(len(beats), size=min(n, len(beats)), replace=False))
+    return {k: np.ascontiguousarray(v[idx]) for k, v in inputs.items()}
+
+
+def git_commit(repo: Path) -> dict:
+    """``{"commit", "dirty"}`` of the checkout (dirty: uncommitted changes under ``ecgdl/``)."""
+    def run(*args):
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
+    head = run("rev-parse", "HEAD")
+    if head.returncode:
+        return {"commit": None, "dirty": None}
+    dirty = run("status", "--porcelain", "--", "ecgdl").stdout.strip() != ""
+    return {"commit": head.stdout.strip(), "dirty": dirty}
+
+
+def build_sidecar(*, name: str, onnx_path: Path, blob: dict, parity_report: dict, ds2_metrics: dict | None,
+                  checkpoint: Path | None = None) -> dict:
+    """The sidecar dict (see the module docstring) for a model exported from a checkpoint ``blob``."""
+    import onnx
+    import onnxruntime
+    import torch
+
+    from ecgdl.beats import RR_FEATURES, WindowConfig
+    from ecgdl.labels import AAMI_CLASSES, AAMI_NAMES
+    from ecgdl.paths import REPO_ROOT
+    from ecgdl.signal import ConditioningConfig
+    from ecgdl.splits import DS2, PACED
+
+    extra = blob.get("extra") or {}
+    classes = list(extra.get("classes", AAMI_CLASSES))
+    cfg = blob["model_config"]
+    history = blob.get("history") or {}
+    window = WindowConfig()
+    return {
+        "sidecar_version": SIDECAR_VERSION,
+        "name": name,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "onnx": {"file": onnx_path.name, "sha256": sha256_file(onnx_path), "bytes": onnx_path.stat().st_size,
+                 "opset": onnx.load(str(onnx_path)).opset_import[0].version,
+                 "inputs": {"beats": ["batch", cfg.get("in_channels"), cfg.get("n_samples")],
+                            "rr": ["batch", cfg.get("n_rr")]},
+                 "outputs": {OUTPUT_NAME: ["batch", len(classes)]}},
+        "model": {"registry_name": blob["model_name"], "config": cfg, "source_checkpoint": str(checkpoint or ""),
+                  "best_epoch": history.get("best_epoch"), "best_val": history.get("best_value")},
+        "classes": classes,
+        "class_names": {c: AAMI_NAMES.get(c, c) for c in classes},
+        "fs": window.fs,
+        "window": window.to_dict(),
+        "rr_features": list(RR_FEATURES),
+        "conditioning": asdict(ConditioningConfig()),
+        "features": {"config": extra.get("features"), "stats": extra.get("stats")},
+        "logit_offsets": extra.get("logit_offsets"),
+        "training": {"data": "MIT-BIH Arrhythmia Database (PhysioNet mitdb), reference beat annotations",
+                     "split": "inter-patient (de Chazal 2004): DS1 trains, DS2 tests; paced records excluded",
+                     "train_records": extra.get("train_records"), "val_records": extra.get("val_records"),
+                     "test_records": list(DS2), "excluded_records": list(PACED),
+                     "run_config": extra.get("run_config"), "train_config": blob.get("train_config"),
+                     "val_metrics": extra.get("val_metrics")},
+        "metrics": {"ds2": ds2_metrics},
+        "parity": parity_report,
+        "git": git_commit(REPO_ROOT),
+        "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+        "intended_use": INTENDED_USE,
+    }
+
+
+def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, *, n_parity: int = 1000,
+                      seed: int = 0, atol: float = 1e-4, cache: Path | None = None,
+                      ds2_metrics: Path | None = None) -> dict:
+    """Checkpoint -> ``out_dir/<name>.onnx`` + ``<name>.json``, verified; returns the sidecar.
+
+    Parity is measured on ``n_parity`` DS2 beats (a numerical check of the export, not model
+    selection). Raises ``AssertionError`` when max |logit diff| > ``atol`` or an argmax differs.
+    DS2 metrics are read from ``ds2_metrics`` (default: ``ds2_metrics.json`` beside the checkpoint).
+    """
+    from ecgdl.dataset import atomic_write_text
+    from ecgdl.paths import MODELS_DIR
+    from ecgdl.splits import DS2
+    from ecgdl.train import load_checkpoint
+
+    checkpoint = Path(checkpoint)
+    out_dir = Path(out_dir or MODELS_DIR)
+    model, blob = load_checkpoint(checkpoint)
+    onnx_path = to_onnx(model, out_dir / f"{name}.onnx")
+    extra = blob.get("extra") or {}
+    inputs = parity_inputs(extra["features"], extra["stats"], DS2, n_parity, seed, cache)
+    report = {**parity(model, onnx_path, inputs), "records": "DS2", "seed": seed, "atol": atol}
+    if report["max_abs_logit_diff"] > atol or report["argmax_disagree"]:
+        raise AssertionError(f"ONNX export of {checkpoint} fails parity: {report}")
+    metrics_path = Path(ds2_metrics) if ds2_metrics else checkpoint.parent / "ds2_metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    meta = build_sidecar(name=name, onnx_path=onnx_path, blob=blob, parity_report=report, ds2_metrics=metrics,
+                         checkpoint=checkpoint)
+    atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=1, default=_jsonable))
+    return meta
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    if isinstance(v, (tuple, set, np.ndarray)):
+        return list(v)
+    if isinstance(v, Path):
+        return str(v)
+    raise TypeError(f"not JSON-serialisable: {type(v)}")
