@@ -46,11 +46,14 @@ class QRSConfig:
     twave_s: float = 0.36            # a candidate this soon after a beat is checked for being a T wave
     twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
     twave_rr: float = 1.5            # ... unless it splits an interval this much longer than the local RR
+    extra_rr: float = 1.3            # a beat splitting an interval shorter than this x the local RR ...
+    extra_ratio: float = 0.5         # ... and weaker than this x both neighbours is dropped (0: off)
     level_block_s: float = 1.0
     level_window_s: float = 8.0
     threshold: float = 0.1          # fraction of the local QRS level
     searchback_threshold: float = 0.03
     searchback_rr: float = 1.66
+    noise_factor: float = 6.0        # search-back candidates must exceed this x the local noise floor
     searchback_beat_ratio: float = 0.05  # ... and reach this fraction of the neighbouring beats' energy
     flat_s: float = 1.0
     flat_tol_mv: float = 1e-6
@@ -235,11 +238,13 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray, list]:
     """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk."""
     leads, bads = [], []
-    for j in range(x.shape[1]):
+    for j in range(x.shape[1]):                 # other leads matter only where lead 0 is unusable
         v = np.array(x[:, j], dtype=np.float64)
         bad = _bad_mask(v, fs, cfg)
         leads.append(v if bad is None else _fill(v, bad))
         bads.append(bad)
+        if bads[0] is None:
+            break
     all_bad = None if any(b is None for b in bads) else np.logical_and.reduce(bads)
     ranges = [] if all_bad is None else list(zip(*map(list, _runs(all_bad))))
     q = max(1, int(fs // cfg.internal_fs))
@@ -251,6 +256,9 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
     pk = _select(feat, fd, cfg) + off
     pk = pk * q + (q - 1) // 2
     pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s)
+    if bads[0] is not None and len(leads) > 1 and pk.size:
+        lost = bads[0][pk]                       # placed from another lead: refine on that lead
+        pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
     return pk, ranges
@@ -271,7 +279,7 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
     w = max(1, int(round(cfg.integrate_s * fd)))
     if m <= w + 2:
         return None, 0, None
-    bp = sps.sosfilt(sos, v)
+    bp, _ = sps.sosfilt(sos, v, zi=_bandpass_zi(sos) * v[0])   # start in steady state: no transient
     if cfg.derivative:
         bp = np.diff(bp)
     np.multiply(bp, bp, out=bp)
@@ -309,6 +317,10 @@ def _bandpass(fd: float, band: tuple[float, float]):
         _, gd = sps.group_delay((b, a), w=[f0], fs=fd)
         _BP_CACHE[key] = (sos, int(round(float(gd[0]) + 0.5)))
     return _BP_CACHE[key]
+
+
+def _bandpass_zi(sos: np.ndarray) -> np.ndarray:
+    return sps.sosfilt_zi(sos)
 
 
 def _block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, int]:
@@ -363,18 +375,29 @@ def _select(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
     c = np.flatnonzero((f[1:-1] > f[:-2]) & (f[1:-1] >= f[2:])) + 1
     h = f[c]
     lv = lvl[c // bsz]
-    low = h > cfg.searchback_threshold * lv
+    floor = _noise_floor(c // bsz, h, lvl.size, cfg)
+    low = (h > cfg.searchback_threshold * lv) & (h > cfg.noise_factor * floor)
     c, h, lv = c[low], h[low], lv[low]
     refr = cfg.refractory_s * fd
     kept = _nms(np.flatnonzero(h > cfg.threshold * lv), c, h, refr)
-    kept = _drop_twaves(kept, c, h, fd, cfg)
+    kept = _drop_extras(_drop_twaves(kept, c, h, fd, cfg), c, h, cfg)
     for _ in range(4):
         add = _searchback(kept, c, h, f.size, fd, cfg)
         if add.size == 0:
             break
         kept = np.union1d(kept, add)
-        kept = _drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg)
+        kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
     return c[kept]
+
+
+def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.ndarray:
+    """Per-candidate noise level: median height of all local maxima in its block, median-smoothed."""
+    order = np.lexsort((h, blk))
+    counts = np.bincount(blk, minlength=nb)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    med = np.where(counts > 0, h[order][np.minimum(starts + counts // 2, h.size - 1)], 0.0)
+    k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
+    return ndimage.median_filter(med, size=k, mode="nearest")[blk]
 
 
 def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarray:
@@ -403,20 +426,36 @@ def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: Q
     if ci.size < 3:
         return ci
     pos, hh = c[ci], h[ci]
-    tw = np.r_[False, (np.diff(pos) < cfg.twave_s * fd) & (hh[1:] < cfg.twave_ratio * hh[:-1])]
-    tw[-1] = False
-    if not tw.any():
+    soon = np.diff(pos) < cfg.twave_s * fd
+    tw = np.r_[False, soon & (hh[1:] < cfg.twave_ratio * hh[:-1])]
+    first = soon[0] and hh[0] < cfg.twave_ratio * hh[1]      # a P or T wave before the first beat
+    if not (tw.any() or first):
         return ci
     kp = pos[~tw]
     if kp.size < 3:
         return ci[~tw]
     rr = np.diff(kp)
     ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
-    i = np.flatnonzero(tw)
+    i = np.flatnonzero(tw[:-1])                  # the last one has no next beat: always a T wave
+    tw[0] = first
     k = np.clip(np.searchsorted(kp, pos[i]) - 1, 0, ref.size - 1)
     span = pos[i + 1] - pos[i - 1]
     tw[i[span > cfg.twave_rr * ref[k]]] = False
     return ci[~tw]
+
+
+def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -> np.ndarray:
+    """Drop a detection that splits a normal-length RR interval and is much weaker than both neighbours."""
+    if ci.size < 5 or cfg.extra_ratio <= 0:
+        return ci
+    pos, hh = c[ci], h[ci]
+    rr = np.diff(pos)
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    span = pos[2:] - pos[:-2]
+    ref_i = np.maximum(ref[:-1], ref[1:])
+    weak = hh[1:-1] < cfg.extra_ratio * np.minimum(hh[:-2], hh[2:])
+    drop = np.r_[False, (span < cfg.extra_rr * ref_i) & weak, False]
+    return ci[~drop]
 
 
 def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float, cfg: QRSConfig):
