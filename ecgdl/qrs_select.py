@@ -1,0 +1,149 @@
+"""Beat selection for :mod:`ecgdl.qrs`: from an energy envelope's local maxima to beat positions.
+
+Adaptive threshold on a robust local QRS level and a local noise floor, refractory competition,
+T-wave and extra-beat rejection by energy and RR context, and search-back in long RR gaps.
+Positions are samples of the envelope (at the detector's internal rate ``fd``).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import ndimage
+
+if TYPE_CHECKING:
+    from ecgdl.qrs import QRSConfig
+
+__all__ = ["block_level", "select_beats"]
+
+
+def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, int]:
+    """Robust local QRS level per block (median of block maxima over level_window_s) and block size."""
+    bsz = max(1, int(round(cfg.level_block_s * fd)))
+    nb = -(-f.size // bsz)
+    fp = np.zeros(nb * bsz)
+    fp[: f.size] = f
+    bm = fp.reshape(nb, bsz).max(axis=1)
+    k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
+    return ndimage.median_filter(bm, size=k, mode="nearest"), bsz
+
+
+def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
+    """Beat positions (samples at fd) chosen among the local maxima of the envelope f."""
+    if f.size < 3:
+        return np.zeros(0, np.int64)
+    lvl, bsz = block_level(f, fd, cfg)
+    c = np.flatnonzero((f[1:-1] > f[:-2]) & (f[1:-1] >= f[2:])) + 1
+    h = f[c]
+    lv = lvl[c // bsz]
+    floor = _noise_floor(c // bsz, h, lvl.size, cfg)
+    low = (h > cfg.searchback_threshold * lv) & (h > cfg.noise_factor * floor)
+    c, h, lv = c[low], h[low], lv[low]
+    refr = cfg.refractory_s * fd
+    kept = _nms(np.flatnonzero(h > cfg.threshold * lv), c, h, refr)
+    kept = _drop_extras(_drop_twaves(kept, c, h, fd, cfg), c, h, cfg)
+    for _ in range(4):
+        add = _searchback(kept, c, h, f.size, fd, cfg)
+        if add.size == 0:
+            break
+        kept = np.union1d(kept, add)
+        kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
+    return c[kept]
+
+
+def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.ndarray:
+    """Per-candidate noise level: median height of all local maxima in its block, median-smoothed."""
+    order = np.lexsort((h, blk))
+    counts = np.bincount(blk, minlength=nb)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    med = np.where(counts > 0, h[order][np.minimum(starts + counts // 2, h.size - 1)], 0.0)
+    k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
+    return ndimage.median_filter(med, size=k, mode="nearest")[blk]
+
+
+def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarray:
+    """Keep candidates (indices into c/h, sorted) that are the largest within +-refr samples."""
+    pos, hh = c[ci], h[ci]
+    alive = np.ones(ci.size, bool)
+    s = 1
+    while s < ci.size:
+        close = (pos[s:] - pos[:-s]) < refr
+        if not close.any():
+            break
+        left_small = hh[:-s] < hh[s:]
+        alive[:-s] &= ~(close & left_small)
+        alive[s:] &= ~(close & ~left_small)
+        s += 1
+    return ci[alive]
+
+
+def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: QRSConfig):
+    """Drop T-wave-like detections.
+
+    A detection within twave_s of the previous one and below twave_ratio of its energy is a T wave
+    unless the interval it splits (previous -> next beat) is longer than twave_rr x the local RR:
+    a premature beat is followed by a pause, a T wave is not.
+    """
+    if ci.size < 3:
+        return ci
+    pos, hh = c[ci], h[ci]
+    soon = np.diff(pos) < cfg.twave_s * fd
+    tw = np.r_[False, soon & (hh[1:] < cfg.twave_ratio * hh[:-1])]
+    first = soon[0] and hh[0] < cfg.twave_ratio * hh[1]      # a P or T wave before the first beat
+    if not (tw.any() or first):
+        return ci
+    kp = pos[~tw]
+    if kp.size < 3:
+        return ci[~tw]
+    rr = np.diff(kp)
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    i = np.flatnonzero(tw[:-1])                  # the last one has no next beat: always a T wave
+    tw[0] = first
+    k = np.clip(np.searchsorted(kp, pos[i]) - 1, 0, ref.size - 1)
+    span = pos[i + 1] - pos[i - 1]
+    tw[i[span > cfg.twave_rr * ref[k]]] = False
+    return ci[~tw]
+
+
+def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -> np.ndarray:
+    """Drop a detection that splits a normal-length RR interval and is much weaker than both neighbours."""
+    if ci.size < 5 or cfg.extra_ratio <= 0:
+        return ci
+    pos, hh = c[ci], h[ci]
+    rr = np.diff(pos)
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    span = pos[2:] - pos[:-2]
+    ref_i = np.maximum(ref[:-1], ref[1:])
+    weak = hh[1:-1] < cfg.extra_ratio * np.minimum(hh[:-2], hh[2:])
+    drop = np.r_[False, (span < cfg.extra_rr * ref_i) & weak, False]
+    return ci[~drop]
+
+
+def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float, cfg: QRSConfig):
+    """Best low-threshold candidate in each RR gap longer than searchback_rr x the local RR."""
+    if ci.size < 2:
+        return np.zeros(0, np.int64)
+    refr = cfg.refractory_s * fd
+    pos = np.concatenate(([-refr], c[ci], [n - 1 + refr]))
+    rr = np.diff(c[ci])
+    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    ref = np.concatenate((ref[:1], ref, ref[-1:]))
+    gaps = np.diff(pos) > cfg.searchback_rr * ref
+    if not gaps.any():
+        return np.zeros(0, np.int64)
+    g = np.searchsorted(pos, c, side="right") - 1
+    g = np.clip(g, 0, gaps.size - 1)
+    hb = ndimage.median_filter(h[ci], size=min(9, ci.size) | 1, mode="nearest")
+    hb = np.concatenate((hb[:1], hb, hb[-1:]))
+    href = np.minimum(hb[:-1], hb[1:])          # typical beat energy beside each gap
+    ok = gaps[g] & (c - pos[g] >= refr) & (pos[g + 1] - c >= refr)
+    ok &= h > cfg.searchback_beat_ratio * href[g]
+    hprev = np.concatenate(([0.0], h[ci], [0.0]))[g]
+    ok &= ~((c - pos[g] < cfg.twave_s * fd) & (h < cfg.twave_ratio * hprev))
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        return cand
+    order = np.lexsort((h[cand], g[cand]))
+    cand, gg = cand[order], g[cand][order]
+    last = np.r_[gg[1:] != gg[:-1], True]
+    return cand[last]
