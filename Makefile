@@ -19,7 +19,11 @@ setup: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/ecgdl demo
 
-test: setup
+NODE_EXAMPLE := examples/node/node_modules/.installed
+$(NODE_EXAMPLE): examples/node/package.json
+	@if command -v npm >/dev/null; then cd examples/node && npm install --ignore-scripts --no-audit --no-fund && touch node_modules/.installed; else echo "npm not found: the Node example test will skip"; fi
+
+test: setup $(NODE_EXAMPLE)
 	$(PY) -m pytest -q
 
 prepare: setup

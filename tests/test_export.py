@@ -1,0 +1,79 @@
+"""ONNX export: named inputs, dynamic batch, checker, torch parity on real DS2 beats, complete sidecar."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from infer_fixtures import fresh_for_tests, shipped_model
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("torch")
+
+SIDECAR_KEYS = ("classes", "fs", "window", "conditioning", "features", "training", "metrics", "parity", "git",
+                "onnx", "intended_use", "rr_features")
+
+
+@pytest.mark.parametrize("family", ["cnn"])
+def test_parity_with_torch_on_ds2_beats(family, tmp_path_factory, mitdb_dir):
+    path, model = fresh_for_tests(tmp_path_factory, mitdb_dir, family)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    par = meta["parity"]
+    assert par["n"] == 1000
+    assert par["max_abs_logit_diff"] <= 1e-4
+    assert par["argmax_disagree"] == 0
+
+
+@pytest.mark.parametrize("batch", [1, 7, 300])
+def test_named_inputs_and_dynamic_batch(batch, tmp_path_factory, mitdb_dir):
+    path, _ = fresh_for_tests(tmp_path_factory, mitdb_dir, "cnn")
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == ["beats", "rr"]
+    assert [o.name for o in graph.output] == ["logits"]
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    onnx.checker.check_model(str(path), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _, c, t = sess.get_inputs()[0].shape
+    f = sess.get_inputs()[1].shape[1]
+    rng = np.random.default_rng(0)
+    out = sess.run(["logits"], {"beats": rng.normal(size=(batch, c, t)).astype(np.float32),
+                                "rr": rng.normal(size=(batch, f)).astype(np.float32)})[0]
+    assert out.shape == (batch, 5) and np.isfinite(out).all()
+
+
+def test_fresh_sidecar_carries_the_checkpoint_recipe(tmp_path_factory, mitdb_dir):
+    from ecgdl.export import sha256_file
+    from ecgdl.labels import AAMI_CLASSES
+
+    path, model = fresh_for_tests(tmp_path_factory, mitdb_dir, "cnn")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    for key in SIDECAR_KEYS:
+        assert key in meta, key
+    assert meta["onnx"]["sha256"] == sha256_file(path)
+    assert tuple(meta["classes"]) == AAMI_CLASSES
+    assert meta["fs"] == 360.0 and meta["window"]["pre_s"] == 0.25
+    assert meta["features"]["config"]["decimate"] == 2
+    assert len(meta["features"]["stats"]["rr_mean"]) == meta["onnx"]["inputs"]["rr"][1]
+    assert meta["model"]["config"]["in_channels"] == model.config.in_channels
+
+
+def test_shipped_models_are_verified_and_small():
+    from ecgdl.export import sha256_file
+    from ecgdl.paths import MODELS_DIR
+
+    shipped = sorted(MODELS_DIR.glob("*.onnx"))
+    if shipped_model() is None or not shipped:
+        pytest.skip("no model shipped under models/ yet")
+    for path in shipped:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        for key in SIDECAR_KEYS:
+            assert key in meta, f"{path.name}: {key}"
+        assert meta["onnx"]["sha256"] == sha256_file(path)
+        assert path.stat().st_size < 10 * 2**20
+        assert meta["parity"]["n"] >= 1000 and meta["parity"]["max_abs_logit_diff"] <= 1e-4
+        assert meta["parity"]["argmax_disagree"] == 0
+        assert meta["features"]["stats"] is not None
+        onnx.checker.check_model(str(path), full_check=True)
