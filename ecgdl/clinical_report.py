@@ -110,13 +110,25 @@ def _grid(width: float, height: float) -> str:
 
 
 def model_facts(meta: dict, provider: str | None = None) -> list[tuple[str, str]]:
-    """``(label, value)`` rows describing the model, read from its sidecar ``meta``."""
-    rows = [("Model", str(meta.get("name", "unknown"))), ("Version", str(meta.get("version", "unknown")))]
-    for key, label in (("created", "Created"), ("commit", "Commit"), ("fs", "Sampling rate (Hz)"),
-                       ("classes", "Classes")):
-        if key in meta:
-            val = meta[key]
-            rows.append((label, ", ".join(map(str, val)) if isinstance(val, (list, tuple)) else str(val)))
+    """``(label, value)`` rows describing the model, read from its sidecar ``meta`` (ecgdl.export)."""
+    onnx_info, git = meta.get("onnx") or {}, meta.get("git") or {}
+    arch = (meta.get("model") or {}).get("registry_name")
+    version = meta.get("version") or (f"sha256 {onnx_info['sha256'][:12]}" if onnx_info.get("sha256") else "unknown")
+    rows = [("Model", str(meta.get("name", "unknown"))), ("Version", str(version))]
+    if arch:
+        rows.append(("Architecture", str(arch)))
+    if meta.get("created_utc"):
+        rows.append(("Exported", str(meta["created_utc"])))
+    if git.get("commit"):
+        rows.append(("Code commit", str(git["commit"])[:12] + (" (uncommitted changes)" if git.get("dirty") else "")))
+    training = meta.get("training") or {}
+    if training.get("data"):
+        rows.append(("Trained on", f"{training['data']}; {training.get('split', '')}".rstrip("; ")))
+    if "fs" in meta:
+        rows.append(("Sampling rate", f"{meta['fs']:g} Hz (records are resampled to it)"))
+    if meta.get("classes"):
+        names = meta.get("class_names") or {}
+        rows.append(("Classes", ", ".join(f"{c} {names.get(c, '')}".strip() for c in meta["classes"])))
     if provider:
         rows.append(("Runs on", provider))
     return rows
@@ -130,13 +142,18 @@ def intended_use(meta: dict) -> str:
 
 def ds2_metrics(meta: dict) -> dict[str, dict[str, float]]:
     """Per-class test metrics from the sidecar (``{"V": {"Se": .., "+P": ..}, ...}``), {} when absent."""
-    metrics = meta.get("metrics") or {}
-    for key in ("DS2", "ds2", "test"):
-        if isinstance(metrics.get(key), dict):
-            metrics = metrics[key]
-            break
+    metrics = ds2_summary(meta)
     per_class = metrics.get("per_class", metrics)
     return {c: v for c, v in per_class.items() if isinstance(v, dict)}
+
+
+def ds2_summary(meta: dict) -> dict:
+    """The sidecar's whole DS2 metrics block (``{}`` when the model ships without one)."""
+    metrics = meta.get("metrics") or {}
+    for key in ("ds2", "DS2", "test"):
+        if key in metrics:
+            return metrics[key] if isinstance(metrics[key], dict) else {}
+    return metrics
 
 
 # ----------------------------------------------------------------------------- report

@@ -44,6 +44,12 @@ def class_label(cls: str) -> str:
     return f"{cls} – {name}" if name else cls
 
 
+def short_label(cls: str) -> str:
+    """``"V ventricular"``: the letter and the first word of its AAMI name (for narrow tiles)."""
+    name = AAMI_NAMES.get(cls, "")
+    return f"{cls} {name.split()[0]}" if name else cls
+
+
 def minmax_decimate(y: np.ndarray, start: int, stop: int, max_points: int = TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """Min-max decimation of ``y[start:stop]`` to at most ``max_points`` points.
 
@@ -249,10 +255,7 @@ def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, pro
         return []
     s = np.asarray(sample)[sel]
     lab = np.asarray(label)[sel]
-    lo = np.maximum(s - int(0.06 * fs), 0)
-    hi = np.minimum(s + int(0.06 * fs) + 1, len(y))
-    peak = np.array([np.max(np.abs(y[a:b])) * np.sign(y[a:b][np.argmax(np.abs(y[a:b]))]) for a, b in zip(lo, hi)])
-    height = np.maximum(peak, 0.0) + 0.25
+    height = marker_height(y, s, fs)
     ref = None if reference is None else np.asarray(reference)[sel]
     text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref)
     out = []
@@ -261,6 +264,15 @@ def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, pro
         if m.any():
             out.append(Markers(cls, s[m] / fs, height[m].astype(np.float32), [t for t, k in zip(text, m) if k], sel[m]))
     return out
+
+
+def marker_height(y: np.ndarray, s: np.ndarray, fs: float, radius_s: float = 0.06) -> np.ndarray:
+    """Height (mV) for a beat's marker: just above the highest point within ``radius_s`` of each R peak."""
+    y = np.asarray(y)
+    r = int(radius_s * fs)
+    lo, hi = np.maximum(np.asarray(s) - r, 0), np.minimum(np.asarray(s) + r + 1, len(y))
+    top = np.array([y[a:b].max() if b > a else 0.0 for a, b in zip(lo, hi)], dtype=np.float32)
+    return np.maximum(top, 0.0) + 0.25
 
 
 def page_points(*parts) -> int:
@@ -279,66 +291,45 @@ def page_points(*parts) -> int:
 # ----------------------------------------------------------------------------- reference annotations
 
 
-def match_reference(sample: np.ndarray, ref_sample: np.ndarray, ref_label: np.ndarray, fs: float,
-                    tol_s: float = 0.15) -> np.ndarray:
-    """Reference class of each detected beat: the nearest reference beat within ``tol_s`` ("" when none).
-
-    sample: ``(n,)`` sorted detected R peaks; ref_sample/ref_label: reference beats (AAMI letters), at ``fs``.
-    """
-    sample = np.asarray(sample, dtype=np.int64)
-    ref_sample = np.asarray(ref_sample, dtype=np.int64)
-    out = np.full(sample.shape, "", dtype=object)
-    if ref_sample.size == 0 or sample.size == 0:
-        return out.astype(str)
-    pos = np.clip(np.searchsorted(ref_sample, sample), 1, ref_sample.size - 1) if ref_sample.size > 1 else \
-        np.zeros(sample.size, np.int64)
-    left = np.maximum(pos - 1, 0)
-    nearest = np.where(np.abs(ref_sample[left] - sample) <= np.abs(ref_sample[pos] - sample), left, pos)
-    ok = np.abs(ref_sample[nearest] - sample) <= tol_s * fs
-    out[ok] = np.asarray(ref_label)[nearest[ok]]
-    return out.astype(str)
+def reference_labels(result) -> np.ndarray | None:
+    """Per detected beat of a scored record, its reference class ("" = matches no reference beat), or None
+    without annotations (``RecordResult.ref_label``: the scoring path's own 150 ms matching)."""
+    ref = getattr(result, "ref_label", None)
+    return None if ref is None else np.asarray(ref).astype(str)
 
 
-def reference_beats(record) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(sample, AAMI letter)`` of a record's reference beat annotations, None without annotations."""
-    from ecgdl.labels import SYMBOL_TO_AAMI
-
-    ann = getattr(record, "annotations", None)
-    if ann is None or len(ann) == 0:
-        return None
-    keep = np.array([s in SYMBOL_TO_AAMI for s in ann.symbol], dtype=bool)
-    return np.asarray(ann.sample)[keep], np.array([SYMBOL_TO_AAMI[s] for s in ann.symbol[keep]], dtype=str)
-
-
-def reference_labels(result, tol_s: float = 0.15) -> np.ndarray | None:
-    """Per detected beat of a scored record: its reference class ("" = no reference beat), or None."""
-    ref = reference_beats(result.record)
-    if ref is None:
-        return None
-    return match_reference(result.sample, ref[0], ref[1], result.record.fs, tol_s)
-
-
-def disagreements(result, tol_s: float = 0.15) -> np.ndarray:
-    """Indices of detected beats whose class differs from the reference (or that match no reference beat)."""
-    ref = reference_labels(result, tol_s)
+def disagreements(result) -> np.ndarray:
+    """Indices of detected beats whose class differs from the reference, or that match no reference beat."""
+    ref = reference_labels(result)
     if ref is None:
         return np.zeros(0, np.int64)
     return np.flatnonzero(ref != np.asarray(result.label).astype(str))
 
 
+def missed_reference(result) -> np.ndarray:
+    """Samples (at ``record.fs``) of reference beats no detected beat matched (empty without a reference)."""
+    ref = getattr(result, "reference", None) or {}
+    return np.asarray(ref.get("missed_samples", []), dtype=np.int64)
+
+
 def disagreement_markers(result, y: np.ndarray, start_s: float, stop_s: float) -> Markers | None:
-    """Markers (rings) at the disagreeing beats inside the window; None without a reference."""
+    """Rings at the beats inside the window that differ from the reference, and at reference beats the
+    detector missed; None without a reference."""
     ref = reference_labels(result)
     if ref is None:
         return None
     fs = result.record.fs
     sel = in_window(result.sample, fs, start_s, stop_s)
     sel = sel[ref[sel] != np.asarray(result.label)[sel].astype(str)]
-    s = np.asarray(result.sample)[sel]
-    y_at = np.asarray(y)[np.clip(s, 0, len(y) - 1)] if len(s) else np.zeros(0)
+    missed = missed_reference(result)
+    missed = missed[(missed >= start_s * fs) & (missed < stop_s * fs)]
+    s = np.r_[np.asarray(result.sample)[sel], missed].astype(np.int64)
     text = [f"model: {class_label(str(result.label[i]))}<br>reference: "
             f"{class_label(ref[i]) if ref[i] else 'no beat here'}" for i in sel]
-    return Markers("", s / fs, np.asarray(y_at, dtype=np.float32), text, sel)
+    text += ["reference beat not detected"] * len(missed)
+    order = np.argsort(s, kind="stable")
+    return Markers("", s[order] / fs, (marker_height(y, s, fs) - 0.05)[order], [text[i] for i in order],
+                   np.r_[sel, np.full(len(missed), -1)][order])
 
 
 def _get(d: dict, *keys, default=None):
@@ -358,7 +349,7 @@ def metric_rows(per_class: dict) -> list[dict]:
             continue
         se, ppv = _get(m, "se", "Se", "sensitivity"), _get(m, "ppv", "+P", "PPV", "precision")
         rows.append({"class": class_label(cls), "Se %": _percent(se), "+P %": _percent(ppv),
-                     "reference beats": _get(m, "support", "n_ref", "n", default="")})
+                     "reference beats": _get(m, "support", "ref", "n_ref", "n", default="")})
     return rows
 
 

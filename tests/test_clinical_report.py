@@ -44,10 +44,12 @@ def test_svg_strip_scales_10_mm_per_mv(rec233):
 
 
 def test_model_facts_come_from_the_sidecar():
-    meta = {"name": "cnn-x", "version": "1.2.3", "classes": ["N", "S", "V", "F", "Q"],
-            "intended_use": "Research only.", "metrics": {"DS2": {"per_class": {"V": {"se": 0.9, "ppv": 0.8}}}}}
+    meta = {"name": "cnn-x", "onnx": {"sha256": "ab" * 32}, "classes": ["N", "S", "V", "F", "Q"],
+            "git": {"commit": "0123456789abcdef", "dirty": False}, "intended_use": "Research only.",
+            "metrics": {"ds2": {"per_class": {"V": {"se": 0.9, "ppv": 0.8}}}}}
     facts = dict(model_facts(meta, "CPUExecutionProvider"))
-    assert facts["Model"] == "cnn-x" and facts["Version"] == "1.2.3" and facts["Runs on"] == "CPUExecutionProvider"
+    assert facts["Model"] == "cnn-x" and facts["Version"] == "sha256 abababababab"
+    assert facts["Code commit"] == "0123456789ab" and facts["Runs on"] == "CPUExecutionProvider"
     assert intended_use(meta) == "Research only."
     assert ds2_metrics(meta) == {"V": {"se": 0.9, "ppv": 0.8}}
     assert "do not use" in intended_use({})

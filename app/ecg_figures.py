@@ -1,0 +1,85 @@
+"""Plotly figures of the viewer, built from the arrays of :mod:`ecgdl.view` (no signal processing here)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from ecgdl.view import Markers, Trace, class_colour, class_label
+
+_PAPER = "#fff7f7"
+_MINOR = "#f8d7d7"
+_MAJOR = "#eeaaaa"
+
+
+def strip_figure(tr: Trace, marks: list[Markers], *, start_s: float, stop_s: float, lead: str,
+                 overlay: Trace | None = None, disagree: Markers | None = None) -> go.Figure:
+    """The detail strip on ECG paper (grid 0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV): trace + beat markers."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=tr.t, y=tr.y, mode="lines", name=lead, line=dict(color="#111", width=1.1),
+                             hoverinfo="skip"))
+    if overlay is not None:
+        fig.add_trace(go.Scatter(x=overlay.t, y=overlay.y, mode="lines", name="denoised",
+                                 line=dict(color="#0072b2", width=1.0), opacity=0.75, hoverinfo="skip"))
+    for m in marks:
+        fig.add_trace(go.Scatter(x=m.t, y=m.y, mode="markers+text", text=[m.cls] * len(m.t),
+                                 textposition="top center", name=class_label(m.cls), hovertext=m.text,
+                                 hoverinfo="text", textfont=dict(color=class_colour(m.cls), size=13),
+                                 marker=dict(color=class_colour(m.cls), size=9, symbol="triangle-down")))
+    if disagree is not None and len(disagree.t):
+        fig.add_trace(go.Scatter(x=disagree.t, y=disagree.y, mode="markers", name="differs from reference",
+                                 hovertext=disagree.text, hoverinfo="text",
+                                 marker=dict(size=22, symbol="circle-open", color="#e6007e", line=dict(width=2.5))))
+    lo = float(min(tr.y.min(), -1.0)) if len(tr.y) else -1.0
+    hi = float(max(max((m.y.max() for m in marks), default=0.0) + 0.4, tr.y.max() if len(tr.y) else 1.0, 1.0))
+    _ecg_paper(fig, (start_s, stop_s), (lo - 0.1, hi))
+    fig.update_layout(height=360, margin=dict(l=50, r=10, t=10, b=40), legend=dict(orientation="h", y=-0.18),
+                      yaxis_title="mV", hovermode="closest")
+    return fig
+
+
+def _ecg_paper(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+    """ECG paper: big squares 0.2 s x 0.5 mV, small 0.04 s x 0.1 mV (0.2 s / 1 s when the window is long);
+    time labels every second on an overlaid axis so they stay readable."""
+    grid = dict(showgrid=True, gridcolor=_MAJOR, gridwidth=1, zeroline=False, showline=False)
+    minor = dict(showgrid=True, gridcolor=_MINOR, gridwidth=0.5)
+    long_window = x_range[1] - x_range[0] > 20
+    fig.update_xaxes(range=list(x_range), dtick=1.0 if long_window else 0.2, showticklabels=False,
+                     minor=dict(dtick=0.2 if long_window else 0.04, **minor), **grid)
+    fig.update_yaxes(range=list(y_range), dtick=0.5, minor=dict(dtick=0.1, **minor), **grid)
+    label_step = 5.0 if long_window else 1.0
+    fig.update_layout(plot_bgcolor=_PAPER, xaxis2=dict(overlaying="x", matches="x", anchor="y", side="bottom",
+                                                       dtick=label_step, showgrid=False, ticks="outside",
+                                                       title="time (s)"))
+    fig.add_trace(go.Scatter(x=list(x_range), y=[y_range[0]] * 2, xaxis="x2", mode="lines", hoverinfo="skip",
+                             showlegend=False, line=dict(width=0)))
+
+
+def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple[float, float],
+                    duration_s: float) -> go.Figure:
+    """The whole record, small, with the detail window shaded and each V/S beat ticked above it."""
+    fig = go.Figure(go.Scatter(x=tr.t, y=tr.y, mode="lines", line=dict(color="#444", width=0.6),
+                               hoverinfo="skip", showlegend=False))
+    top = float(tr.y.max()) if len(tr.y) else 1.0
+    for k, (cls, times) in enumerate(ectopic.items()):
+        if len(times):
+            fig.add_trace(go.Scatter(x=times, y=[top + 0.3 + 0.35 * k] * len(times), mode="markers",
+                                     name=class_label(cls), marker=dict(symbol="line-ns-open", size=8,
+                                                                        color=class_colour(cls)),
+                                     hovertemplate="%{x:.1f} s<extra>" + cls + "</extra>"))
+    fig.add_vrect(x0=window[0], x1=window[1], fillcolor="#ffcc00", opacity=0.35, line_width=1,
+                  line_color="#c09000")
+    fig.update_layout(height=170, margin=dict(l=50, r=10, t=5, b=30), showlegend=True,
+                      legend=dict(orientation="h", y=1.25), xaxis=dict(range=[0, duration_s], title=None),
+                      yaxis=dict(showticklabels=False, showgrid=False), plot_bgcolor="#fafafa")
+    return fig
+
+
+def trend_figure(trend: list[dict]) -> go.Figure:
+    """Mean heart rate per trend bin (bpm) against time (minutes)."""
+    x = [(b["start_s"] + b["end_s"]) / 120.0 for b in trend]
+    y = [b["mean_bpm"] for b in trend]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color="#d55e00"),
+                               hovertemplate="%{x:.0f} min: %{y:.0f} bpm<extra></extra>"))
+    fig.update_layout(height=200, margin=dict(l=50, r=10, t=10, b=35), xaxis_title="time (min)",
+                      yaxis_title="heart rate (bpm)")
+    return fig

@@ -1,0 +1,55 @@
+"""Screenshots of the viewer's main views for docs/screenshots/ (real server, real Chromium).
+
+    python app/screenshots.py            # writes docs/screenshots/{overview,strip,summary,bad_upload}.png
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from server import REPO_ROOT, chromium_page, running_app, upload
+
+OUT = REPO_ROOT / "docs" / "screenshots"
+
+
+def _settle(page) -> None:
+    """Wait until the script run is over and the charts are drawn."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_timeout(1200)
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with running_app() as url, chromium_page(1500, 1100) as page:
+        page.goto(url)
+        page.get_by_text("Record 200", exact=False).first.wait_for(timeout=120_000)
+        _settle(page)
+        page.screenshot(path=str(OUT / "overview.png"))
+        page.get_by_role("button", name="V beat ▶").first.click()
+        _settle(page)
+        page.get_by_role("button", name="V beat ▶").first.click()
+        _settle(page)
+        page.locator("[data-testid='stPlotlyChart']").nth(1).screenshot(path=str(OUT / "strip.png"))
+        page.get_by_role("tab", name="Summary").click()
+        tabs = page.locator("[data-testid='stTabs']").first
+        tabs.scroll_into_view_if_needed()
+        _settle(page)
+        tabs.screenshot(path=str(OUT / "summary.png"))
+        page.get_by_role("tab", name="Agreement with reference").click()
+        _settle(page)
+        tabs.screenshot(path=str(OUT / "agreement.png"))
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = Path(tmp) / "233.dat"
+            bad.write_bytes(b"\0" * 1000)
+            upload(page, [bad])
+            page.get_by_text("This upload cannot be used", exact=False).first.wait_for(timeout=60_000)
+            _settle(page)
+            page.screenshot(path=str(OUT / "bad_upload.png"))
+    print("\n".join(str(p.relative_to(REPO_ROOT)) for p in sorted(OUT.glob("*.png"))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

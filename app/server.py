@@ -1,0 +1,98 @@
+"""Start the viewer with ``streamlit run`` on a free localhost port and drive it with Playwright.
+
+Used by the browser test, the benchmark and the screenshot script; the server process is always
+terminated (then killed if it does not stop) when the ``with`` block ends.
+
+>>> with running_app() as url, chromium_page() as page:   # doctest: +SKIP
+...     page.goto(url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+APP = REPO_ROOT / "app" / "streamlit_app.py"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run"]
+
+
+def free_port() -> int:
+    """A TCP port free on localhost right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(timeout_s: float = 90.0) -> Iterator[str]:
+    """Run the app on ``127.0.0.1:<free port>``; yield its URL once ``/_stcore/health`` answers."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            _wait_healthy(port, proc, timeout_s, log)
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen, timeout_s: float, log) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer on port {port} within {timeout_s:.0f} s")
+
+
+@contextlib.contextmanager
+def chromium_page(width: int = 1400, height: int = 1000):
+    """A Playwright page in Debian's Chromium (no ``playwright install`` needed)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+def upload(page, paths: list[Path]) -> None:
+    """Put files into the sidebar's uploader (the hidden ``<input type=file>`` of st.file_uploader)."""
+    page.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files([str(p) for p in paths])
+
+
+def metric_values(page) -> dict[str, str]:
+    """The page's st.metric tiles as ``{label: value}``."""
+    out = {}
+    for tile in page.locator("[data-testid='stMetric']").all():
+        label = tile.locator("[data-testid='stMetricLabel']").inner_text().strip()
+        out[label] = tile.locator("[data-testid='stMetricValue']").inner_text().strip()
+    return out

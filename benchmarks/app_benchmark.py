@@ -1,0 +1,99 @@
+"""Time from upload to the full view of a 30-minute record in the viewer (goal: <= 3 s on 2 cores).
+
+Two measurements, each repeated, medians reported:
+
+* ``server``: streamlit.testing AppTest. The app has already shown its example (model loaded, as on
+  a running server); the timer covers one script run after the files are handed to the uploader:
+  reading the upload (temp folder, validation, resampling), QRS detection, classification,
+  rhythm summary, agreement with the reference, and building every element of the page
+  (overview, strip, trend, tables, download buttons).
+* ``browser``: a real ``streamlit run`` on localhost driven by Playwright in Debian's Chromium.
+  The timer starts when the files are set on the page's file input and stops when the page shows
+  the uploaded record's header, its beat counts and the rendered strip chart: upload transfer,
+  websocket round trips and Chromium's rendering included.
+
+Each repeat uses a fresh session, so nothing of the previous upload is reused; only the model
+(st.cache_resource, loaded once per server) is warm.
+
+    python benchmarks/app_benchmark.py                 # both, record 233 (30 min 5 s), 5 repeats
+    python benchmarks/app_benchmark.py --only server --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "app"))
+
+
+def record_files(record: str) -> list[Path]:
+    from ecgdl.paths import database_dir
+
+    folder = database_dir("mitdb")
+    return [folder / f"{record}{ext}" for ext in (".hea", ".dat", ".atr")]
+
+
+def time_server(record: str, repeats: int) -> list[float]:
+    """Seconds per AppTest script run that processes a fresh upload of ``record``."""
+    from streamlit.testing.v1 import AppTest
+
+    files = [(p.name, p.read_bytes(), "application/octet-stream") for p in record_files(record)]
+    out = []
+    for _ in range(repeats):
+        at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=120).run()
+        at.sidebar.file_uploader(key="upload").set_value(files)
+        t0 = time.perf_counter()
+        at.run()
+        out.append(time.perf_counter() - t0)
+        assert not at.exception and not at.error, "the upload did not render"
+        assert f"Record {record}" in at.subheader[0].value
+    return out
+
+
+def time_browser(record: str, repeats: int) -> list[float]:
+    """Seconds from setting the files on the page to the uploaded record's full view in Chromium."""
+    from server import chromium_page, running_app, upload
+
+    out = []
+    with running_app() as url, chromium_page() as page:
+        for _ in range(repeats):
+            page.goto(url)
+            page.get_by_text("Record 200", exact=False).first.wait_for(timeout=120_000)
+            page.locator("[data-testid='stPlotlyChart']").nth(1).wait_for(timeout=60_000)
+            t0 = time.perf_counter()
+            upload(page, record_files(record))
+            page.get_by_text(f"Record {record}", exact=False).first.wait_for(timeout=120_000)
+            page.locator("[data-testid='stPlotlyChart'] .main-svg").nth(1).wait_for(timeout=60_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                   timeout=60_000)
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--record", default="233", help="MIT-BIH record to upload (default 233, 30 min)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--only", choices=["server", "browser"], default=None)
+    a = p.parse_args(argv)
+    rows = []
+    for kind, fn in (("server", time_server), ("browser", time_browser)):
+        if a.only and a.only != kind:
+            continue
+        t = fn(a.record, a.repeats)
+        rows.append((kind, statistics.median(t), min(t), max(t), len(t)))
+        print(f"{kind}: " + ", ".join(f"{x:.2f}" for x in t) + " s", flush=True)
+    print(f"\nupload -> full view, record {a.record} (30 min, 2 leads, 360 Hz), goal <= 3 s")
+    print("| measured | median s | min s | max s | runs |\n|---|---:|---:|---:|---:|")
+    for kind, med, lo, hi, n in rows:
+        print(f"| {kind} | {med:.2f} | {lo:.2f} | {hi:.2f} | {n} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The Streamlit viewer through streamlit.testing: the example, uploads, every bad upload, navigation, downloads.
+
+The real shipped model and the real scoring path are used; the example record is scored once per
+test process (st.cache_resource) and shared by every AppTest here.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgdl.paths import REPO_ROOT
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(REPO_ROOT / "app" / "streamlit_app.py")
+UPLOADED = "233"           # a held-out record with V couplets, runs and bigeminy
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("ecgdl-upload-*")}
+
+
+@pytest.fixture(scope="module")
+def clf():
+    """The model the app loads: the shipped one (or ``$ECGDL_MODEL``); the app cannot run without one."""
+    from ecgdl.infer import BeatClassifier, default_model_path
+
+    chosen = os.environ.get("ECGDL_MODEL")
+    if not chosen:
+        try:
+            default_model_path()
+        except FileNotFoundError as exc:
+            pytest.skip(f"no shipped model: {exc}")
+    return BeatClassifier(chosen or None)
+
+
+@pytest.fixture(autouse=True)
+def _needs_a_model(clf):
+    """Every test here runs the app, which needs the model."""
+
+
+@pytest.fixture(scope="module")
+def example_result(clf, mitdb_dir):
+    """The example record scored by the library directly (the app must show the same)."""
+    from ecgdl.infer import score_record
+
+    return score_record(mitdb_dir / "200", clf)
+
+
+@pytest.fixture(scope="module")
+def record_files(mitdb_dir) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(mitdb_dir.glob(f"{UPLOADED}.*")) if p.suffix in (".hea", ".dat", ".atr")}
+
+
+def _app(mitdb_dir, clf=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    return at.run()
+
+
+def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    at.sidebar.file_uploader(key="upload").set_value([(n, b, "application/octet-stream") for n, b in files])
+    return at.run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _class_counts(at: AppTest) -> dict[str, int]:
+    """Beats per class as the page shows them (tiles labelled ``"V ventricular"``)."""
+    return {label.split()[0]: int(value.replace(",", "")) for label, value in _metrics(at).items()
+            if len(label.split()[0]) == 1}
+
+
+def _assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def example_app(mitdb_dir, clf) -> AppTest:
+    at = _app(mitdb_dir)
+    _assert_clean(at)
+    return at
+
+
+def test_example_opens_without_an_upload(example_app, clf):
+    at = example_app
+    assert "Record 200" in at.subheader[0].value and "(example)" in at.subheader[0].value
+    m = _metrics(at)
+    assert int(m["Beats"].replace(",", "")) > 2000
+    assert set(_class_counts(at)) == set(clf.classes)
+    assert len(at.get("plotly_chart")) >= 3                    # overview, strip, heart-rate trend
+    assert len(at.get("download_button")) == 3
+    assert not at.error
+
+
+def test_model_panel_reads_the_sidecar(example_app, clf):
+    text = " ".join(str(t.value) for t in at_tables(example_app))
+    assert clf.meta["name"] in text and clf.meta["onnx"]["sha256"][:12] in text and clf.provider in text
+    assert any(clf.meta["intended_use"][:40] in w.value for w in example_app.warning)
+
+
+def at_tables(at: AppTest):
+    return [*at.table, *at.dataframe]
+
+
+@pytest.mark.parametrize("what", ["V beat", "S beat"])
+def test_next_and_previous_beat_move_the_window(mitdb_dir, example_result, what):
+    from ecgdl.view import class_times
+
+    cls = what[0]
+    at = _app(mitdb_dir)
+    t = class_times(example_result.sample, example_result.label, example_result.record.fs, cls)
+    assert len(t) >= 2, f"the example should hold {cls} beats"
+    at.button(key=f"next_{what}").click().run()
+    _assert_clean(at)
+    first, win = at.session_state["start_s"], at.session_state["win_s"]
+    assert np.any((t >= first) & (t < first + win)), f"no {cls} beat in the window after next"
+    at.button(key=f"next_{what}").click().run()
+    second = at.session_state["start_s"]
+    assert second > first and np.any((t >= second) & (t < second + win))
+    at.button(key=f"prev_{what}").click().run()
+    assert at.session_state["start_s"] == first
+
+
+def test_episode_button_shows_the_episode(example_app):
+    at = example_app
+    ep = at.button(key="ep_0")
+    ep.click().run()
+    _assert_clean(at)
+    t_label = ep.label.split(" · ")[0]
+    minutes, seconds = t_label.split(":")
+    t = 60 * int(minutes) + float(seconds)
+    start, win = at.session_state["start_s"], at.session_state["win_s"]
+    assert start <= t <= start + win
+
+
+def test_wfdb_upload_shows_the_same_counts_as_the_library(mitdb_dir, record_files, clf):
+    from ecgdl.infer import score_record
+
+    before = _leftovers()
+    at = _upload(_app(mitdb_dir), list(record_files.items()))
+    _assert_clean(at)
+    assert not at.error
+    assert f"Record {UPLOADED}" in at.subheader[0].value and "(upload)" in at.subheader[0].value
+    expected = score_record(mitdb_dir / UPLOADED, clf).summary["counts"]
+    assert _class_counts(at) == expected
+    assert _leftovers() <= before
+    assert any("Agreement" in t.label for t in at.tabs)
+
+
+def test_edf_upload(mitdb_dir, tmp_path):
+    from wfdb.io.convert.edf import wfdb_to_edf
+
+    out = tmp_path / "short.edf"
+    wfdb_to_edf(str(mitdb_dir / UPLOADED), sampto=360 * 120, output_filename=str(out))
+    at = _upload(_app(mitdb_dir), [("short.edf", out.read_bytes())])
+    _assert_clean(at)
+    assert not at.error and "Record short" in at.subheader[0].value
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _bad_upload(case: str, files: dict[str, bytes]) -> list[tuple[str, bytes]]:
+    hea = files[f"{UPLOADED}.hea"].decode()
+    dat = files[f"{UPLOADED}.dat"]
+    if case == "wrong files":
+        return [("notes.txt.exe", b"MZ"), (f"{UPLOADED}.dat", dat[:1000])]
+    if case == "signal without header":
+        return [(f"{UPLOADED}.dat", dat[:100_000])]
+    if case == "truncated .dat":
+        return [(f"{UPLOADED}.hea", hea.encode()), (f"{UPLOADED}.dat", dat[: len(dat) // 3])]
+    if case == "mismatched header":
+        return [(f"{UPLOADED}.hea", hea.replace(f"{UPLOADED}.dat", "other.dat").encode()),
+                (f"{UPLOADED}.dat", dat)]
+    if case == "unsupported rate":
+        return [(f"{UPLOADED}.hea", hea.replace(" 360 ", " 40 ", 1).encode()), (f"{UPLOADED}.dat", dat)]
+    if case == "zip with escaping paths":
+        return [("record.zip", _zip({f"../../{UPLOADED}.hea": hea.encode(), f"{UPLOADED}.dat": dat}))]
+    if case == "huge file":
+        return [(f"{UPLOADED}.hea", hea.encode()), (f"{UPLOADED}.dat", bytes(201 * 1024 * 1024))]
+    if case == "csv without rate":
+        return [("export.csv", b"MLII\n0.1\n0.2\n")]
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("wrong files", "unsupported file type"),
+    ("signal without header", "needs its header"),
+    ("truncated .dat", "truncated"),
+    ("mismatched header", "which was not uploaded"),
+    ("unsupported rate", "sampling rate 40 Hz is not supported"),
+    ("zip with escaping paths", "leaves the archive"),
+    ("huge file", "too large"),
+    ("csv without rate", "needs its sampling rate"),
+])
+def test_bad_upload_gets_a_clear_message(mitdb_dir, record_files, case, message):
+    before = _leftovers()
+    at = _upload(_app(mitdb_dir), _bad_upload(case, record_files))
+    _assert_clean(at)
+    assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
+    assert "ecgdl-upload-" not in at.error[0].value and "/tmp" not in at.error[0].value
+    assert not at.get("plotly_chart")
+    assert _leftovers() <= before
+
+
+def test_report_and_downloads_match_the_result(clf, example_result):
+    from ecgdl.clinical_report import render_report
+
+    res = example_result
+    html = render_report(res, clf.meta, provider=clf.provider)
+    assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    assert clf.meta["intended_use"][:40] in html and "<svg" in html
+    assert f"{res.summary['counts']['V']:,}" in html
+    lines = res.beats_csv().strip().splitlines()
+    assert len(lines) == len(res.label) + 1
