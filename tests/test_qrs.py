@@ -196,3 +196,12 @@ def test_refine_edge_cases():
 def test_bad_shape_is_rejected():
     with pytest.raises(ValueError):
         detect_r_peaks(np.zeros((10, 2, 2)), 360.0)
+
+
+def test_detector_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from ecgdl.qrs import detect_r_peaks; "
+            "detect_r_peaks(np.zeros(3600), 360.0); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
