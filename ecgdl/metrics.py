@@ -1,0 +1,78 @@
+"""AAMI EC57 beat-classification metrics: per-class Se, +P, F1, specificity, accuracy, macro-F1.
+
+Torch-free. Class indices follow :data:`ecgdl.labels.AAMI_CLASSES` (N, S, V, F, Q). Rows of a
+confusion matrix are the reference class, columns the predicted class.
+
+>>> cm = confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2])
+>>> report = class_report(cm)
+>>> report["per_class"]["S"]["se"], report["per_class"]["S"]["ppv"]
+(1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgdl.labels import AAMI_CLASSES
+
+#: Classes averaged in the macro-F1 (Q is almost absent once paced records are left out).
+MACRO_CLASSES: tuple[str, ...] = ("N", "S", "V", "F")
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int = len(AAMI_CLASSES)) -> np.ndarray:
+    """``(K, K)`` int64 counts, rows = reference, columns = predicted; labels < 0 are ignored."""
+    t, p = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
+    keep = (t >= 0) & (p >= 0)
+    return np.bincount(t[keep] * n_classes + p[keep], minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b else float("nan")
+
+
+def class_report(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
+                 macro_classes: tuple[str, ...] = MACRO_CLASSES) -> dict:
+    """Per-class Se (recall), +P (precision), F1, specificity, support; overall accuracy and macro-F1.
+
+    Undefined ratios (no reference or no predicted beat of a class) are NaN, except F1 which is 0
+    when the class has reference beats but none is found; macro-F1 averages ``macro_classes``
+    that have reference beats.
+    """
+    cm = np.asarray(cm, np.int64)
+    total = int(cm.sum())
+    per = {}
+    for i, c in enumerate(classes):
+        tp, fn, fp = cm[i, i], cm[i].sum() - cm[i, i], cm[:, i].sum() - cm[i, i]
+        tn = total - tp - fn - fp
+        se, ppv = _ratio(tp, tp + fn), _ratio(tp, tp + fp)
+        f1 = _ratio(2 * tp, 2 * tp + fp + fn) if (tp + fn) else float("nan")
+        per[c] = {"se": se, "ppv": ppv, "f1": f1, "spec": _ratio(tn, tn + fp), "support": int(tp + fn),
+                  "predicted": int(tp + fp)}
+    f1s = [per[c]["f1"] for c in macro_classes if per[c]["support"] > 0]
+    return {"accuracy": _ratio(np.trace(cm), total), "macro_f1": float(np.mean(f1s)) if f1s else float("nan"),
+            "n": total, "per_class": per, "classes": list(classes), "confusion": cm.tolist()}
+
+
+def evaluate_predictions(y_true, y_pred) -> dict:
+    """:func:`class_report` of :func:`confusion_matrix` in one call."""
+    return class_report(confusion_matrix(y_true, y_pred))
+
+
+def _pct(v: float) -> str:
+    return "–" if v != v else f"{100 * v:.1f}"
+
+
+def report_markdown(report: dict, title: str = "") -> str:
+    """Markdown: per-class table then the confusion matrix (rows = reference)."""
+    lines = [f"### {title}", ""] if title else []
+    lines += [f"Accuracy {_pct(report['accuracy'])} %, macro-F1 ({'/'.join(MACRO_CLASSES)}) "
+              f"{report['macro_f1']:.3f}, {report['n']} beats.", "",
+              "| class | support | Se % | +P % | F1 | Spec % |", "|---|---:|---:|---:|---:|---:|"]
+    for c, m in report["per_class"].items():
+        f1 = "–" if m["f1"] != m["f1"] else f"{m['f1']:.3f}"
+        lines.append(f"| {c} | {m['support']} | {_pct(m['se'])} | {_pct(m['ppv'])} | {f1} | {_pct(m['spec'])} |")
+    classes = report["classes"]
+    lines += ["", "| ref \\ pred | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
+    for c, row in zip(classes, report["confusion"]):
+        lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
