@@ -215,3 +215,36 @@ def _jsonable(v):
     if isinstance(v, Path):
         return str(v)
     raise TypeError(f"not JSON-serialisable: {type(v)}")
+
+
+def _pct(v) -> str:
+    return "–" if v is None or v != v else f"{100 * float(v):.1f}"
+
+
+def model_card_tables(metas: list[dict]) -> str:
+    """Markdown: one section per shipped model (file, size, parity, data) with its DS2 per-class table."""
+    out = []
+    for m in metas:
+        par, ds2 = m.get("parity", {}), (m.get("metrics") or {}).get("ds2")
+        out += [f"### `{m['name']}` ({m['model']['registry_name']})", "",
+                f"- File `models/{m['onnx']['file']}`, {m['onnx']['bytes'] / 1e6:.2f} MB, sha256 "
+                f"`{m['onnx']['sha256'][:16]}…`, opset {m['onnx']['opset']}, exported from commit "
+                f"`{(m.get('git') or {}).get('commit') or '?'}`.",
+                f"- Inputs `beats` {m['onnx']['inputs']['beats']}, `rr` {m['onnx']['inputs']['rr']}; output "
+                f"`logits` over {', '.join(m['classes'])}.",
+                f"- Trained on records {', '.join(m['training'].get('train_records') or [])}; early stopping / "
+                f"selection on {', '.join(m['training'].get('val_records') or [])}.",
+                f"- ONNX vs torch on {par.get('n')} DS2 beats: max |logit diff| {par.get('max_abs_logit_diff', 0):.2g}, "
+                f"argmax agrees on {par.get('argmax_agree')}/{par.get('n')}.", ""]
+        if not ds2:
+            out += ["DS2 metrics: not available for this export.", ""]
+            continue
+        out += [f"DS2 (22 records, {ds2.get('n', '?')} reference beats, reference beat positions): accuracy "
+                f"{_pct(ds2.get('accuracy'))} %, macro-F1 {ds2.get('macro_f1', float('nan')):.3f}.", "",
+                "| class | support | Se % | +P % | F1 | Spec % |", "|---|---:|---:|---:|---:|---:|"]
+        for c, r in ds2.get("per_class", {}).items():
+            f1 = "–" if r.get("f1") is None or r["f1"] != r["f1"] else f"{r['f1']:.3f}"
+            out.append(f"| {c} | {r.get('support')} | {_pct(r.get('se'))} | {_pct(r.get('ppv'))} | {f1} | "
+                       f"{_pct(r.get('spec'))} |")
+        out.append("")
+    return "\n".join(out) if out else "No model shipped yet."

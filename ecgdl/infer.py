@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.beats import BeatSet, WindowConfig, make_beats
+from ecgdl.beats import BeatSet, WindowConfig, cut_windows, rr_features
 from ecgdl.io import Record, read_record
 from ecgdl.labels import BEAT_SYMBOLS, CLASS_INDEX
 from ecgdl.signal import ConditioningConfig, condition
@@ -153,6 +153,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+#: Beats of recordings longer than :data:`CHUNK_CONDITION_S` are classified per segment of this length:
+#: the feature recipe's record-level context (median beat, median RR) then spans 30 minutes, the
+#: length of the training records, and memory stays bounded on a 24-hour Holter.
+FEATURE_SEGMENT_S = 1800.0
 #: Records longer than this are conditioned in overlapping chunks (bounded memory; the chunk
 #: overlap makes the zero-phase filter's result equal to the whole-record one to float32 precision).
 CHUNK_CONDITION_S = 3600.0
@@ -172,6 +176,40 @@ def condition_record(x: np.ndarray, fs: float, cfg: ConditioningConfig, *, chunk
         a0, b0 = max(0, a - pad), min(n, b + pad)
         out[a:b] = condition(x[a0:b0], fs, cfg)[a - a0:b - a0]
     return out
+
+
+def beat_segments(peaks: np.ndarray, fs: float, n_samples: int) -> list[slice]:
+    """Slices of ``peaks`` classified together: all of them for records up to :data:`CHUNK_CONDITION_S`,
+    else :data:`FEATURE_SEGMENT_S` segments (a last one shorter than half a segment joins the previous)."""
+    if n_samples <= CHUNK_CONDITION_S * fs or not len(peaks):
+        return [slice(0, len(peaks))]
+    seg = int(FEATURE_SEGMENT_S * fs)
+    n_seg = max(1, int(round(n_samples / seg)))
+    bounds = np.searchsorted(peaks, np.arange(1, n_seg) * seg)
+    edges = np.r_[0, bounds, len(peaks)]
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def classify_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float,
+                   window: WindowConfig, record: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """``(proba (n, K) float32, edge (n,) bool)`` of the beats at ``peaks`` of a conditioned record.
+
+    Equal to ``clf.predict_proba(make_beats(conditioned, peaks, fs))`` for records up to an hour;
+    longer ones go segment by segment (:func:`beat_segments`), windows cut per segment.
+    """
+    if abs(fs - window.fs) > 1e-6:
+        raise ValueError(f"signal at {fs} Hz but the model's window expects {window.fs} Hz")
+    rr, edge_rr = rr_features(peaks, fs, window)
+    proba = np.zeros((len(peaks), len(clf.classes)), np.float32)
+    edge = np.zeros(len(peaks), bool)
+    for sl in beat_segments(peaks, fs, conditioned.shape[0]):
+        x, edge_w = cut_windows(conditioned, peaks[sl], window)
+        n = len(x)
+        beats = BeatSet(x=x, rr=rr[sl], y=np.full(n, -1, np.int8), record=np.full(n, record, dtype="<U16"),
+                        sample=peaks[sl], edge=edge_w | edge_rr[sl])
+        proba[sl] = clf.predict_proba(beats)
+        edge[sl] = beats.edge
+    return proba, edge
 
 
 def reference_beats(record: Record) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +350,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     if abs(rec.fs - meta["fs"]) > 1e-6:
         raise ValueError(f"{rec.name}: record at {rec.fs} Hz, model expects {meta['fs']} Hz")
     pair = list(rec.lead_pair())
-    raw = rec.signal[:, pair]
+    raw = rec.signal[:, :2] if pair == [0, 1] else rec.signal[:, pair]  # a view when possible (24 h: 250 MB)
     conditioned = condition_record(raw, rec.fs, ConditioningConfig(**meta["conditioning"]))
     ref_sample, ref_y = reference_beats(rec)
     if use_reference:
@@ -325,8 +363,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
         qrs = detect_r_peaks(raw, rec.fs)
         peaks, unusable = qrs.peaks, tuple(qrs.unusable)
     window = WindowConfig(**meta["window"])
-    beats = make_beats(conditioned, peaks, rec.fs, record=rec.name, cfg=window)
-    proba = clf.predict_proba(beats)
+    proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, window, rec.name)
     pred = proba.argmax(1) if len(proba) else np.zeros(0, np.int64)
     classes = clf.classes
     label = np.asarray(classes)[pred] if len(pred) else np.zeros(0, "<U1")
@@ -344,9 +381,9 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                              rec.to_source_samples([u[1] for u in all_unusable])))
     summary = {"record": rec.name, "leads": [rec.leads[i] for i in pair], "source_fs": rec.source_fs,
                "model_fs": rec.fs, "beat_source": "reference" if use_reference else "detected",
-               "edge_beats": int(beats.edge.sum()), "notes": list(rec.notes), "model": clf.info(),
+               "edge_beats": int(edge.sum()), "notes": list(rec.notes), "model": clf.info(),
                **summarise(label, source_sample, rec.source_fs, classes=classes, duration_s=rec.duration_s,
                            unusable=src_unusable)}
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
-                        proba=proba, summary=summary, reference=reference, classes=classes, edge=beats.edge,
+                        proba=proba, summary=summary, reference=reference, classes=classes, edge=edge,
                         ref_label=ref_label)
