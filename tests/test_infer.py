@@ -139,3 +139,15 @@ def test_samples_are_at_the_files_own_rate(clf, mitdb_dir, tmp_path):
     rows = res.beats_csv().splitlines()[1:]
     assert int(rows[5].split(",")[0]) == res.source_sample[5]
     assert res.reference["matched"] / res.reference["reference_beats"] > 0.98
+
+
+@pytest.mark.parametrize("hours, n_segments", [(0.5, 1), (1.0, 1), (3.0, 6), (24.0, 48), (2.2, 4)])
+def test_long_recordings_are_classified_in_30_min_segments(hours, n_segments):
+    from ecgdl.infer import beat_segments
+
+    fs = 360.0
+    n = int(hours * 3600 * fs)
+    peaks = np.arange(100, n, int(0.8 * fs))
+    segs = beat_segments(peaks, fs, n)
+    assert len(segs) == n_segments
+    assert np.array_equal(np.concatenate([peaks[s] for s in segs]), peaks)  # every beat once, in order
