@@ -165,7 +165,8 @@ def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: t
         raise RecordError(path, f"sampling rate {fs:g} Hz is not supported (supported: {MIN_FS:g}-{MAX_FS:g} Hz)")
     if signal.ndim != 2 or signal.shape[0] < 2 * fs:
         raise RecordError(path, f"signal too short: {signal.shape[0]} samples at {fs:g} Hz (need >= 2 s)")
-    signal, gaps = _check_values(path, np.asarray(signal, dtype=np.float64), leads, on_gaps, max_gap_fraction)
+    signal, gaps = _check_values(path, np.array(signal, dtype=np.float32, copy=None), leads, on_gaps,
+                                  max_gap_fraction)
     notes: list[str] = []
     source_fs = float(fs)
     out_fs = float(fs)
@@ -185,25 +186,26 @@ def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: t
 
 
 def _check_values(path, signal, leads, on_gaps, max_gap_fraction):
-    nan = np.isnan(signal)
+    # Column-wise 1-D reductions: numpy's axis-0 reductions over an (n, 2) array are ~50x slower.
+    cols = [signal[:, j] for j in range(signal.shape[1])]
     gaps: list[tuple[int, int]] = []
-    if nan.any():
-        frac = nan.mean(axis=0)
+    if not np.isfinite(signal.sum()):
+        nan = np.isnan(signal)
+        frac = np.array([np.count_nonzero(nan[:, j]) / len(signal) for j in range(signal.shape[1])])
+        worst = int(np.argmax(frac))
         if on_gaps == "raise":
-            worst = int(np.argmax(frac))
-            raise RecordError(path, f"lead {leads[worst]} contains NaN (missing) samples: {nan[:, worst].sum()} "
-                                    f"of {len(signal)} ({100 * frac[worst]:.2f}%)")
+            raise RecordError(path, f"lead {leads[worst]} contains NaN (missing) samples: "
+                                    f"{np.count_nonzero(nan[:, worst])} of {len(signal)} ({100 * frac[worst]:.2f}%)")
         if frac.max() > max_gap_fraction:
-            worst = int(np.argmax(frac))
             raise RecordError(path, f"lead {leads[worst]} is {100 * frac[worst]:.0f}% NaN (missing) samples")
         any_nan = nan.any(axis=1)
         edges = np.flatnonzero(np.diff(np.r_[0, any_nan.astype(np.int8), 0]))
         gaps = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
         idx = np.arange(len(signal))
-        for j in range(signal.shape[1]):
+        for j, col in enumerate(cols):
             good = ~nan[:, j]
-            signal[:, j] = np.interp(idx, idx[good], signal[good, j]) if good.any() else 0.0
-    ptp = signal.max(axis=0) - signal.min(axis=0)
+            signal[:, j] = np.interp(idx, idx[good], col[good]) if good.any() else 0.0
+    ptp = np.array([float(c.max()) - float(c.min()) for c in cols])
     if np.all(ptp < 0.01):
         raise RecordError(path, f"flat line: every lead varies by less than 0.01 mV (peak-to-peak {ptp.max():.4g} mV)")
     return signal, gaps
@@ -232,13 +234,13 @@ def _read_wfdb(base: Path, annotator: str | None):
         raise RecordError(hea, "header declares no signals")
     _check_signal_files(base, header)
     try:
-        rec = wfdb.rdrecord(str(base), physical=True, return_res=64)
+        rec = wfdb.rdrecord(str(base), physical=True, return_res=32)
     except Exception as exc:
         raise RecordError(hea, f"signal could not be decoded: {exc}") from None
     if rec.p_signal is None or rec.p_signal.shape[0] == 0:
         raise RecordError(hea, "no samples")
-    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in rec.units])
-    signal = rec.p_signal * scale
+    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in rec.units], dtype=np.float32)
+    signal = rec.p_signal if np.all(scale == 1.0) else rec.p_signal * scale
     leads = tuple(n or f"lead{i + 1}" for i, n in enumerate(rec.sig_name))
     ann = None
     if annotator and base.with_name(f"{base.name}.{annotator}").is_file():
