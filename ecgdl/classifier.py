@@ -180,11 +180,14 @@ def train_classifier(cfg: RunConfig, *, run_dir: Path | None = None, init_from: 
     """Train one classifier; returns ``(model, history, val_report)``. ``data``: reuse :func:`prepare_data` output."""
     train, val, stats = data or prepare_data(cfg, cache)
     seed_everything(cfg.train.seed)
-    model = build_classifier(cfg, stats, train["beats"].shape[1], train["beats"].shape[2])
     if init_from is not None:
-        from ecgdl.models.cnn import load_encoder
+        from ecgdl.models.cnn import dae_params, load_encoder
 
+        cfg = replace(cfg, model_params={**cfg.model_params, **dae_params(init_from, stats["beat_scale"])})
+        model = build_classifier(cfg, stats, train["beats"].shape[1], train["beats"].shape[2])
         load_encoder(model, init_from)
+    else:
+        model = build_classifier(cfg, stats, train["beats"].shape[1], train["beats"].shape[2])
     augmenter = Augmenter(cfg.augment, cfg.features, stats) if cfg.augment.enabled else None
 
     def evaluate(m):

@@ -35,6 +35,7 @@ class CNNConfig:
     group_channels: int = 2    # channels per group when siamese
     encoder: str = "conv"      # "conv" (own) or "dae" (the DAE's encoder architecture)
     dae_config: tuple = ()     # DAE config items (key, value) when encoder == "dae"
+    input_scale: float = 1.0   # inputs are multiplied by this first (the DAE encoder wants mV: the beat_scale)
 
 
 class ConvEncoder(nn.Module):
@@ -64,6 +65,7 @@ def _dae_encoder(cfg: CNNConfig) -> nn.Module:
 class CNN(nn.Module):
     def __init__(self, cfg: CNNConfig):
         super().__init__()
+        self.config_input_scale = float(cfg.input_scale)
         self.groups = cfg.in_channels // cfg.group_channels if cfg.siamese else 1
         g_ch = cfg.group_channels if cfg.siamese else cfg.in_channels
         if cfg.encoder == "dae":
@@ -82,6 +84,8 @@ class CNN(nn.Module):
         return torch.cat([h.mean(2), h.amax(2)], dim=1)  # (B, 2D)
 
     def forward(self, beats: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        if self.config_input_scale != 1.0:
+            beats = beats * self.config_input_scale  # back to mV for a DAE encoder
         if self.groups == 1:
             feats = self._embed(beats)  # (B, 2D)
         else:
@@ -98,6 +102,15 @@ class CNN(nn.Module):
 @register("cnn", CNNConfig)
 def build_cnn(cfg: CNNConfig) -> nn.Module:
     return CNN(cfg)
+
+
+def dae_params(dae_checkpoint, beat_scale: float) -> dict:
+    """CNN config fields that give it the architecture of a DAE checkpoint's encoder (inputs back in mV)."""
+    import torch
+
+    blob = torch.load(dae_checkpoint, map_location="cpu", weights_only=False)
+    items = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in blob["model_config"].items())
+    return {"encoder": "dae", "dae_config": items, "input_scale": float(beat_scale), "group_channels": 2}
 
 
 def load_encoder(model: nn.Module, dae_checkpoint) -> nn.Module:
