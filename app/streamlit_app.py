@@ -69,6 +69,8 @@ def example_names() -> list[str]:
 
 def score_upload(files: list[tuple[str, bytes]], options: UploadOptions):
     """(result, None) or (None, message); the last upload's outcome is kept in the session."""
+    if sum(len(data) for _, data in files) > _limits().max_upload_bytes:
+        return _score_files(files, options)          # refused at once, before hashing a huge upload
     digest = hashlib.sha256(repr(options).encode())
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
@@ -80,13 +82,17 @@ def score_upload(files: list[tuple[str, bytes]], options: UploadOptions):
     return memo[key]
 
 
+def _limits() -> UploadLimits:
+    """Upload limits, the size cap taken from the server's own ``server.maxUploadSize`` (MB)."""
+    return UploadLimits(max_upload_bytes=int(st.get_option("server.maxUploadSize")) * 1024 * 1024)
+
+
 def _score_files(files, options):
     from ecgdl.infer import score_record
 
-    limits = UploadLimits(max_upload_bytes=int(st.get_option("server.maxUploadSize")) * 1024 * 1024)
     try:
         with st.spinner("Reading and scoring the record…"):
-            record = record_from_upload(files, options, limits)
+            record = record_from_upload(files, options, _limits())
             return score_record(record, load_classifier()), None
     except RecordError as exc:
         return None, str(exc)
@@ -103,7 +109,7 @@ def source_ui():
     sb.header("Record")
     uploaded = sb.file_uploader("Drop a record here (.hea + .dat [+ .atr], .zip, .edf or .csv)",
                                 accept_multiple_files=True, key="upload",
-                                help=describe_limits(UploadLimits()))
+                                help=describe_limits(_limits()))
     with sb.expander("CSV options"):
         csv_fs = st.number_input("Sampling rate of a CSV upload (Hz)", min_value=100.0, max_value=2000.0,
                                  value=None, placeholder="e.g. 250", key="csv_fs")
@@ -195,7 +201,7 @@ def strip_ui(result, classes: tuple[str, ...]) -> None:
                       help="Drag to move the detail window; the shaded band in the overview follows.")
     start, stop = view.clamp_window(start, win, dur)
     ectopic = {c: list(view.class_times(result.sample, result.label, fs, c)) for c in ("V", "S")}
-    st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 4000), ectopic, window=(start, stop), duration_s=dur),
+    st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 3000), ectopic, window=(start, stop), duration_s=dur),
                     config=PLOT_CONFIG, key="overview")
     overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on and denoiser else None
     marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels)
@@ -250,7 +256,7 @@ def summary_ui(result) -> None:
 def agreement_ui(result) -> None:
     """Se/+P per class against the reference annotations, and the disagreements (ringed on the strip)."""
     table = view.agreement_rows(result.reference)
-    st.dataframe(table, hide_index=True)
+    st.table(_frame(table))
     n = len(view.disagreements(result))
     st.markdown(f"**{n:,} beats differ from the reference.** They are ringed in magenta on the strip; "
                 "use ◀ mismatch / mismatch ▶ above the strip to step through them.")
@@ -268,13 +274,21 @@ def downloads_ui(result, clf) -> None:
     st.caption("The report opens in any browser and prints on A4/Letter (summary + a strip per notable episode).")
 
 
+def _frame(rows: list[dict]):
+    """A small table for st.table, indexed by its first column (no 0..n row numbers)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    return frame.set_index(frame.columns[0]) if len(frame.columns) else frame
+
+
 def model_ui(clf) -> None:
     meta = clf.meta
     st.table({k: v for k, v in model_facts(meta, clf.provider)})
     metrics = ds2_metrics(meta)
     if metrics:
         st.markdown("**Held-out test performance (MIT-BIH DS2, inter-patient)**")
-        st.dataframe(view.metric_rows(metrics), hide_index=True)
+        st.table(_frame(view.metric_rows(metrics)))
     st.warning(intended_use(meta), icon="⚠️")
 
 

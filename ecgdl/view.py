@@ -242,6 +242,22 @@ def trace(y: np.ndarray, fs: float, start_s: float, stop_s: float, max_points: i
     return Trace(idx / fs, np.asarray(val, dtype=np.float32))
 
 
+def denoised_trace(denoiser, conditioned: np.ndarray, fs: float, lead: int, start_s: float, stop_s: float,
+                   margin_s: float = 1.0) -> Trace:
+    """The denoised ``lead`` between ``start_s`` and ``stop_s``, decimated.
+
+    Only the window (plus ``margin_s`` of context each side) is denoised, so the overlay costs the
+    same for a 30-minute record as for a 24-hour one. denoiser: an object with
+    ``denoise(x (m, C) conditioned mV, fs) -> (m, C)`` (:class:`ecgdl.denoise.Denoiser`).
+    """
+    n = len(conditioned)
+    a = max(0, int((start_s - margin_s) * fs))
+    b = min(n, int(math.ceil((stop_s + margin_s) * fs)))
+    den = np.asarray(denoiser.denoise(conditioned[a:b], fs))
+    part = trace(den[:, lead] if den.ndim == 2 else den, fs, start_s - a / fs, stop_s - a / fs)
+    return Trace(part.t + a / fs, part.y)
+
+
 def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, proba: np.ndarray,
             classes: tuple[str, ...], start_s: float, stop_s: float,
             reference: np.ndarray | None = None) -> list[Markers]:

@@ -21,7 +21,8 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 APP = str(REPO_ROOT / "app" / "streamlit_app.py")
-UPLOADED = "233"           # a held-out record with V couplets, runs and bigeminy
+EXAMPLE = "200"            # the record the page opens on (held-out, V runs, couplets, bigeminy, S beats)
+UPLOADED = EXAMPLE         # uploaded as files too: the page must then show what the library computes
 
 
 def _leftovers() -> set[str]:
@@ -43,8 +44,8 @@ def clf():
 
 
 @pytest.fixture(autouse=True)
-def _needs_a_model(clf):
-    """Every test here runs the app, which needs the model."""
+def _needs_model_and_data(clf, mitdb_dir):
+    """Every test here runs the app, which needs the model and (for its example) the MIT-BIH folder."""
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def example_result(clf, mitdb_dir):
     """The example record scored by the library directly (the app must show the same)."""
     from ecgdl.infer import score_record
 
-    return score_record(mitdb_dir / "200", clf)
+    return score_record(mitdb_dir / EXAMPLE, clf)
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +61,9 @@ def record_files(mitdb_dir) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(mitdb_dir.glob(f"{UPLOADED}.*")) if p.suffix in (".hea", ".dat", ".atr")}
 
 
-def _app(mitdb_dir, clf=None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    return at.run()
+def _app() -> AppTest:
+    """A fresh session of the app, run once (it shows the example)."""
+    return AppTest.from_file(APP, default_timeout=90).run()
 
 
 def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
@@ -85,15 +86,15 @@ def _assert_clean(at: AppTest) -> None:
 
 
 @pytest.fixture(scope="module")
-def example_app(mitdb_dir, clf) -> AppTest:
-    at = _app(mitdb_dir)
+def example_app() -> AppTest:
+    at = _app()
     _assert_clean(at)
     return at
 
 
 def test_example_opens_without_an_upload(example_app, clf):
     at = example_app
-    assert "Record 200" in at.subheader[0].value and "(example)" in at.subheader[0].value
+    assert f"Record {EXAMPLE}" in at.subheader[0].value and "(example)" in at.subheader[0].value
     m = _metrics(at)
     assert int(m["Beats"].replace(",", "")) > 2000
     assert set(_class_counts(at)) == set(clf.classes)
@@ -113,11 +114,11 @@ def at_tables(at: AppTest):
 
 
 @pytest.mark.parametrize("what", ["V beat", "S beat"])
-def test_next_and_previous_beat_move_the_window(mitdb_dir, example_result, what):
+def test_next_and_previous_beat_move_the_window(example_result, what):
     from ecgdl.view import class_times
 
     cls = what[0]
-    at = _app(mitdb_dir)
+    at = _app()
     t = class_times(example_result.sample, example_result.label, example_result.record.fs, cls)
     assert len(t) >= 2, f"the example should hold {cls} beats"
     at.button(key=f"next_{what}").click().run()
@@ -143,28 +144,26 @@ def test_episode_button_shows_the_episode(example_app):
     assert start <= t <= start + win
 
 
-def test_wfdb_upload_shows_the_same_counts_as_the_library(mitdb_dir, record_files, clf):
-    from ecgdl.infer import score_record
-
+def test_wfdb_upload_shows_the_same_counts_as_the_library(record_files, example_result):
     before = _leftovers()
-    at = _upload(_app(mitdb_dir), list(record_files.items()))
+    at = _upload(_app(), list(record_files.items()))
     _assert_clean(at)
     assert not at.error
     assert f"Record {UPLOADED}" in at.subheader[0].value and "(upload)" in at.subheader[0].value
-    expected = score_record(mitdb_dir / UPLOADED, clf).summary["counts"]
-    assert _class_counts(at) == expected
+    assert _class_counts(at) == example_result.summary["counts"]
     assert _leftovers() <= before
     assert any("Agreement" in t.label for t in at.tabs)
 
 
-def test_edf_upload(mitdb_dir, tmp_path):
+def test_edf_upload_without_annotations(mitdb_dir, tmp_path):
     from wfdb.io.convert.edf import wfdb_to_edf
 
     out = tmp_path / "short.edf"
     wfdb_to_edf(str(mitdb_dir / UPLOADED), sampto=360 * 120, output_filename=str(out))
-    at = _upload(_app(mitdb_dir), [("short.edf", out.read_bytes())])
+    at = _upload(_app(), [("short.edf", out.read_bytes())])
     _assert_clean(at)
     assert not at.error and "Record short" in at.subheader[0].value
+    assert any("No reference annotations" in c.value for c in at.caption)
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -198,6 +197,12 @@ def _bad_upload(case: str, files: dict[str, bytes]) -> list[tuple[str, bytes]]:
     raise ValueError(case)
 
 
+@pytest.fixture(scope="module")
+def bad_upload_app() -> AppTest:
+    """One session that receives every bad upload in turn (each replaces the previous one)."""
+    return _app()
+
+
 @pytest.mark.parametrize("case, message", [
     ("wrong files", "unsupported file type"),
     ("signal without header", "needs its header"),
@@ -208,9 +213,9 @@ def _bad_upload(case: str, files: dict[str, bytes]) -> list[tuple[str, bytes]]:
     ("huge file", "too large"),
     ("csv without rate", "needs its sampling rate"),
 ])
-def test_bad_upload_gets_a_clear_message(mitdb_dir, record_files, case, message):
+def test_bad_upload_gets_a_clear_message(bad_upload_app, record_files, case, message):
     before = _leftovers()
-    at = _upload(_app(mitdb_dir), _bad_upload(case, record_files))
+    at = _upload(bad_upload_app, _bad_upload(case, record_files))
     _assert_clean(at)
     assert len(at.error) == 1 and message in at.error[0].value, [e.value for e in at.error]
     assert "ecgdl-upload-" not in at.error[0].value and "/tmp" not in at.error[0].value

@@ -138,3 +138,37 @@ def test_metric_rows_accept_both_key_styles():
     a = metric_rows({"per_class": {"V": {"se": 0.9, "ppv": float("nan"), "support": 10}}})
     b = metric_rows({"V": {"Se": 0.9, "+P": None, "n_ref": 10}})
     assert a == b == [{"class": "V – ventricular ectopic", "Se %": "90.0", "+P %": "—", "reference beats": 10}]
+
+
+class _Identity:
+    """A denoiser that returns its input: isolates the windowing arithmetic of denoised_trace."""
+
+    def denoise(self, x, fs):
+        return x
+
+
+def test_denoised_trace_lines_up_with_the_signal(rec208):
+    from ecgdl.view import denoised_trace
+
+    rec, _, _ = rec208
+    for start, stop in ((0.0, 10.0), (600.0, 660.0), (rec.duration_s - 5.0, rec.duration_s)):
+        got = denoised_trace(_Identity(), rec.signal, rec.fs, 1, start, stop)
+        want = trace(rec.signal[:, 1], rec.fs, start, stop)
+        np.testing.assert_allclose(got.t, want.t, atol=1e-9)
+        np.testing.assert_array_equal(got.y, want.y)
+
+
+def test_shipped_denoiser_overlay_when_present(rec208):
+    from ecgdl.paths import MODELS_DIR
+    from ecgdl.view import denoised_trace
+
+    if not (MODELS_DIR / "dae.onnx").is_file():
+        pytest.skip("models/dae.onnx is not shipped")
+    from ecgdl.denoise import Denoiser
+    from ecgdl.signal import condition
+
+    rec, _, _ = rec208
+    x = condition(rec.signal[: int(30 * rec.fs)], rec.fs)
+    tr = denoised_trace(Denoiser(MODELS_DIR / "dae.onnx"), x, rec.fs, 0, 5.0, 15.0)
+    assert len(tr.t) == int(10 * rec.fs) and np.all(np.isfinite(tr.y))
+    assert np.corrcoef(tr.y, x[int(5 * rec.fs):int(15 * rec.fs), 0])[0, 1] > 0.8
