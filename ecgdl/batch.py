@@ -112,11 +112,11 @@ def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> dict
 _CLF = None
 
 
-def _init_worker(model, device) -> None:
+def _init_worker(model, device, threads=None) -> None:
     global _CLF
     from ecgdl.infer import BeatClassifier
 
-    _CLF = BeatClassifier(model, device=device)
+    _CLF = BeatClassifier(model, device=device, threads=threads)
 
 
 def _score_one(path: Path, stem: str, cfg: BatchConfig) -> dict:
@@ -212,7 +212,8 @@ def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
                 yield r, exc
         return
-    with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg.model, cfg.device)) as pool:
+    threads = max(1, (os.cpu_count() or 1) // cfg.workers)  # no oversubscription of the cores
+    with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg.model, cfg.device, threads)) as pool:
         futures = {pool.submit(_score_one, r, stems[r], cfg): r for r in todo}
         for fut in as_completed(futures):
             try:

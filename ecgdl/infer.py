@@ -51,7 +51,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _make_session(path: Path, device: str):
+def _make_session(path: Path, device: str, threads: int | None = None):
     """``(session, note)``: an ORT session on CUDA when asked/available and working, else CPU."""
     import onnxruntime as ort
 
@@ -61,6 +61,8 @@ def _make_session(path: Path, device: str):
     opts.log_severity_level = 3
     # no busy-waiting worker threads: on a shared laptop/CI box spinning costs more than it saves
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = int(threads)
     want_cuda = device in ("auto", "cuda") and _CUDA in ort.get_available_providers()
     note = ""
     if want_cuda:
@@ -92,7 +94,8 @@ class BeatClassifier:
     (``session.get_providers()[0]``), ``fallback`` says why CUDA is not used when it was asked for.
     """
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "auto", *, batch_size: int = 4096):
+    def __init__(self, model_path: str | Path | None = None, device: str = "auto", *, batch_size: int = 4096,
+                 threads: int | None = None):
         path = Path(model_path) if model_path else default_model_path()
         if path.suffix != ".onnx":
             path = path.with_suffix(".onnx")
@@ -107,7 +110,7 @@ class BeatClassifier:
         self.name: str = self.meta.get("name", path.stem)
         self.classes: tuple[str, ...] = tuple(self.meta["classes"])
         self.batch_size = int(batch_size)
-        self.session, self.fallback = _make_session(path, device)
+        self.session, self.fallback = _make_session(path, device, threads)
         self.provider: str = self.session.get_providers()[0]
         if self.fallback and device == "cuda":
             warnings.warn(f"{self.name}: {self.fallback}", RuntimeWarning, stacklevel=2)

@@ -71,8 +71,9 @@ def test_resume_after_interruption_loses_nothing(excerpts, model_path, tmp_path,
     assert (out / "100.summary.json").stat().st_mtime_ns == summary_mtime  # skipped, not rewritten
     assert not list(out.glob("*.tmp"))
     assert {row["status"] for row in _rows(out / "summary.csv")} == {"ok", "skipped"}
-    assert _score([excerpts / "*.hea", "--out", out, "--force"], model_path) == 0
+    assert _score([excerpts / "*.hea", "--out", out, "--force", "--workers", "2"], model_path) == 0
     assert "3 scored, 0 already done" in capsys.readouterr().out
+    assert {p.name: p.read_text() for p in out.glob("*.beats.csv")} == first  # same result from 2 processes
 
 
 def test_bad_record_is_reported_and_the_rest_go_on(excerpts, model_path, tmp_path, mitdb_dir, capsys):
