@@ -206,6 +206,12 @@ def part_ds2(a, model, blob) -> dict:
                   f"+P {mine['ppv'] or float('nan'):.4f}")
         out["evaluation"] = ev
         out["equal"] = same
+        saved = a.checkpoint.parent / "ds2_metrics.json"
+        if saved.is_file():
+            same_file = json.loads(saved.read_text())["confusion"] == out["reference_beats"]["confusion"]
+            print(f"[ds2] {saved} (pipelines/evaluate.py output): confusion "
+                  f"{'EQUAL to' if same_file else 'DIFFERS from'} `ecgdl score --use-reference-beats`")
+            out["equal_to_saved_ds2_metrics"] = same_file
     return out
 
 
