@@ -19,8 +19,8 @@ from html import escape
 import numpy as np
 
 from ecgdl.labels import AAMI_NAMES
-from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window, minmax_decimate, notable,
-                        window_around)
+from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window, metric_rows, minmax_decimate,
+                        notable, window_around)
 
 MM_PER_S = 25.0
 MM_PER_MV = 10.0
@@ -32,6 +32,7 @@ h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:26px;border-bo
 table{border-collapse:collapse;margin:6px 0} td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left} .muted{color:#666;font-size:12px}
 .use{background:#fff8e1;border:1px solid #f0d58a;padding:8px 12px;font-size:13px}
+.row{display:flex;gap:18px;flex-wrap:wrap;align-items:flex-start}
 .strip{page-break-inside:avoid;margin:10px 0 18px} svg{width:100%;height:auto;display:block}
 @media print{body{margin:8mm} h2{page-break-after:avoid}}
 """
@@ -178,6 +179,8 @@ def render_report(result, meta: dict, *, provider: str | None = None, max_strips
     body += ["<h2>Model</h2>", _table(["", ""], model_facts(meta, provider), header=False)]
     if rec.notes:
         body.append('<p class="muted">Notes: ' + escape("; ".join(rec.notes)) + "</p>")
+    body.append('<p style="margin-top:28px">Reviewed by: ______________________ &nbsp; Date: ____________ '
+                "&nbsp; Findings confirmed on the ECG: yes / no</p>")
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>ECG report {escape(rec.name)}</title><style>{_CSS}</style></head><body>"
             + "".join(body) + "</body></html>")
@@ -205,8 +208,8 @@ def _summary_tables(s: dict) -> str:
              ("Supraventricular burden", f"{burden.get('S', 0):.2f}%")]
     ev = [(f"{cls} {kind}", len(items)) for cls, kinds in s.get("events", {}).items() for kind, items in kinds.items()]
     ev += [("Pauses", len(s.get("pauses", []))), ("Unusable stretches", len(s.get("unusable", [])))]
-    return (_table(["Class", "Beats", "Share"], rows) + _table(["", ""], facts, header=False)
-            + _table(["Event", "Count"], ev))
+    return ('<div class="row">' + _table(["Class", "Beats", "Share"], rows) + _table(["", ""], facts, header=False)
+            + _table(["Event", "Count"], ev) + "</div>")
 
 
 def _bpm(v) -> str:
@@ -218,17 +221,13 @@ def _t(v) -> str:
 
 
 def _agreement_table(ref: dict) -> str:
-    per_class = ref.get("per_class", ref)
-    rows = []
-    for c, m in per_class.items():
-        if isinstance(m, dict):
-            rows.append((f"{c} – {AAMI_NAMES.get(c, '')}", _pct(m.get("Se")), _pct(m.get("+P", m.get("PPV"))),
-                         m.get("n_ref", m.get("support", ""))))
-    return _table(["Class", "Sensitivity", "Positive predictivity", "Reference beats"], rows)
-
-
-def _pct(v) -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}%"
+    rows = [tuple(r.values()) for r in metric_rows(ref)]
+    matched = ref.get("matched")
+    head = ""
+    if matched is not None and ref.get("reference_beats"):
+        head = (f'<p class="muted">{matched:,} of {ref["reference_beats"]:,} reference beats matched a detected beat '
+                f'within {1000 * ref.get("tolerance_s", 0.15):.0f} ms.</p>')
+    return head + _table(["Class", "Sensitivity %", "Positive predictivity %", "Reference beats"], rows)
 
 
 def _episode_section(result, summ: dict, max_strips: int, strip_s: float) -> str:

@@ -144,6 +144,8 @@ class Episode:
         names = {"V": "ventricular", "S": "supraventricular"}
         if self.kind in ("pause", "unusable"):
             return "Pause" if self.kind == "pause" else "Unusable signal"
+        if self.kind == "beat":
+            return f"{AAMI_NAMES.get(self.cls, self.cls)} beat".capitalize()
         kind = {"run": "run", "couplet": "couplet"}.get(self.kind, self.kind)
         return f"{names.get(self.cls, self.cls)} {kind}".capitalize()
 
