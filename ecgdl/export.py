@@ -203,8 +203,26 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     meta = build_sidecar(name=name, onnx_path=onnx_path, blob=blob, parity_report=report, ds2_metrics=metrics,
                          checkpoint=checkpoint)
-    atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=1, default=_jsonable))
+    meta = strict_json(json.loads(json.dumps(meta, default=_jsonable)))
+    atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=1, allow_nan=False))
+    (out_dir / f"{name}.json").chmod(0o644)  # mkstemp creates 0600; the sidecar ships with the model
     return meta
+
+
+def is_classifier_sidecar(meta: dict) -> bool:
+    """True for a beat-classifier sidecar written by :func:`export_checkpoint` (models/ also holds others)."""
+    return "sidecar_version" in meta and isinstance(meta.get("model"), dict) and "classes" in meta
+
+
+def strict_json(v):
+    """``v`` with NaN / infinity replaced by None, so that any JSON parser (JavaScript too) reads it."""
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: strict_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [strict_json(x) for x in v]
+    return v
 
 
 def _jsonable(v):
@@ -224,12 +242,14 @@ def _pct(v) -> str:
 def model_card_tables(metas: list[dict]) -> str:
     """Markdown: one section per shipped model (file, size, parity, data) with its DS2 per-class table."""
     out = []
-    for m in metas:
+    for m in filter(is_classifier_sidecar, metas):
         par, ds2 = m.get("parity", {}), (m.get("metrics") or {}).get("ds2")
         out += [f"### `{m['name']}` ({m['model']['registry_name']})", "",
                 f"- File `models/{m['onnx']['file']}`, {m['onnx']['bytes'] / 1e6:.2f} MB, sha256 "
                 f"`{m['onnx']['sha256'][:16]}…`, opset {m['onnx']['opset']}, exported from commit "
                 f"`{(m.get('git') or {}).get('commit') or '?'}`.",
+                f"- Exported from `{m['model'].get('source_checkpoint')}` (best epoch {m['model'].get('best_epoch')}) "
+                f"on {m.get('created_utc')}.",
                 f"- Inputs `beats` {m['onnx']['inputs']['beats']}, `rr` {m['onnx']['inputs']['rr']}; output "
                 f"`logits` over {', '.join(m['classes'])}.",
                 f"- Trained on records {', '.join(m['training'].get('train_records') or [])}; early stopping / "

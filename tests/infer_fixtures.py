@@ -26,7 +26,7 @@ def fresh_model(out_dir: Path, mitdb_dir: Path, family: str = "cnn", name: str =
     """
     from ecgdl.classifier import RunConfig, build_classifier
     from ecgdl.dataset import record_beats
-    from ecgdl.export import build_sidecar, parity, to_onnx
+    from ecgdl.export import build_sidecar, parity, strict_json, to_onnx
     from ecgdl.features import fit_stats, make_inputs
     from ecgdl.train import load_checkpoint, save_checkpoint, seed_everything
 
@@ -47,7 +47,7 @@ def fresh_model(out_dir: Path, mitdb_dir: Path, family: str = "cnn", name: str =
     inputs = {k: v[idx] for k, v in inputs.items()}
     meta = build_sidecar(name=name, onnx_path=onnx_path, blob=blob, parity_report=parity(model, onnx_path, inputs),
                          ds2_metrics=None, checkpoint=ckpt)
-    onnx_path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    onnx_path.with_suffix(".json").write_text(json.dumps(strict_json(meta), indent=1, allow_nan=False))
     return onnx_path, model
 
 
