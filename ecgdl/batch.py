@@ -269,7 +269,7 @@ def _cell(v) -> str:
 
 def reference_totals(summaries: list[dict], classes: tuple[str, ...]) -> dict:
     """Per-class Se/+P over all records with a reference comparison (counts summed, i.e. gross)."""
-    from ecgdl.infer import per_class_table
+    from ecgdl.reference import per_class_table
 
     k = len(classes)
     cm, missed, extra = np.zeros((k, k), np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)

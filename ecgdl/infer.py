@@ -23,7 +23,9 @@ import numpy as np
 
 from ecgdl.beats import BeatSet, WindowConfig, cut_windows, rr_features
 from ecgdl.io import Record, read_record
-from ecgdl.labels import BEAT_SYMBOLS, CLASS_INDEX
+from ecgdl.labels import CLASS_INDEX
+from ecgdl.reference import (MATCH_TOLERANCE_S, compare_reference, match_beats,  # noqa: F401 (re-exported)
+                             per_class_table, reference_beats)
 from ecgdl.signal import ConditioningConfig, condition
 
 #: The shipped model the CLI and the app use when none is named (``models/<name>.onnx``).
@@ -119,6 +121,11 @@ class BeatClassifier:
         feats = self.meta["features"]
         self.feature_config = FeatureConfig.from_dict(feats["config"])
         self.stats: dict | None = feats.get("stats")
+        names = (self.stats or {}).get("rr_names")
+        if names is not None and list(names) != self.feature_config.rr_names():
+            raise ValueError(f"{path}: the sidecar's feature recipe (rr inputs {len(names)}) does not match this "
+                             f"ecgdl's ecgdl.features ({self.feature_config.n_rr()}): re-export the model or "
+                             f"update ecgdl")
 
     def __repr__(self) -> str:
         return f"BeatClassifier({self.name!r}, provider={self.provider!r})"
@@ -163,7 +170,6 @@ FEATURE_SEGMENT_S = 1800.0
 #: Records longer than this are conditioned in overlapping chunks (bounded memory; the chunk
 #: overlap makes the zero-phase filter's result equal to the whole-record one to float32 precision).
 CHUNK_CONDITION_S = 3600.0
-MATCH_TOLERANCE_S = 0.15
 
 
 def condition_record(x: np.ndarray, fs: float, cfg: ConditioningConfig, *, chunk_s: float = 1800.0,
@@ -215,86 +221,6 @@ def classify_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarr
     return proba, edge
 
 
-def reference_beats(record: Record) -> tuple[np.ndarray, np.ndarray]:
-    """``(sample, class index)`` of the record's reference beat annotations inside the signal.
-
-    The same beats the prepared dataset (``ecgdl.dataset.record_beats``) uses.
-    """
-    ann = record.annotations
-    if ann is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int8)
-    is_beat = np.isin(ann.symbol, list(BEAT_SYMBOLS))
-    peaks, symbols = ann.sample[is_beat], ann.symbol[is_beat]
-    inside = (peaks >= 0) & (peaks < record.signal.shape[0])
-    from ecgdl.labels import to_aami
-
-    return peaks[inside].astype(np.int64), to_aami(symbols[inside])
-
-
-def match_beats(ref: np.ndarray, det: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
-    """One-to-one matching of sorted sample arrays: mutual nearest neighbours within ``tolerance``.
-
-    Returns ``(ref_idx, det_idx)`` of the matched pairs.
-
-    >>> match_beats(np.array([100, 400, 700]), np.array([110, 690, 1000]), 54)
-    (array([0, 2]), array([0, 1]))
-    """
-    ref, det = np.asarray(ref, np.int64), np.asarray(det, np.int64)
-    if not len(ref) or not len(det):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    near_det = _nearest(det, ref)
-    near_ref = _nearest(ref, det)
-    i = np.arange(len(ref))
-    ok = (near_ref[near_det] == i) & (np.abs(det[near_det] - ref) <= tolerance)
-    return i[ok], near_det[ok]
-
-
-def _nearest(sorted_a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Index into ``sorted_a`` of the element nearest to each of ``v``."""
-    j = np.clip(np.searchsorted(sorted_a, v), 1, len(sorted_a) - 1) if len(sorted_a) > 1 else np.zeros(len(v), int)
-    if len(sorted_a) == 1:
-        return j
-    left_closer = np.abs(v - sorted_a[j - 1]) <= np.abs(sorted_a[j] - v)
-    return np.where(left_closer, j - 1, j)
-
-
-def compare_reference(ref_sample, ref_y, det_sample, pred, fs: float, classes: tuple[str, ...],
-                      tolerance_s: float = MATCH_TOLERANCE_S) -> dict:
-    """Per-class Se/+P against reference beats with ``tolerance_s`` matching (AAMI EC57 style).
-
-    Matched beats fill the confusion matrix; a missed reference beat counts against its class's Se,
-    an unmatched detection against its predicted class's +P. Returns the counts (``confusion``,
-    ``missed``, ``extra``: summable over records), ``per_class`` and the disagreeing beats.
-    """
-    ri, di = match_beats(ref_sample, det_sample, int(round(tolerance_s * fs)))
-    k = len(classes)
-    cm = np.zeros((k, k), np.int64)
-    np.add.at(cm, (np.asarray(ref_y)[ri].astype(np.int64), np.asarray(pred)[di].astype(np.int64)), 1)
-    missed_mask = np.ones(len(ref_sample), bool)
-    missed_mask[ri] = False
-    extra_mask = np.ones(len(det_sample), bool)
-    extra_mask[di] = False
-    missed = np.bincount(np.asarray(ref_y)[missed_mask].astype(np.int64), minlength=k)[:k]
-    extra = np.bincount(np.asarray(pred)[extra_mask].astype(np.int64), minlength=k)[:k]
-    wrong = di[np.asarray(ref_y)[ri] != np.asarray(pred)[di]]
-    return {"tolerance_s": tolerance_s, "reference_beats": int(len(ref_sample)), "detected_beats": int(len(det_sample)),
-            "matched": int(len(ri)), "confusion": cm.tolist(), "missed": missed.tolist(), "extra": extra.tolist(),
-            "per_class": per_class_table(cm, missed, extra, classes),
-            "disagree_beats": wrong.tolist(), "missed_samples": np.asarray(ref_sample)[missed_mask].tolist(),
-            "extra_beats": np.flatnonzero(extra_mask).tolist()}
-
-
-def per_class_table(cm, missed, extra, classes: tuple[str, ...]) -> dict:
-    """``{class: {"se", "ppv", "tp", "ref", "pred"}}`` from summed counts (Se/+P are None when undefined)."""
-    cm, missed, extra = np.asarray(cm), np.asarray(missed), np.asarray(extra)
-    out = {}
-    for i, c in enumerate(classes):
-        tp, ref, pred = int(cm[i, i]), int(cm[i].sum() + missed[i]), int(cm[:, i].sum() + extra[i])
-        out[c] = {"se": tp / ref if ref else None, "ppv": tp / pred if pred else None, "tp": tp, "ref": ref,
-                  "pred": pred}
-    return out
-
-
 @dataclass
 class RecordResult:
     """The scored record; see the scoring contract (``sample`` at ``record.fs``, ``source_sample`` at the file's rate)."""
@@ -339,6 +265,28 @@ def _short_reference(ref: dict | None) -> dict | None:
     return {**{k: v for k, v in ref.items() if k not in keep}, **{k: ref[k][:1000] for k in keep}}
 
 
+def _compare(rec: Record, ref_sample, ref_y, peaks, pred, classes) -> tuple[dict | None, np.ndarray | None]:
+    """``(reference comparison, reference letter per scored beat)`` when the record has annotations."""
+    if rec.annotations is None:
+        return None, None
+    ref_y = np.array([classes.index(c) for c in CLASS_INDEX])[ref_y]  # AAMI index -> model's class index
+    reference = compare_reference(ref_sample, ref_y, peaks, pred, rec.fs, classes)
+    ri, di = match_beats(ref_sample, peaks, int(round(MATCH_TOLERANCE_S * rec.fs)))
+    ref_label = np.full(len(peaks), "", dtype="<U1")
+    ref_label[di] = np.asarray(classes)[ref_y[ri]]
+    return reference, ref_label
+
+
+def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
+    """``[start, stop)`` ranges at ``rec.fs`` -> sorted, at the file's own rate."""
+    ranges = sorted({(int(a), int(b)) for a, b in ranges})
+    if not ranges:
+        return ()
+    a = rec.to_source_samples([r[0] for r in ranges])
+    b = rec.to_source_samples([r[1] for r in ranges])
+    return tuple((int(x), int(y)) for x, y in zip(a, b))
+
+
 def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_reference: bool = False,
                  compare: bool = True) -> RecordResult:
     """Score one record end to end (see the module docstring).
@@ -371,22 +319,12 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     classes = clf.classes
     label = np.asarray(classes)[pred] if len(pred) else np.zeros(0, "<U1")
     source_sample = rec.to_source_samples(peaks)
-    reference, ref_label = None, None
-    if compare and rec.annotations is not None:
-        ref_y = np.array([classes.index(c) for c in CLASS_INDEX])[ref_y]  # AAMI index -> model's class index
-        reference = compare_reference(ref_sample, ref_y, peaks, pred, rec.fs, classes)
-        ri, di = match_beats(ref_sample, peaks, int(round(MATCH_TOLERANCE_S * rec.fs)))
-        ref_label = np.full(len(peaks), "", dtype="<U1")
-        ref_label[di] = np.asarray(classes)[ref_y[ri]]
-    all_unusable = tuple(sorted({*unusable, *rec.gaps}))
-    src_unusable = tuple((int(a), int(b)) for a, b in
-                         zip(rec.to_source_samples([u[0] for u in all_unusable]),
-                             rec.to_source_samples([u[1] for u in all_unusable])))
+    reference, ref_label = _compare(rec, ref_sample, ref_y, peaks, pred, classes) if compare else (None, None)
     summary = {"record": rec.name, "leads": [rec.leads[i] for i in pair], "source_fs": rec.source_fs,
                "model_fs": rec.fs, "beat_source": "reference" if use_reference else "detected",
                "edge_beats": int(edge.sum()), "notes": list(rec.notes), "model": clf.info(),
                **summarise(label, source_sample, rec.source_fs, classes=classes, duration_s=rec.duration_s,
-                           unusable=src_unusable)}
+                           unusable=_source_ranges(rec, (*unusable, *rec.gaps)))}
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=classes, edge=edge,
                         ref_label=ref_label)
