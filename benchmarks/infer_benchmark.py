@@ -202,8 +202,8 @@ def part_ds2(a, model, blob) -> dict:
               f"{'EQUAL to' if same else 'DIFFERS from'} `ecgdl score --use-reference-beats`")
         for c, r in ev["per_class"].items():
             mine = out["reference_beats"]["per_class"][c]
-            print(f"   {c}: evaluation Se {r['se']:.4f} +P {r['ppv']:.4f} | score Se {mine['se'] or float('nan'):.4f} "
-                  f"+P {mine['ppv'] or float('nan'):.4f}")
+            se, ppv = (float("nan") if v is None else v for v in (mine["se"], mine["ppv"]))
+            print(f"   {c}: evaluation Se {r['se']:.4f} +P {r['ppv']:.4f} | score Se {se:.4f} +P {ppv:.4f}")
         out["evaluation"] = ev
         out["equal"] = same
         saved = a.checkpoint.parent / "ds2_metrics.json"
