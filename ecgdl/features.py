@@ -5,10 +5,12 @@ and the fitted statistics read from the ONNX sidecar, so training and serving ca
 
 Two arrays come out, named as the ONNX inputs:
 
-* ``beats`` ``(n, C, T)`` float32: the beat window of each chosen lead (mV, average-pooled by
-  ``decimate``), optionally followed by the record's median beat of each lead ("patient-level
-  normalisation": the network sees each beat beside what is normal *for this patient*), and
-  optionally everything divided by the median beat's peak-to-peak amplitude per lead.
+* ``beats`` ``(n, C, T)`` float32: per chosen lead (mV, average-pooled by ``decimate``), depending on
+  ``median_mode``: the beat (``none``), the beat then the record's median beat (``beside``), or the
+  beat minus the record's median beat (``diff``, the default: "patient-level normalisation", the
+  network sees how the beat departs from what is normal *for this patient*, not the patient's own
+  morphology, which it would otherwise memorise); optionally divided by the median beat's
+  peak-to-peak amplitude per lead.
 * ``rr`` ``(n, F)`` float32: log RR features (:data:`ecgdl.beats.RR_FEATURES`), the log RR
   intervals of the ``±rr_context`` neighbouring beats over the local RR, and the log RR over
   the record's median RR; standardised with statistics fitted on training records only.
@@ -20,7 +22,7 @@ present in the ``BeatSet`` (at inference: over the record's detected beats).
 >>> stats = fit_stats(train_beats, cfg)                  # doctest: +SKIP
 >>> inputs = make_inputs(test_beats, cfg, stats)         # doctest: +SKIP
 >>> inputs["beats"].shape, inputs["rr"].shape            # doctest: +SKIP
-((n, 4, 126), (n, 20))
+((n, 2, 126), (n, 23))
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 from ecgdl.beats import RR_FEATURES, BeatSet
 
 #: Version of the input recipe; bump when :func:`make_inputs` changes meaning for the same config.
-FEATURES_VERSION = 1
+FEATURES_VERSION = 3
 _EPS = 1e-3
 
 
@@ -42,21 +44,28 @@ class FeatureConfig:
 
     leads: indices into ``BeatSet.x`` channels (0 = primary lead, MLII where present; 1 = secondary).
     decimate: average-pool factor along time (2: 360 Hz -> 180 Hz, 252 -> 126 samples).
-    median_beat: append the record's median beat of each lead as extra channels.
+    median_mode: ``none`` (beat only), ``beside`` (beat, then the record's median beat: 2x channels),
+    ``diff`` (beat minus the record's median beat).
     amp_norm: divide windows by the record median beat's peak-to-peak amplitude, per lead.
     rr_context: half-width k, in beats, of the neighbouring RR intervals given (2k values; 0: none).
     record_rr: add log(pre, post, local RR / record median RR).
+    irregularity: add the rhythm's irregularity around the beat (median |log RR_j / RR_j-1| over
+    ±8 beats, leaving out the beat's own two intervals) and over the record: premature in a regular
+    rhythm (an ectopic beat) differs from irregular everywhere (atrial fibrillation, labelled N).
     """
 
     leads: tuple[int, ...] = (0, 1)
     decimate: int = 2
-    median_beat: bool = True
+    median_mode: str = "diff"
     amp_norm: bool = False
     rr_context: int = 4
     record_rr: bool = True
+    irregularity: bool = True
 
     def n_channels(self) -> int:
-        return len(self.leads) * (2 if self.median_beat else 1)
+        if self.median_mode not in ("none", "beside", "diff"):
+            raise ValueError(f"median_mode must be none, beside or diff, not {self.median_mode!r}")
+        return len(self.leads) * (2 if self.median_mode == "beside" else 1)
 
     def n_samples(self, window: int = 252) -> int:
         return window // self.decimate
@@ -67,6 +76,8 @@ class FeatureConfig:
         names += [f"log_rr{j:+d}_local" for j in range(-self.rr_context + 1, self.rr_context + 1)]
         if self.record_rr:
             names += ["log_pre_recmed", "log_post_recmed", "log_local_recmed"]
+        if self.irregularity:
+            names += ["log_irregularity_local", "log_irregularity_record"]
         return names
 
     def n_rr(self) -> int:
@@ -125,7 +136,23 @@ def _rr_block(beats: BeatSet, idx: np.ndarray, cfg: FeatureConfig) -> np.ndarray
     if cfg.record_rr:
         med = max(float(np.median(pre)), _EPS) if len(pre) else 1.0
         cols.append(np.log(np.maximum(np.stack([pre, post, local], 1), _EPS) / med))
+    if cfg.irregularity:
+        cols.append(_irregularity(pre, post))
     return np.concatenate(cols, axis=1)
+
+
+def _irregularity(pre: np.ndarray, post: np.ndarray, half: int = 8) -> np.ndarray:
+    """``(n, 2)`` log(0.01 + median |successive log-RR change|): around each beat (its own two changes
+    left out) and over the record (one record, beats in order)."""
+    n = len(pre)
+    if n < 3:
+        return np.full((n, 2), np.log(0.01))
+    intervals = np.log(np.maximum(np.r_[pre, post[-1]], _EPS))  # interval j ends at beat j
+    change = np.abs(np.diff(intervals))  # change[j] = |log I[j+1] - log I[j]|, around beat j
+    rec = np.median(change)
+    idx = np.arange(n)[:, None] + np.r_[np.arange(-half, -1), np.arange(2, half + 1)][None, :]
+    local = np.median(change[np.clip(idx, 0, len(change) - 1)], axis=1)
+    return np.log(0.01 + np.stack([local, np.full(n, rec)], axis=1))
 
 
 def _beat_block(beats: BeatSet, idx: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -134,8 +161,10 @@ def _beat_block(beats: BeatSet, idx: np.ndarray, cfg: FeatureConfig) -> np.ndarr
     if cfg.amp_norm:
         scale = np.maximum(np.ptp(med, axis=2, keepdims=True), 0.05)  # (1, L, 1) mV
         x, med = x / scale, med / scale
-    if cfg.median_beat:
+    if cfg.median_mode == "beside":
         x = np.concatenate([x, np.broadcast_to(med, x.shape)], axis=1)
+    elif cfg.median_mode == "diff":
+        x = x - med
     return x
 
 

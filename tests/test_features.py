@@ -24,8 +24,9 @@ def _record(name: str, rr_s: list[float], amp: float = 1.0, seed: int = 0) -> Be
     return make_beats(sig.astype(np.float32), peaks, FS, record=name, labels=np.zeros(len(peaks), np.int8))
 
 
-@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(leads=(0,), decimate=1, median_beat=False, rr_context=0,
-                                                                 record_rr=False), FeatureConfig(amp_norm=True, decimate=3)])
+@pytest.mark.parametrize("cfg", [FeatureConfig(), FeatureConfig(leads=(0,), decimate=1, median_mode="none", rr_context=0,
+                                                                 record_rr=False, irregularity=False),
+                                 FeatureConfig(median_mode="beside"), FeatureConfig(amp_norm=True, decimate=3)])
 def test_shapes_and_dtypes(cfg):
     beats = _record("a", [0.8] * 30)
     out = make_inputs(beats, cfg, fit_stats(beats, cfg))
@@ -38,7 +39,7 @@ def test_shapes_and_dtypes(cfg):
 def test_median_beat_is_per_record_and_row_order_does_not_matter():
     a, b = _record("a", [0.8] * 20, amp=1.0), _record("b", [1.0] * 20, amp=2.0, seed=1)
     both = BeatSet.concat([a, b])
-    cfg = FeatureConfig()
+    cfg = FeatureConfig(median_mode="beside")
     raw = raw_inputs(both, cfg)["beats"]
     med_a, med_b = raw[: len(a), 2:], raw[len(a):, 2:]
     assert np.allclose(med_a, med_a[0]) and np.allclose(med_b, med_b[0])
@@ -46,6 +47,8 @@ def test_median_beat_is_per_record_and_row_order_does_not_matter():
     perm = np.random.default_rng(0).permutation(len(both))
     assert np.allclose(raw_inputs(both.subset(perm), cfg)["beats"], raw[perm])
     assert np.allclose(raw_inputs(both.subset(perm), cfg)["rr"], raw_inputs(both, cfg)["rr"][perm])
+    diff = raw_inputs(both, FeatureConfig())["beats"]
+    assert np.allclose(diff, raw[:, :2] - raw[:, 2:])
 
 
 def test_premature_beat_shows_in_rr_context():

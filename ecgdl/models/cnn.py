@@ -20,9 +20,9 @@ from ecgdl.models.blocks import BeatRRHead, activation
 
 @dataclass(frozen=True)
 class CNNConfig:
-    in_channels: int = 4
+    in_channels: int = 2
     n_samples: int = 126
-    n_rr: int = 21
+    n_rr: int = 23
     n_classes: int = 5
     width: int = 32            # channels of the first conv block; doubles every two blocks
     depth: int = 4             # conv blocks (each: conv, BN, act, maxpool 2)
@@ -31,7 +31,7 @@ class CNNConfig:
     activation: str = "relu"
     rr_width: int = 32
     hidden: int = 64
-    siamese: bool = True       # shared encoder over channel groups (beat, median beat)
+    siamese: bool = False      # shared encoder over channel groups (beat, median beat)
     group_channels: int = 2    # channels per group when siamese
     encoder: str = "conv"      # "conv" (own) or "dae" (the DAE's encoder architecture)
     dae_config: tuple = ()     # DAE config items (key, value) when encoder == "dae"

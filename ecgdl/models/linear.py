@@ -16,17 +16,17 @@ from ecgdl.models.blocks import activation
 
 @dataclass(frozen=True)
 class LinearConfig:
-    in_channels: int = 4
+    in_channels: int = 2
     n_samples: int = 126
-    n_rr: int = 21
+    n_rr: int = 23
     n_classes: int = 5
 
 
 @dataclass(frozen=True)
 class MLPConfig:
-    in_channels: int = 4
+    in_channels: int = 2
     n_samples: int = 126
-    n_rr: int = 21
+    n_rr: int = 23
     n_classes: int = 5
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = 0.3

@@ -18,9 +18,9 @@ from ecgdl.models.cnn import ConvEncoder
 
 @dataclass(frozen=True)
 class LSTMConfig:
-    in_channels: int = 4
+    in_channels: int = 2
     n_samples: int = 126
-    n_rr: int = 21
+    n_rr: int = 23
     n_classes: int = 5
     conv_width: int = 32
     conv_depth: int = 2
