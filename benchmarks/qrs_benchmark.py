@@ -37,7 +37,7 @@ def run_records(paths: list[Path], detectors: list[str], repeat: int) -> list[di
     for path in paths:
         rec = load(path)
         for name in detectors:
-            peaks, sec = timed(DETECTORS[name], rec, repeat if name.startswith("ecgdl") else 1)
+            peaks, sec, cpu = timed(DETECTORS[name], rec, repeat if name.startswith("ecgdl") else 1)
             s = score(rec.ref, peaks, rec.fs)
             e = score(rec.ref, peaks, rec.fs, exclude=rec.vf)
             off = s.pop("offsets_ms")
@@ -46,8 +46,9 @@ def run_records(paths: list[Path], detectors: list[str], repeat: int) -> list[di
                          "ec57_tp": e["tp"], "ec57_fn": e["fn"], "ec57_fp": e["fp"],
                          "median_offset_ms": float(np.median(off)) if off.size else float("nan"),
                          "median_abs_offset_ms": float(np.median(np.abs(off))) if off.size else float("nan"),
-                         "offsets": off, "seconds": sec})
-            print(f"{rec.name} {name:20s} tp={s['tp']} fn={s['fn']} fp={s['fp']} {sec:.3f}s", flush=True)
+                         "offsets": off, "seconds": sec, "cpu_seconds": cpu})
+            print(f"{rec.name} {name:20s} tp={s['tp']} fn={s['fn']} fp={s['fp']} {sec:.3f}s "
+                  f"(cpu {cpu:.3f}s)", flush=True)
     return rows
 
 
@@ -63,21 +64,26 @@ def detector_summary(rows: list[dict], name: str) -> dict:
             "median_abs_offset_ms": float(np.median(np.abs(off))) if off.size else None,
             "p95_abs_offset_ms": float(np.percentile(np.abs(off), 95)) if off.size else None,
             "median_s_per_record": float(np.median([r["seconds"] for r in mine])),
+            "median_cpu_s_per_record": float(np.median([r["cpu_seconds"] for r in mine])),
             "total_s": float(sum(r["seconds"] for r in mine)),
             "worst": [f"{r['record']} ({r['fn']} FN, {r['fp']} FP)" for r in worst]}
 
 
 def markdown(summaries: list[dict]) -> str:
-    """The results table; ratios are the peers' median time over ours."""
+    """The results table; ratios are each detector's median time over ecgdl's."""
     base = next((s for s in summaries if s["detector"] == "ecgdl"), None)
     lines = ["| detector | Se % | +P % | F1 % | Se % EC57 | +P % EC57 | median offset ms "
-             "| median abs offset ms | median s/record | time vs ecgdl | worst 5 records (FN, FP) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| median abs offset ms | median s/record (wall) | wall vs ecgdl | median CPU s/record "
+             "| CPU vs ecgdl | worst 5 records (FN, FP) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
         ratio = s["median_s_per_record"] / base["median_s_per_record"] if base else float("nan")
+        cratio = (s["median_cpu_s_per_record"] / base["median_cpu_s_per_record"]
+                  if base and base["median_cpu_s_per_record"] > 0 else float("nan"))
         lines.append(f"| {s['detector']} | {s['se']:.2f} | {s['ppv']:.2f} | {s['f1']:.2f} | "
                      f"{s['ec57']['se']:.2f} | {s['ec57']['ppv']:.2f} | {s['median_offset_ms']:.1f} | "
                      f"{s['median_abs_offset_ms']:.1f} | {s['median_s_per_record']:.4f} | {ratio:.1f}x | "
+                     f"{s['median_cpu_s_per_record']:.4f} | {cratio:.1f}x | "
                      f"{'; '.join(s['worst'])} |")
     return "\n".join(lines) + "\n"
 

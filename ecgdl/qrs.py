@@ -149,7 +149,7 @@ def refine_peaks(
         (n_beats,) int64 refined indices (same order as ``peaks``, not de-duplicated).
     """
     cfg = DEFAULT_CONFIG
-    x = np.asarray(signal_1d, dtype=np.float64).ravel()
+    x = np.asarray(signal_1d).ravel()
     p = np.asarray(peaks, dtype=np.int64).ravel()
     if p.size == 0 or x.size == 0:
         return p.copy()
@@ -158,7 +158,7 @@ def refine_peaks(
     base_r = max(r, int(round(0.15 * fs)))
     span = np.arange(-base_r - h, base_r + h + 1)
     idx = np.clip(p[:, None] + span, 0, x.size - 1)
-    win = x[idx]
+    win = x[idx].astype(np.float64)
     if not np.isfinite(win).all():
         win = np.where(np.isfinite(win), win, np.nanmedian(win, axis=1, keepdims=True))
         win = np.nan_to_num(win)
@@ -240,7 +240,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
     """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk."""
     leads, bads = [], []
     for j in range(x.shape[1]):                 # other leads matter only where lead 0 is unusable
-        v = np.array(x[:, j], dtype=np.float64)
+        v = np.array(x[:, j], dtype=np.float32)
         bad = _bad_mask(v, fs, cfg)
         leads.append(v if bad is None else _fill(v, bad))
         bads.append(bad)
@@ -276,15 +276,15 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
     m = v.size // q
     if q > 1:
         v = v[: m * q].reshape(m, q).mean(axis=1)
-    sos, delay = _bandpass(fd, cfg.band_hz)
+    sos, zi, delay = _bandpass(fd, cfg.band_hz)
     w = max(1, int(round(cfg.integrate_s * fd)))
     if m <= w + 2:
         return None, 0, None
-    bp, _ = sps.sosfilt(sos, v, zi=_bandpass_zi(sos) * v[0])   # start in steady state: no transient
+    bp, _ = sps.sosfilt(sos, v, zi=zi * v[0])   # float32, started in steady state: no transient
     if cfg.derivative:
         bp = np.diff(bp)
     np.multiply(bp, bp, out=bp)
-    c = np.cumsum(bp)
+    c = np.cumsum(bp, dtype=np.float64)
     f = c[w:] - c[:-w]                     # f[i] = sum of e[i+1 .. i+w]
     off = int(np.clip((w + 1) // 2 + (1 if cfg.derivative else 0) - delay, 0, w))
     if bad is not None:
@@ -309,19 +309,16 @@ _BP_CACHE: dict = {}
 
 
 def _bandpass(fd: float, band: tuple[float, float]):
-    """Butterworth band-pass (sos) at fd and its group delay in samples near the band centre."""
+    """Butterworth band-pass at fd (float32 sos, steady-state zi) and its group delay in samples."""
     key = (round(fd, 6), band)
     if key not in _BP_CACHE:
         sos = sps.butter(2, band, btype="bandpass", fs=fd, output="sos")
         b, a = sps.sos2tf(sos)
         f0 = float(np.sqrt(band[0] * band[1]))
         _, gd = sps.group_delay((b, a), w=[f0], fs=fd)
-        _BP_CACHE[key] = (sos, int(round(float(gd[0]) + 0.5)))
+        zi = sps.sosfilt_zi(sos).astype(np.float32)
+        _BP_CACHE[key] = (sos.astype(np.float32), zi, int(round(float(gd[0]) + 0.5)))
     return _BP_CACHE[key]
-
-
-def _bandpass_zi(sos: np.ndarray) -> np.ndarray:
-    return sps.sosfilt_zi(sos)
 
 
 def _combine(feats: list, fd: float, cfg: QRSConfig):

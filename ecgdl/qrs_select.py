@@ -53,10 +53,12 @@ def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
 
 def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.ndarray:
     """Per-candidate noise level: median height of all local maxima in its block, median-smoothed."""
-    order = np.lexsort((h, blk))
+    scale = float(h.max()) * 1.000001 if h.size else 1.0
+    key = np.sort(blk + h / scale)               # blk is sorted: sort within blocks in one go
     counts = np.bincount(blk, minlength=nb)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    med = np.where(counts > 0, h[order][np.minimum(starts + counts // 2, h.size - 1)], 0.0)
+    mid = np.minimum(starts + counts // 2, max(h.size - 1, 0))
+    med = np.where(counts > 0, (key[mid] - np.arange(nb)) * scale, 0.0) if h.size else np.zeros(nb)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
     return ndimage.median_filter(med, size=k, mode="nearest")[blk]
 
