@@ -33,6 +33,7 @@ class CNNConfig:
     hidden: int = 64
     siamese: bool = False      # shared encoder over channel groups (beat, median beat)
     group_channels: int = 2    # channels per group when siamese
+    diff_only: bool = True     # siamese with 2 groups: the head sees only beat - median features
     encoder: str = "conv"      # "conv" (own) or "dae" (the DAE's encoder architecture)
     dae_config: tuple = ()     # DAE config items (key, value) when encoder == "dae"
     input_scale: float = 1.0   # inputs are multiplied by this first (the DAE encoder wants mV: the beat_scale)
@@ -75,7 +76,8 @@ class CNN(nn.Module):
         with torch.no_grad():
             d = self.encoder(torch.zeros(2, g_ch, cfg.n_samples)).shape[1]
         self.pool_dim = 2 * d  # average + max pooling over time
-        beat_dim = self.pool_dim * (3 if self.groups == 2 else self.groups)
+        self.diff_only = self.groups == 2 and cfg.diff_only
+        beat_dim = self.pool_dim * (1 if self.diff_only else 3 if self.groups == 2 else self.groups)
         self.head = BeatRRHead(beat_dim, cfg.n_rr, cfg.rr_width, cfg.hidden, cfg.n_classes, cfg.dropout,
                                cfg.activation)
 
@@ -92,7 +94,9 @@ class CNN(nn.Module):
             b = beats.shape[0]
             parts = beats.reshape(b * self.groups, -1, beats.shape[2])  # (B*G, C/G, T)
             emb = self._embed(parts).reshape(b, self.groups, -1)  # (B, G, 2D)
-            if self.groups == 2:
+            if self.diff_only:
+                feats = emb[:, 0] - emb[:, 1]  # (B, 2D): how the beat departs from the patient's median
+            elif self.groups == 2:
                 feats = torch.cat([emb[:, 0], emb[:, 1], emb[:, 0] - emb[:, 1]], dim=1)  # (B, 6D)
             else:
                 feats = emb.flatten(1)
@@ -109,14 +113,18 @@ def dae_params(dae_checkpoint, beat_scale: float) -> dict:
     import torch
 
     blob = torch.load(dae_checkpoint, map_location="cpu", weights_only=False)
-    items = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in blob["model_config"].items())
+    cfg = dict(blob["model_config"])
+    if "norm" not in cfg and any(k.endswith("running_mean") for k in blob["state_dict"]):
+        cfg["norm"] = "batch"  # checkpoints written before DAEConfig.norm existed used BatchNorm
+    items = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in cfg.items())
     return {"encoder": "dae", "dae_config": items, "input_scale": float(beat_scale), "group_channels": 2}
 
 
 def load_encoder(model: nn.Module, dae_checkpoint) -> nn.Module:
-    """Copy the encoder weights of a trained DAE checkpoint into ``model.encoder`` (in place)."""
-    from ecgdl.train import load_checkpoint
+    """Copy the encoder weights of a trained DAE checkpoint into ``model.encoder`` (in place, strict)."""
+    import torch
 
-    dae, _ = load_checkpoint(dae_checkpoint)
-    model.encoder.load_state_dict(dae.encoder.state_dict())
+    state = torch.load(dae_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+    model.encoder.load_state_dict(enc)
     return model
