@@ -20,6 +20,18 @@ def _settle(page) -> None:
     page.wait_for_timeout(1200)
 
 
+def _shot(locator, path: Path, tries: int = 4) -> None:
+    """Element screenshot, retried while a rerun replaces the element under us."""
+    for k in range(tries):
+        try:
+            locator.screenshot(path=str(path), timeout=30_000)
+            return
+        except Exception:
+            if k == tries - 1:
+                raise
+            locator.page.wait_for_timeout(1500)
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with running_app() as url, chromium_page(1500, 1100) as page:
@@ -31,15 +43,12 @@ def main() -> int:
         _settle(page)
         page.get_by_role("button", name="V beat ▶").first.click()
         _settle(page)
-        page.locator("[data-testid='stPlotlyChart']").nth(1).screenshot(path=str(OUT / "strip.png"))
-        page.get_by_role("tab", name="Summary").click()
+        _shot(page.locator("[data-testid='stPlotlyChart']").nth(1), OUT / "strip.png")
         tabs = page.locator("[data-testid='stTabs']").first
-        tabs.scroll_into_view_if_needed()
-        _settle(page)
-        tabs.screenshot(path=str(OUT / "summary.png"))
-        page.get_by_role("tab", name="Agreement with reference").click()
-        _settle(page)
-        tabs.screenshot(path=str(OUT / "agreement.png"))
+        for tab, name in (("Summary", "summary"), ("Agreement with reference", "agreement"), ("Model", "model")):
+            page.get_by_role("tab", name=tab).click()
+            _settle(page)
+            _shot(tabs, OUT / f"{name}.png")
         with tempfile.TemporaryDirectory() as tmp:
             bad = Path(tmp) / "233.dat"
             bad.write_bytes(b"\0" * 1000)

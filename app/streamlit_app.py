@@ -15,7 +15,7 @@ import streamlit as st
 from ecg_figures import overview_figure, strip_figure, trend_figure
 
 from ecgdl import view
-from ecgdl.clinical_report import ds2_metrics, intended_use, model_facts, render_report
+from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts, render_report
 from ecgdl.io import RecordError
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
@@ -255,6 +255,9 @@ def summary_ui(result) -> None:
 
 def agreement_ui(result) -> None:
     """Se/+P per class against the reference annotations, and the disagreements (ringed on the strip)."""
+    if not result.reference:
+        st.caption("No reference annotations (.atr) came with this record.")
+        return
     table = view.agreement_rows(result.reference)
     st.table(_frame(table))
     n = len(view.disagreements(result))
@@ -287,7 +290,11 @@ def model_ui(clf) -> None:
     st.table({k: v for k, v in model_facts(meta, clf.provider)})
     metrics = ds2_metrics(meta)
     if metrics:
-        st.markdown("**Held-out test performance (MIT-BIH DS2, inter-patient)**")
+        overall = ds2_summary(meta)
+        extra = ", ".join(f"{label} {overall[key]:{fmt}}" for key, label, fmt in
+                          (("n", "beats", ","), ("accuracy", "accuracy", ".3f"), ("macro_f1", "macro-F1", ".3f"))
+                          if isinstance(overall.get(key), (int, float)))
+        st.markdown("**Held-out test performance (MIT-BIH DS2, inter-patient)**" + (f" — {extra}" if extra else ""))
         st.table(_frame(view.metric_rows(metrics)))
     st.warning(intended_use(meta), icon="⚠️")
 
@@ -313,18 +320,21 @@ def main() -> None:
         st.session_state["start_s"] = 0.0
     header_ui(result, tuple(clf.classes))
     strip_ui(result, tuple(clf.classes))
-    tabs = st.tabs(["Summary", "Agreement with reference", "Downloads", "Model"])
-    with tabs[0]:
-        summary_ui(result)
-    with tabs[1]:
-        if result.reference:
-            agreement_ui(result)
-        else:
-            st.caption("No reference annotations (.atr) came with this record.")
-    with tabs[2]:
-        downloads_ui(result, clf)
-    with tabs[3]:
-        model_ui(clf)
+    panels_ui(result, clf)
+
+
+PANELS = ("Summary", "Agreement with reference", "Downloads", "Model")
+
+
+def panels_ui(result, clf) -> None:
+    """The tabs under the strip; only the open one is built (less to compute and to draw per rerun)."""
+    tabs = st.tabs(PANELS, key="panel", on_change="rerun")
+    draw = {"Summary": lambda: summary_ui(result), "Agreement with reference": lambda: agreement_ui(result),
+            "Downloads": lambda: downloads_ui(result, clf), "Model": lambda: model_ui(clf)}
+    for name, tab in zip(PANELS, tabs):
+        if tab.open:
+            with tab:
+                draw[name]()
 
 
 if __name__ == "__main__":

@@ -97,14 +97,23 @@ def test_example_opens_without_an_upload(example_app, clf):
     assert int(m["Beats"].replace(",", "")) > 2000
     assert set(_class_counts(at)) == set(clf.classes)
     assert len(at.get("plotly_chart")) >= 3                    # overview, strip, heart-rate trend
-    assert len(at.get("download_button")) == 3
+    assert len(_open_panel(at, "Downloads").get("download_button")) == 3
+    _open_panel(at, "Summary")
     assert not at.error
 
 
 def test_model_panel_reads_the_sidecar(example_app, clf):
-    text = " ".join(str(t.value) for t in at_tables(example_app))
+    at = _open_panel(example_app, "Model")
+    text = " ".join(str(t.value) for t in at_tables(at))
     assert clf.meta["name"] in text and clf.meta["onnx"]["sha256"][:12] in text and clf.provider in text
-    assert any(clf.meta["intended_use"][:40] in w.value for w in example_app.warning)
+    assert any(clf.meta["intended_use"][:40] in w.value for w in at.warning)
+    _open_panel(at, "Summary")
+
+
+def _open_panel(at: AppTest, name: str) -> AppTest:
+    """Open one of the tabs under the strip (only the open one is built)."""
+    at.session_state["panel"] = name
+    return at.run()
 
 
 def at_tables(at: AppTest):
@@ -166,7 +175,9 @@ def test_wfdb_upload_shows_the_same_counts_as_the_library(record_files, example_
     assert f"Record {UPLOADED}" in at.subheader[0].value and "(upload)" in at.subheader[0].value
     assert _class_counts(at) == example_result.summary["counts"]
     assert _leftovers() <= before
-    assert any("Agreement" in t.label for t in at.tabs)
+    _open_panel(at, "Agreement with reference")
+    rows = at.table[0].value
+    assert list(rows.columns) == ["Se %", "+P %", "reference beats"] and len(rows) == len(example_result.classes)
 
 
 def test_edf_upload_without_annotations(mitdb_dir, tmp_path):
@@ -177,6 +188,7 @@ def test_edf_upload_without_annotations(mitdb_dir, tmp_path):
     at = _upload(_app(), [("short.edf", out.read_bytes())])
     _assert_clean(at)
     assert not at.error and "Record short" in at.subheader[0].value
+    _open_panel(at, "Agreement with reference")
     assert any("No reference annotations" in c.value for c in at.caption)
 
 
