@@ -61,8 +61,8 @@ def val_table(names: list[str]) -> str:
         blob = torch.load(runs_dir() / n / "checkpoint.pt", map_location="cpu", weights_only=False)
         pc = blob["extra"]["val_metrics"]["per_class"]
         rows.append(f"| {n} | {s['model']} | {s['params']} | {_f(s['val_macro_f1'])} | {_p(s['val_accuracy'])} | "
-                    f"{_f(pc['S']['f1'])} | {_f(pc['V']['f1'])} | {s['best_epoch']} / {s['epochs_run']} | "
-                    f"{s['fit_seconds']:.0f} |")
+                    f"{_f(pc['S']['f1'])} | {_f(pc['V']['f1'])} | {s.get('best_epoch', '–')} / {s.get('epochs_run', '–')} | "
+                    f"{s.get('fit_seconds', float('nan')):.0f} |")
     return "\n".join(rows) + "\n"
 
 

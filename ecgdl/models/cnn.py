@@ -128,3 +128,29 @@ def load_encoder(model: nn.Module, dae_checkpoint) -> nn.Module:
     enc = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
     model.encoder.load_state_dict(enc)
     return model
+
+
+@dataclass(frozen=True)
+class CNNEnsembleConfig:
+    """Members: CNN configs as tuples of (key, value) items (all with the same inputs)."""
+
+    members: tuple = ((),)
+    n_rr: int = 23
+    n_classes: int = 5
+
+
+class CNNEnsemble(nn.Module):
+    """Average of several CNNs' class probabilities; returns log-probabilities (valid logits) ``(B, K)``."""
+
+    def __init__(self, cfg: CNNEnsembleConfig):
+        super().__init__()
+        self.members = nn.ModuleList([CNN(CNNConfig(**dict(m))) for m in cfg.members])
+
+    def forward(self, beats: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([m(beats, rr).softmax(dim=1) for m in self.members]).mean(0)  # (B, K)
+        return probs.clamp_min(1e-8).log()
+
+
+@register("cnn_ensemble", CNNEnsembleConfig)
+def build_cnn_ensemble(cfg: CNNEnsembleConfig) -> nn.Module:
+    return CNNEnsemble(cfg)
