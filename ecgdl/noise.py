@@ -134,14 +134,16 @@ class NoiseBank:
         return min(p.raw.shape[0] for p in self._parts.values())
 
     def segments(self, kind: str, n: int, length: int, rng: np.random.Generator,
-                 channels: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                 channels: int = 2, augment: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random noise segments: ``(raw, cond)``, each ``(n, channels, length)`` float32 mV.
 
         ``mix`` sums bw, em and ma segments (independent offsets), each scaled to unit raw power
         per segment and lead first. ``channels=1`` takes the noise record's first channel.
+        augment: per segment, a random sign, time reversal and swap of the two noise channels
+        (8 variants of every stretch: the 18-min training parts are otherwise learnt by heart).
         """
         if kind == "mix":
-            raws, conds = zip(*(self._unit(k, n, length, rng, channels) for k in NOISE_KINDS))
+            raws, conds = zip(*(self._unit(k, n, length, rng, channels, augment) for k in NOISE_KINDS))
             return np.sum(raws, axis=0, dtype=np.float32), np.sum(conds, axis=0, dtype=np.float32)
         if kind not in self._parts:
             raise ValueError(f"unknown noise kind {kind!r}; known: {list(ALL_KINDS)}")
@@ -150,31 +152,40 @@ class NoiseBank:
             raise ValueError(f"{length} samples x {channels} leads asked; the {self.part} part has {p.raw.shape}")
         start = rng.integers(0, p.raw.shape[0] - length + 1, size=n)
         idx = start[:, None] + np.arange(length)[None, :]          # (n, length)
-        raw = p.raw[idx][:, :, :channels].transpose(0, 2, 1)       # (n, C, length)
-        cond = p.cond[idx][:, :, :channels].transpose(0, 2, 1)
-        return np.ascontiguousarray(raw), np.ascontiguousarray(cond)
+        if augment:
+            flip = rng.random(n) < 0.5
+            idx[flip] = idx[flip, ::-1]                             # time reversal
+        order = np.arange(p.raw.shape[1])
+        raw = p.raw[idx][:, :, order].transpose(0, 2, 1)           # (n, 2, length)
+        cond = p.cond[idx][:, :, order].transpose(0, 2, 1)
+        if augment:
+            swap = rng.random(n) < 0.5
+            raw[swap], cond[swap] = raw[swap, ::-1], cond[swap, ::-1]  # noise1 <-> noise2
+            sign = np.where(rng.random(n) < 0.5, -1.0, 1.0).astype(np.float32)[:, None, None]
+            raw, cond = raw * sign, cond * sign
+        return np.ascontiguousarray(raw[:, :channels]), np.ascontiguousarray(cond[:, :channels])
 
-    def _unit(self, kind: str, n: int, length: int, rng: np.random.Generator, channels: int):
-        raw, cond = self.segments(kind, n, length, rng, channels)
+    def _unit(self, kind: str, n: int, length: int, rng: np.random.Generator, channels: int, augment: bool):
+        raw, cond = self.segments(kind, n, length, rng, channels, augment)
         k = 1.0 / np.sqrt(np.maximum(np.mean(raw.astype(np.float64) ** 2, axis=-1, keepdims=True), 1e-20))
         return (raw * k).astype(np.float32), (cond * k).astype(np.float32)
 
     def corrupt(self, clean: np.ndarray, snr_db: float | np.ndarray, rng: np.random.Generator, kind: str = "mix",
-                *, conditioned: bool = True) -> np.ndarray:
+                *, conditioned: bool = True, augment: bool = False) -> np.ndarray:
         """Noisy copies of conditioned clean windows ``(B, C, T)`` (mV) at ``snr_db`` (raw-noise SNR).
 
         snr_db: scalar or ``(B,)`` per window. kind: ``bw | em | ma | mix``.
         conditioned=True (default) returns what band-passing the noisy recording gives (the models'
-        input); False adds the raw noise (the noisy recording itself).
+        input); False adds the raw noise (the noisy recording itself). augment: see :meth:`segments`.
         """
         clean = np.asarray(clean, dtype=np.float32)
         b, c, t = clean.shape
-        raw, cond = self.segments(kind, b, t, rng, channels=c)
+        raw, cond = self.segments(kind, b, t, rng, channels=c, augment=augment)
         snr = np.broadcast_to(np.asarray(snr_db, dtype=np.float64), (b,))[:, None]  # (B, 1) per window
         return add_noise(clean, cond if conditioned else raw, snr, noise_power_ref=raw)
 
     def corrupt_mixed(self, clean: np.ndarray, rng: np.random.Generator, snr_range: tuple[float, float] = (-6.0, 24.0),
-                      kinds: tuple[str, ...] = ALL_KINDS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      kinds: tuple[str, ...] = ALL_KINDS, augment: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Augmentation: each window gets a random kind and an SNR uniform in ``snr_range`` (dB).
 
         Returns ``(noisy (B, C, T), snr_db (B,), kind_index (B,))`` (kind_index into ``kinds``).
@@ -186,5 +197,5 @@ class NoiseBank:
         for i, kind in enumerate(kinds):
             sel = np.flatnonzero(which == i)
             if len(sel):
-                noisy[sel] = self.corrupt(clean[sel], snr[sel], rng, kind)
+                noisy[sel] = self.corrupt(clean[sel], snr[sel], rng, kind, augment=augment)
         return noisy, snr, which
