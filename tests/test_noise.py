@@ -32,10 +32,12 @@ def eval_bank(nstdb_dir) -> NoiseBank:
     return NoiseBank("eval", nstdb=nstdb_dir)
 
 
+@pytest.mark.parametrize("augment", [False, True])
 @pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("target", [-6.0, 0.0, 6.0, 12.0, 24.0])
-def test_raw_noise_hits_requested_snr(eval_bank, clean_windows, kind, target):
-    noisy = eval_bank.corrupt(clean_windows, target, np.random.default_rng(1), kind, conditioned=False)
+def test_raw_noise_hits_requested_snr(eval_bank, clean_windows, kind, target, augment):
+    noisy = eval_bank.corrupt(clean_windows, target, np.random.default_rng(1), kind, conditioned=False,
+                              augment=augment)
     measured = [snr_db(clean_windows[i, lead], noisy[i, lead])
                 for i in range(len(clean_windows)) for lead in range(2)]
     assert np.max(np.abs(np.array(measured) - target)) < 0.5
