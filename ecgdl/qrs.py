@@ -6,16 +6,18 @@ Design (offline, non-causal, vectorised numpy/scipy; no torch):
    each side, so time is linear in length and memory is bounded by the chunk, not the record.
 2. Each lead is screened for unusable stretches (NaN/inf, or flat for ``flat_s`` or longer);
    those samples are held at the last good value and no beat is placed inside them.
-3. Detection feature: band-pass (Butterworth ``band_hz``) -> derivative -> square -> centred
-   moving average (``integrate_s``), i.e. a Pan-Tompkins energy envelope.  Leads are combined
-   after scaling each by its own robust QRS level, so a dead or noisy second lead cannot swamp
-   the primary lead.
-4. Candidates are local maxima of the envelope.  A robust local QRS level (median of 1-s block
-   maxima over a sliding window) sets an adaptive threshold; candidates closer than the
-   refractory period compete (largest wins); a candidate soon after a beat must be much larger
-   than a T wave would be; RR gaps longer than ``searchback_rr`` x the local RR are searched
-   again with a lower threshold.
-5. Each detection is moved to the R peak on the primary lead by :func:`refine_peaks` (extremum
+3. Detection feature: band-pass (Butterworth ``band_hz``, float32, started in steady state) ->
+   derivative -> square -> moving sum over ``integrate_s``: a Pan-Tompkins energy envelope of the
+   primary lead.  Where the primary lead is unusable, another lead's envelope (rescaled) stands in.
+   (A plain sum of both leads' envelopes was measured worse on MIT-BIH: lead 1 is often V1.)
+4. Candidates are local maxima of the envelope above ``threshold`` x a robust local QRS level
+   (median of 1-s block maxima over ``level_window_s``) and ``noise_factor`` x a local noise floor
+   (median height of all local maxima per block).  Candidates closer than the refractory period
+   compete (largest wins); a small candidate soon after a beat is a T wave unless the interval it
+   splits is long (a premature beat is followed by a pause); a weak detection splitting a normal RR
+   interval is dropped; RR gaps longer than ``searchback_rr`` x the local RR are searched again.
+5. A weak detection that the second lead does not show at all is dropped (``lead2_*``).
+6. Each detection is moved to the R peak on the primary lead by :func:`refine_peaks` (extremum
    of the lightly smoothed signal, positive unless the negative deflection dominates), the
    same rule used to align reference annotations.
 
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-from ecgdl.qrs_select import block_level, select_beats
+from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
 
 __all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "refine_peaks"]
 
@@ -59,6 +61,8 @@ class QRSConfig:
     flat_s: float = 1.0
     flat_tol_mv: float = 1e-6
     overlap_s: float = 10.0
+    lead2_veto: float = 0.05         # a detection below lead2_weak x its neighbours' energy is dropped
+    lead2_weak: float = 0.5          # ... when lead 1 shows under lead2_veto x its usual QRS energy
     refine_radius_s: float = 0.05
     refine_smooth_s: float = 0.025
     refine_negative_ratio: float = 2.0   # take the minimum when |neg| > ratio * pos
@@ -254,8 +258,11 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
     feat, off = _combine(feats, fd, cfg)
     if feat is None:
         return np.zeros(0, np.int64), ranges
-    pk = select_beats(feat, fd, cfg) + off
-    pk = pk * q + (q - 1) // 2
+    pk, hk = select_beats(feat, fd, cfg)
+    pk = (pk + off) * q + (q - 1) // 2
+    if x.shape[1] > 1 and bads[0] is None:       # second-lead check (lead 0 fully usable here)
+        keep = second_lead_veto(x[:, 1], fs, pk, hk, cfg)
+        pk = pk[keep]
     pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s)
     if bads[0] is not None and len(leads) > 1 and pk.size:
         lost = bads[0][pk]                       # placed from another lead: refine on that lead

@@ -29,9 +29,9 @@ def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, i
 
 
 def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
-    """Beat positions (samples at fd) chosen among the local maxima of the envelope f."""
+    """Beat positions (samples at fd) chosen among the local maxima of the envelope f, and their heights."""
     if f.size < 3:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0)
     lvl, bsz = block_level(f, fd, cfg)
     c = np.flatnonzero((f[1:-1] > f[:-2]) & (f[1:-1] >= f[2:])) + 1
     h = f[c]
@@ -48,7 +48,7 @@ def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
             break
         kept = np.union1d(kept, add)
         kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
-    return c[kept]
+    return c[kept], h[kept]
 
 
 def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.ndarray:
@@ -149,3 +149,29 @@ def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float,
     cand, gg = cand[order], g[cand][order]
     last = np.r_[gg[1:] != gg[:-1], True]
     return cand[last]
+
+
+def second_lead_veto(x1: np.ndarray, fs: float, pk: np.ndarray, hk: np.ndarray, cfg: QRSConfig) -> np.ndarray:
+    """(n,) bool keep-mask: drop a weak primary-lead detection that another lead does not show.
+
+    Lead-1 evidence is the largest squared central difference (+-12 ms, a ~20 Hz band-pass) within
+    +-50 ms, relative to the median over the 9 surrounding detections. A window that is flat or not
+    finite on lead 1 is no evidence either way (kept).
+    """
+    keep = np.ones(pk.size, bool)
+    if pk.size < 5 or cfg.lead2_veto <= 0:
+        return keep
+    k = max(1, int(round(0.012 * fs)))
+    r = int(round(0.05 * fs))
+    if x1.size <= 2 * k + 1:
+        return keep
+    idx = np.clip(pk[:, None] + np.arange(-r, r + 1), k, x1.size - k - 1)
+    d = np.asarray(x1[idx + k], np.float64) - x1[idx - k]
+    e1 = np.max(d * d, axis=1)
+    ok = np.isfinite(e1) & (e1 > 0)
+    ref1 = ndimage.median_filter(np.where(ok, e1, 0.0), size=9, mode="nearest")
+    ref0 = ndimage.median_filter(hk, size=9, mode="nearest")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        veto = ok & (ref1 > 0) & (e1 < cfg.lead2_veto * ref1) & (hk < cfg.lead2_weak * ref0)
+    return ~veto
+
