@@ -5,7 +5,7 @@ Design (offline, non-causal, vectorised numpy/scipy; no torch):
 1. The record is cut into chunks of ``chunk_s`` seconds with ``overlap_s`` seconds of context on
    each side, so time is linear in length and memory is bounded by the chunk, not the record.
 2. Each lead is screened for unusable stretches (NaN/inf, or flat for ``flat_s`` or longer);
-   those samples are held at the last good value and no beat is placed inside them.
+   those samples are interpolated over and no beat is placed inside them.
 3. Detection feature: band-pass (Butterworth ``band_hz``, float32, started in steady state) ->
    derivative -> square -> moving sum over ``integrate_s``: a Pan-Tompkins energy envelope of the
    primary lead.  Where the primary lead is unusable, another lead's envelope (rescaled) stands in.
