@@ -254,7 +254,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--holter-repeats", type=int, default=3)
     p.add_argument("--beats", type=int, default=8192, help="DS2 beats for the throughput part")
-    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--batch", type=int, default=256, help="batch for both engines (BeatClassifier's CPU default)")
     p.add_argument("--workers", type=int, default=1, help="workers for the DS2 scoring runs")
     p.add_argument("--json", type=Path, default=None, help="write all figures here")
     a = p.parse_args(argv)

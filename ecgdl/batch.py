@@ -154,10 +154,25 @@ def _parquet_bytes(csv_text: str) -> bytes:
 
 
 def _remove_stale_tmp(out: Path) -> int:
-    stale = list(out.glob("*.tmp"))
-    for f in stale:
+    """Delete ``*.<pid>.tmp`` files left by interrupted runs (their process is gone); returns how many."""
+    removed = 0
+    for f in out.glob("*.tmp"):
+        pid = f.suffixes[-2][1:] if len(f.suffixes) >= 2 else ""
+        if pid.isdigit() and _alive(int(pid)):
+            continue  # another batch is writing into this folder right now
         f.unlink(missing_ok=True)
-    return len(stale)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def score_batch(paths, cfg: BatchConfig) -> BatchResult:

@@ -96,7 +96,7 @@ class BeatClassifier:
     (``session.get_providers()[0]``), ``fallback`` says why CUDA is not used when it was asked for.
     """
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "auto", *, batch_size: int = 4096,
+    def __init__(self, model_path: str | Path | None = None, device: str = "auto", *, batch_size: int | None = None,
                  threads: int | None = None):
         path = Path(model_path) if model_path else default_model_path()
         if path.suffix != ".onnx":
@@ -111,9 +111,10 @@ class BeatClassifier:
             raise ValueError(f"{path}: sha256 differs from the sidecar's (file replaced or corrupted)")
         self.name: str = self.meta.get("name", path.stem)
         self.classes: tuple[str, ...] = tuple(self.meta["classes"])
-        self.batch_size = int(batch_size)
         self.session, self.fallback = _make_session(path, device, threads)
         self.provider: str = self.session.get_providers()[0]
+        # CPU: small batches stay in cache (~15% less CPU time than 4,096 here); GPU: large batches
+        self.batch_size = int(batch_size or (4096 if self.provider == _CUDA else 256))
         if self.fallback and device == "cuda":
             warnings.warn(f"{self.name}: {self.fallback}", RuntimeWarning, stacklevel=2)
         from ecgdl.features import FeatureConfig
@@ -180,6 +181,7 @@ def condition_record(x: np.ndarray, fs: float, cfg: ConditioningConfig, *, chunk
         return condition(x, fs, cfg)
     out = np.empty(x.shape, np.float32)
     core, pad = int(chunk_s * fs), int(pad_s * fs)
+
     for a in range(0, n, core):
         b = min(n, a + core)
         a0, b0 = max(0, a - pad), min(n, b + pad)

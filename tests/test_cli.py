@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 
 import pytest
 
@@ -63,7 +64,9 @@ def test_resume_after_interruption_loses_nothing(excerpts, model_path, tmp_path,
     summary_mtime = (out / "100.summary.json").stat().st_mtime_ns
     # an interrupted run: one record's beats file gone, a half-written temp file left behind
     (out / "119.beats.csv").unlink()
-    (out / "208.summary.json.12345.tmp").write_text('{"half": ')
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # the pid of a process that has exited: its temp file is stale
+    (out / f"208.summary.json.{gone.pid}.tmp").write_text('{"half": ')
     capsys.readouterr()
     assert _score([excerpts / "*.hea", "--out", out], model_path) == 0
     assert "1 scored, 2 already done" in capsys.readouterr().out
