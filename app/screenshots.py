@@ -9,14 +9,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from server import REPO_ROOT, chromium_page, running_app, upload
+from server import REPO_ROOT, chromium_page, running_app, upload, wait_idle
 
 OUT = REPO_ROOT / "docs" / "screenshots"
 
 
 def _settle(page) -> None:
     """Wait until the script run is over and the charts are drawn."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    wait_idle(page)
     page.wait_for_timeout(1200)
 
 
@@ -37,6 +37,8 @@ def main() -> int:
     with running_app() as url, chromium_page(1500, 1100) as page:
         page.goto(url)
         page.get_by_text("Record 200", exact=False).first.wait_for(timeout=120_000)
+        page.locator("[data-testid='stPlotlyChart'] .main-svg").nth(1).wait_for(timeout=120_000)
+        page.locator("[data-testid='stMetric']").first.wait_for(timeout=60_000)
         _settle(page)
         page.screenshot(path=str(OUT / "overview.png"))
         page.get_by_role("button", name="V beat ▶").first.click()
@@ -44,6 +46,9 @@ def main() -> int:
         page.get_by_role("button", name="V beat ▶").first.click()
         _settle(page)
         _shot(page.locator("[data-testid='stPlotlyChart']").nth(1), OUT / "strip.png")
+        page.get_by_role("button", name="mismatch ▶").first.click()
+        _settle(page)
+        _shot(page.locator("[data-testid='stPlotlyChart']").nth(1), OUT / "strip_mismatch.png")
         tabs = page.locator("[data-testid='stTabs']").first
         for tab, name in (("Summary", "summary"), ("Agreement with reference", "agreement"), ("Model", "model")):
             page.get_by_role("tab", name=tab).click()

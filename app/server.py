@@ -96,3 +96,8 @@ def metric_values(page) -> dict[str, str]:
         label = tile.locator("[data-testid='stMetricLabel']").inner_text().strip()
         out[label] = tile.locator("[data-testid='stMetricValue']").inner_text().strip()
     return out
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until Streamlit's "running" indicator is gone (the script run is over and drawn)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms)

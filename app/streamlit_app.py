@@ -258,8 +258,12 @@ def agreement_ui(result) -> None:
     if not result.reference:
         st.caption("No reference annotations (.atr) came with this record.")
         return
-    table = view.agreement_rows(result.reference)
-    st.table(_frame(table))
+    ref = result.reference
+    if ref.get("reference_beats"):
+        st.caption(f"{ref['matched']:,} of {ref['reference_beats']:,} reference beats matched a detected beat within "
+                   f"{1000 * ref.get('tolerance_s', 0.15):.0f} ms (AAMI EC57); Se = sensitivity, +P = positive "
+                   "predictivity, per class.")
+    st.table(_frame(view.agreement_rows(ref)))
     n = len(view.disagreements(result))
     st.markdown(f"**{n:,} beats differ from the reference.** They are ringed in magenta on the strip; "
                 "use ◀ mismatch / mismatch ▶ above the strip to step through them.")
@@ -310,7 +314,7 @@ def main() -> None:
     result, error, key = source_ui()
     st.sidebar.caption(intended_use(clf.meta))
     if error:
-        st.error(f"**This upload cannot be used.** {error}", icon="🚫")
+        st.error(f"**This upload cannot be used.** {error}", icon=":material/block:")
         return
     if result is None:
         st.info("No example records found (set ECGDL_DATA to the folder holding mitdb/). Upload a record.")

@@ -57,7 +57,7 @@ def time_server(record: str, repeats: int) -> list[float]:
 
 def time_browser(record: str, repeats: int) -> list[float]:
     """Seconds from setting the files on the page to the uploaded record's full view in Chromium."""
-    from server import chromium_page, running_app, upload
+    from server import chromium_page, running_app, upload, wait_idle
 
     out = []
     with running_app() as url, chromium_page() as page:
@@ -66,19 +66,14 @@ def time_browser(record: str, repeats: int) -> list[float]:
             page.get_by_text("Record 200", exact=False).first.wait_for(timeout=120_000)
             page.locator("[data-testid='stPlotlyChart'] .main-svg").nth(1).wait_for(timeout=120_000)
             page.locator("input[type='file']").first.wait_for(state="attached", timeout=60_000)
-            _idle(page)
+            wait_idle(page)
             t0 = time.perf_counter()
             upload(page, record_files(record))
             page.get_by_text(f"Record {record}", exact=False).first.wait_for(timeout=120_000)
             page.locator("[data-testid='stPlotlyChart'] .main-svg").nth(1).wait_for(timeout=60_000)
-            _idle(page)
+            wait_idle(page)
             out.append(time.perf_counter() - t0)
     return out
-
-
-def _idle(page) -> None:
-    """Wait until Streamlit's "running" indicator is gone (the script run is over)."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
 
 
 def main(argv: list[str] | None = None) -> int:

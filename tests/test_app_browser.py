@@ -16,7 +16,7 @@ from ecgdl.paths import REPO_ROOT
 pytestmark = pytest.mark.browser
 pytest.importorskip("playwright")
 sys.path.insert(0, str(REPO_ROOT / "app"))
-from server import CHROMIUM, chromium_page, metric_values, running_app, upload  # noqa: E402
+from server import CHROMIUM, chromium_page, metric_values, running_app, upload, wait_idle  # noqa: E402
 
 RECORD = "233"
 
@@ -47,10 +47,13 @@ def test_upload_in_chromium_shows_the_cli_counts(mitdb_dir, tmp_path, model_args
     files = [mitdb_dir / f"{RECORD}{ext}" for ext in (".hea", ".dat", ".atr")]
     with running_app() as url, chromium_page() as page:
         page.goto(url)
-        page.get_by_text("Record 200", exact=False).first.wait_for(timeout=90_000)     # the example is ready
+        page.get_by_text("Record 200", exact=False).first.wait_for(timeout=90_000)     # the example is shown
+        page.locator("input[type='file']").first.wait_for(state="attached", timeout=90_000)
+        wait_idle(page)
         upload(page, files)
         page.get_by_text(f"Record {RECORD}", exact=False).first.wait_for(timeout=90_000)
         page.locator("[data-testid='stPlotlyChart'] .main-svg").nth(1).wait_for(timeout=60_000)
+        wait_idle(page)
         shown = metric_values(page)
         assert "This upload cannot be used" not in page.content()
     counts = {label.split()[0]: int(value.replace(",", "")) for label, value in shown.items()
