@@ -242,19 +242,16 @@ class RecordResult:
     def beats_csv(self) -> str:
         """CSV: ``sample`` (file's own rate), ``time_s``, ``label``, ``p_<class>``..., ``edge`` [, ``ref_label``]."""
         cols = ["sample", "time_s", "label", *(f"p_{c}" for c in self.classes), "edge"]
-        t = self.source_sample / self.record.source_fs
-        parts = [self.source_sample.astype(str), np.char.mod("%.3f", t), self.label.astype(str)]
-        parts += [np.char.mod("%.4f", self.proba[:, j]) for j in range(self.proba.shape[1])]
-        parts.append(np.where(self.edge if self.edge is not None else np.zeros(len(t), bool), "1", "0"))
+        fmt = "%d,%.3f,%s" + ",%.4f" * len(self.classes) + ",%d"
+        edge = self.edge if self.edge is not None else np.zeros(len(self.source_sample), bool)
+        columns = [self.source_sample.tolist(), (self.source_sample / self.record.source_fs).tolist(),
+                   self.label.tolist(), *self.proba.T.tolist(), edge.astype(np.int8).tolist()]
         if self.ref_label is not None:
             cols.append("ref_label")
-            parts.append(self.ref_label.astype(str))
-        if not len(t):
-            return ",".join(cols) + "\n"
-        rows = parts[0]
-        for p in parts[1:]:
-            rows = np.char.add(np.char.add(rows, ","), p)
-        return ",".join(cols) + "\n" + "\n".join(rows.tolist()) + "\n"
+            fmt += ",%s"
+            columns.append(self.ref_label.tolist())
+        lines = [",".join(cols)] + [fmt % row for row in zip(*columns)]
+        return "\n".join(lines) + "\n"
 
     def summary_json(self) -> str:
         return json.dumps({**self.summary, "reference": _short_reference(self.reference)}, indent=1)
