@@ -71,7 +71,7 @@ def find_records(paths) -> list[Path]:
             raise FileNotFoundError(f"{arg}: no such record, folder or matching files")
         if not items:
             raise FileNotFoundError(f"{arg}: no records (.hea or .edf) found")
-        found += [q.with_suffix("") if q.suffix.lower() == ".hea" else q for q in items]
+        found += [q.with_suffix("") if q.suffix.lower() in (".hea", ".dat", ".atr") else q for q in items]
     return list(dict.fromkeys(found))
 
 

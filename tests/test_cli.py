@@ -129,3 +129,16 @@ def test_demo_scores_the_default_record(tmp_path, capsys, mitdb_dir):
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     text = capsys.readouterr().out
     assert "Beats per class" in text and "Heart rate" in text and "V events" in text
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["{d}"], ["100", "119", "208"]),
+    (["{d}/2*.hea"], ["208"]),
+    (["{d}/100.dat", "{d}/119.hea", "{d}/208"], ["100", "119", "208"]),
+    (["{d}/100", "{d}/100.hea"], ["100"]),  # the same record twice is scored once
+])
+def test_records_from_files_folders_and_globs(excerpts, args, expected):
+    from ecgdl.batch import find_records, output_names
+
+    found = find_records([a.format(d=excerpts) for a in args])
+    assert list(output_names(found).values()) == expected
