@@ -124,8 +124,14 @@ def main(argv=None) -> int:
     if clf.provider == "CUDAExecutionProvider":
         for batch in (4096, 16384):
             r = throughput(clf, inputs, batch)
-            print(f"classification at batch {batch}: {r['device_io']:,.0f} beats/s with inputs on the GPU, "
-                  f"{r['host_io']:,.0f} beats/s with host numpy in/out")
+            print(f"{clf.name} classification at batch {batch}: {r['device_io']:,.0f} beats/s with inputs on the "
+                  f"GPU, {r['host_io']:,.0f} beats/s with host numpy in/out")
+        lstm = a.model.with_name("ecgdl_lstm.onnx")
+        if lstm.is_file():
+            other = BeatClassifier(lstm, device="cuda")
+            r = throughput(other, other.inputs(beats), 4096)
+            print(f"{other.name} ({other.provider}) classification at batch 4096: {r['device_io']:,.0f} beats/s "
+                  f"(inputs on the GPU), {r['host_io']:,.0f} beats/s (host in/out)")
     times = []
     for i in range(2):
         t0 = time.perf_counter()
