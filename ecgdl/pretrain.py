@@ -30,6 +30,8 @@ class PretrainConfig:
     """window_s: training window (2.8 s = 4 x the classifiers' 252 samples at 360 Hz: several beats,
     so the model can tell repeating ECG from non-repeating noise).
     loss: ``"nmse"`` (per-window normalised MSE), ``"mse"`` or ``"snr"``; see :func:`ecgdl.models.dae.dae_loss`.
+    augment_noise: random sign / time reversal / channel swap of the training noise (never of validation noise);
+    off: measured to slow convergence (val_nmse 0.066 vs 0.051 after 6 epochs) with no sign of a later gain.
     windows_per_epoch / val_windows: fresh noisy windows per epoch; fixed validation set size.
     snr_range: raw-noise SNR range (dB), uniform. train: the optimiser / early-stopping settings.
     """
@@ -37,13 +39,14 @@ class PretrainConfig:
     fs: float = 360.0
     window_s: float = 2.8
     windows_per_epoch: int = 2048
-    val_windows: int = 384
+    val_windows: int = 768
     batch_size: int = 16
     snr_range: tuple[float, float] = (-6.0, 24.0)
     kinds: tuple[str, ...] = ALL_KINDS
     loss: str = "nmse"
+    augment_noise: bool = False
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=30, lr=3e-3, weight_decay=1e-4, monitor="val_nmse", mode="min", patience=5, min_delta=1e-4,
+        epochs=30, lr=2e-3, weight_decay=1e-4, monitor="val_nmse", mode="min", patience=6, min_delta=1e-4,
         threads=1))  # 1 thread: 5-10x faster than 2 on this shared 2-core machine (measured)
 
     @property
@@ -97,7 +100,7 @@ class DenoisingData:
         """``(noisy, clean)`` each ``(n, C, length)`` float32 mV."""
         clean = random_windows(self.val_signals if val else self.train_signals, n, length, rng)
         bank = self.val_noise if val else self.train_noise
-        noisy, _, _ = bank.corrupt_mixed(clean, rng, cfg.snr_range, cfg.kinds)
+        noisy, _, _ = bank.corrupt_mixed(clean, rng, cfg.snr_range, cfg.kinds, augment=cfg.augment_noise and not val)
         return noisy, clean
 
 

@@ -40,6 +40,7 @@ class DAEConfig:
     normalise: the encoder divides each window by its RMS over leads and time (amplitude-free code);
     the DAE multiplies the decoder's output back, so ``forward`` stays mV in, mV out.
     skips: U-Net skip connections (encoder stage outputs added to the decoder's at equal resolution).
+    norm: ``"group"`` (GroupNorm) or ``"batch"`` (BatchNorm: measured to make validation jumpy with batch 16).
     """
 
     in_channels: int = 2
@@ -54,6 +55,7 @@ class DAEConfig:
     residual: bool = True
     normalise: bool = True
     skips: bool = True
+    norm: str = "group"
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))  # lists from JSON
@@ -71,16 +73,21 @@ class DAEConfig:
         return self.stem_stride * 2 ** self.levels
 
 
-def _conv(c_in: int, c_out: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+def _norm(kind: str, c: int) -> nn.Module:
+    """GroupNorm (4 channels per group: no train/eval gap, steady with small batches) or BatchNorm."""
+    return nn.GroupNorm(max(1, c // 4), c) if kind == "group" else nn.BatchNorm1d(c)
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int = 1, dilation: int = 1, norm: str = "group") -> nn.Sequential:
     pad = dilation * (k - 1) // 2
     return nn.Sequential(nn.Conv1d(c_in, c_out, k, stride=stride, padding=pad, dilation=dilation, bias=False),
-                         nn.BatchNorm1d(c_out), nn.ReLU(inplace=True))
+                         _norm(norm, c_out), nn.ReLU(inplace=True))
 
 
 class _DilatedBlock(nn.Module):
-    def __init__(self, c: int, k: int, dilation: int):
+    def __init__(self, c: int, k: int, dilation: int, norm: str):
         super().__init__()
-        self.conv = _conv(c, c, k, dilation=dilation)
+        self.conv = _conv(c, c, k, dilation=dilation, norm=norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv(x)  # (B, c, L)
@@ -95,9 +102,10 @@ class DAEEncoder(nn.Module):
         self.stride = cfg.stride
         self.out_channels = ch[-1]
         self.normalise = cfg.normalise
-        self.stages = nn.ModuleList([_conv(cfg.in_channels, ch[0], cfg.kernel, stride=cfg.stem_stride)] +
-                                    [_conv(ch[i], ch[i + 1], cfg.kernel, stride=2) for i in range(cfg.levels)])
-        self.bottleneck = nn.Sequential(*[_DilatedBlock(ch[-1], cfg.dilated_kernel, 2 ** (i + 1))
+        self.stages = nn.ModuleList([_conv(cfg.in_channels, ch[0], cfg.kernel, stride=cfg.stem_stride, norm=cfg.norm)] +
+                                    [_conv(ch[i], ch[i + 1], cfg.kernel, stride=2, norm=cfg.norm)
+                                     for i in range(cfg.levels)])
+        self.bottleneck = nn.Sequential(*[_DilatedBlock(ch[-1], cfg.dilated_kernel, 2 ** (i + 1), cfg.norm)
                                           for i in range(cfg.dilated)])
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +140,8 @@ class DAEDecoder(nn.Module):
         super().__init__()
         ch = cfg.channels
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.stages = nn.ModuleList([_conv(ch[i], ch[i - 1], cfg.dec_kernel) for i in range(cfg.levels, 0, -1)])
+        self.stages = nn.ModuleList([_conv(ch[i], ch[i - 1], cfg.dec_kernel, norm=cfg.norm)
+                                     for i in range(cfg.levels, 0, -1)])
         self.stem_up = nn.Upsample(scale_factor=cfg.stem_stride, mode="nearest") if cfg.stem_stride > 1 else nn.Identity()
         self.head = nn.Conv1d(ch[0], cfg.in_channels, cfg.kernel, padding=cfg.kernel // 2)
 
