@@ -12,9 +12,14 @@ _MAJOR = "#eeaaaa"
 
 
 def strip_figure(tr: Trace, marks: list[Markers], *, start_s: float, stop_s: float, lead: str,
-                 overlay: Trace | None = None, disagree: Markers | None = None) -> go.Figure:
-    """The detail strip on ECG paper (grid 0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV): trace + beat markers."""
+                 overlay: Trace | None = None, disagree: Markers | None = None,
+                 unusable: list[tuple[float, float]] = ()) -> go.Figure:
+    """The detail strip on ECG paper (grid 0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV): trace + beat markers;
+    ``unusable`` (start_s, end_s) stretches, where no beat could be detected, are greyed out."""
     fig = go.Figure()
+    for a, b in unusable:
+        fig.add_vrect(x0=max(a, start_s), x1=min(b, stop_s), fillcolor="#9e9e9e", opacity=0.35, line_width=0,
+                      annotation_text="unusable signal", annotation_position="top left")
     fig.add_trace(go.Scatter(x=tr.t, y=tr.y, mode="lines", name=lead, line=dict(color="#111", width=1.1),
                              hoverinfo="skip"))
     if overlay is not None:

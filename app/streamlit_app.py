@@ -206,7 +206,9 @@ def strip_ui(result, classes: tuple[str, ...]) -> None:
     overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on and denoiser else None
     marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels)
     st.plotly_chart(strip_figure(view.trace(y, fs, start, stop), marks, start_s=start, stop_s=stop, lead=lead,
-                                 overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop)),
+                                 overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop),
+                                 unusable=[(u["start_s"], u["end_s"]) for u in result.summary.get("unusable", [])
+                                           if u["end_s"] > start and u["start_s"] < stop]),
                     config=PLOT_CONFIG, key="strip")
     st.caption(f"{view.format_time(start)} – {view.format_time(stop)} · band-passed signal · "
                "grid 0.2 s × 0.5 mV (small squares 0.04 s × 0.1 mV) · hover a beat for its probability")

@@ -192,6 +192,27 @@ def test_edf_upload_without_annotations(mitdb_dir, tmp_path):
     assert any("No reference annotations" in c.value for c in at.caption)
 
 
+def test_csv_upload_at_its_own_rate(mitdb_dir, example_result):
+    """A 2-lead CSV export at 180 Hz (record 200's first minute, flat from 3 to 8 s as if the electrodes came
+    off): read at the rate the user gives, resampled; the flat stretch is greyed out on the strip."""
+    import json
+
+    x = example_result.record.signal[: 60 * 360: 2].copy()
+    x[3 * 180: 8 * 180] = 0.0
+    text = "MLII,V1\n" + "\n".join(f"{a:.3f},{b:.3f}" for a, b in x)
+    at = _app()
+    at.sidebar.number_input(key="csv_fs").set_value(180.0)
+    at = _upload(at, [("export200.csv", text.encode())])
+    _assert_clean(at)
+    assert not at.error and "Record export200" in at.subheader[0].value and "180 Hz" in at.subheader[0].value
+    assert any("resampled from 180 Hz" in c.value for c in at.caption)
+    assert sum(_class_counts(at).values()) == pytest.approx(55 * 1.45, rel=0.3)   # ~87 bpm over the 55 usable s
+    strip = json.loads(at.get("plotly_chart")[1].proto.spec)
+    shaded = [sh for sh in strip["layout"].get("shapes", []) if sh.get("fillcolor") == "#9e9e9e"]
+    assert len(shaded) == 1
+    assert (shaded[0]["x0"], shaded[0]["x1"]) == pytest.approx((3.0, 8.0), abs=0.2)
+
+
 def _zip(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
