@@ -50,7 +50,8 @@ def short_label(cls: str) -> str:
     return f"{cls} {name.split()[0]}" if name else cls
 
 
-def minmax_decimate(y: np.ndarray, start: int, stop: int, max_points: int = TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def minmax_decimate(y: np.ndarray, start: int, stop: int,
+                    max_points: int = TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """Min-max decimation of ``y[start:stop]`` to at most ``max_points`` points.
 
     The range is cut into ``max_points // 2`` equal buckets; each keeps its minimum and maximum, in

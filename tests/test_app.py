@@ -56,7 +56,8 @@ def example_result(clf, mitdb_dir):
 
 @pytest.fixture(scope="module")
 def record_files(mitdb_dir) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(mitdb_dir.glob(f"{UPLOADED}.*")) if p.suffix in (".hea", ".dat", ".atr")}
+    return {p.name: p.read_bytes() for p in sorted(mitdb_dir.glob(f"{UPLOADED}.*"))
+            if p.suffix in (".hea", ".dat", ".atr")}
 
 
 def _app() -> AppTest:
