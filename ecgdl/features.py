@@ -52,6 +52,11 @@ class FeatureConfig:
     irregularity: add the rhythm's irregularity around the beat (median |log RR_j / RR_j-1| over
     ±8 beats, leaving out the beat's own two intervals) and over the record: premature in a regular
     rhythm (an ectopic beat) differs from irregular everywhere (atrial fibrillation, labelled N).
+    rr_reference: what "premature" is measured against. ``median``: the local median RR (the RR
+    features of :mod:`ecgdl.beats`). ``upper``: the local 80th percentile of the RR intervals over
+    ±16 beats (and the record's 80th percentile), with no median-based column at all: when ectopic
+    beats outnumber sinus beats the median RR *is* the ectopic rhythm, while the upper quantile still
+    tracks the slower underlying sinus rhythm.
     """
 
     leads: tuple[int, ...] = (0, 1)
@@ -61,10 +66,13 @@ class FeatureConfig:
     rr_context: int = 4
     record_rr: bool = True
     irregularity: bool = True
+    rr_reference: str = "median"
 
     def n_channels(self) -> int:
         if self.median_mode not in ("none", "beside", "diff"):
             raise ValueError(f"median_mode must be none, beside or diff, not {self.median_mode!r}")
+        if self.rr_reference not in ("median", "upper"):
+            raise ValueError(f"rr_reference must be median or upper, not {self.rr_reference!r}")
         return len(self.leads) * (2 if self.median_mode == "beside" else 1)
 
     def n_samples(self, window: int = 252) -> int:
@@ -72,10 +80,16 @@ class FeatureConfig:
 
     def rr_names(self) -> list[str]:
         """Names of the ``rr`` input columns, in order."""
-        names = [f"log_{n}" for n in RR_FEATURES]
-        names += [f"log_rr{j:+d}_local" for j in range(-self.rr_context + 1, self.rr_context + 1)]
-        if self.record_rr:
-            names += ["log_pre_recmed", "log_post_recmed", "log_local_recmed"]
+        if self.rr_reference == "upper":
+            names = ["log_pre_s", "log_post_s", "log_ref_s", "log_pre_ref", "log_post_ref", "log_pre_post"]
+            names += [f"log_rr{j:+d}_ref" for j in range(-self.rr_context + 1, self.rr_context + 1)]
+            if self.record_rr:
+                names += ["log_pre_recq80", "log_post_recq80", "log_ref_recq80"]
+        else:
+            names = [f"log_{n}" for n in RR_FEATURES]
+            names += [f"log_rr{j:+d}_local" for j in range(-self.rr_context + 1, self.rr_context + 1)]
+            if self.record_rr:
+                names += ["log_pre_recmed", "log_post_recmed", "log_local_recmed"]
         if self.irregularity:
             names += ["log_irregularity_local", "log_irregularity_record"]
         return names
@@ -132,10 +146,29 @@ def _rr_context(pre: np.ndarray, post: np.ndarray, local: np.ndarray, k: int) ->
 def _rr_block(beats: BeatSet, idx: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     rr = beats.rr[idx].astype(np.float64)
     pre, post, local = rr[:, 0], rr[:, 1], rr[:, 2]
+    if cfg.rr_reference == "upper":
+        return _rr_block_upper(pre, post, cfg)
     cols = [np.log(np.maximum(rr, _EPS)), _rr_context(pre, post, local, cfg.rr_context)]
     if cfg.record_rr:
         med = max(float(np.median(pre)), _EPS) if len(pre) else 1.0
         cols.append(np.log(np.maximum(np.stack([pre, post, local], 1), _EPS) / med))
+    if cfg.irregularity:
+        cols.append(_irregularity(pre, post))
+    return np.concatenate(cols, axis=1)
+
+
+def _rr_block_upper(pre: np.ndarray, post: np.ndarray, cfg: FeatureConfig, half: int = 16, q: float = 80.0):
+    """RR columns measured against the local and record upper quantile of the RR intervals (one record)."""
+    n = len(pre)
+    intervals = np.maximum(np.r_[pre, post[-1]], _EPS)  # interval j ends at beat j
+    idx = np.clip(np.arange(n)[:, None] + np.arange(-half + 1, half + 1)[None, :], 0, n)
+    ref = np.percentile(intervals[idx], q, axis=1)  # (n,) seconds
+    lg = lambda v: np.log(np.maximum(v, _EPS))  # noqa: E731
+    cols = [np.stack([lg(pre), lg(post), lg(ref), lg(pre / ref), lg(post / ref), lg(pre / post)], 1),
+            _rr_context(pre, post, ref, cfg.rr_context)]
+    if cfg.record_rr:
+        rec = max(float(np.percentile(intervals, q)), _EPS)
+        cols.append(lg(np.stack([pre, post, ref], 1) / rec))
     if cfg.irregularity:
         cols.append(_irregularity(pre, post))
     return np.concatenate(cols, axis=1)

@@ -87,3 +87,16 @@ def test_real_record_inputs_finite(mitdb_dir):
     beats, _ = record_beats(mitdb_dir / "100")
     out = make_inputs(beats, FeatureConfig(), None)
     assert len(out["beats"]) == len(beats) > 2000 and np.isfinite(out["rr"]).all()
+
+
+def test_upper_reference_sees_prematurity_when_ectopic_beats_are_the_majority():
+    """Bigeminy-like: short (0.6 s) and long (1.4 s) intervals, the short ones the majority."""
+    rr = [0.6, 0.6, 1.4] * 30
+    beats = _record("a", rr)
+    med_cfg, up_cfg = FeatureConfig(), FeatureConfig(rr_reference="upper")
+    med = raw_inputs(beats, med_cfg)["rr"][:, med_cfg.rr_names().index("log_pre_local")]
+    up = raw_inputs(beats, up_cfg)["rr"][:, up_cfg.rr_names().index("log_pre_ref")]
+    short = np.r_[np.nan, np.array(rr)][: len(beats)] == 0.6
+    short[:17] = short[-17:] = False  # away from the ends, where the ±16-beat window is clipped
+    assert np.all(np.abs(med[short]) < 0.05)  # the median *is* the short interval: not premature
+    assert np.all(up[short] < np.log(0.6 / 1.4) + 0.05)  # against the upper quantile: clearly premature
