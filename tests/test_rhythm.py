@@ -95,3 +95,34 @@ def test_tiny_inputs(n):
 def test_consecutive_runs_edges():
     assert consecutive_runs(np.array([1, 1, 0, 0, 1], bool)) == [(0, 1), (4, 4)]
     assert consecutive_runs(np.zeros(3, bool)) == []
+
+
+def _reference(mitdb_dir, record):
+    """Reference AAMI labels and samples of a record's beats, and its rhythm episodes {"(B": [(start, end)]}."""
+    import wfdb
+
+    from ecgdl.labels import AAMI_CLASSES, BEAT_SYMBOLS, to_aami
+
+    ann = wfdb.rdann(str(mitdb_dir / record), "atr")
+    sym, smp = np.asarray(ann.symbol), np.asarray(ann.sample)
+    beat = np.isin(sym, list(BEAT_SYMBOLS))
+    notes = [(int(s), n.strip("\x00")) for s, n in zip(smp, ann.aux_note) if n.strip("\x00")]
+    episodes: dict[str, list] = {}
+    for i, (s, n) in enumerate(notes):
+        episodes.setdefault(n, []).append((s, notes[i + 1][0] if i + 1 < len(notes) else int(smp[-1])))
+    return np.asarray(AAMI_CLASSES)[to_aami(sym[beat])], smp[beat], episodes
+
+
+@pytest.mark.parametrize("record, rhythm, kind, min_found", [
+    ("119", "(B", "bigeminy", 1.0), ("119", "(T", "trigeminy", 1.0), ("200", "(B", "bigeminy", 1.0),
+    ("233", "(B", "bigeminy", 1.0), ("233", "(VT", "runs", 1.0), ("200", "(VT", "runs", 0.8),
+    ("208", "(T", "trigeminy", 0.7),
+])
+def test_cardiologists_rhythm_episodes_are_found_from_reference_beats(mitdb_dir, record, rhythm, kind, min_found):
+    """The MIT-BIH rhythm annotations (ventricular bigeminy, trigeminy, tachycardia) overlap our events
+    when the summary is computed from the reference beat labels."""
+    labels, sample, episodes = _reference(mitdb_dir, record)
+    events = summarise(labels, sample, FS)["events"]["V"][kind]
+    ref = episodes[rhythm]
+    found = sum(any(e["start_sample"] < b and a < e["end_sample"] for e in events) for a, b in ref)
+    assert found >= min_found * len(ref), f"{found}/{len(ref)}"
