@@ -202,14 +202,14 @@ def strip_ui(result, classes: tuple[str, ...]) -> None:
     start, stop = view.clamp_window(start, win, dur)
     ectopic = {c: list(view.class_times(result.sample, result.label, fs, c)) for c in ("V", "S")}
     st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 3000), ectopic, window=(start, stop), duration_s=dur),
-                    config=PLOT_CONFIG, key="overview")
+                    config=PLOT_CONFIG, key="overview", theme=None)
     overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on and denoiser else None
     marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels)
     st.plotly_chart(strip_figure(view.trace(y, fs, start, stop), marks, start_s=start, stop_s=stop, lead=lead,
                                  overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop),
                                  unusable=[(u["start_s"], u["end_s"]) for u in result.summary.get("unusable", [])
                                            if u["end_s"] > start and u["start_s"] < stop]),
-                    config=PLOT_CONFIG, key="strip")
+                    config=PLOT_CONFIG, key="strip", theme=None)
     st.caption(f"{view.format_time(start)} – {view.format_time(stop)} · band-passed signal · "
                "grid 0.2 s × 0.5 mV (small squares 0.04 s × 0.1 mV) · hover a beat for its probability")
 
@@ -235,7 +235,7 @@ def summary_ui(result) -> None:
                 st.button(f"{label} rate {hr[f'{key}_bpm']:.0f} bpm at {view.format_time(hr[f'{key}_at_s'])}",
                           key=f"hr_{key}", on_click=_goto, args=(hr[f"{key}_at_s"], dur))
     if hr["trend"]:
-        c2.plotly_chart(trend_figure(hr["trend"]), config=PLOT_CONFIG, key="trend")
+        c2.plotly_chart(trend_figure(hr["trend"]), config=PLOT_CONFIG, key="trend", theme=None)
     eps = view.episodes(s)
     counts = {}
     for e in eps:
