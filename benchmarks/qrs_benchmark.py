@@ -53,6 +53,7 @@ def run_records(paths: list[Path], detectors: list[str], repeat: int) -> list[di
 
 
 def detector_summary(rows: list[dict], name: str) -> dict:
+    """Pooled strict and EC57 scores, offsets, times and the worst records of one detector."""
     mine = [r for r in rows if r["detector"] == name]
     strict = summarize(mine)
     ec57 = summarize([{"tp": r["ec57_tp"], "fn": r["ec57_fn"], "fp": r["ec57_fp"]} for r in mine])
@@ -107,6 +108,7 @@ def nstdb_markdown(rows: list[dict], detectors: list[str]) -> str:
 
 
 def write(out: Path, stem: str, rows: list[dict], summaries: list[dict]) -> None:
+    """Write <stem>_records.csv, <stem>_summary.json and <stem>_table.md under out."""
     out.mkdir(parents=True, exist_ok=True)
     fields = [k for k in rows[0] if k != "offsets"]
     with open(out / f"{stem}_records.csv", "w", newline="") as fh:
@@ -120,6 +122,7 @@ def write(out: Path, stem: str, rows: list[dict], summaries: list[dict]) -> None
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/qrs"))
     ap.add_argument("--data", type=Path, default=None, help="folder holding mitdb/ and nstdb/")

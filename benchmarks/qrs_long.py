@@ -35,6 +35,7 @@ def build(mitdb: Path) -> tuple[np.ndarray, float, np.ndarray, list]:
 
 
 def _peak_traced(x: np.ndarray, fs: float) -> float:
+    """Peak memory (MiB) allocated by one detect_r_peaks call, numpy arrays included."""
     tracemalloc.start()
     detect_r_peaks(x, fs)
     peak = tracemalloc.get_traced_memory()[1]
@@ -43,6 +44,7 @@ def _peak_traced(x: np.ndarray, fs: float) -> float:
 
 
 def run_long(mitdb: Path, out: Path, repeat: int = 3) -> dict:
+    """Time, memory and Se/+P of ecgdl on the 24-h recording; writes out/long_24h.json."""
     x, fs, ref, vf = build(mitdb)
     detect_r_peaks(x[: int(60 * fs)], fs)                      # warm-up (filter design cache)
     times, cpus = [], []

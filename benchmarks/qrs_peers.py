@@ -72,17 +72,20 @@ def ours_one_lead(rec: BenchRecord) -> np.ndarray:
 
 
 def xqrs(rec: BenchRecord) -> np.ndarray:
+    """wfdb XQRS on the primary lead (mV)."""
     from wfdb.processing import xqrs_detect
     return np.asarray(xqrs_detect(rec.signal[:, 0].astype(np.float64), fs=rec.fs, verbose=False))
 
 
 def gqrs(rec: BenchRecord) -> np.ndarray:
+    """wfdb GQRS on the primary lead's raw ADC samples with its gain and zero."""
     from wfdb.processing import gqrs_detect
     return np.asarray(gqrs_detect(d_sig=rec.d_primary, fs=rec.fs, adc_gain=rec.adc_gain,
                                   adc_zero=rec.adc_zero))
 
 
 def _neurokit(method: str):
+    """NeuroKit2 ecg_clean + ecg_peaks with the same method, on the primary lead."""
     def detect(rec: BenchRecord) -> np.ndarray:
         import neurokit2 as nk
         x = rec.signal[:, 0].astype(np.float64)

@@ -10,6 +10,7 @@ from collections import defaultdict
 
 
 def per_record(path: str, main: str = "ecgdl") -> str:
+    """Markdown table: one row per record, main detector in full, the others as Se/+P."""
     rows = list(csv.DictReader(open(path)))
     by = defaultdict(dict)
     for r in rows:

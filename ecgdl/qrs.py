@@ -222,6 +222,7 @@ def _fill(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
 
 
 def _clip_ranges(bad: list[tuple[int, int]], off: int, a: int, b: int) -> list[tuple[int, int]]:
+    """Shift chunk-relative ranges by off and clip them to the chunk core [a, b)."""
     out = []
     for s, e in bad:
         s, e = max(s + off, a), min(e + off, b)
@@ -231,6 +232,7 @@ def _clip_ranges(bad: list[tuple[int, int]], off: int, a: int, b: int) -> list[t
 
 
 def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sort and merge touching or overlapping [start, stop) ranges."""
     out: list[tuple[int, int]] = []
     for s, e in sorted(r):
         if out and s <= out[-1][1]:
