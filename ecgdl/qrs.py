@@ -119,10 +119,11 @@ def detect_r_peaks(signal: np.ndarray, fs: float, *, chunk_s: float = 600.0) -> 
     pad = int(round(cfg.overlap_s * fs))
     peaks: list[np.ndarray] = []
     unusable: list[tuple[int, int]] = []
+    work: dict = {}                              # scratch buffers shared by the chunks
     for a in range(0, n, core):
         b = min(a + core, n)
         a0, b0 = max(0, a - pad), min(n, b + pad)
-        p, bad = _detect_chunk(x[a0:b0], fs, cfg)
+        p, bad = _detect_chunk(x[a0:b0], fs, cfg, work)
         p = p + a0
         peaks.append(p[(p >= a) & (p < b)])
         unusable.extend(_clip_ranges(bad, a0, a, b))
@@ -242,11 +243,15 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray, list]:
-    """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk."""
+def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict) -> tuple[np.ndarray, list]:
+    """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk.
+
+    work: scratch buffers reused from chunk to chunk (fresh large arrays cost page faults).
+    """
     leads, bads = [], []
     for j in range(x.shape[1]):                 # other leads matter only where lead 0 is unusable
-        v = np.array(x[:, j], dtype=np.float32)
+        v = _scratch(work, ("x", j), x.shape[0], np.float32)
+        v[:] = x[:, j]
         bad = _bad_mask(v, fs, cfg)
         leads.append(v if bad is None else _fill(v, bad))
         bads.append(bad)
@@ -256,7 +261,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
     ranges = [] if all_bad is None else list(zip(*map(list, _runs(all_bad))))
     q = max(1, int(fs // cfg.internal_fs))
     fd = fs / q
-    feats = [_feature(v, bad, q, fd, cfg) for v, bad in zip(leads, bads)]
+    feats = [_feature(v, bad, q, fd, cfg, work, j) for j, (v, bad) in enumerate(zip(leads, bads))]
     feat, off = _combine(feats, fd, cfg)
     if feat is None:
         return np.zeros(0, np.int64), ranges
@@ -274,7 +279,8 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig) -> tuple[np.ndarray,
     return pk, ranges
 
 
-def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig):
+def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig,
+             work: dict, lead: int):
     """Energy envelope of one lead at fd and its offset: f[i] describes sample (i + off) * q.
 
     Also returns the (dilated) unusable mask in f's coordinates, or None.
@@ -291,10 +297,11 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
         return None, 0, None
     bp, _ = sps.sosfilt(sos, v, zi=zi * v[0])   # float32, started in steady state: no transient
     if cfg.derivative:
-        bp = np.diff(bp)
+        bp = np.subtract(bp[1:], bp[:-1], out=_scratch(work, ("d", lead), bp.size - 1, np.float32))
     np.multiply(bp, bp, out=bp)
-    c = np.cumsum(bp, dtype=np.float64)
-    f = c[w:] - c[:-w]                     # f[i] = sum of e[i+1 .. i+w]
+    c = np.cumsum(bp, dtype=np.float64, out=_scratch(work, ("c", lead), bp.size))
+    f = np.subtract(c[w:], c[:-w], out=_scratch(work, ("f", lead), bp.size - w))
+    # f[i] = sum of e[i+1 .. i+w]
     off = int(np.clip((w + 1) // 2 + (1 if cfg.derivative else 0) - delay, 0, w))
     if bad is not None:
         bd = bad[: m * q].reshape(m, q).any(axis=1) if q > 1 else bad[:m]
@@ -303,6 +310,14 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
         f[bd] = 0.0
         return f, off, bd
     return f, off, None
+
+
+def _scratch(work: dict, key: tuple, n: int, dtype=np.float64) -> np.ndarray:
+    """A view of length n on a buffer kept in work (grown when too small)."""
+    buf = work.get(key)
+    if buf is None or buf.size < n:
+        buf = work[key] = np.empty(n, dtype)
+    return buf[:n]
 
 
 def _dilate(mask: np.ndarray, grow: int) -> np.ndarray:
