@@ -44,7 +44,7 @@ class QRSConfig:
     band_hz: tuple[float, float] = (5.0, 20.0)
     integrate_s: float = 0.08
     derivative: bool = True          # square the derivative of the band-passed signal (else the signal)
-    internal_fs: float = 400.0       # raw input above ~1.5x this is block-averaged for detection
+    internal_fs: float = 400.0       # input at >= 2x this rate is block-averaged (integer factor) for detection
     refractory_s: float = 0.2
     twave_s: float = 0.36            # a candidate this soon after a beat is checked for being a T wave
     twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
@@ -53,16 +53,16 @@ class QRSConfig:
     extra_ratio: float = 0.5         # ... and weaker than this x both neighbours is dropped (0: off)
     level_block_s: float = 1.0
     level_window_s: float = 8.0
-    threshold: float = 0.07         # fraction of the local QRS level
-    searchback_threshold: float = 0.03
+    threshold: float = 0.07          # fraction of the local QRS level
+    searchback_threshold: float = 0.03   # search-back floor, fraction of the local QRS level
     searchback_rr: float = 1.66
-    noise_factor: float = 6.0        # search-back candidates must exceed this x the local noise floor
-    searchback_beat_ratio: float = 0.05  # ... and reach this fraction of the neighbouring beats' energy
+    noise_factor: float = 6.0        # every candidate must exceed this x the local noise floor
+    searchback_beat_ratio: float = 0.05  # search-back: at least this x the neighbouring beats' energy
     flat_s: float = 1.0
     flat_tol_mv: float = 1e-6
     overlap_s: float = 10.0
-    lead2_veto: float = 0.05         # a detection below lead2_weak x its neighbours' energy is dropped
-    lead2_weak: float = 0.5          # ... when lead 1 shows under lead2_veto x its usual QRS energy
+    lead2_weak: float = 0.5          # a detection under this x its neighbours' energy is dropped ...
+    lead2_veto: float = 0.05         # ... when lead 1 shows under this x its usual QRS energy there
     refine_radius_s: float = 0.05
     refine_smooth_s: float = 0.025
     refine_negative_ratio: float = 2.0   # take the minimum when |neg| > ratio * pos
