@@ -1,13 +1,14 @@
 """Step 2: pretrain the denoising autoencoder and export it to ONNX with a verified sidecar.
 
-    python pipelines/pretrain_dae.py [--epochs 30] [--windows-per-epoch 2048] [--code-l1 0]
+    python pipelines/pretrain_dae.py [--epochs 30] [--windows-per-epoch 2048] [--code-l1 0.01]
                                      [--run-dir runs/dae] [--onnx models/dae.onnx] [--threads 1]
 
 Trains on DS1 TRAIN records (VAL records for early stopping; DS2 is never read) with NSTDB noise
 (``train``/``val`` parts) at raw SNRs uniform in [-6, 24] dB; writes ``<run-dir>/config.json``,
 ``history.json`` and ``checkpoint.pt`` (best weights); then exports ``--onnx`` plus its ``.json``
-sidecar after ``onnx.checker`` and an onnxruntime-vs-torch parity check. The sparse variant:
-``--code-l1 1e-3 --run-dir runs/dae_sparse --onnx runs/dae_sparse/dae_sparse.onnx``.
+sidecar after ``onnx.checker`` and an onnxruntime-vs-torch parity check. The shipped model is the
+sparse variant (L1 0.01 on the code: lower validation loss, 0.041 vs 0.050); the plain comparator:
+``--code-l1 0 --run-dir runs/dae_plain --onnx runs/dae_plain/dae_plain.onnx``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patience", type=int, default=6)
-    p.add_argument("--code-l1", type=float, default=0.0, help="sparse variant: L1 weight on the code")
+    p.add_argument("--code-l1", type=float, default=0.01,
+                   help="L1 weight on the code (the shipped model is this sparse variant; 0 = plain DAE)")
     p.add_argument("--model-config", default="{}", help="JSON overrides of DAEConfig")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a loaded 2-core box)")
