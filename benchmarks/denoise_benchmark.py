@@ -156,6 +156,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--record-seconds", type=float, default=60.0)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--figure", type=Path, default=None)
+    p.add_argument("--sidecar", action="store_true",
+                   help="also write the first model's 0-dB goal figures into its sidecar's metrics.ds2_benchmark")
     return p.parse_args(argv)
 
 
@@ -188,6 +190,12 @@ def main(argv=None) -> int:
     if args.figure:
         figure(first, clean, records, bank, args.figure, args.seed)
         print(f"figure: {args.figure}")
+    if args.sidecar and goals:
+        meta_path = first.path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text())
+        meta.setdefault("metrics", {})["ds2_benchmark"] = {**goals[0], "windows": len(clean), "window_s": first.window / first.fs,
+                                                            "noise_part": "eval", "command": "benchmarks/denoise_benchmark.py"}
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "goals": goals, "record_check": rec, "windows": len(clean),

@@ -98,7 +98,7 @@ def train(path: Path, args) -> int:
     gen = torch.Generator(device=dev).manual_seed(0)
     v_clean = _windows(t["clean_val"], 768, args.window, gen)
     v_noisy = _noisy(v_clean, noise["val"], gen)
-    model = build_model("dae").to(dev)
+    model = build_model("dae", code_l1=0.01).to(dev)  # the shipped (sparse) recipe
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)  # the CPU recipe's optimiser
     torch.backends.cudnn.benchmark = True
     sync()
