@@ -240,7 +240,12 @@ def calibrate_offsets(logits: np.ndarray, y: np.ndarray, grid=np.linspace(-3, 3,
 
 
 def _fold_offsets(model, offsets: np.ndarray) -> None:
-    """Add ``offsets`` to the bias of the model's output layer (the last Linear with K outputs)."""
+    """Add ``offsets`` to the model's output: its ``offset`` buffer if it has one (an ensemble), else the
+    bias of its output layer (the last Linear with K outputs)."""
+    if isinstance(getattr(model, "offset", None), torch.Tensor):
+        with torch.no_grad():
+            model.offset += torch.from_numpy(offsets)
+        return
     last = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(offsets)][-1]
     with torch.no_grad():
         last.bias += torch.from_numpy(offsets)

@@ -145,10 +145,11 @@ class CNNEnsemble(nn.Module):
     def __init__(self, cfg: CNNEnsembleConfig):
         super().__init__()
         self.members = nn.ModuleList([CNN(CNNConfig(**dict(m))) for m in cfg.members])
+        self.register_buffer("offset", torch.zeros(cfg.n_classes))  # decision offsets (calibrated on VAL)
 
     def forward(self, beats: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         probs = torch.stack([m(beats, rr).softmax(dim=1) for m in self.members]).mean(0)  # (B, K)
-        return probs.clamp_min(1e-8).log()
+        return probs.clamp_min(1e-8).log() + self.offset
 
 
 @register("cnn_ensemble", CNNEnsembleConfig)
