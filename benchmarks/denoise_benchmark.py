@@ -8,7 +8,8 @@ in the conditioned (0.5-40 Hz) DS2 records, ``--per-record`` per record. Noise =
 the NSTDB ``bw``/``em``/``ma`` records (never seen in training or early stopping) and their mix,
 scaled per window and lead to the input SNR (raw noise power, see ``ecgdl.noise``). The noisy
 recording is then band-passed like the cache: that band-passed window *is* the band-pass baseline's
-output, and it is the DAE's input. Metrics against the clean window, averaged over windows:
+output, and it is the DAE's input. ``DAE+gate`` is the shipped model as ``Denoiser`` serves it
+(with the sidecar's noise gate), ``DAE`` the same network ungated; other models run ungated. Metrics against the clean window, averaged over windows:
 SNR improvement = output SNR - input SNR (dB); RMSE (mV); PRD = 100 * ||out - clean|| / ||clean|| (%).
 A second check runs the whole-record path (``Denoiser.denoise``, overlapping stitched windows) on
 60-s stretches of DS2 records at 0 dB mixed noise.
@@ -165,7 +166,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from ecgdl.paths import database_dir
 
-    models = {(p.stem if p.stem != "dae" else "DAE"): Denoiser(p) for p in args.models}
+    models: dict[str, Denoiser] = {}
+    for path in args.models:  # the shipped model twice: as served (with its sidecar's noise gate) and raw
+        if path.stem == "dae":
+            models.update({"DAE+gate": Denoiser(path), "DAE": Denoiser(path, gate=False)})
+        else:
+            models[path.stem] = Denoiser(path, gate=False)
     t0 = time.perf_counter()
     first = next(iter(models.values()))
     clean, records = ds2_windows(args.per_record, first.window, args.seed)

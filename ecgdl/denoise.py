@@ -6,6 +6,13 @@ by a Hann taper and the overlapping windows are cross-faded by a weighted averag
 edge (where a convolutional model is least reliable) shows as a seam. The record is reflected at
 both ends so its first and last samples sit inside windows too.
 
+Noise gate: a DAE distorts what is already clean (its own output SNR tops out near 19 dB), so
+each window's output is blended back toward its input by ``g = 1 / (1 + exp((snr_hat - tau) /
+width))``, where ``snr_hat = 10 log10(|y|^2 / |x - y|^2)`` is the DAE's own estimate of the
+window's SNR (output power over removed power). Windows the DAE finds clean (snr_hat >> tau) pass
+through band-passed only; noisy ones get the full DAE. ``tau``/``width`` come from the sidecar's
+``gate`` (tuned on the validation records: ``benchmarks/denoise_gate.py``); ``gate=False`` turns it off.
+
 Input: the *conditioned* signal (band-passed as the sidecar's ``conditioning``, 0.5-40 Hz), which
 is what the model was trained on; pass ``condition=True`` to band-pass a raw signal first.
 
@@ -32,7 +39,8 @@ class Denoiser:
     conditioning). providers: ONNX Runtime providers (default CPU). threads: intra-op threads.
     """
 
-    def __init__(self, onnx_path: str | Path, *, providers: list[str] | None = None, threads: int = 1):
+    def __init__(self, onnx_path: str | Path, *, providers: list[str] | None = None, threads: int = 1,
+                 gate: bool = True):
         import onnxruntime as ort
 
         self.path = Path(onnx_path)
@@ -41,6 +49,8 @@ class Denoiser:
         self.window = int(self.meta["window"])
         self.channels = int(self.meta["channels"])
         self.conditioning = ConditioningConfig(**self.meta.get("conditioning", {}))
+        g = self.meta.get("gate") if gate else None
+        self.gate = (float(g["tau_db"]), float(g["width_db"])) if g else None
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
@@ -57,7 +67,8 @@ class Denoiser:
         if x.ndim != 3 or x.shape[1] != self.channels:
             raise ValueError(f"expected (B, {self.channels}, T) windows, got {x.shape}")
         out = [self.session.run(None, {self.input_name: x[i:i + batch_size]})[0] for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros_like(x)
+        y = np.concatenate(out) if out else np.zeros_like(x)
+        return y if self.gate is None else apply_gate(x, y, *self.gate)
 
     def denoise(self, signal: np.ndarray, fs: float, *, condition_input: bool = False, hop_fraction: float = 0.25,
                 batch_size: int = 512) -> np.ndarray:
@@ -106,6 +117,18 @@ class Denoiser:
             acc[s:s + w] += (yw * taper).T
             weight[s:s + w] += taper
         return (acc[left:left + n] / weight[left:left + n, None]).astype(np.float32)
+
+
+def apply_gate(x: np.ndarray, y: np.ndarray, tau_db: float, width_db: float) -> np.ndarray:
+    """Blend DAE outputs ``y`` back toward inputs ``x`` (both ``(B, C, T)``) where the DAE sees little noise.
+
+    >>> x = np.ones((1, 2, 8), np.float32); bool(np.allclose(apply_gate(x, 0.999 * x, 12.0, 1.0), x, atol=1e-4))
+    True
+    """
+    removed = np.sum((x.astype(np.float64) - y) ** 2, axis=(1, 2))
+    snr_hat = 10 * np.log10(np.sum(y.astype(np.float64) ** 2, axis=(1, 2)) / np.maximum(removed, 1e-20) + 1e-20)
+    g = 1.0 / (1.0 + np.exp(np.clip((snr_hat - tau_db) / width_db, -50, 50)))  # (B,) 1 = full DAE
+    return (x - g[:, None, None] * (x - y)).astype(np.float32)
 
 
 def _lead_groups(n_leads: int, channels: int) -> list[list[int]]:
