@@ -176,8 +176,11 @@ def val_summary(report: dict) -> dict:
 
 
 def train_classifier(cfg: RunConfig, *, run_dir: Path | None = None, init_from: Path | None = None,
-                     cache: Path | None = None, progress: bool = True, data=None):
-    """Train one classifier; returns ``(model, history, val_report)``. ``data``: reuse :func:`prepare_data` output."""
+                     cache: Path | None = None, progress: bool = True, data=None, load_weights: bool = True):
+    """Train one classifier; returns ``(model, history, val_report)``. ``data``: reuse :func:`prepare_data` output.
+
+    init_from: a DAE checkpoint: the CNN takes its encoder architecture and (``load_weights``) its weights.
+    """
     train, val, stats = data or prepare_data(cfg, cache)
     seed_everything(cfg.train.seed)
     if init_from is not None:
@@ -185,7 +188,8 @@ def train_classifier(cfg: RunConfig, *, run_dir: Path | None = None, init_from: 
 
         cfg = replace(cfg, model_params={**cfg.model_params, **dae_params(init_from, stats["beat_scale"])})
         model = build_classifier(cfg, stats, train["beats"].shape[1], train["beats"].shape[2])
-        load_encoder(model, init_from)
+        if load_weights:
+            load_encoder(model, init_from)
     else:
         model = build_classifier(cfg, stats, train["beats"].shape[1], train["beats"].shape[2])
     augmenter = Augmenter(cfg.augment, cfg.features, stats) if cfg.augment.enabled else None
@@ -195,7 +199,8 @@ def train_classifier(cfg: RunConfig, *, run_dir: Path | None = None, init_from: 
 
     extra = {"features": cfg.features.to_dict(), "stats": stats, "run_config": cfg.to_dict(),
              "train_records": list(cfg.data.train_records), "val_records": list(cfg.data.val_records),
-             "init_from": str(init_from) if init_from else None}
+             "init_from": str(init_from) if init_from and load_weights else None,
+             "architecture_from": str(init_from) if init_from else None}
     hist = fit(model, _batches(cfg, train, augmenter), _loss_fn(cfg, train["y"]), evaluate, cfg.train,
                progress=progress)
     logits = predict_logits(model, val)

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="run folder name under runs/")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=3e-4")
     p.add_argument("--init-from", type=Path, default=None, help="DAE checkpoint whose encoder starts the CNN")
+    p.add_argument("--random-init", action="store_true",
+                   help="with --init-from: take the DAE encoder's architecture but not its weights (the ablation)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     cfg = load_config(a.config, a.set)
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     t0 = time.perf_counter()
-    model, hist, report = train_classifier(cfg, run_dir=run, init_from=a.init_from, progress=not a.quiet)
+    model, hist, report = train_classifier(cfg, run_dir=run, init_from=a.init_from, progress=not a.quiet,
+                                           load_weights=not a.random_init)
     wall = time.perf_counter() - t0
     n_params = sum(p.numel() for p in model.parameters())
     summary = {"name": a.name, "model": cfg.model, "params": n_params, "best_epoch": hist.best_epoch,
