@@ -237,7 +237,7 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     out: list[tuple[int, int]] = []
     for s, e in sorted(r):
         if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
+            out[-1] = (out[-1][0], int(max(out[-1][1], e)))
         else:
             out.append((int(s), int(e)))
     return tuple(out)

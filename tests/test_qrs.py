@@ -158,9 +158,10 @@ def test_ten_minute_flat_line_gives_no_beats(value, leads):
     fs = 360.0
     n = int(600 * fs)
     x = np.full((n, leads) if leads > 1 else n, value)
-    res = detect_r_peaks(x, fs)
+    res = detect_r_peaks(x, fs, chunk_s=240.0)               # spans three chunks: one range
     assert res.peaks.size == 0 and res.peaks.dtype == np.int64
     assert res.unusable == ((0, n),)
+    assert all(type(v) is int for r in res.unusable for v in r)
 
 
 def test_chunking_does_not_change_the_beats(mitdb_dir):
