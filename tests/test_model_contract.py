@@ -53,7 +53,7 @@ def test_forward_shape_gradients_and_finite(name):
 @pytest.mark.parametrize("name", list_models("classifier"))
 def test_activation_is_a_hyperparameter(name, act):
     if "activation" not in {f.name for f in fields(REGISTRY[name][0])}:
-        pytest.skip(f"{name} has no activation (a linear model)")
+        pytest.skip(f"{name} has no activation hyper-parameter")
     model = build_model(name, activation=act).eval()
     c, t = _input_shape(name)
     out = model(torch.randn(2, c, t), torch.randn(2, model.config.n_rr))
