@@ -51,11 +51,14 @@ def input_shapes(model) -> tuple[int, int, int]:
     return int(cfg.in_channels), int(cfg.n_samples), int(cfg.n_rr)
 
 
-def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] | None = None) -> Path:
+def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] | None = None,
+            conv2d: bool = True) -> Path:
     """Write ``model`` (a classifier ``forward(beats, rr) -> logits``) to ``path`` and check it.
 
     Uses the TorchScript exporter: it keeps an LSTM as one ONNX ``LSTM`` node (the dynamo exporter
-    unrolls it over time, minutes to export and a larger graph). Raises if ``onnx.checker`` fails.
+    unrolls it over time, minutes to export and a larger graph). With ``conv2d``, a pure 1-D conv
+    front end is rewritten as 2-D convolutions over a height-1 image (:func:`conv1d_as_conv2d`;
+    same numbers, ~3x faster in onnxruntime CPU). Raises if ``onnx.checker`` fails.
     """
     import onnx
     import torch
@@ -71,9 +74,85 @@ def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] 
         torch.onnx.export(model, example, str(tmp), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
                           dynamic_axes={n: {0: "batch"} for n in (*INPUT_NAMES, OUTPUT_NAME)},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
+    if conv2d:
+        rewritten = conv1d_as_conv2d(onnx.load(str(tmp)))
+        if rewritten is not None:
+            onnx.save(rewritten, str(tmp))
     onnx.checker.check_model(str(tmp), full_check=True)
     tmp.replace(path)
     return path
+
+
+#: Ops that map a (B, C, 1, T) tensor to one of the same layout, element by element or along T.
+_CONV_OPS = ("Conv", "MaxPool", "AveragePool")
+_POINTWISE_OPS = ("Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "Tanh", "Gelu", "BatchNormalization", "Identity",
+                  "Dropout")
+
+
+def conv1d_as_conv2d(model):
+    """The same graph with the 1-D conv front end on ``beats`` run as 2-D ops over (B, C, 1, T), or None.
+
+    ``beats`` is unsqueezed to 4-D inside the graph (the input keeps its (batch, C, T) shape); Conv /
+    pooling weights and attributes gain a height of 1; pointwise ops pass through; ``Reduce*`` over
+    the time axis (keepdims=0) reduce over (1, T). Any other consumer of a rewritten tensor (e.g. an
+    LSTM, a Transpose, a Flatten) makes the function return None and the graph is left as it is.
+    Why: onnxruntime's CPU kernels for 2-D convolutions are much faster than its 1-D ones.
+    """
+    import copy
+
+    from onnx import helper, numpy_helper
+
+    m = copy.deepcopy(model)
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    four = {"beats@4d"}
+    nodes = [helper.make_node("Unsqueeze", ["beats", "beats@axes"], ["beats@4d"])]
+    for n in g.node:
+        n.input[:] = ["beats@4d" if i == "beats" else i for i in n.input]
+        hit = [i for i in n.input if i in four]
+        if hit:
+            if not _rewrite_node(n, hit, inits):
+                return None
+            if n.op_type not in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum"):
+                four.update(n.output)
+        nodes.append(n)
+    if any(o.name in four for o in g.output):
+        return None
+    g.initializer.append(numpy_helper.from_array(np.array([2], np.int64), "beats@axes"))
+    del g.node[:]
+    g.node.extend(nodes)
+    return m
+
+
+def _rewrite_node(n, hit: list[str], inits: dict) -> bool:
+    """Rewrite one node consuming (B, C, 1, T) tensors in place; False when it cannot be."""
+    from onnx import helper, numpy_helper
+
+    attrs = {a.name: a for a in n.attribute}
+    if n.op_type in _CONV_OPS:
+        if hit != [n.input[0]]:
+            return False
+        if n.op_type == "Conv":
+            w = inits.get(n.input[1])
+            if w is None or len(w.dims) != 3:
+                return False
+            w.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(w)[:, :, None, :], w.name))
+        for name in ("kernel_shape", "strides", "dilations"):
+            if name in attrs:
+                attrs[name].ints[:] = [1, *attrs[name].ints]
+        if "pads" in attrs:
+            a, b = attrs["pads"].ints
+            attrs["pads"].ints[:] = [0, a, 0, b]
+        return "auto_pad" not in attrs or helper.get_attribute_value(attrs["auto_pad"]) in (b"NOTSET", "NOTSET")
+    if n.op_type in _POINTWISE_OPS:
+        return hit == [n.input[0]]
+    if n.op_type in ("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum"):
+        ok = ("axes" in attrs and list(attrs["axes"].ints) in ([2], [-1]) and "keepdims" in attrs
+              and attrs["keepdims"].i == 0 and len(n.input) == 1)
+        if ok:
+            attrs["axes"].ints[:] = [2, 3]
+        return ok
+    return False
 
 
 def parity(model, onnx_path: Path, inputs: dict[str, np.ndarray], *, batch: int = 1024) -> dict:
@@ -149,6 +228,7 @@ def build_sidecar(*, name: str, onnx_path: Path, blob: dict, parity_report: dict
         "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "onnx": {"file": onnx_path.name, "sha256": sha256_file(onnx_path), "bytes": onnx_path.stat().st_size,
                  "opset": onnx.load(str(onnx_path)).opset_import[0].version,
+                 "conv1d_as_conv2d": any("beats@4d" in n.output for n in onnx.load(str(onnx_path)).graph.node),
                  "inputs": {"beats": ["batch", cfg.get("in_channels"), cfg.get("n_samples")],
                             "rr": ["batch", cfg.get("n_rr")]},
                  "outputs": {OUTPUT_NAME: ["batch", len(classes)]}},

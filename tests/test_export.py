@@ -80,3 +80,28 @@ def test_shipped_models_are_verified_and_small():
         assert meta["parity"]["argmax_disagree"] == 0
         assert meta["features"]["stats"] is not None
         onnx.checker.check_model(str(path), full_check=True)
+
+
+def test_cnn_runs_as_2d_convolutions_with_the_same_logits(tmp_path_factory, mitdb_dir):
+    """The exported CNN's 1-D convolutions are rewritten as 2-D ones (faster in onnxruntime CPU)."""
+    from ecgdl.export import conv1d_as_conv2d
+
+    path, _ = fresh_for_tests(tmp_path_factory, mitdb_dir, "cnn")
+    graph = onnx.load(str(path)).graph
+    assert graph.node[0].op_type == "Unsqueeze"
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert convs and all(len(next(a for a in n.attribute if a.name == "kernel_shape").ints) == 2 for n in convs)
+    assert conv1d_as_conv2d(onnx.load(str(path))) is None  # nothing left to rewrite: no 1-D conv on beats
+
+
+def test_graphs_with_other_consumers_are_left_alone():
+    """An LSTM after the convolutions (a Transpose consumes the conv output) keeps the 1-D graph."""
+    from ecgdl.export import conv1d_as_conv2d
+    from ecgdl.paths import MODELS_DIR
+
+    lstm = MODELS_DIR / "ecgdl_lstm.onnx"
+    if not lstm.is_file():
+        pytest.skip("no LSTM shipped")
+    model = onnx.load(str(lstm))
+    assert any(n.op_type == "LSTM" for n in model.graph.node)
+    assert conv1d_as_conv2d(model) is None
