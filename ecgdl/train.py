@@ -107,7 +107,7 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], loss_fn: Cal
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
-            total, n = total + float(loss), n + 1
+            total, n = total + float(loss.detach()), n + 1
         model.eval()
         with torch.no_grad():
             metrics = {"epoch": epoch, "train_loss": total / max(n, 1), **evaluate(model)}
