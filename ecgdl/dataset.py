@@ -67,6 +67,7 @@ def dataset_dir(cfg: PrepareConfig = PrepareConfig(), cache: Path | None = None)
 
 
 def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file (source hashes in the manifest, the ONNX hash in a sidecar)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -14,7 +14,6 @@ file (training data and split, DS2 metrics, parity figures, git commit, the ONNX
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import subprocess
 import warnings
@@ -22,6 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+
+from ecgdl.dataset import sha256_file  # noqa: F401  (re-exported: the sidecar's file hash)
 
 #: Sidecar format version (bump when a key changes meaning).
 SIDECAR_VERSION = 1
@@ -34,15 +35,6 @@ INTENDED_USE = (
     "reader. Trained and tested on the MIT-BIH Arrhythmia Database only (adults, 360 Hz, two leads, "
     "MLII first); paced records were excluded."
 )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def input_shapes(model) -> tuple[int, int, int]:
