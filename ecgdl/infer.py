@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.beats import BeatSet, WindowConfig, cut_windows, rr_features
+from ecgdl.dataset import sha256_file
 from ecgdl.io import Record, read_record
 from ecgdl.labels import CLASS_INDEX
 from ecgdl.reference import (MATCH_TOLERANCE_S, compare_reference, match_beats,  # noqa: F401 (re-exported)
@@ -45,12 +46,6 @@ def default_model_path() -> Path:
     if not shipped:
         raise FileNotFoundError(f"no shipped model under {MODELS_DIR} (run pipelines/export.py)")
     return shipped[0]
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _make_session(path: Path, device: str, threads: int | None = None):
@@ -107,7 +102,7 @@ class BeatClassifier:
         self.path = path
         self.meta: dict = json.loads(sidecar.read_text())
         digest = self.meta.get("onnx", {}).get("sha256")
-        if digest and digest != _sha256(path):
+        if digest and digest != sha256_file(path):
             raise ValueError(f"{path}: sha256 differs from the sidecar's (file replaced or corrupted)")
         self.name: str = self.meta.get("name", path.stem)
         self.classes: tuple[str, ...] = tuple(self.meta["classes"])
