@@ -39,6 +39,17 @@ def prepared_cache(mitdb_dir, tmp_path_factory) -> Path:
     return cache
 
 
+@pytest.fixture
+def torch_one_thread():
+    """One torch intra-op thread: on a shared 2-core machine two spinning threads are ~8x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip @pytest.mark.gpu tests when no CUDA device is usable."""
     try:

@@ -10,13 +10,7 @@ import torch
 from ecgdl.models import REGISTRY, build_model, list_models
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine two spinning threads are ~8x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _input_shape(name: str) -> tuple[int, int]:

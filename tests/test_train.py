@@ -14,12 +14,7 @@ from ecgdl.splits import DS2, PACED, SplitError
 from ecgdl.train import EarlyStopping, TrainConfig, fit, load_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _pipeline(name: str):
