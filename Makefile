@@ -30,7 +30,7 @@ prepare: setup
 	$(PY) pipelines/prepare.py
 
 app: setup
-	$(VENV)/bin/streamlit run app/streamlit_app.py
+	$(VENV)/bin/ecgdl app
 
 clean:
 	rm -rf $(VENV) cache runs .pytest_cache

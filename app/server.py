@@ -13,15 +13,15 @@ import contextlib
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from ecgdl.app.launch import streamlit_command
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-APP = REPO_ROOT / "app" / "streamlit_app.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
@@ -38,8 +38,7 @@ def free_port() -> int:
 def running_app(timeout_s: float = 90.0) -> Iterator[str]:
     """Run the app on ``127.0.0.1:<free port>``; yield its URL once ``/_stcore/health`` answers."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = streamlit_command(port, "127.0.0.1")
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -32,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "app"))
+from ecgdl.app.launch import page_path  # noqa: E402
 
 
 def record_files(record: str) -> list[Path]:
@@ -49,7 +50,7 @@ def time_server(record: str, repeats: int) -> tuple[list[float], list[float]]:
     files = [(p.name, p.read_bytes(), "application/octet-stream") for p in record_files(record)]
     wall, cpu = [], []
     for _ in range(repeats):
-        at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=120).run()
+        at = AppTest.from_file(str(page_path()), default_timeout=120).run()
         at.sidebar.file_uploader(key="upload").set_value(files)
         t0, c0 = time.perf_counter(), time.process_time()
         at.run()

@@ -1,6 +1,6 @@
 """Denoising benchmark (issue 3): DAE vs band-pass baseline on DS2 windows with held-out NSTDB noise.
 
-    python benchmarks/denoise_benchmark.py [--models models/dae.onnx runs/dae_plain/dae_plain.onnx]
+    python benchmarks/denoise_benchmark.py [--models ecgdl/shipped/dae.onnx runs/dae_plain/dae_plain.onnx]
         [--per-record 40] [--seed 0] [--json out/denoise_benchmark.json] [--figure docs/figures/denoise_0db.png]
 
 Protocol. Clean = windows of the model's length (sidecar ``window``, both leads) at random offsets

@@ -1,6 +1,6 @@
 """Tune the denoiser's noise gate on the VALIDATION records (never DS2) and optionally store it in the sidecar.
 
-    python benchmarks/denoise_gate.py [--model models/dae.onnx] [--per-kind-snr 300] [--write]
+    python benchmarks/denoise_gate.py [--model ecgdl/shipped/dae.onnx] [--per-kind-snr 300] [--write]
 
 300 windows (model length) from the conditioned VAL records, NSTDB ``val``-part noise of every
 kind at raw SNR -6, 0, ..., 24 dB. For each gate setting (tau, width) the mean over the (kind, SNR)

@@ -247,7 +247,7 @@ def part_ds2(a, model, blob) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=None, help="shipped ONNX (default: models/ecgdl_cnn.onnx)")
+    p.add_argument("--model", type=Path, default=None, help="shipped ONNX (default: ecgdl/shipped/ecgdl_cnn.onnx)")
     p.add_argument("--checkpoint", type=Path, default=None, help="its torch checkpoint (parity, torch, ds2)")
     p.add_argument("--only", default="parity,throughput,record,holter,ds2")
     p.add_argument("--record", default="100")

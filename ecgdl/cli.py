@@ -78,6 +78,13 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(a: argparse.Namespace) -> int:
+    """Start the viewer (Streamlit) from the installed package at http://<address>:<port>."""
+    from ecgdl.app.launch import run
+
+    return run(a.port, a.address)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecgdl", description="ECG arrhythmia detection (MIT-BIH, AAMI classes).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -105,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=cmd_demo.__doc__)
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo's outputs go")
     demo.set_defaults(func=cmd_demo)
+    app = sub.add_parser("app", help=cmd_app.__doc__)
+    app.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    app.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
+    app.set_defaults(func=cmd_app)
     return p
 
 

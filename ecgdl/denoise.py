@@ -16,7 +16,7 @@ through band-passed only; noisy ones get the full DAE. ``tau``/``width`` come fr
 Input: the *conditioned* signal (band-passed as the sidecar's ``conditioning``, 0.5-40 Hz), which
 is what the model was trained on; pass ``condition=True`` to band-pass a raw signal first.
 
->>> dn = Denoiser("models/dae.onnx")                          # doctest: +SKIP
+>>> dn = Denoiser("ecgdl/shipped/dae.onnx")                          # doctest: +SKIP
 >>> clean = dn.denoise(record_signal_conditioned, fs=360.0)   # (n, 2) mV  # doctest: +SKIP
 """
 
@@ -144,7 +144,7 @@ def _fit_length(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def denoise(signal: np.ndarray, fs: float, model_path: str | Path | None = None, **kwargs) -> np.ndarray:
-    """One call: denoise a conditioned record ``(n, C)`` mV with ``models/dae.onnx`` (or ``model_path``)."""
+    """One call: denoise a conditioned record ``(n, C)`` mV with ``ecgdl/shipped/dae.onnx`` (or ``model_path``)."""
     if model_path is None:
         from ecgdl.paths import MODELS_DIR
 

@@ -282,7 +282,7 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
 
 
 def is_classifier_sidecar(meta: dict) -> bool:
-    """True for a beat-classifier sidecar written by :func:`export_checkpoint` (models/ also holds others)."""
+    """True for a beat-classifier sidecar written by :func:`export_checkpoint` (ecgdl/shipped/ also holds others)."""
     return "sidecar_version" in meta and isinstance(meta.get("model"), dict) and "classes" in meta
 
 
@@ -317,7 +317,7 @@ def model_card_tables(metas: list[dict]) -> str:
     for m in filter(is_classifier_sidecar, metas):
         par, ds2 = m.get("parity", {}), (m.get("metrics") or {}).get("ds2")
         out += [f"### `{m['name']}` ({m['model']['registry_name']})", "",
-                f"- File `models/{m['onnx']['file']}`, {m['onnx']['bytes'] / 1e6:.2f} MB, sha256 "
+                f"- File `ecgdl/shipped/{m['onnx']['file']}`, {m['onnx']['bytes'] / 1e6:.2f} MB, sha256 "
                 f"`{m['onnx']['sha256'][:16]}…`, opset {m['onnx']['opset']}, exported from commit "
                 f"`{(m.get('git') or {}).get('commit') or '?'}`.",
                 f"- Exported from `{m['model'].get('source_checkpoint')}` (best epoch {m['model'].get('best_epoch')}) "

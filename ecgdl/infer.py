@@ -29,14 +29,14 @@ from ecgdl.reference import (MATCH_TOLERANCE_S, compare_reference, match_beats, 
                              per_class_table, reference_beats)
 from ecgdl.signal import ConditioningConfig, condition
 
-#: The shipped model the CLI and the app use when none is named (``models/<name>.onnx``).
+#: The shipped model the CLI and the app use when none is named (``ecgdl/shipped/<name>.onnx``).
 DEFAULT_MODEL_NAME = "ecgdl_cnn"
 DEVICES = ("auto", "cpu", "cuda")
 _CPU, _CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
 
 def default_model_path() -> Path:
-    """``models/ecgdl_cnn.onnx``, or the first shipped ``models/*.onnx`` when that one is absent."""
+    """``ecgdl/shipped/ecgdl_cnn.onnx``, or the first shipped ``ecgdl/shipped/*.onnx`` when that one is absent."""
     from ecgdl.paths import MODELS_DIR
 
     preferred = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.onnx"

@@ -1,5 +1,6 @@
 """Where data, caches and runs live. Nothing is created at import time.
 
+* shipped models: ``ecgdl/shipped/`` inside the installed package (:data:`MODELS_DIR`).
 * data folder: ``$ECGDL_DATA`` if set, else ``../shared/data`` beside the checkout (or the current
   directory) when it exists, else ``~/.cache/ecgdl/physionet`` (records downloaded there on demand).
 * cache folder (prepared beat datasets): ``$ECGDL_CACHE`` or ``<repo>/cache``.
@@ -9,10 +10,12 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
+#: The shipped models (``<name>.onnx`` + ``<name>.json``), package data inside ``ecgdl/shipped/``.
+MODELS_DIR = Path(str(resources.files("ecgdl").joinpath("shipped")))
 
 _DATABASES = {"mitdb": "mitdb", "nstdb": "nstdb"}
 

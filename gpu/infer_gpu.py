@@ -4,7 +4,7 @@
     python gpu/infer_gpu.py               # on the GPU machine (< 90 s); PYTHONPATH=/tmp/site:<repo>
 
 Self-contained on the GPU machine: numpy, scipy and onnxruntime-gpu (no wfdb, no torch needed);
-the shipped model ``models/ecgdl_cnn.onnx`` + sidecar, and the records from the npz. The 24-hour
+the shipped model ``ecgdl/shipped/ecgdl_cnn.onnx`` + sidecar, and the records from the npz. The 24-hour
 two-lead recording is synthesised by tiling the stored 30-minute MIT-BIH records.
 """
 
@@ -86,7 +86,7 @@ def throughput(clf, inputs: dict, batch: int, iters: int = 30) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--prepare", action="store_true")
-    p.add_argument("--model", type=Path, default=ROOT / "models" / "ecgdl_cnn.onnx")
+    p.add_argument("--model", type=Path, default=ROOT / "ecgdl" / "shipped" / "ecgdl_cnn.onnx")
     p.add_argument("--hours", type=float, default=24.0, help="length of the tiled recording")
     a = p.parse_args(argv)
     if a.prepare:

@@ -1,4 +1,4 @@
-"""Export a trained classifier checkpoint to ``models/<name>.onnx`` + ``<name>.json`` (verified), and
+"""Export a trained classifier checkpoint to ``ecgdl/shipped/<name>.onnx`` + ``<name>.json`` (verified), and
 regenerate the per-model sections of ``docs/model_card.md`` from the shipped sidecars.
 
     python pipelines/export.py --checkpoint runs/best_cnn/checkpoint.pt --name ecgdl_cnn

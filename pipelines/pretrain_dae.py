@@ -1,7 +1,7 @@
 """Step 2: pretrain the denoising autoencoder and export it to ONNX with a verified sidecar.
 
     python pipelines/pretrain_dae.py [--epochs 30] [--windows-per-epoch 2048] [--code-l1 0.01]
-                                     [--run-dir runs/dae] [--onnx models/dae.onnx] [--threads 1]
+                                     [--run-dir runs/dae] [--onnx ecgdl/shipped/dae.onnx] [--threads 1]
 
 Trains on DS1 TRAIN records (VAL records for early stopping; DS2 is never read) with NSTDB noise
 (``train``/``val`` parts) at raw SNRs uniform in [-6, 24] dB; writes ``<run-dir>/config.json``,
@@ -27,7 +27,7 @@ import torch
 
 from ecgdl.models import build_model
 from ecgdl.noise import PARTS
-from ecgdl.paths import REPO_ROOT, database_dir, runs_dir
+from ecgdl.paths import MODELS_DIR, REPO_ROOT, database_dir, runs_dir
 from ecgdl.pretrain import DenoisingData, PretrainConfig, pretrain_dae
 from ecgdl.signal import ConditioningConfig
 from ecgdl.splits import TRAIN, VAL
@@ -49,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a loaded 2-core box)")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/dae")
-    p.add_argument("--onnx", type=Path, default=REPO_ROOT / "models" / "dae.onnx")
+    p.add_argument("--onnx", type=Path, default=MODELS_DIR / "dae.onnx")
     p.add_argument("--no-export", action="store_true")
     p.add_argument("--train-records", nargs="*", default=list(TRAIN))
     p.add_argument("--val-records", nargs="*", default=list(VAL))

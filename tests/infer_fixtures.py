@@ -13,7 +13,7 @@ from ecgdl.paths import MODELS_DIR
 
 
 def shipped_model() -> Path | None:
-    """``models/ecgdl_cnn.onnx`` when it and its sidecar are committed, else None."""
+    """``ecgdl/shipped/ecgdl_cnn.onnx`` when it and its sidecar are committed, else None."""
     p = MODELS_DIR / f"{DEFAULT_MODEL_NAME}.onnx"
     return p if p.is_file() and p.with_suffix(".json").is_file() else None
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgdl.paths import REPO_ROOT
+from ecgdl.app.launch import page_path
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-APP = str(REPO_ROOT / "app" / "streamlit_app.py")
+APP = str(page_path())
 EXAMPLE = "200"            # the record the page opens on (held-out, V runs, couplets, bigeminy, S beats)
 UPLOADED = EXAMPLE         # uploaded as files too: the page must then show what the library computes
 
@@ -37,8 +37,8 @@ def clf():
     chosen = os.environ.get("ECGDL_MODEL")
     try:
         return BeatClassifier(chosen or default_model_path())
-    except (FileNotFoundError, KeyError) as exc:      # KeyError: models/ holds only the denoiser so far
-        pytest.skip(f"no shipped beat classifier in models/: {exc!r}")
+    except (FileNotFoundError, KeyError) as exc:      # KeyError: ecgdl/shipped/ holds only the denoiser so far
+        pytest.skip(f"no shipped beat classifier in ecgdl/shipped/: {exc!r}")
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +160,7 @@ def test_denoised_overlay_when_the_dae_is_shipped(example_app):
     box = example_app.checkbox(key="denoise")
     if not (MODELS_DIR / "dae.onnx").is_file():
         assert box.disabled
-        pytest.skip("models/dae.onnx is not shipped: the overlay is offered disabled")
+        pytest.skip("ecgdl/shipped/dae.onnx is not shipped: the overlay is offered disabled")
     box.check().run()
     _assert_clean(example_app)
     strip = json.loads(example_app.get("plotly_chart")[1].proto.spec)

@@ -30,8 +30,8 @@ def model_args() -> list[str]:
         return ["--model", os.environ["ECGDL_MODEL"]]
     try:
         BeatClassifier(default_model_path())
-    except (FileNotFoundError, KeyError) as exc:      # KeyError: models/ holds only the denoiser so far
-        pytest.skip(f"no shipped beat classifier in models/: {exc!r}")
+    except (FileNotFoundError, KeyError) as exc:      # KeyError: ecgdl/shipped/ holds only the denoiser so far
+        pytest.skip(f"no shipped beat classifier in ecgdl/shipped/: {exc!r}")
     return []
 
 

@@ -125,7 +125,7 @@ def test_missing_path_is_an_error(model_path, tmp_path, capsys):
 
 def test_demo_scores_the_default_record(tmp_path, capsys, mitdb_dir):
     if shipped_model() is None:
-        pytest.skip("no model shipped under models/ yet")
+        pytest.skip("no model shipped under ecgdl/shipped/ yet")
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
     text = capsys.readouterr().out
     assert "Beats per class" in text and "Heart rate" in text and "V events" in text

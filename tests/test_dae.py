@@ -116,7 +116,7 @@ def test_onnx_matches_torch(tmp_path, mitdb_dir):
 
 
 def test_shipped_denoiser_improves_a_noisy_test_record(mitdb_dir, nstdb_dir):
-    """models/dae.onnx on 20 s of DS2 record 100 + held-out mixed noise at -6 dB: SNR rises by > 3 dB."""
+    """ecgdl/shipped/dae.onnx on 20 s of DS2 record 100 + held-out mixed noise at -6 dB: SNR rises by > 3 dB."""
     from ecgdl.denoise import Denoiser
     from ecgdl.noise import NoiseBank
     from ecgdl.pretrain import conditioned_signal
@@ -124,7 +124,7 @@ def test_shipped_denoiser_improves_a_noisy_test_record(mitdb_dir, nstdb_dir):
 
     onnx = MODELS_DIR / "dae.onnx"
     if not onnx.is_file():
-        pytest.skip("models/dae.onnx not built yet: run pipelines/pretrain_dae.py")
+        pytest.skip("ecgdl/shipped/dae.onnx not built yet: run pipelines/pretrain_dae.py")
     clean = conditioned_signal(mitdb_dir / "100")[36000:43200]                          # (7200, 2) mV
     noisy = NoiseBank("eval", nstdb=nstdb_dir).corrupt(clean.T[None], -6.0, np.random.default_rng(0), "mix")[0].T
     out = Denoiser(onnx).denoise(noisy, 360.0)
@@ -151,10 +151,10 @@ def test_shipped_sidecar_gate_is_applied(mitdb_dir):
 
     onnx = MODELS_DIR / "dae.onnx"
     if not onnx.is_file():
-        pytest.skip("models/dae.onnx not built yet: run pipelines/pretrain_dae.py")
+        pytest.skip("ecgdl/shipped/dae.onnx not built yet: run pipelines/pretrain_dae.py")
     gated, raw = Denoiser(onnx), Denoiser(onnx, gate=False)
     if gated.gate is None:
-        pytest.skip("models/dae.json has no gate: run benchmarks/denoise_gate.py --write")
+        pytest.skip("ecgdl/shipped/dae.json has no gate: run benchmarks/denoise_gate.py --write")
     x = conditioned_signal(mitdb_dir / "100")[:gated.window].T[None]  # a clean window
     # On clean signal the gate keeps the served output at least as close to the input as the raw DAE.
     assert np.abs(gated.denoise_windows(x) - x).mean() <= np.abs(raw.denoise_windows(x) - x).mean() + 1e-6

@@ -69,7 +69,7 @@ def test_shipped_models_are_verified_and_small():
     shipped = [p for p in sorted(MODELS_DIR.glob("*.onnx"))
                if is_classifier_sidecar(json.loads(p.with_suffix(".json").read_text()))]
     if shipped_model() is None or not shipped:
-        pytest.skip("no classifier shipped under models/ yet")
+        pytest.skip("no classifier shipped under ecgdl/shipped/ yet")
     for path in shipped:
         meta = json.loads(path.with_suffix(".json").read_text())
         for key in SIDECAR_KEYS:

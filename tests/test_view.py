@@ -163,7 +163,7 @@ def test_shipped_denoiser_overlay_when_present(rec208):
     from ecgdl.view import denoised_trace
 
     if not (MODELS_DIR / "dae.onnx").is_file():
-        pytest.skip("models/dae.onnx is not shipped")
+        pytest.skip("ecgdl/shipped/dae.onnx is not shipped")
     from ecgdl.denoise import Denoiser
     from ecgdl.signal import condition
 

@@ -1,6 +1,6 @@
 // Score beats with the shipped ecgdl ONNX classifier in Node.js (onnxruntime-node, CPU).
 //
-//   node score_beats.mjs ../../models/ecgdl_cnn.onnx beats.json > proba.json
+//   node score_beats.mjs ../../ecgdl/shipped/ecgdl_cnn.onnx beats.json > proba.json
 //
 // beats.json holds the model inputs exactly as Python's BeatClassifier.inputs() builds them
 // (ecgdl.features.make_inputs with the sidecar's recipe):

@@ -1,6 +1,6 @@
 """ecgdl viewer for clinicians: a record in, every beat labelled, what is abnormal and where, results out.
 
-Run:  streamlit run app/streamlit_app.py
+Run:  ecgdl app   (or: streamlit run ecgdl/app/streamlit_app.py)
 Thin over the library: reading uploads (ecgdl.uploads), scoring (ecgdl.infer, the CLI's path),
 what to draw (ecgdl.view), the printable report (ecgdl.clinical_report). Nothing here logs
 record data; uploads pass through a temporary folder that is removed at once.
@@ -12,9 +12,9 @@ import hashlib
 import os
 
 import streamlit as st
-from ecg_figures import overview_figure, strip_figure, trend_figure
 
 from ecgdl import view
+from ecgdl.app.ecg_figures import overview_figure, strip_figure, trend_figure
 from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts, render_report
 from ecgdl.io import RecordError
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
@@ -45,7 +45,7 @@ def score_example(name: str):
 
 @st.cache_resource(show_spinner=False)
 def load_denoiser():
-    """The denoising autoencoder when ``models/dae.onnx`` is shipped, else None."""
+    """The denoising autoencoder when ``ecgdl/shipped/dae.onnx`` is shipped, else None."""
     from ecgdl.paths import MODELS_DIR
 
     if not (MODELS_DIR / "dae.onnx").is_file():
@@ -186,7 +186,7 @@ def strip_ui(result, classes: tuple[str, ...]) -> None:
                  index=view.WINDOW_CHOICES_S.index(view.DEFAULT_WINDOW_S))
     denoiser = load_denoiser()
     overlay_on = c3.checkbox("Overlay denoised signal", key="denoise", disabled=denoiser is None,
-                             help=None if denoiser else "No denoising model (models/dae.onnx) is shipped.")
+                             help=None if denoiser else "No denoising model (ecgdl/shipped/dae.onnx) is shipped.")
     win = float(st.session_state["win_s"])
     st.session_state["start_s"] = view.clamp_window(st.session_state.get("start_s", 0.0), win, dur)[0]
     y = result.conditioned[:, leads.index(lead)]
