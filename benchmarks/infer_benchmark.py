@@ -116,10 +116,10 @@ def score_cmd(paths, out: Path, a, *extra) -> list[str]:
 def stage_times(path: Path, model: Path) -> dict:
     """In-process seconds of each stage of the scoring path on one record (one run)."""
     from ecgdl.beats import WindowConfig
-    from ecgdl.infer import BeatClassifier, classify_beats, condition_record, score_record
+    from ecgdl.infer import BeatClassifier, classify_beats, score_record
     from ecgdl.io import read_record
     from ecgdl.qrs import detect_r_peaks
-    from ecgdl.signal import ConditioningConfig
+    from ecgdl.signal import ConditioningConfig, condition_record
 
     clf = BeatClassifier(model, device="cpu")
     out, t = {}, time.perf_counter()

@@ -9,9 +9,12 @@ beat is flagged ``edge`` as well.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from ecgdl.signal import CHUNK_CONDITION_S
 
 #: Names of the columns of ``BeatSet.rr`` (seconds, then dimensionless ratios).
 RR_FEATURES: tuple[str, ...] = (
@@ -170,3 +173,38 @@ def make_beats(signal: np.ndarray, peaks: np.ndarray, fs: float, *, labels: np.n
     y = np.full(len(peaks), -1, np.int8) if labels is None else np.asarray(labels, dtype=np.int8)
     return BeatSet(x=x, rr=rr, y=y, record=np.full(len(peaks), record, dtype="<U16"), sample=peaks,
                    edge=edge_w | edge_rr)
+
+
+#: Beats of recordings longer than :data:`ecgdl.signal.CHUNK_CONDITION_S` are classified per segment
+#: of this length: the feature recipe's record-level context (median beat, median RR) then spans
+#: 30 minutes, the length of the training records, and memory stays bounded on a 24-hour Holter.
+FEATURE_SEGMENT_S = 1800.0
+
+
+def beat_segments(peaks: np.ndarray, fs: float, n_samples: int) -> list[slice]:
+    """Slices of ``peaks`` classified together: all of them for records up to
+    :data:`ecgdl.signal.CHUNK_CONDITION_S`, else :data:`FEATURE_SEGMENT_S` segments (a last one
+    shorter than half a segment joins the previous)."""
+    if n_samples <= CHUNK_CONDITION_S * fs or not len(peaks):
+        return [slice(0, len(peaks))]
+    seg = int(FEATURE_SEGMENT_S * fs)
+    n_seg = max(1, int(round(n_samples / seg)))
+    bounds = np.searchsorted(peaks, np.arange(1, n_seg) * seg)
+    edges = np.r_[0, bounds, len(peaks)]
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def segment_beat_sets(conditioned: np.ndarray, peaks: np.ndarray, fs: float, window: WindowConfig,
+                      record: str = "") -> Iterator[tuple[slice, BeatSet]]:
+    """``(slice of peaks, its BeatSet)`` per :func:`beat_segments` segment of a conditioned record.
+
+    RR features come from the whole record; windows are cut per segment (bounded memory on a Holter).
+    """
+    if abs(fs - window.fs) > 1e-6:
+        raise ValueError(f"signal at {fs} Hz but the model's window expects {window.fs} Hz")
+    rr, edge_rr = rr_features(peaks, fs, window)
+    for sl in beat_segments(peaks, fs, conditioned.shape[0]):
+        x, edge_w = cut_windows(conditioned, peaks[sl], window)
+        n = len(x)
+        yield sl, BeatSet(x=x, rr=rr[sl], y=np.full(n, -1, np.int8), record=np.full(n, record, dtype="<U16"),
+                          sample=peaks[sl], edge=edge_w | edge_rr[sl])

@@ -206,6 +206,7 @@ def build_sidecar(*, name: str, onnx_path: Path, blob: dict, parity_report: dict
     from ecgdl.beats import RR_FEATURES, WindowConfig
     from ecgdl.labels import AAMI_CLASSES, AAMI_NAMES
     from ecgdl.paths import REPO_ROOT
+    from ecgdl.qrs_config import DEFAULT_CONFIG as QRS_DEFAULT
     from ecgdl.signal import ConditioningConfig
     from ecgdl.splits import DS2, PACED
 
@@ -232,6 +233,7 @@ def build_sidecar(*, name: str, onnx_path: Path, blob: dict, parity_report: dict
         "window": window.to_dict(),
         "rr_features": list(RR_FEATURES),
         "conditioning": asdict(ConditioningConfig()),
+        "qrs": QRS_DEFAULT.to_dict(),
         "features": {"config": extra.get("features"), "stats": extra.get("stats")},
         "logit_offsets": extra.get("logit_offsets"),
         "training": {"data": "MIT-BIH Arrhythmia Database (PhysioNet mitdb), reference beat annotations",

@@ -1,11 +1,13 @@
 """The one scoring path: :class:`BeatClassifier` over ONNX Runtime and :func:`score_record`.
 
-Torch-free. Everything the path needs (classes, sampling rate, window, conditioning, feature
-recipe and statistics) is read from the model's sidecar JSON, never from a literal.
+Torch-free. Everything the path needs (classes, sampling rate, window, conditioning, detector,
+feature recipe and statistics) is read from the model's sidecar JSON, never from a literal.
+:func:`score_record` is a column of named steps, each owned by its concept's module:
 
-    read (ecgdl.io, gaps filled) -> condition (ecgdl.signal) -> R peaks (ecgdl.qrs, or the record's
-    reference beat annotations) -> windows + RR (ecgdl.beats) -> inputs (ecgdl.features) -> ONNX
-    -> per-beat labels and probabilities -> rhythm summary (ecgdl.rhythm)
+    read (ecgdl.io, gaps filled)        -> condition (ecgdl.signal.condition_record)
+    -> detect (ecgdl.qrs.detect_r_peaks, or the reference beats: ecgdl.reference)
+    -> beats (ecgdl.beats.segment_beat_sets) -> classify (inputs ecgdl.features, ONNX here)
+    -> [adapt] -> [episodes] -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
 
 >>> clf = BeatClassifier()                                   # doctest: +SKIP
 >>> res = score_record("../shared/data/mitdb/100", clf)      # doctest: +SKIP
@@ -21,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.beats import BeatSet, WindowConfig, cut_windows, rr_features
+from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
 from ecgdl.dataset import sha256_file
 from ecgdl.io import Record, read_record
-from ecgdl.labels import CLASS_INDEX
-from ecgdl.reference import (MATCH_TOLERANCE_S, compare_reference, match_beats,  # noqa: F401 (re-exported)
-                             per_class_table, reference_beats)
-from ecgdl.signal import ConditioningConfig, condition
+from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
+from ecgdl.qrs_config import QRSConfig
+from ecgdl.reference import compare_record, reference_beats
+from ecgdl.signal import ConditioningConfig, condition_record
 
 #: The shipped model the CLI and the app use when none is named (``ecgdl/shipped/<name>.onnx``).
 DEFAULT_MODEL_NAME = "ecgdl_cnn"
@@ -106,6 +108,11 @@ class BeatClassifier:
             raise ValueError(f"{path}: sha256 differs from the sidecar's (file replaced or corrupted)")
         self.name: str = self.meta.get("name", path.stem)
         self.classes: tuple[str, ...] = tuple(self.meta["classes"])
+        # the scoring recipe's configs, all from the sidecar (a sidecar without "qrs": the default detector)
+        self.fs: float = float(self.meta["fs"])
+        self.conditioning = ConditioningConfig(**self.meta["conditioning"])
+        self.window = WindowConfig(**self.meta["window"])
+        self.qrs: QRSConfig = QRSConfig.from_dict(self.meta["qrs"]) if "qrs" in self.meta else DEFAULT_QRS
         self.session, self.fallback = _make_session(path, device, threads)
         self.provider: str = self.session.get_providers()[0]
         # CPU: small batches stay in cache (~15% less CPU time than 4,096 here); GPU: large batches
@@ -152,6 +159,13 @@ class BeatClassifier:
                 "fallback": self.fallback or None}
 
 
+def decide(proba: np.ndarray, classes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(class index (n,), class letter (n,))`` of each beat: the most probable class."""
+    pred = proba.argmax(1) if len(proba) else np.zeros(0, np.int64)
+    label = np.asarray(classes)[pred] if len(pred) else np.zeros(0, "<U1")
+    return pred, label
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, float32."""
     z = logits - logits.max(axis=1, keepdims=True)
@@ -159,60 +173,16 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-#: Beats of recordings longer than :data:`CHUNK_CONDITION_S` are classified per segment of this length:
-#: the feature recipe's record-level context (median beat, median RR) then spans 30 minutes, the
-#: length of the training records, and memory stays bounded on a 24-hour Holter.
-FEATURE_SEGMENT_S = 1800.0
-#: Records longer than this are conditioned in overlapping chunks (bounded memory; the chunk
-#: overlap makes the zero-phase filter's result equal to the whole-record one to float32 precision).
-CHUNK_CONDITION_S = 3600.0
-
-
-def condition_record(x: np.ndarray, fs: float, cfg: ConditioningConfig, *, chunk_s: float = 1800.0,
-                     pad_s: float = 30.0) -> np.ndarray:
-    """Condition ``x`` ``(n, C)``; records over :data:`CHUNK_CONDITION_S` go in chunks with ``pad_s`` context."""
-    n = x.shape[0]
-    if n <= CHUNK_CONDITION_S * fs:
-        return condition(x, fs, cfg)
-    out = np.empty(x.shape, np.float32)
-    core, pad = int(chunk_s * fs), int(pad_s * fs)
-
-    for a in range(0, n, core):
-        b = min(n, a + core)
-        a0, b0 = max(0, a - pad), min(n, b + pad)
-        out[a:b] = condition(x[a0:b0], fs, cfg)[a - a0:b - a0]
-    return out
-
-
-def beat_segments(peaks: np.ndarray, fs: float, n_samples: int) -> list[slice]:
-    """Slices of ``peaks`` classified together: all of them for records up to :data:`CHUNK_CONDITION_S`,
-    else :data:`FEATURE_SEGMENT_S` segments (a last one shorter than half a segment joins the previous)."""
-    if n_samples <= CHUNK_CONDITION_S * fs or not len(peaks):
-        return [slice(0, len(peaks))]
-    seg = int(FEATURE_SEGMENT_S * fs)
-    n_seg = max(1, int(round(n_samples / seg)))
-    bounds = np.searchsorted(peaks, np.arange(1, n_seg) * seg)
-    edges = np.r_[0, bounds, len(peaks)]
-    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-
 def classify_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float,
                    window: WindowConfig, record: str = "") -> tuple[np.ndarray, np.ndarray]:
     """``(proba (n, K) float32, edge (n,) bool)`` of the beats at ``peaks`` of a conditioned record.
 
     Equal to ``clf.predict_proba(make_beats(conditioned, peaks, fs))`` for records up to an hour;
-    longer ones go segment by segment (:func:`beat_segments`), windows cut per segment.
+    longer ones go segment by segment (:func:`ecgdl.beats.segment_beat_sets`).
     """
-    if abs(fs - window.fs) > 1e-6:
-        raise ValueError(f"signal at {fs} Hz but the model's window expects {window.fs} Hz")
-    rr, edge_rr = rr_features(peaks, fs, window)
     proba = np.zeros((len(peaks), len(clf.classes)), np.float32)
     edge = np.zeros(len(peaks), bool)
-    for sl in beat_segments(peaks, fs, conditioned.shape[0]):
-        x, edge_w = cut_windows(conditioned, peaks[sl], window)
-        n = len(x)
-        beats = BeatSet(x=x, rr=rr[sl], y=np.full(n, -1, np.int8), record=np.full(n, record, dtype="<U16"),
-                        sample=peaks[sl], edge=edge_w | edge_rr[sl])
+    for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
         proba[sl] = clf.predict_proba(beats)
         edge[sl] = beats.edge
     return proba, edge
@@ -259,18 +229,6 @@ def _short_reference(ref: dict | None) -> dict | None:
     return {**{k: v for k, v in ref.items() if k not in keep}, **{k: ref[k][:1000] for k in keep}}
 
 
-def _compare(rec: Record, ref_sample, ref_y, peaks, pred, classes) -> tuple[dict | None, np.ndarray | None]:
-    """``(reference comparison, reference letter per scored beat)`` when the record has annotations."""
-    if rec.annotations is None:
-        return None, None
-    ref_y = np.array([classes.index(c) for c in CLASS_INDEX])[ref_y]  # AAMI index -> model's class index
-    reference = compare_reference(ref_sample, ref_y, peaks, pred, rec.fs, classes)
-    ri, di = match_beats(ref_sample, peaks, int(round(MATCH_TOLERANCE_S * rec.fs)))
-    ref_label = np.full(len(peaks), "", dtype="<U1")
-    ref_label[di] = np.asarray(classes)[ref_y[ri]]
-    return reference, ref_label
-
-
 def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
     """``[start, stop)`` ranges at ``rec.fs`` -> sorted, at the file's own rate."""
     ranges = sorted({(int(a), int(b)) for a, b in ranges})
@@ -283,42 +241,62 @@ def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
 
 def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_reference: bool = False,
                  compare: bool = True) -> RecordResult:
-    """Score one record end to end (see the module docstring).
+    """Score one record end to end, one named step per line (see the module docstring).
 
     use_reference: classify the record's reference beat annotations instead of detected R peaks.
     compare: with annotations present, fill ``reference`` (Se/+P per class, 150 ms matching).
     """
-    from ecgdl.rhythm import summarise
+    rec = read_for_model(source, clf.fs)                                       # read
+    raw = model_leads(rec)
+    conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
+    peaks, unusable = find_beats(rec, raw, clf.qrs, use_reference)              # detect
+    proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
+    # adapt: a record-adaptive step rewrites ``proba`` here (from the record's unlabelled beats only)
+    pred, label = decide(proba, clf.classes)
+    # episodes: rhythm episodes are grouped here from ``label`` and ``peaks``
+    reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
+    source_sample = rec.to_source_samples(peaks)
+    summary = record_summary(rec, clf, label, source_sample, (*unusable, *rec.gaps),         # summarise
+                             beat_source="reference" if use_reference else "detected", edge_beats=int(edge.sum()))
+    return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
+                        proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
+                        ref_label=ref_label)
 
-    meta = clf.meta
-    rec = source if isinstance(source, Record) else read_record(source, target_fs=meta["fs"], on_gaps="fill")
-    if abs(rec.fs - meta["fs"]) > 1e-6:
-        raise ValueError(f"{rec.name}: record at {rec.fs} Hz, model expects {meta['fs']} Hz")
+
+def read_for_model(source: str | Path | Record, fs: float) -> Record:
+    """The record at the model's rate ``fs`` (read and resampled, gaps filled; a ``Record`` is checked)."""
+    rec = source if isinstance(source, Record) else read_record(source, target_fs=fs, on_gaps="fill")
+    if abs(rec.fs - fs) > 1e-6:
+        raise ValueError(f"{rec.name}: record at {rec.fs} Hz, model expects {fs} Hz")
+    return rec
+
+
+def model_leads(rec: Record) -> np.ndarray:
+    """``(n, 2)`` the primary and secondary leads the model reads (a view when possible: 24 h is 250 MB)."""
     pair = list(rec.lead_pair())
-    raw = rec.signal[:, :2] if pair == [0, 1] else rec.signal[:, pair]  # a view when possible (24 h: 250 MB)
-    conditioned = condition_record(raw, rec.fs, ConditioningConfig(**meta["conditioning"]))
-    ref_sample, ref_y = reference_beats(rec)
+    return rec.signal[:, :2] if pair == [0, 1] else rec.signal[:, pair]
+
+
+def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,
+               use_reference: bool = False) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """``(beat positions at rec.fs, unusable ranges)``: detected R peaks, or the reference beats."""
     if use_reference:
         if rec.annotations is None:
             raise ValueError(f"{rec.name}: use_reference=True but the record has no reference annotations")
-        peaks, unusable = ref_sample, ()
-    else:
-        from ecgdl.qrs import detect_r_peaks
+        return reference_beats(rec)[0], ()
+    from ecgdl.qrs import detect_r_peaks
 
-        qrs = detect_r_peaks(raw, rec.fs)
-        peaks, unusable = qrs.peaks, tuple(qrs.unusable)
-    window = WindowConfig(**meta["window"])
-    proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, window, rec.name)
-    pred = proba.argmax(1) if len(proba) else np.zeros(0, np.int64)
-    classes = clf.classes
-    label = np.asarray(classes)[pred] if len(pred) else np.zeros(0, "<U1")
-    source_sample = rec.to_source_samples(peaks)
-    reference, ref_label = _compare(rec, ref_sample, ref_y, peaks, pred, classes) if compare else (None, None)
-    summary = {"record": rec.name, "leads": [rec.leads[i] for i in pair], "source_fs": rec.source_fs,
-               "model_fs": rec.fs, "beat_source": "reference" if use_reference else "detected",
-               "edge_beats": int(edge.sum()), "notes": list(rec.notes), "model": clf.info(),
-               **summarise(label, source_sample, rec.source_fs, classes=classes, duration_s=rec.duration_s,
-                           unusable=_source_ranges(rec, (*unusable, *rec.gaps)))}
-    return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
-                        proba=proba, summary=summary, reference=reference, classes=classes, edge=edge,
-                        ref_label=ref_label)
+    found = detect_r_peaks(raw, rec.fs, qrs)
+    return found.peaks, tuple(found.unusable)
+
+
+def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, unusable,
+                   *, beat_source: str, edge_beats: int) -> dict:
+    """The record's summary: where it came from, the model, then :func:`ecgdl.rhythm.summarise`."""
+    from ecgdl.rhythm import summarise
+
+    return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
+            "model_fs": rec.fs, "beat_source": beat_source, "edge_beats": edge_beats, "notes": list(rec.notes),
+            "model": clf.info(),
+            **summarise(label, source_sample, rec.source_fs, classes=clf.classes, duration_s=rec.duration_s,
+                        unusable=_source_ranges(rec, unusable))}

@@ -32,43 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
+from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
 from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
 
 __all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "refine_peaks"]
-
-
-@dataclass(frozen=True)
-class QRSConfig:
-    """Detector parameters; all durations in seconds, frequencies in Hz."""
-
-    band_hz: tuple[float, float] = (5.0, 20.0)
-    integrate_s: float = 0.08
-    derivative: bool = True          # square the derivative of the band-passed signal (else the signal)
-    internal_fs: float = 400.0       # input at >= 2x this rate is block-averaged (integer factor) for detection
-    refractory_s: float = 0.2
-    twave_s: float = 0.36            # a candidate this soon after a beat is checked for being a T wave
-    twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
-    twave_rr: float = 1.5            # ... unless it splits an interval this much longer than the local RR
-    extra_rr: float = 1.3            # a beat splitting an interval shorter than this x the local RR ...
-    extra_ratio: float = 0.5         # ... and weaker than this x both neighbours is dropped (0: off)
-    level_block_s: float = 1.0
-    level_window_s: float = 8.0
-    threshold: float = 0.07          # fraction of the local QRS level
-    searchback_threshold: float = 0.03   # search-back floor, fraction of the local QRS level
-    searchback_rr: float = 1.66
-    noise_factor: float = 6.0        # every candidate must exceed this x the local noise floor
-    searchback_beat_ratio: float = 0.05  # search-back: at least this x the neighbouring beats' energy
-    flat_s: float = 1.0
-    flat_tol_mv: float = 1e-6
-    overlap_s: float = 10.0
-    lead2_weak: float = 0.5          # a detection under this x its neighbours' energy is dropped ...
-    lead2_veto: float = 0.05         # ... when lead 1 shows under this x its usual QRS energy there
-    refine_radius_s: float = 0.05
-    refine_smooth_s: float = 0.025
-    refine_negative_ratio: float = 2.0   # take the minimum when |neg| > ratio * pos
-
-
-DEFAULT_CONFIG = QRSConfig()
 
 
 @dataclass(frozen=True)
@@ -89,13 +56,15 @@ class QRSResult:
 # ----------------------------------------------------------------------------- public API
 
 
-def detect_r_peaks(signal: np.ndarray, fs: float, *, chunk_s: float = 600.0) -> QRSResult:
+def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFIG, *,
+                   chunk_s: float = 600.0) -> QRSResult:
     """Detect R peaks in a raw ECG.
 
     Args:
         signal: (n_samples,) or (n_samples, n_leads) float, mV, raw (filtered here).
             Column 0 is the primary lead (MLII); peaks are placed on it.
         fs: sampling rate in Hz (100-2000).
+        cfg: detector parameters (:class:`ecgdl.qrs_config.QRSConfig`; the defaults are the tuned ones).
         chunk_s: length of the chunks processed at a time, seconds (memory bound).
 
     Returns:
@@ -106,7 +75,6 @@ def detect_r_peaks(signal: np.ndarray, fs: float, *, chunk_s: float = 600.0) -> 
         >>> res.peaks.size, res.unusable
         (0, ((0, 3600),))
     """
-    cfg = DEFAULT_CONFIG
     x = np.asarray(signal)
     if x.ndim == 1:
         x = x[:, None]
@@ -135,7 +103,8 @@ def detect_r_peaks(signal: np.ndarray, fs: float, *, chunk_s: float = 600.0) -> 
 
 
 def refine_peaks(
-    signal_1d: np.ndarray, fs: float, peaks: np.ndarray, radius_s: float = 0.05
+    signal_1d: np.ndarray, fs: float, peaks: np.ndarray, radius_s: float = 0.05, *,
+    cfg: QRSConfig = DEFAULT_CONFIG,
 ) -> np.ndarray:
     """Move each peak to the R-peak position, by the rule the detector uses.
 
@@ -149,11 +118,11 @@ def refine_peaks(
         fs: sampling rate, Hz.
         peaks: (n_beats,) int sample indices near R peaks.
         radius_s: search radius, seconds.
+        cfg: detector parameters (``refine_smooth_s``, ``refine_negative_ratio``).
 
     Returns:
         (n_beats,) int64 refined indices (same order as ``peaks``, not de-duplicated).
     """
-    cfg = DEFAULT_CONFIG
     x = np.asarray(signal_1d).ravel()
     p = np.asarray(peaks, dtype=np.int64).ravel()
     if p.size == 0 or x.size == 0:
@@ -270,10 +239,10 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict) -> tuple
     if x.shape[1] > 1 and bads[0] is None:       # second-lead check (lead 0 fully usable here)
         keep = second_lead_veto(x[:, 1], fs, pk, hk, cfg)
         pk = pk[keep]
-    pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s)
+    pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s, cfg=cfg)
     if bads[0] is not None and len(leads) > 1 and pk.size:
         lost = bads[0][pk]                       # placed from another lead: refine on that lead
-        pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s)
+        pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
     return pk, ranges

@@ -6,13 +6,10 @@ Positions are samples of the envelope (at the detector's internal rate ``fd``).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy import ndimage
 
-if TYPE_CHECKING:
-    from ecgdl.qrs import QRSConfig
+from ecgdl.qrs_config import QRSConfig
 
 __all__ = ["block_level", "select_beats"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ecgdl.io import Record
-from ecgdl.labels import BEAT_SYMBOLS, to_aami
+from ecgdl.labels import BEAT_SYMBOLS, CLASS_INDEX, to_aami
 
 MATCH_TOLERANCE_S = 0.15
 
@@ -92,3 +92,22 @@ def per_class_table(cm, missed, extra, classes: tuple[str, ...]) -> dict:
         out[c] = {"se": tp / ref if ref else None, "ppv": tp / pred if pred else None, "tp": tp, "ref": ref,
                   "pred": pred}
     return out
+
+
+def compare_record(record: Record, sample: np.ndarray, pred: np.ndarray,
+                   classes: tuple[str, ...]) -> tuple[dict | None, np.ndarray | None]:
+    """``(comparison, reference letter per scored beat)`` of scored beats with the record's annotations.
+
+    ``sample``: scored beat positions at ``record.fs``; ``pred``: their class indices into ``classes``
+    (the model's order). ``(None, None)`` when the record has no annotations; a scored beat matched
+    to no reference beat gets ``""``.
+    """
+    if record.annotations is None:
+        return None, None
+    ref_sample, ref_y = reference_beats(record)
+    ref_y = np.array([classes.index(c) for c in CLASS_INDEX])[ref_y]  # AAMI index -> model's class index
+    comparison = compare_reference(ref_sample, ref_y, sample, pred, record.fs, classes)
+    ri, di = match_beats(ref_sample, sample, int(round(MATCH_TOLERANCE_S * record.fs)))
+    ref_label = np.full(len(sample), "", dtype="<U1")
+    ref_label[di] = np.asarray(classes)[ref_y[ri]]
+    return comparison, ref_label

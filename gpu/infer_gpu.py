@@ -94,8 +94,8 @@ def main(argv=None) -> int:
         return 0
     import onnxruntime as ort
 
-    from ecgdl.infer import BeatClassifier, classify_beats, condition_record, score_record
-    from ecgdl.signal import ConditioningConfig
+    from ecgdl.infer import BeatClassifier, classify_beats, score_record
+    from ecgdl.signal import ConditioningConfig, condition_record
 
     print(f"onnxruntime {ort.__version__}, available providers {ort.get_available_providers()}")
     t0 = time.perf_counter()

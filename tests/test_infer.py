@@ -143,7 +143,7 @@ def test_samples_are_at_the_files_own_rate(clf, mitdb_dir, tmp_path):
 
 @pytest.mark.parametrize("hours, n_segments", [(0.5, 1), (1.0, 1), (3.0, 6), (24.0, 48), (2.2, 4)])
 def test_long_recordings_are_classified_in_30_min_segments(hours, n_segments):
-    from ecgdl.infer import beat_segments
+    from ecgdl.beats import beat_segments
 
     fs = 360.0
     n = int(hours * 3600 * fs)

@@ -117,7 +117,8 @@ def source_ui():
     names = example_names()
     if uploaded:
         files = [(f.name, f.getvalue()) for f in uploaded]
-        result, error = score_upload(files, UploadOptions(csv_fs=csv_fs, csv_units=units))
+        result, error = score_upload(files, UploadOptions(csv_fs=csv_fs, csv_units=units,
+                                                          target_fs=load_classifier().fs))
         return result, error, "upload:" + ",".join(sorted(n for n, _ in files))
     if not names:
         return None, None, ""
