@@ -292,11 +292,13 @@ def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,
 
 def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, unusable,
                    *, beat_source: str, edge_beats: int) -> dict:
-    """The record's summary: where it came from, the model, then :func:`ecgdl.rhythm.summarise`."""
+    """The record's summary: where it came from, how it was made (model, detector config), then
+    :func:`ecgdl.rhythm.summarise`."""
     from ecgdl.rhythm import summarise
 
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
-            "model_fs": rec.fs, "beat_source": beat_source, "edge_beats": edge_beats, "notes": list(rec.notes),
-            "model": clf.info(),
+            "model_fs": rec.fs, "beat_source": beat_source,
+            "qrs": clf.qrs.to_dict() if beat_source == "detected" else None,
+            "edge_beats": edge_beats, "notes": list(rec.notes), "model": clf.info(),
             **summarise(label, source_sample, rec.source_fs, classes=clf.classes, duration_s=rec.duration_s,
                         unusable=_source_ranges(rec, unusable))}

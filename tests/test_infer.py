@@ -151,3 +151,21 @@ def test_long_recordings_are_classified_in_30_min_segments(hours, n_segments):
     segs = beat_segments(peaks, fs, n)
     assert len(segs) == n_segments
     assert np.array_equal(np.concatenate([peaks[s] for s in segs]), peaks)  # every beat once, in order
+
+
+def test_the_detector_config_comes_from_the_sidecar_and_goes_into_the_summary(model_path, mitdb_dir, tmp_path):
+    """A sidecar's ``qrs`` entry drives detection; the summary says which detector config made it."""
+    from ecgdl.infer import BeatClassifier, score_record
+    from ecgdl.qrs_config import DEFAULT_CONFIG
+
+    rec = write_excerpt(mitdb_dir / "100", tmp_path, "r100", seconds=60.0)
+    default = score_record(rec, BeatClassifier(model_path, device="cpu"))
+    assert default.summary["qrs"] == DEFAULT_CONFIG.to_dict()
+    meta = json.loads(model_path.with_suffix(".json").read_text())
+    strict = {**DEFAULT_CONFIG.to_dict(), "threshold": 0.9, "searchback_threshold": 0.9}
+    shutil.copy(model_path, tmp_path / "strict.onnx")
+    (tmp_path / "strict.json").write_text(json.dumps({**meta, "qrs": strict}))
+    res = score_record(rec, BeatClassifier(tmp_path / "strict.onnx", device="cpu"))
+    assert res.summary["qrs"] == strict
+    assert len(res.sample) < len(default.sample)          # a threshold this high misses beats
+    assert score_record(rec, BeatClassifier(model_path, device="cpu"), use_reference=True).summary["qrs"] is None
