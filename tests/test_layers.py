@@ -19,7 +19,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
                         "models.linear", "models.lstm"),
     "serving and training": ("infer", "denoise", "train", "pretrain", "classifier"),
     "outputs": ("export", "batch", "view", "clinical_report"),
-    "shell": ("cli",),
+    "shell": ("cli", "app", "app.launch", "app.streamlit_app", "app.ecg_figures"),
 }
 LAYER = {m: i for i, names in enumerate(LAYERS.values()) for m in names}
 
