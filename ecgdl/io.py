@@ -220,16 +220,43 @@ def _not_number(text: str) -> bool:
 
 
 def _read_wfdb(base: Path, annotator: str | None):
-    import wfdb
+    """Header, signal and annotations of a WFDB record: format 212/16 records through the lean reader
+    (:mod:`ecgdl.wfdb_reader`, no ``wfdb`` import), every other record through ``wfdb``."""
+    from ecgdl.wfdb_reader import read_header, read_signal
 
     hea = base.with_name(base.name + ".hea")
     if not hea.is_file():
         raise RecordError(hea, "header file not found")
     try:
+        header = read_header(hea)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        header = None  # wfdb's parser reports it (or reads what ours does not)
+    if header is not None and header.lean:
+        _check_signal_files(base, header)
+        try:
+            signal = read_signal(base, header)
+        except (OSError, ValueError) as exc:
+            raise RecordError(hea, f"signal could not be decoded: {exc}") from None
+        units, names = header.units, header.sig_name
+    else:
+        header, signal, units, names = _read_wfdb_signal(base, hea)
+    if signal.shape[0] == 0:
+        raise RecordError(hea, "no samples")
+    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in units], dtype=np.float32)
+    signal = signal if np.all(scale == 1.0) else signal * scale
+    leads = tuple(n or f"lead{i + 1}" for i, n in enumerate(names))
+    ann = _read_annotations(base, annotator) if annotator else None
+    return base.name, signal, float(header.fs), leads, ann
+
+
+def _read_wfdb_signal(base: Path, hea: Path):
+    """``(header, p_signal, units, names)`` through ``wfdb`` (formats the lean reader does not decode)."""
+    import wfdb
+
+    try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises many types for a malformed header
         raise RecordError(hea, f"header does not parse: {exc}") from None
-    fs = header.fs
     if not header.n_sig:
         raise RecordError(hea, "header declares no signals")
     _check_signal_files(base, header)
@@ -237,19 +264,28 @@ def _read_wfdb(base: Path, annotator: str | None):
         rec = wfdb.rdrecord(str(base), physical=True, return_res=32)
     except Exception as exc:
         raise RecordError(hea, f"signal could not be decoded: {exc}") from None
-    if rec.p_signal is None or rec.p_signal.shape[0] == 0:
+    if rec.p_signal is None:
         raise RecordError(hea, "no samples")
-    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in rec.units], dtype=np.float32)
-    signal = rec.p_signal if np.all(scale == 1.0) else rec.p_signal * scale
-    leads = tuple(n or f"lead{i + 1}" for i, n in enumerate(rec.sig_name))
-    ann = None
-    if annotator and base.with_name(f"{base.name}.{annotator}").is_file():
-        try:
+    return header, rec.p_signal, rec.units, rec.sig_name
+
+
+def _read_annotations(base: Path, annotator: str) -> Annotations | None:
+    """The record's ``<base>.<annotator>`` file (lean reader, else ``wfdb.rdann``), or None when absent."""
+    from ecgdl.wfdb_reader import read_annotations
+
+    path = base.with_name(f"{base.name}.{annotator}")
+    if not path.is_file():
+        return None
+    try:
+        lean = read_annotations(path)
+        if lean is None:
+            import wfdb
+
             a = wfdb.rdann(str(base), annotator)
-        except Exception as exc:
-            raise RecordError(base.with_name(f"{base.name}.{annotator}"), f"annotations do not parse: {exc}") from None
-        ann = Annotations(np.asarray(a.sample, dtype=np.int64), np.asarray(a.symbol, dtype=object))
-    return base.name, signal, float(fs), leads, ann
+            lean = (a.sample, a.symbol, a.aux_note)
+    except Exception as exc:
+        raise RecordError(path, f"annotations do not parse: {exc}") from None
+    return Annotations(np.asarray(lean[0], dtype=np.int64), np.asarray(lean[1], dtype=object))
 
 
 def _check_signal_files(base: Path, header) -> None:
