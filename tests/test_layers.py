@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 
 #: Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts"),
+    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader"),
     "signal and records": ("signal", "io", "metrics", "imbalance", "qrs_select", "report"),
     "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
