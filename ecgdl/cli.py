@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     app = sub.add_parser("app", help=cmd_app.__doc__)
     app.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
-    app.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
+    app.add_argument("--address", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; the viewer has no login, "
+                          "so serve a ward only behind a proxy that authenticates, e.g. --address 0.0.0.0)")
     app.set_defaults(func=cmd_app)
     return p
 

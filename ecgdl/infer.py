@@ -299,6 +299,7 @@ def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_s
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
             "model_fs": rec.fs, "beat_source": beat_source,
             "qrs": clf.qrs.to_dict() if beat_source == "detected" else None,
-            "edge_beats": edge_beats, "notes": list(rec.notes), "model": clf.info(),
+            "edge_beats": edge_beats, "notes": list(rec.notes), "warnings": list(rec.warnings),
+            "model": clf.info(),
             **summarise(label, source_sample, rec.source_fs, classes=clf.classes, duration_s=rec.duration_s,
                         unusable=_source_ranges(rec, unusable))}

@@ -12,14 +12,18 @@ and says so in ``Record.notes`` (MIT-BIH 102 and 104 have V5/V2 only).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings as _warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ecgdl.signal import resample
+from ecgdl.wfdb_header import UNIT_TO_MV as _UNIT_TO_MV
+from ecgdl.wfdb_header import WFDB_FORMAT_BITS  # noqa: F401 (re-exported)
 
 #: Sampling rates we accept (Hz). Below 100 Hz the QRS complex is not resolved.
 MIN_FS, MAX_FS = 100.0, 2000.0
@@ -27,11 +31,6 @@ MIN_FS, MAX_FS = 100.0, 2000.0
 MODEL_FS = 360.0
 #: Primary-lead names in order of preference.
 PRIMARY_LEADS: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II", "ECG", "ECG1")
-#: WFDB storage formats we read, with bits per stored sample.
-WFDB_FORMAT_BITS: dict[str, float] = {
-    "8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12, "310": 32 / 3, "311": 32 / 3,
-}
-_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nu": 1.0, "": 1.0}
 
 
 class RecordError(ValueError):
@@ -61,6 +60,8 @@ class Record:
     signal: ``(n_samples, n_leads)`` float32 in mV at ``fs``.
     source_fs: the file's own sampling rate (``sample * source_fs / fs`` maps back).
     gaps: ``[start, stop)`` sample ranges (at ``fs``) that were NaN in the file and were filled.
+    notes: how the record was read (resampled, lead chosen). warnings: what makes its result less
+    trustworthy (odd amplitude, annotations ignored, extra bytes): shown loudly wherever it is reported.
     """
 
     name: str
@@ -71,6 +72,7 @@ class Record:
     annotations: Annotations | None = None
     gaps: tuple[tuple[int, int], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def duration_s(self) -> float:
@@ -108,7 +110,8 @@ def read_record(path: str | os.PathLike, *, target_fs: float | None = MODEL_FS, 
 
     on_gaps: ``"raise"`` rejects any NaN sample; ``"fill"`` interpolates NaN stretches, reports them in
     ``Record.gaps`` and rejects a record whose primary lead is more than ``max_gap_fraction`` NaN.
-    CSV needs a sampling rate: use :func:`read_csv`.
+    CSV needs a sampling rate: use :func:`read_csv`. Library warnings raised while reading become
+    ``Record.warnings`` (they never reach a log: file names are patient data).
 
     >>> rec = read_record("../shared/data/mitdb/100")      # doctest: +SKIP
     >>> rec.signal.shape, rec.fs, rec.leads                 # doctest: +SKIP
@@ -116,15 +119,16 @@ def read_record(path: str | os.PathLike, *, target_fs: float | None = MODEL_FS, 
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".edf":
-        name, signal, fs, leads, ann = _read_edf(path)
-    elif suffix == ".csv":
+    if suffix == ".csv":
         raise RecordError(path, "a CSV file has no sampling rate: use read_csv(path, fs=...)")
-    else:
-        base = path.with_suffix("") if suffix in (".hea", ".dat", ".atr") else path
-        name, signal, fs, leads, ann = _read_wfdb(base, annotator)
+    with _captured(path) as caught:
+        if suffix == ".edf":
+            name, signal, fs, leads, ann, found = _read_edf(path)
+        else:
+            base = path.with_suffix("") if suffix in (".hea", ".dat", ".atr") else path
+            name, signal, fs, leads, ann, found = _read_wfdb(base, annotator)
     return finish_record(path, name, signal, fs, leads, ann, target_fs=target_fs, on_gaps=on_gaps,
-                         max_gap_fraction=max_gap_fraction)
+                         max_gap_fraction=max_gap_fraction, warnings=[*found, *caught])
 
 
 def read_csv(path: str | os.PathLike, fs: float, *, target_fs: float | None = MODEL_FS, on_gaps: str = "raise",
@@ -132,41 +136,77 @@ def read_csv(path: str | os.PathLike, fs: float, *, target_fs: float | None = MO
     """Read a CSV export: one column per lead (a header row with lead names is optional; a column
     named ``time``/``sample``/``t`` is dropped), values in ``units`` (mV, uV or V), sampled at ``fs`` Hz."""
     path = Path(path)
+    scale = _UNIT_TO_MV.get(str(units).lower())
+    if scale is None or str(units).lower() == "nu":
+        raise RecordError(path, f"unknown units {units!r}; use mV, uV or V")
     try:
         with open(path, encoding="utf-8-sig") as fh:
             first = fh.readline()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecordError(path, f"cannot read CSV: {exc}") from None
+    except (OSError, UnicodeError) as exc:
+        raise RecordError(path, f"cannot read CSV ({type(exc).__name__}: the file is not UTF-8 text or not readable)") \
+            from None
     delim = ";" if first.count(";") > first.count(",") else ","
     cells = [c.strip().strip('"') for c in first.strip().split(delim)]
     has_header = any(_not_number(c) for c in cells)
     names = cells if has_header else [f"lead{i + 1}" for i in range(len(cells))]
-    try:
-        data = np.loadtxt(path, delimiter=delim, skiprows=1 if has_header else 0, dtype=np.float64, ndmin=2,
-                          encoding="utf-8-sig")
-    except ValueError as exc:
-        raise RecordError(path, f"CSV does not parse as numbers: {exc}") from None
+    data = _csv_numbers(path, delim, has_header)
     keep = [i for i, n in enumerate(names) if n.lower() not in ("time", "sample", "t", "index", "time_s")]
     if data.shape[1] != len(names) or not keep:
         raise RecordError(path, f"CSV has {data.shape[1]} columns but the header names {len(names)}")
-    scale = _UNIT_TO_MV.get(units.lower())
-    if scale is None:
-        raise RecordError(path, f"unknown units {units!r}; use mV, uV or V")
     signal = data[:, keep] * scale
     return finish_record(path, path.stem, signal, float(fs), tuple(names[i] for i in keep), None,
                          target_fs=target_fs, on_gaps=on_gaps)
 
 
+def _csv_numbers(path: Path, delim: str, has_header: bool) -> np.ndarray:
+    """The CSV's numbers ``(n, columns)`` float64; RecordError when there are none or they do not parse."""
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # numpy's "input contained no data" names the file: never log it
+        try:
+            data = np.loadtxt(path, delimiter=delim, skiprows=1 if has_header else 0, dtype=np.float64, ndmin=2,
+                              encoding="utf-8-sig")
+        except (ValueError, UnicodeError) as exc:
+            raise RecordError(path, f"CSV does not parse as numbers: {_first_line(exc)}") from None
+    if data.size == 0:
+        raise RecordError(path, "CSV has no data rows (only a header, or empty)")
+    return data
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+_LIBRARY_UPKEEP = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning)
+
+
+@contextlib.contextmanager
+def _captured(path: Path):
+    """Collect library warnings raised while reading ``path`` as texts (the file's folder left out)."""
+    texts: list[str] = []
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        yield texts
+    folder = str(path.parent) + os.sep
+    for w in caught:
+        if issubclass(w.category, _LIBRARY_UPKEEP):
+            continue  # a library's note about itself (deprecations), not about this record
+        texts.append(f"reader: {str(w.message).replace(folder, '')[:200]}")
+    texts[:] = list(dict.fromkeys(texts))
+
+
 def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: tuple[str, ...],
                   ann: Annotations | None, *, target_fs: float | None, on_gaps: str,
-                  max_gap_fraction: float = 0.5) -> Record:
-    """Validate a decoded signal (rate, NaN, flat line) and resample it; shared by every reader."""
+                  max_gap_fraction: float = 0.5, warnings: list[str] | None = None) -> Record:
+    """Validate a decoded signal (rate, finite values, flat line, amplitude) and resample it; shared by every
+    reader. ``warnings``: the reader's own, kept in ``Record.warnings`` with the amplitude checks' ones."""
     if not (isinstance(fs, (int, float)) and math.isfinite(fs)) or not MIN_FS <= fs <= MAX_FS:
         raise RecordError(path, f"sampling rate {fs:g} Hz is not supported (supported: {MIN_FS:g}-{MAX_FS:g} Hz)")
-    if signal.ndim != 2 or signal.shape[0] < 2 * fs:
+    if signal.ndim != 2 or signal.shape[0] < 2 * fs or signal.shape[1] < 1:
         raise RecordError(path, f"signal too short: {signal.shape[0]} samples at {fs:g} Hz (need >= 2 s)")
-    signal, gaps = _check_values(path, np.array(signal, dtype=np.float32, copy=None), leads, on_gaps,
-                                  max_gap_fraction)
+    if len(leads) != signal.shape[1]:
+        raise RecordError(path, f"{signal.shape[1]} signal columns but {len(leads)} lead names")
+    signal, gaps = _check_values(path, _as_float32(path, signal), leads, on_gaps, max_gap_fraction)
+    found = list(warnings or []) + _amplitude_warnings(path, signal, fs, tuple(leads))
     notes: list[str] = []
     source_fs = float(fs)
     out_fs = float(fs)
@@ -182,7 +222,31 @@ def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: t
                  source_fs=source_fs, annotations=ann, gaps=tuple(gaps))
     if rec.leads[rec.primary_lead()].upper() not in PRIMARY_LEADS:
         notes.append(f"no MLII lead: using {rec.leads[0]!r} as the primary lead")
-    return Record(**{**rec.__dict__, "notes": tuple(notes)})
+    return Record(**{**rec.__dict__, "notes": tuple(notes), "warnings": tuple(dict.fromkeys(found))})
+
+
+def _as_float32(path: Path, signal: np.ndarray) -> np.ndarray:
+    """float32 copy (or view) of the signal; values beyond float32's range are refused, not made infinite."""
+    signal = np.asarray(signal)
+    if signal.dtype != np.float32:
+        with np.errstate(invalid="ignore"):
+            big = np.abs(signal) > np.finfo(np.float32).max
+        if np.any(big & np.isfinite(signal)):
+            raise RecordError(path, "values beyond 3.4e38: not an ECG in mV (wrong format or units?)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.array(signal, dtype=np.float32, copy=None)
+
+
+def _amplitude_warnings(path: Path, signal: np.ndarray, fs: float, leads: tuple[str, ...]) -> list[str]:
+    """Amplitude plausibility of the leads the models read: an error raises RecordError, warnings are returned."""
+    from ecgdl.plausibility import amplitude_findings
+
+    probe = Record(name="", signal=signal[:0], fs=fs, leads=leads, source_fs=fs)
+    findings = amplitude_findings(signal, fs, leads, probe.lead_pair())
+    for f in findings:
+        if f.level == "error":
+            raise RecordError(path, f.text)
+    return [f.text for f in findings]
 
 
 def _check_values(path, signal, leads, on_gaps, max_gap_fraction):
@@ -190,6 +254,7 @@ def _check_values(path, signal, leads, on_gaps, max_gap_fraction):
     cols = [signal[:, j] for j in range(signal.shape[1])]
     gaps: list[tuple[int, int]] = []
     if not np.isfinite(signal.sum()):
+        _refuse_infinite(path, signal, leads)
         nan = np.isnan(signal)
         frac = np.array([np.count_nonzero(nan[:, j]) / len(signal) for j in range(signal.shape[1])])
         worst = int(np.argmax(frac))
@@ -206,9 +271,22 @@ def _check_values(path, signal, leads, on_gaps, max_gap_fraction):
             good = ~nan[:, j]
             signal[:, j] = np.interp(idx, idx[good], col[good]) if good.any() else 0.0
     ptp = np.array([float(c.max()) - float(c.min()) for c in cols])
+    if not np.all(np.isfinite(ptp)):
+        raise RecordError(path, "the signal's range overflows: values too large to be an ECG in mV")
     if np.all(ptp < 0.01):
-        raise RecordError(path, f"flat line: every lead varies by less than 0.01 mV (peak-to-peak {ptp.max():.4g} mV)")
+        volts = " or the values are in volts (1,000 times too small for mV)" if ptp.max() >= 1e-5 else ""
+        raise RecordError(path, f"flat line: every lead varies by less than 0.01 mV (peak-to-peak {ptp.max():.4g} mV)"
+                                f"{volts}")
     return signal, gaps
+
+
+def _refuse_infinite(path: Path, signal: np.ndarray, leads) -> None:
+    """+-inf is never a missing sample to fill: the file is corrupt or was exported wrongly."""
+    for j in range(signal.shape[1]):
+        n_inf = int(np.count_nonzero(np.isinf(signal[:, j])))
+        if n_inf:
+            raise RecordError(path, f"lead {leads[j]} contains infinite values (+-inf): {n_inf} of {len(signal)} "
+                                    "samples; the file is corrupt or was exported wrongly")
 
 
 def _not_number(text: str) -> bool:
@@ -220,97 +298,101 @@ def _not_number(text: str) -> bool:
 
 
 def _read_wfdb(base: Path, annotator: str | None):
-    """Header, signal and annotations of a WFDB record: format 212/16 records through the lean reader
+    """Header, signal and annotations of a WFDB record. The header is first parsed strictly
+    (:mod:`ecgdl.wfdb_header`); format 212/16 records are then decoded by the lean reader
     (:mod:`ecgdl.wfdb_reader`, no ``wfdb`` import), every other record through ``wfdb``."""
+    from ecgdl.wfdb_header import check_signal_files, header_warnings, parse_header
     from ecgdl.wfdb_reader import read_header, read_signal
 
     hea = base.with_name(base.name + ".hea")
     if not hea.is_file():
         raise RecordError(hea, "header file not found")
+    spec = parse_header(hea)
     try:
         header = read_header(hea)
     except (ValueError, IndexError, UnicodeDecodeError):
         header = None  # wfdb's parser reports it (or reads what ours does not)
     if header is not None and header.lean:
-        _check_signal_files(base, header)
+        _agree(hea, spec, header)
+        found = check_signal_files(base, spec)
         try:
             signal = read_signal(base, header)
         except (OSError, ValueError) as exc:
-            raise RecordError(hea, f"signal could not be decoded: {exc}") from None
+            raise RecordError(hea, f"signal could not be decoded with the header's formats and sizes "
+                                   f"({type(exc).__name__}: {_first_line(exc)})") from None
         units, names = header.units, header.sig_name
     else:
-        header, signal, units, names = _read_wfdb_signal(base, hea)
-    if signal.shape[0] == 0:
+        signal, units, names, found = _read_wfdb_signal(base, hea, spec)
+    if signal.ndim != 2 or signal.shape[0] == 0:
         raise RecordError(hea, "no samples")
     scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in units], dtype=np.float32)
     signal = signal if np.all(scale == 1.0) else signal * scale
     leads = tuple(n or f"lead{i + 1}" for i, n in enumerate(names))
-    ann = _read_annotations(base, annotator) if annotator else None
-    return base.name, signal, float(header.fs), leads, ann
+    found += header_warnings(spec, leads)
+    ann = None
+    if annotator and base.with_name(f"{base.name}.{annotator}").is_file():
+        ann, problem = _read_annotations(base, annotator, signal.shape[0], spec.fs)
+        found += [problem] if problem else []
+    return base.name, signal, spec.fs, leads, ann, found
 
 
-def _read_wfdb_signal(base: Path, hea: Path):
-    """``(header, p_signal, units, names)`` through ``wfdb`` (formats the lean reader does not decode)."""
+def _read_wfdb_signal(base: Path, hea: Path, spec):
+    """``(p_signal, units, names, warnings)`` through ``wfdb`` (formats the lean reader does not decode)."""
     import wfdb
+
+    from ecgdl.wfdb_header import check_signal_files
 
     try:
         header = wfdb.rdheader(str(base))
-    except Exception as exc:  # wfdb raises many types for a malformed header
-        raise RecordError(hea, f"header does not parse: {exc}") from None
-    if not header.n_sig:
-        raise RecordError(hea, "header declares no signals")
-    _check_signal_files(base, header)
+    except Exception as exc:  # noqa: BLE001 - wfdb raises many types for a malformed header
+        raise RecordError(hea, f"header does not parse ({type(exc).__name__}: {_first_line(exc)})") from None
+    _agree(hea, spec, header)
+    found = check_signal_files(base, spec)
     try:
         rec = wfdb.rdrecord(str(base), physical=True, return_res=32)
-    except Exception as exc:
-        raise RecordError(hea, f"signal could not be decoded: {exc}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise RecordError(hea, f"signal could not be decoded with the header's formats and sizes "
+                               f"({type(exc).__name__}: {_first_line(exc)})") from None
     if rec.p_signal is None:
         raise RecordError(hea, "no samples")
-    return header, rec.p_signal, rec.units, rec.sig_name
+    return rec.p_signal, rec.units, rec.sig_name, found
 
 
-def _read_annotations(base: Path, annotator: str) -> Annotations | None:
-    """The record's ``<base>.<annotator>`` file (lean reader, else ``wfdb.rdann``), or None when absent."""
+def _agree(hea: Path, spec, header) -> None:
+    """The decoding reader must have read the header as we did (wfdb's lenient parser can read another rate)."""
+    files = [str(f) for f in (header.file_name or [])]
+    if (header.n_sig != spec.n_sig or header.fs is None or abs(float(header.fs) - spec.fs) > 1e-9
+            or files != [s.file_name for s in spec.signals]
+            or [str(f) for f in header.fmt] != [s.fmt for s in spec.signals]):
+        raise RecordError(hea, "header does not parse consistently (check the first line and the signal lines "
+                               "against the WFDB header format)")
+
+
+def _read_annotations(base: Path, annotator: str, n_samples: int, fs: float):
+    """``(Annotations | None, warning | None)``: an unreadable or implausible optional file is ignored, loudly.
+    The lean reader first, else ``wfdb.rdann``."""
+    from ecgdl.labels import SYMBOL_TO_AAMI
+    from ecgdl.plausibility import annotation_finding
     from ecgdl.wfdb_reader import read_annotations
 
-    path = base.with_name(f"{base.name}.{annotator}")
-    if not path.is_file():
-        return None
     try:
-        lean = read_annotations(path)
+        lean = read_annotations(base.with_name(f"{base.name}.{annotator}"))
         if lean is None:
             import wfdb
 
             a = wfdb.rdann(str(base), annotator)
             lean = (a.sample, a.symbol, a.aux_note)
-    except Exception as exc:
-        raise RecordError(path, f"annotations do not parse: {exc}") from None
-    return Annotations(np.asarray(lean[0], dtype=np.int64), np.asarray(lean[1], dtype=object))
-
-
-def _check_signal_files(base: Path, header) -> None:
-    """Missing, unsupported-format or truncated signal files, checked before decoding."""
-    per_file: dict[str, list[int]] = {}
-    for i, fname in enumerate(header.file_name):
-        fmt = str(header.fmt[i])
-        if fmt not in WFDB_FORMAT_BITS:
-            raise RecordError(base.with_name(base.name + ".hea"),
-                              f"unsupported WFDB signal format {fmt} (supported: {', '.join(WFDB_FORMAT_BITS)})")
-        per_file.setdefault(fname, []).append(i)
-    for fname, chans in per_file.items():
-        dat = base.with_name(fname)
-        if not dat.is_file():
-            raise RecordError(dat, "signal file not found (the header names it)")
-        if not header.sig_len:
-            continue
-        spf = [int((header.samps_per_frame or [1] * header.n_sig)[i] or 1) for i in chans]
-        bits = WFDB_FORMAT_BITS[str(header.fmt[chans[0]])]
-        offset = int((header.byte_offset or [0] * header.n_sig)[chans[0]] or 0)
-        need = offset + math.ceil(header.sig_len * sum(spf) * bits / 8)
-        have = dat.stat().st_size
-        if have < need:
-            raise RecordError(dat, f"truncated: {have} bytes, but the header's {header.sig_len} samples x "
-                                   f"{len(chans)} signal(s) in format {header.fmt[chans[0]]} need {need} bytes")
+        sample = np.asarray(lean[0], dtype=np.int64)
+        symbol = np.asarray(lean[1], dtype=object)
+    except Exception as exc:  # noqa: BLE001 - an optional file: the record is still scored
+        return None, f"reference annotations (.{annotator}) ignored: they do not parse ({type(exc).__name__})"
+    if len(sample) != len(symbol):
+        return None, f"reference annotations (.{annotator}) ignored: positions and labels do not pair up"
+    n_beats = sum(1 for s in symbol if s in SYMBOL_TO_AAMI)
+    finding = annotation_finding(sample, n_beats, n_samples, fs)
+    if finding is not None:
+        return None, finding.text
+    return Annotations(sample, symbol), None
 
 
 def _read_edf(path: Path):
@@ -320,8 +402,12 @@ def _read_edf(path: Path):
         from wfdb.io.convert.edf import read_edf
 
         rec = read_edf(str(path))
-    except Exception as exc:
-        raise RecordError(path, f"EDF does not parse: {exc}") from None
-    fs = float(rec.fs)
+        fs = float(rec.fs)
+        signal = np.asarray(rec.p_signal)
+    except Exception as exc:  # noqa: BLE001 - wfdb's EDF reader raises many types on a malformed file
+        raise RecordError(path, f"EDF does not parse ({type(exc).__name__}: {_first_line(exc)})") from None
+    if signal.ndim != 2:
+        raise RecordError(path, "EDF holds no signal samples")
     scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in rec.units])
-    return path.stem, rec.p_signal * scale, fs, tuple(rec.sig_name), None
+    leads = tuple(str(n) for n in rec.sig_name)
+    return path.stem, signal * scale, fs, leads, None, []

@@ -162,8 +162,8 @@ def _extract_zip(zip_name: str, data: bytes, folder: Path, limits: UploadLimits)
     """Extract the accepted members of a zip into ``folder`` (flattened), enforcing the limits."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise RecordError(zip_name, f"not a readable zip file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile raises many types on a corrupt archive
+        raise RecordError(zip_name, f"not a readable zip file ({_why(exc)})") from None
     with archive:
         members = _zip_members(zip_name, archive, limits)
         out: list[Path] = []
@@ -226,9 +226,18 @@ def _inflate(zip_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, des
                                                 f"(a zip bomb?); at most {limits.max_uncompressed_bytes / _MB:.0f} MB "
                                                 f"in all, compression ratio at most {limits.max_ratio:.0f}")
                 dst.write(chunk)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
-        raise RecordError(zip_name, f"member {info.filename[:80]!r} could not be extracted ({exc})") from None
+    except RecordError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zlib.error, negative seeks, bad CRCs...: a corrupt archive
+        raise RecordError(zip_name, f"member {info.filename[:80]!r} could not be extracted: the zip is damaged "
+                                    f"({_why(exc)}); make the zip again") from None
     return written
+
+
+def _why(exc: Exception) -> str:
+    """A short reason for a library failure on a damaged file (its type, the first line of its message)."""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- reading

@@ -90,7 +90,7 @@ def test_header_that_lies_about_its_length(mitdb_dir, tmp_path):
 def test_header_that_does_not_parse(tmp_path):
     (tmp_path / "bad.hea").write_text("this is not a header\n\x00\x01 garbage line\n")
     (tmp_path / "bad.dat").write_bytes(b"\x00" * 100)
-    with pytest.raises(RecordError, match="header does not parse"):
+    with pytest.raises(RecordError, match="number of signals 'is' in the header's first line is not a whole number"):
         read_record(tmp_path / "bad")
 
 

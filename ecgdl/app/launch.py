@@ -32,13 +32,13 @@ def config_flags() -> list[str]:
     return flags
 
 
-def streamlit_command(port: int = 8501, address: str = "localhost", extra: list[str] | None = None) -> list[str]:
+def streamlit_command(port: int = 8501, address: str = "127.0.0.1", extra: list[str] | None = None) -> list[str]:
     """The full command line that serves the viewer at ``http://<address>:<port>``."""
     return [sys.executable, "-m", "streamlit", "run", str(page_path()), *config_flags(),
             "--server.port", str(port), "--server.address", address, *(extra or [])]
 
 
-def run(port: int = 8501, address: str = "localhost", extra: list[str] | None = None) -> int:
+def run(port: int = 8501, address: str = "127.0.0.1", extra: list[str] | None = None) -> int:
     """Serve the viewer until interrupted; returns Streamlit's exit status (``ModuleNotFoundError``
     with an install hint when the ``app`` extra is missing)."""
     try:

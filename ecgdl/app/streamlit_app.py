@@ -17,6 +17,7 @@ from ecgdl import view
 from ecgdl.app.ecg_figures import overview_figure, strip_figure, trend_figure
 from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts, render_report
 from ecgdl.io import RecordError
+from ecgdl.result_store import ResultStore, result_nbytes
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
 DEFAULT_EXAMPLE = "200"
@@ -74,12 +75,27 @@ def score_upload(files: list[tuple[str, bytes]], options: UploadOptions):
     digest = hashlib.sha256(repr(options).encode())
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    key = digest.hexdigest()
-    memo = st.session_state.setdefault("_upload_memo", {})
-    if key not in memo:
-        memo.clear()
-        memo[key] = _score_files(files, options)
-    return memo[key]
+    return _remembered(digest.hexdigest(), lambda: _score_files(files, options))
+
+
+@st.cache_resource
+def _result_store() -> ResultStore:
+    """One process-wide store: per-session results, capped in total, stale ones dropped (ecgdl.result_store)."""
+    return ResultStore.from_env()
+
+
+def _remembered(key: str, score):
+    """The session's result for ``key`` from the shared, capped store, scoring it when it is not held."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx is not None else "local"
+    store = _result_store()
+    outcome = store.get(session, key)
+    if outcome is None:
+        outcome = score()
+        store.put(session, key, outcome, result_nbytes(outcome[0]) if outcome[0] is not None else 0)
+    return outcome
 
 
 def _limits() -> UploadLimits:
@@ -138,6 +154,7 @@ def header_ui(result, classes: tuple[str, ...]) -> None:
                  f"{', '.join(rec.leads)}  ({source})")
     for note in rec.notes:
         st.caption(f"Note: {note}")
+    warnings_ui(rec.warnings)
     hr = s["heart_rate"]
     cols = st.columns(2 + len(classes))
     cols[0].metric("Beats", f"{s['beats']:,}")
@@ -145,6 +162,12 @@ def header_ui(result, classes: tuple[str, ...]) -> None:
     for col, cls in zip(cols[2:], classes):
         col.metric(view.short_label(cls), f"{s['counts'].get(cls, 0):,}", f"{s['percent'].get(cls, 0):.1f}% of beats",
                    delta_color="off", delta_arrow="off", help=view.class_label(cls))
+
+
+def warnings_ui(warnings) -> None:
+    """Loud notes from reading the record (odd amplitude, ignored annotations...): read them before the result."""
+    for text in warnings:
+        st.warning(f"**Check this record:** {text}", icon=":material/warning:")
 
 
 def _goto(t_s: float, duration_s: float) -> None:

@@ -1,0 +1,54 @@
+"""The long fuzz run of issue 11 (outside the suite): N mutated uploads, outcomes counted.
+
+    PYTHONPATH=. .venv/bin/python tests/fuzz/run_fuzz.py --cases 20000 [--seed 11] [--no-score]
+
+Prints one JSON line: cases, outcomes per kind (``record``, ``record_error``, ``other:...``) and
+``other_exceptions`` (must be 0). Exits 1 when any other exception occurred.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fuzz_cases import make_seed, outcome, upload_cases  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--no-score", action="store_true", help="read only (do not score the records that read)")
+    a = ap.parse_args(argv)
+    from ecgdl.infer import BeatClassifier, score_record
+    from ecgdl.paths import data_dir
+
+    clf = None if a.no_score else BeatClassifier(device="cpu", threads=1)
+    scorer = None if clf is None else (lambda rec: score_record(rec, clf))
+    counts: Counter[str] = Counter()
+    t0 = time.perf_counter()
+
+    @seed(a.seed)
+    @settings(max_examples=a.cases, deadline=None, database=None, phases=["generate"],
+              suppress_health_check=list(HealthCheck))
+    @given(upload_cases(make_seed(data_dir() / "mitdb")))
+    def run(files):
+        counts[outcome(files, scorer)] += 1
+
+    run()
+    other = sum(v for k, v in counts.items() if k.startswith("other:"))
+    print(json.dumps({"cases": sum(counts.values()), "seed": a.seed, "scored": clf is not None,
+                      "seconds": round(time.perf_counter() - t0, 1), "other_exceptions": other,
+                      "outcomes": dict(counts.most_common())}))
+    return 1 if other else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
