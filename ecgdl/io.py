@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.errors import RecordError
 from ecgdl.signal import resample
 from ecgdl.wfdb_header import UNIT_TO_MV as _UNIT_TO_MV
 from ecgdl.wfdb_header import WFDB_FORMAT_BITS  # noqa: F401 (re-exported)
@@ -31,15 +32,6 @@ MIN_FS, MAX_FS = 100.0, 2000.0
 MODEL_FS = 360.0
 #: Primary-lead names in order of preference.
 PRIMARY_LEADS: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II", "ECG", "ECG1")
-
-
-class RecordError(ValueError):
-    """A record that cannot be used; ``str()`` names the file and the problem."""
-
-    def __init__(self, path: str | os.PathLike, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecgdl.errors import RecordError
+
 #: WFDB storage formats we read, with bits per stored sample.
 WFDB_FORMAT_BITS: dict[str, float] = {
     "8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12, "310": 32 / 3, "311": 32 / 3,
@@ -63,8 +65,6 @@ def parse_header(hea: Path) -> HeaderSpec:
     >>> parse_header(Path("../shared/data/mitdb/100.hea")).fs     # doctest: +SKIP
     360.0
     """
-    from ecgdl.io import RecordError
-
     try:
         text = hea.read_bytes().decode("latin-1")
     except OSError as exc:
@@ -83,8 +83,6 @@ def parse_header(hea: Path) -> HeaderSpec:
 
 
 def _record_line(hea: Path, tokens: list[str]) -> tuple[str, int, float, int | None]:
-    from ecgdl.io import MAX_FS, MIN_FS, RecordError
-
     if len(tokens) < 2:
         raise RecordError(hea, f"header's first line must give the record name and the number of signals ({_EXAMPLE})")
     if "/" in tokens[0]:
@@ -102,8 +100,6 @@ def _record_line(hea: Path, tokens: list[str]) -> tuple[str, int, float, int | N
     if not (m and math.isfinite(fs) and fs > 0):
         raise RecordError(hea, f"sampling rate {tokens[2][:20]!r} in the header's first line is not a positive "
                                f"number of Hz ({_EXAMPLE})")
-    if not MIN_FS <= fs <= MAX_FS:
-        raise RecordError(hea, f"sampling rate {fs:g} Hz is not supported (supported: {MIN_FS:g}-{MAX_FS:g} Hz)")
     sig_len = None
     if len(tokens) > 3:
         if not tokens[3].isdigit() or not tokens[3].isascii():
@@ -114,8 +110,6 @@ def _record_line(hea: Path, tokens: list[str]) -> tuple[str, int, float, int | N
 
 
 def _signal_line(hea: Path, line_no: int, tokens: list[str]) -> SignalSpec:
-    from ecgdl.io import RecordError
-
     where = f"signal line {line_no}"
     if len(tokens) < 2:
         raise RecordError(hea, f"{where} must give at least the signal file and its format (e.g. '100.dat 212')")
@@ -151,8 +145,6 @@ def header_warnings(spec: HeaderSpec, leads: tuple[str, ...]) -> list[str]:
 
 def check_signal_files(base: Path, spec: HeaderSpec) -> list[str]:
     """Missing, truncated or wrongly formatted signal files, checked before decoding; returns warnings."""
-    from ecgdl.io import RecordError
-
     per_file: dict[str, list[SignalSpec]] = {}
     for sig in spec.signals:
         per_file.setdefault(sig.file_name, []).append(sig)
@@ -190,8 +182,6 @@ def _bytes(n_frames: int, frame: int, bits: float) -> int:
 
 def _check_whole_frames(dat: Path, have: int, frame: int, bits: float, fmt: str, n_sig: int) -> None:
     """Without a sample count in the header, the file must hold a whole number of frames."""
-    from ecgdl.io import RecordError
-
     n = int(have * 8 // (frame * bits)) if have > 0 else 0
     if n < 1 or all(_bytes(k, frame, bits) != have for k in (n, n + 1)):
         raise RecordError(dat, f"{have} bytes is not a whole number of frames of {n_sig} signal(s) in format {fmt}: "

@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 
 #: Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader"),
-    "signal and records": ("signal", "io", "metrics", "imbalance", "qrs_select", "report"),
+    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "errors"),
+    "signal and records": ("signal", "wfdb_header", "plausibility", "io", "metrics", "imbalance", "qrs_select",
+                           "report"),
     "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
     "serving and training": ("infer", "denoise", "train", "pretrain", "classifier"),
-    "outputs": ("export", "batch", "view", "clinical_report"),
+    "outputs": ("export", "batch", "result_store", "view", "clinical_report"),
     "shell": ("cli", "app", "app.launch", "app.streamlit_app", "app.ecg_figures"),
 }
 LAYER = {m: i for i, names in enumerate(LAYERS.values()) for m in names}
