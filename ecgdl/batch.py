@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.artifacts import atomic_write, stale_tmp_files
+
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf")
 FORMATS = ("csv", "parquet")
@@ -41,8 +43,51 @@ class BatchConfig:
     progress: bool = True
 
 
+@dataclass(frozen=True)
+class RecordSummary:
+    """What ``<stem>.summary.json`` holds: the scoring summary (``RecordResult.summary``), the
+    reference comparison (beat lists cut to 1,000) and the batch's own fields. :meth:`to_json`
+    writes the file; :meth:`from_dict` reads a finished record's file back (resuming a batch)."""
+
+    scoring: dict
+    reference: dict | None = None
+    has_annotations: bool = False
+    source_path: str = ""
+    seconds: float | None = None
+
+    def to_dict(self) -> dict:
+        """The file's JSON object: the scoring summary's keys, then ``reference`` and the batch's fields."""
+        return {**self.scoring, "reference": self.reference, "has_annotations": self.has_annotations,
+                "source_path": self.source_path, "seconds": self.seconds}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RecordSummary:
+        own = ("reference", "has_annotations", "source_path", "seconds")
+        return cls(scoring={k: v for k, v in d.items() if k not in own}, reference=d.get("reference"),
+                   has_annotations=bool(d.get("has_annotations")), source_path=d.get("source_path", ""),
+                   seconds=d.get("seconds"))
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """One record of a batch: ``status`` ``"ok"`` (scored now), ``"skipped"`` (already done) or
+    ``"error"`` (``error`` says why; ``summary`` is None)."""
+
+    path: Path
+    stem: str
+    status: str
+    summary: RecordSummary | None = None
+    error: str = ""
+
+
 @dataclass
 class BatchResult:
+    """What a batch did: one outcome and one ``summary.csv`` row per record, in the order found."""
+
+    outcomes: list[RecordOutcome] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     reference: dict | None = None
@@ -82,19 +127,11 @@ def output_names(records: list[Path]) -> dict[Path, str]:
     return {r: f"{r.parent.name}_{s}" if s in dup else s for r, s in zip(records, stems)}
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write via ``<path>.<pid>.tmp`` + ``os.replace``: readers see the old file or the whole new one."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
 def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
     return out / f"{stem}.beats.{fmt}", out / f"{stem}.summary.json"
 
 
-def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> dict | None:
+def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> RecordSummary | None:
     """The saved summary when this record is already done with the same model and options, else None."""
     beats, summ = _paths(out, stem, cfg.format)
     if not (beats.is_file() and summ.is_file()):
@@ -106,7 +143,7 @@ def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> dict
     same = (s.get("model", {}).get("sha256") == sha256
             and s.get("beat_source") == ("reference" if cfg.use_reference_beats else "detected")
             and (not cfg.reference or s.get("reference") is not None or not s.get("has_annotations")))
-    return s if same else None
+    return RecordSummary.from_dict(s) if same else None
 
 
 _CLF = None
@@ -119,60 +156,43 @@ def _init_worker(model, device, threads=None) -> None:
     _CLF = BeatClassifier(model, device=device, threads=threads)
 
 
-def _score_one(path: Path, stem: str, cfg: BatchConfig) -> dict:
-    """Score one record and write its two files; returns its summary dict."""
+def _score_one(path: Path, stem: str, cfg: BatchConfig) -> RecordSummary:
+    """Score one record and write its two files (the summary last); returns its summary."""
     from ecgdl.infer import score_record
 
     t0 = time.perf_counter()
     res = score_record(path, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference)
     beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
-    if cfg.format == "parquet":
-        atomic_write(beats_path, _parquet_bytes(res.beats_csv()))
-    else:
-        atomic_write(beats_path, res.beats_csv())
-    summary = json.loads(res.summary_json())
-    summary["has_annotations"] = res.record.annotations is not None
-    summary["source_path"] = str(path)
-    summary["seconds"] = round(time.perf_counter() - t0, 3)
-    atomic_write(summ_path, json.dumps(summary, indent=1))
+    columns = res.beat_columns()
+    atomic_write(beats_path, parquet_bytes(columns) if cfg.format == "parquet" else res.beats_csv())
+    summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
+                            has_annotations=res.record.annotations is not None, source_path=str(path),
+                            seconds=round(time.perf_counter() - t0, 3))
+    atomic_write(summ_path, summary.to_json())
     return summary
 
 
-def _parquet_bytes(csv_text: str) -> bytes:
+def parquet_bytes(columns: dict[str, np.ndarray]) -> bytes:
+    """A parquet file of a column table (``RecordResult.beat_columns``): integers int64, text string."""
     import io
 
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    table = pacsv.read_csv(io.BytesIO(csv_text.encode()),
-                           convert_options=pacsv.ConvertOptions(column_types={"ref_label": pa.string(),
-                                                                               "label": pa.string()}))
+    table = pa.table({name: pa.array(col.tolist() if col.dtype.kind == "U" else col,
+                                     type=pa.string() if col.dtype.kind == "U" else None)
+                      for name, col in columns.items()})
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()
 
 
 def _remove_stale_tmp(out: Path) -> int:
-    """Delete ``*.<pid>.tmp`` files left by interrupted runs (their process is gone); returns how many."""
-    removed = 0
-    for f in out.glob("*.tmp"):
-        pid = f.suffixes[-2][1:] if len(f.suffixes) >= 2 else ""
-        if pid.isdigit() and _alive(int(pid)):
-            continue  # another batch is writing into this folder right now
+    """Delete temp files left by interrupted runs (their process is gone); returns how many."""
+    stale = stale_tmp_files(out)
+    for f in stale:
         f.unlink(missing_ok=True)
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return len(stale)
 
 
 def score_batch(paths, cfg: BatchConfig) -> BatchResult:
@@ -192,12 +212,12 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     _init_worker(cfg.model, cfg.device)
     clf: BeatClassifier = _CLF
     result = BatchResult(provider=clf.provider)
-    summaries: dict[Path, dict] = {}
+    outcomes: dict[Path, RecordOutcome] = {}
     todo = []
     for r in records:
         done = None if cfg.force else finished(cfg.out, stems[r], cfg, clf.meta["onnx"]["sha256"])
         if done is not None:
-            summaries[r] = {**done, "status": "skipped"}
+            outcomes[r] = RecordOutcome(r, stems[r], "skipped", done)
         else:
             todo.append(r)
     bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="score", unit="record",
@@ -205,15 +225,16 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     for r, outcome in _run(todo, stems, cfg):
         if isinstance(outcome, Exception):
             result.failures.append((str(r), f"{type(outcome).__name__}: {outcome}"))
-            summaries[r] = {"record": stems[r], "status": "error", "error": str(outcome)}
+            outcomes[r] = RecordOutcome(r, stems[r], "error", error=str(outcome))
         else:
-            summaries[r] = {**outcome, "status": "ok"}
+            outcomes[r] = RecordOutcome(r, stems[r], "ok", outcome)
         bar.update(1)
     bar.close()
-    result.rows = [run_row(stems[r], summaries[r]) for r in records]
+    result.outcomes = [outcomes[r] for r in records]
+    result.rows = [run_row(o) for o in result.outcomes]
     atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
     if cfg.reference:
-        result.reference = reference_totals([summaries[r] for r in records], clf.classes)
+        result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], clf.classes)
         atomic_write(cfg.out / "reference.json", json.dumps(result.reference, indent=1))
     return result
 
@@ -237,13 +258,14 @@ def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
                 yield futures[fut], exc
 
 
-def run_row(stem: str, s: dict) -> dict:
-    """One ``summary.csv`` row from a record's summary."""
+def run_row(outcome: RecordOutcome) -> dict:
+    """One ``summary.csv`` row from a record's outcome."""
     from ecgdl.rhythm import event_counts
 
-    row = {"record": stem, "status": s.get("status", ""), "error": s.get("error", "")}
-    if s.get("status") == "error":
+    row = {"record": outcome.stem, "status": outcome.status, "error": outcome.error}
+    if outcome.summary is None:
         return row
+    s = outcome.summary.to_dict()
     hr = s.get("heart_rate", {})
     row.update({"duration_s": s.get("duration_s"), "beats": s.get("beats"), **s.get("counts", {}),
                 "V_burden_pct": s["ectopic_burden_pct"]["V"], "S_burden_pct": s["ectopic_burden_pct"]["S"],
@@ -282,7 +304,7 @@ def _cell(v) -> str:
     return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
 
 
-def reference_totals(summaries: list[dict], classes: tuple[str, ...]) -> dict:
+def reference_totals(summaries: list[RecordSummary], classes: tuple[str, ...]) -> dict:
     """Per-class Se/+P over all records with a reference comparison (counts summed, i.e. gross)."""
     from ecgdl.reference import per_class_table
 
@@ -290,13 +312,13 @@ def reference_totals(summaries: list[dict], classes: tuple[str, ...]) -> dict:
     cm, missed, extra = np.zeros((k, k), np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
     used = []
     for s in summaries:
-        ref = s.get("reference")
+        ref = s.reference
         if not ref:
             continue
         cm += np.asarray(ref["confusion"])
         missed += np.asarray(ref["missed"])
         extra += np.asarray(ref["extra"])
-        used.append(s["record"])
+        used.append(s.scoring["record"])
     n_ref, matched = int(cm.sum() + missed.sum()), int(cm.sum())
     return {"records": used, "classes": list(classes), "confusion": cm.tolist(), "missed": missed.tolist(),
             "extra": extra.tolist(), "reference_beats": n_ref, "detected_beats": int(cm.sum() + extra.sum()),

@@ -49,8 +49,6 @@ DEMO_RECORD = "200"
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """Score a default MIT-BIH record with the shipped model and print its rhythm summary."""
-    import json
-
     from ecgdl.batch import BatchConfig, score_batch
     from ecgdl.paths import database_dir
     from ecgdl.rhythm import describe
@@ -67,7 +65,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     if result.failures:
         print(f"FAILED {result.failures[0][0]}: {result.failures[0][1]}", file=sys.stderr)
         return 1
-    summary = json.loads((a.out / f"{DEMO_RECORD}.summary.json").read_text())
+    summary = result.outcomes[0].summary.to_dict()
     print(describe(summary))
     ref = summary.get("reference")
     if ref:

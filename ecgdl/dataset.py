@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ecgdl.artifacts import atomic_write, atomic_write_npz, sha256_file
 from ecgdl.beats import RR_FEATURES, BeatSet, WindowConfig, make_beats
 from ecgdl.io import read_record
 from ecgdl.labels import AAMI_CLASSES, BEAT_SYMBOLS, to_aami
@@ -66,15 +66,6 @@ def dataset_dir(cfg: PrepareConfig = PrepareConfig(), cache: Path | None = None)
     return (cache or cache_dir()) / f"beats-{cfg.digest()}"
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (source hashes in the manifest, the ONNX hash in a sidecar)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _sources(data: Path, name: str, known: dict | None = None) -> dict[str, dict]:
     """sha256, size and mtime of a record's files; a hash is reused when size and mtime are unchanged."""
     out = {}
@@ -92,27 +83,8 @@ def _sources(data: Path, name: str, known: dict | None = None) -> dict[str, dict
 def _prepare_one(args) -> dict:
     data, name, out, cfg = args
     beats, stats = record_beats(Path(data) / name, cfg)
-    _atomic_savez(Path(out) / f"{name}.npz", **beats.__dict__)
+    atomic_write_npz(Path(out) / f"{name}.npz", **beats.__dict__)
     return stats
-
-
-def _atomic_savez(path: Path, **arrays) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file so that readers see the old or the new content, never a partial one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def prepare(records, data: Path, *, cfg: PrepareConfig = PrepareConfig(), cache: Path | None = None,
@@ -137,7 +109,7 @@ def prepare(records, data: Path, *, cfg: PrepareConfig = PrepareConfig(), cache:
             for stats in tqdm(pool.map(_prepare_one, jobs), total=len(jobs), desc="prepare", unit="record",
                               disable=not progress):
                 manifest["records"][stats["record"]] = {**stats, "sources": sources[stats["record"]]}
-                atomic_write_text(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
+                atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True))
     manifest["up_to_date"] = not todo
     return manifest
 

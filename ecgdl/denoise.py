@@ -22,11 +22,11 @@ is what the model was trained on; pass ``condition=True`` to band-pass a raw sig
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
+from ecgdl.artifacts import load_onnx
 from ecgdl.signal import ConditioningConfig, condition, resample
 
 DEFAULT_MODEL = "dae.onnx"
@@ -36,24 +36,19 @@ class Denoiser:
     """The exported DAE over ONNX Runtime.
 
     onnx_path: ``<name>.onnx`` with its sidecar ``<name>.json`` beside it (fs, window, channels,
-    conditioning). providers: ONNX Runtime providers (default CPU). threads: intra-op threads.
+    conditioning, sha256: checked). device: ``"cpu"`` (default), ``"auto"`` or ``"cuda"`` (CPU with
+    a warning when CUDA does not work; :func:`ecgdl.artifacts.load_onnx`). threads: intra-op threads.
     """
 
-    def __init__(self, onnx_path: str | Path, *, providers: list[str] | None = None, threads: int = 1,
-                 gate: bool = True):
-        import onnxruntime as ort
-
-        self.path = Path(onnx_path)
-        self.meta = json.loads(self.path.with_suffix(".json").read_text())
+    def __init__(self, onnx_path: str | Path, *, device: str = "cpu", threads: int = 1, gate: bool = True):
+        loaded = load_onnx(onnx_path, device, threads=threads)
+        self.path, self.meta, self.session, self.fallback = loaded.path, loaded.meta, loaded.session, loaded.fallback
         self.fs = float(self.meta["fs"])
         self.window = int(self.meta["window"])
         self.channels = int(self.meta["channels"])
         self.conditioning = ConditioningConfig(**self.meta.get("conditioning", {}))
         g = self.meta.get("gate") if gate else None
         self.gate = (float(g["tau_db"]), float(g["width_db"])) if g else None
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.path), opts, providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
 
     @property

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.dataset import sha256_file  # noqa: F401  (re-exported: the sidecar's file hash)
+from ecgdl.artifacts import atomic_write, sha256_file
 
 #: Sidecar format version (bump when a key changes meaning).
 SIDECAR_VERSION = 1
@@ -259,7 +259,6 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
     selection). Raises ``AssertionError`` when max |logit diff| > ``atol`` or an argmax differs.
     DS2 metrics are read from ``ds2_metrics`` (default: ``ds2_metrics.json`` beside the checkpoint).
     """
-    from ecgdl.dataset import atomic_write_text
     from ecgdl.paths import MODELS_DIR
     from ecgdl.splits import DS2
     from ecgdl.train import load_checkpoint
@@ -278,8 +277,7 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
     meta = build_sidecar(name=name, onnx_path=onnx_path, blob=blob, parity_report=report, ds2_metrics=metrics,
                          checkpoint=checkpoint)
     meta = strict_json(json.loads(json.dumps(meta, default=_jsonable)))
-    atomic_write_text(out_dir / f"{name}.json", json.dumps(meta, indent=1, allow_nan=False))
-    (out_dir / f"{name}.json").chmod(0o644)  # mkstemp creates 0600; the sidecar ships with the model
+    atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1, allow_nan=False))
     return meta
 
 

@@ -17,14 +17,13 @@ feature recipe and statistics) is read from the model's sidecar JSON, never from
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ecgdl.artifacts import CUDA, load_onnx
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
-from ecgdl.dataset import sha256_file
 from ecgdl.io import Record, read_record
 from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
 from ecgdl.qrs_config import QRSConfig
@@ -33,8 +32,6 @@ from ecgdl.signal import ConditioningConfig, condition_record
 
 #: The shipped model the CLI and the app use when none is named (``ecgdl/shipped/<name>.onnx``).
 DEFAULT_MODEL_NAME = "ecgdl_cnn"
-DEVICES = ("auto", "cpu", "cuda")
-_CPU, _CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
 
 def default_model_path() -> Path:
@@ -50,41 +47,6 @@ def default_model_path() -> Path:
     return shipped[0]
 
 
-def _make_session(path: Path, device: str, threads: int | None = None):
-    """``(session, note)``: an ORT session on CUDA when asked/available and working, else CPU."""
-    import onnxruntime as ort
-
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    # no busy-waiting worker threads: on a shared laptop/CI box spinning costs more than it saves
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if threads:
-        opts.intra_op_num_threads = int(threads)
-    want_cuda = device in ("auto", "cuda") and _CUDA in ort.get_available_providers()
-    note = ""
-    if want_cuda:
-        if hasattr(ort, "preload_dlls") and Path("/dev/nvidiactl").exists():
-            try:
-                ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels when torch is not imported
-            except Exception:  # noqa: BLE001 - a machine without them falls back below
-                pass
-        ort.set_default_logger_severity(4)  # the failed CUDA load is reported by us, once, in plain words
-        try:
-            sess = ort.InferenceSession(str(path), opts, providers=[_CUDA, _CPU])
-            if sess.get_providers()[0] == _CUDA:
-                return sess, note
-            note = "CUDA provider did not start (no usable GPU / CUDA libraries); using CPU"
-        except Exception as exc:  # noqa: BLE001 - fall back to CPU and say why
-            note = f"CUDA provider failed ({type(exc).__name__}: {exc}); using CPU"
-        finally:
-            ort.set_default_logger_severity(2)
-    elif device == "cuda":
-        note = "onnxruntime has no CUDA provider in this install; using CPU"
-    return ort.InferenceSession(str(path), opts, providers=[_CPU]), note
-
-
 class BeatClassifier:
     """A shipped beat classifier (``<name>.onnx`` + ``<name>.json``) on ONNX Runtime.
 
@@ -98,14 +60,8 @@ class BeatClassifier:
         path = Path(model_path) if model_path else default_model_path()
         if path.suffix != ".onnx":
             path = path.with_suffix(".onnx")
-        sidecar = path.with_suffix(".json")
-        if not path.is_file() or not sidecar.is_file():
-            raise FileNotFoundError(f"{path}: model or its sidecar {sidecar.name} not found")
-        self.path = path
-        self.meta: dict = json.loads(sidecar.read_text())
-        digest = self.meta.get("onnx", {}).get("sha256")
-        if digest and digest != sha256_file(path):
-            raise ValueError(f"{path}: sha256 differs from the sidecar's (file replaced or corrupted)")
+        loaded = load_onnx(path, device, threads=threads)
+        self.path, self.meta, self.session, self.fallback = path, loaded.meta, loaded.session, loaded.fallback
         self.name: str = self.meta.get("name", path.stem)
         self.classes: tuple[str, ...] = tuple(self.meta["classes"])
         # the scoring recipe's configs, all from the sidecar (a sidecar without "qrs": the default detector)
@@ -113,12 +69,9 @@ class BeatClassifier:
         self.conditioning = ConditioningConfig(**self.meta["conditioning"])
         self.window = WindowConfig(**self.meta["window"])
         self.qrs: QRSConfig = QRSConfig.from_dict(self.meta["qrs"]) if "qrs" in self.meta else DEFAULT_QRS
-        self.session, self.fallback = _make_session(path, device, threads)
-        self.provider: str = self.session.get_providers()[0]
+        self.provider: str = loaded.provider
         # CPU: small batches stay in cache (~15% less CPU time than 4,096 here); GPU: large batches
-        self.batch_size = int(batch_size or (4096 if self.provider == _CUDA else 256))
-        if self.fallback and device == "cuda":
-            warnings.warn(f"{self.name}: {self.fallback}", RuntimeWarning, stacklevel=2)
+        self.batch_size = int(batch_size or (4096 if self.provider == CUDA else 256))
         from ecgdl.features import FeatureConfig
 
         feats = self.meta["features"]
@@ -204,29 +157,42 @@ class RecordResult:
     edge: np.ndarray | None = None
     ref_label: np.ndarray | None = None  # reference class letter of each beat ("" when unmatched)
 
-    def beats_csv(self) -> str:
-        """CSV: ``sample`` (file's own rate), ``time_s``, ``label``, ``p_<class>``..., ``edge`` [, ``ref_label``]."""
-        cols = ["sample", "time_s", "label", *(f"p_{c}" for c in self.classes), "edge"]
-        fmt = "%d,%.3f,%s" + ",%.4f" * len(self.classes) + ",%d"
+    def beat_columns(self) -> dict[str, np.ndarray]:
+        """The per-beat table, one array per column, as the outputs carry it (CSV and parquet alike):
+        ``sample`` (file's own rate), ``time_s`` (3 decimals), ``label``, ``p_<class>``... (4 decimals),
+        ``edge`` (0/1) [, ``ref_label`` ("" when unmatched), with a reference comparison]."""
         edge = self.edge if self.edge is not None else np.zeros(len(self.source_sample), bool)
-        columns = [self.source_sample.tolist(), (self.source_sample / self.record.source_fs).tolist(),
-                   self.label.tolist(), *self.proba.T.tolist(), edge.astype(np.int8).tolist()]
+        cols = {"sample": np.asarray(self.source_sample, np.int64),
+                "time_s": np.round(self.source_sample / self.record.source_fs, 3),
+                "label": np.asarray(self.label, dtype=str),
+                **{f"p_{c}": np.round(self.proba[:, i].astype(np.float64), 4) for i, c in enumerate(self.classes)},
+                "edge": edge.astype(np.int64)}
         if self.ref_label is not None:
-            cols.append("ref_label")
-            fmt += ",%s"
-            columns.append(self.ref_label.tolist())
-        lines = [",".join(cols)] + [fmt % row for row in zip(*columns)]
+            cols["ref_label"] = np.asarray(self.ref_label, dtype=str)
+        return cols
+
+    def beats_csv(self) -> str:
+        """:meth:`beat_columns` as CSV text."""
+        cols = self.beat_columns()
+        fmt = ",".join(_CSV_FORMATS.get(name[:2] if name.startswith("p_") else name, "%s") for name in cols)
+        lines = [",".join(cols)] + [fmt % row for row in zip(*(c.tolist() for c in cols.values()))]
         return "\n".join(lines) + "\n"
 
+    def short_reference(self) -> dict | None:
+        """The reference comparison with its beat lists cut to the first 1,000 (what summaries carry)."""
+        if self.reference is None:
+            return None
+        keep = ("disagree_beats", "missed_samples", "extra_beats")
+        return {**{k: v for k, v in self.reference.items() if k not in keep},
+                **{k: self.reference[k][:1000] for k in keep}}
+
     def summary_json(self) -> str:
-        return json.dumps({**self.summary, "reference": _short_reference(self.reference)}, indent=1)
+        """The summary with the short reference comparison, as JSON text."""
+        return json.dumps({**self.summary, "reference": self.short_reference()}, indent=1)
 
 
-def _short_reference(ref: dict | None) -> dict | None:
-    if ref is None:
-        return None
-    keep = ("disagree_beats", "missed_samples", "extra_beats")
-    return {**{k: v for k, v in ref.items() if k not in keep}, **{k: ref[k][:1000] for k in keep}}
+#: printf formats of the per-beat CSV columns (``p_`` stands for every probability column).
+_CSV_FORMATS = {"sample": "%d", "time_s": "%.3f", "label": "%s", "p_": "%.4f", "edge": "%d", "ref_label": "%s"}
 
 
 def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:

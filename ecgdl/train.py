@@ -19,6 +19,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from ecgdl.artifacts import atomic_write, atomic_write_with
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -135,11 +137,9 @@ def save_checkpoint(model, path: Path, *, train_config: TrainConfig | None = Non
     blob = {"model_name": model.name, "model_config": asdict(model.config), "state_dict": model.state_dict(),
             "train_config": asdict(train_config) if train_config else None,
             "history": asdict(history) if history else None, "extra": extra or {}}
-    tmp = path.with_suffix(".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    atomic_write_with(path, lambda fh: torch.save(blob, fh))
     if history is not None:
-        (path.parent / "history.json").write_text(json.dumps(asdict(history), indent=1))
+        atomic_write(path.parent / "history.json", json.dumps(asdict(history), indent=1))
 
 
 def load_checkpoint(path: Path, device: str = "cpu"):

@@ -1,8 +1,10 @@
 """Step 4: the final inter-patient evaluation of trained classifiers on DS2 (the only place DS2 is read).
 
     python pipelines/evaluate.py runs/best_cnn [runs/lstm ...] [--snr 24 12 6 0] [--noise-kind mix]
+    python pipelines/evaluate.py --model ecgdl/shipped/ecgdl_cnn.onnx --out runs/shipped_cnn
 
-For each run folder: ``ds2_metrics.json`` + ``ds2_metrics.md`` (per-class Se, +P, F1, specificity,
+For each run folder (or, with ``--model``, each exported ONNX model with its sidecar, scored through
+``ecgdl.infer.BeatClassifier`` exactly as served, results in ``--out``): ``ds2_metrics.json`` + ``ds2_metrics.md`` (per-class Se, +P, F1, specificity,
 accuracy, macro-F1, confusion matrix). With ``--snr``, held-out NSTDB noise (the ``eval`` part of
 the noise records, never used in training) is added to the DS2 beat windows before the inputs are
 built (so the record median beat is computed from noisy beats too, as at inference):
@@ -18,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.artifacts import atomic_write
 from ecgdl.metrics import evaluate_predictions, report_markdown
+from ecgdl.paths import runs_dir
 
 #: Published inter-patient results (DS1 -> DS2), percent.
 PUBLISHED = [
@@ -58,19 +62,35 @@ def evaluate_run(run: Path, beats, *, snr_db: float | None = None, kind: str = "
     return evaluate_predictions(beats.y, logits.argmax(1))
 
 
+def evaluate_model(onnx_path: Path, beats) -> dict:
+    """DS2 report of an exported model (``<name>.onnx`` + sidecar) through the served classifier."""
+    from ecgdl.infer import BeatClassifier
+
+    clf = BeatClassifier(onnx_path, device="cpu")
+    return evaluate_predictions(beats.y, clf.logits(clf.inputs(beats)).argmax(1))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("runs", nargs="+", type=Path, help="run folders holding checkpoint.pt")
+    p.add_argument("runs", nargs="*", type=Path, help="run folders holding checkpoint.pt")
+    p.add_argument("--model", type=Path, action="append", default=[],
+                   help="an exported ONNX model (with its .json sidecar) to evaluate instead of a checkpoint")
+    p.add_argument("--out", type=Path, default=None, help="with --model: the results folder (default runs/<name>)")
     p.add_argument("--snr", type=float, nargs="*", default=None, help="also evaluate with NSTDB noise at these SNRs (dB)")
     p.add_argument("--noise-kind", default="mix", choices=["bw", "em", "ma", "mix"])
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    if not a.runs and not a.model:
+        p.error("give run folders or --model")
     beats = ds2_beats()
+    for model in a.model:
+        out = (a.out / model.stem if len(a.model) > 1 else a.out) if a.out else runs_dir() / model.stem
+        out.mkdir(parents=True, exist_ok=True)
+        rep = evaluate_model(model, beats)
+        _write_report(out, rep, f"{model.stem} (ONNX)")
     for run in a.runs:
         rep = evaluate_run(run, beats)
-        (run / "ds2_metrics.json").write_text(json.dumps(rep, indent=1))
-        (run / "ds2_metrics.md").write_text(report_markdown(rep, f"{run.name}: DS2 ({rep['n']} beats)"))
-        print(report_markdown(rep, f"{run.name} on DS2"))
+        _write_report(run, rep, run.name)
         if a.snr:
             from ecgdl.noise import NoiseBank
 
@@ -80,9 +100,16 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"snr_db": snr, **_short(evaluate_run(run, beats, snr_db=snr, kind=a.noise_kind,
                                                                  seed=a.seed, bank=bank))})
                 print(json.dumps(rows[-1]))
-            (run / "ds2_noise.json").write_text(json.dumps({"kind": a.noise_kind, "seed": a.seed, "rows": rows},
-                                                           indent=1))
+            atomic_write(run / "ds2_noise.json", json.dumps({"kind": a.noise_kind, "seed": a.seed, "rows": rows},
+                                                            indent=1))
     return 0
+
+
+def _write_report(folder: Path, rep: dict, name: str) -> None:
+    """``ds2_metrics.json`` + ``ds2_metrics.md`` in ``folder``; the table printed."""
+    atomic_write(folder / "ds2_metrics.json", json.dumps(rep, indent=1))
+    atomic_write(folder / "ds2_metrics.md", report_markdown(rep, f"{name}: DS2 ({rep['n']} beats)"))
+    print(report_markdown(rep, f"{name} on DS2"))
 
 
 def _short(rep: dict) -> dict:

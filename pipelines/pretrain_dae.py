@@ -14,7 +14,6 @@ sparse variant (L1 0.01 on the code: lower validation loss, 0.041 vs 0.050); the
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ecgdl.artifacts import atomic_write, sha256_file
 from ecgdl.models import build_model
 from ecgdl.noise import PARTS
 from ecgdl.paths import MODELS_DIR, REPO_ROOT, database_dir, runs_dir
@@ -116,7 +116,7 @@ def sidecar(model, cfg: PretrainConfig, data: DenoisingData, hist, onnx_path: Pa
         "metrics": {"best_epoch": hist.best_epoch, "epochs_run": len(hist.epochs), "pretrain_seconds": hist.seconds,
                     **{k: v for k, v in best.items() if k.startswith("val_")}},
         "parity": par,
-        "sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(onnx_path),
         "commit": git_commit(), "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     windows, _ = data.noisy_pairs(256, cfg.window, np.random.default_rng(1), cfg, val=True)
     par = parity(model, args.onnx, windows)
     meta = sidecar(model, cfg, data, hist, args.onnx, par)
-    args.onnx.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    atomic_write(args.onnx.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
     print(f"exported {args.onnx} (+ .json); parity {par}", flush=True)
     return 0
 

@@ -45,7 +45,7 @@ def test_named_inputs_and_dynamic_batch(batch, tmp_path_factory, mitdb_dir):
 
 
 def test_fresh_sidecar_carries_the_checkpoint_recipe(tmp_path_factory, mitdb_dir):
-    from ecgdl.export import sha256_file
+    from ecgdl.artifacts import sha256_file
     from ecgdl.labels import AAMI_CLASSES
 
     path, model = fresh_for_tests(tmp_path_factory, mitdb_dir, "cnn")
@@ -61,7 +61,7 @@ def test_fresh_sidecar_carries_the_checkpoint_recipe(tmp_path_factory, mitdb_dir
 
 
 def test_shipped_models_are_verified_and_small():
-    from ecgdl.export import sha256_file
+    from ecgdl.artifacts import sha256_file
     from ecgdl.paths import MODELS_DIR
 
     from ecgdl.export import is_classifier_sidecar
