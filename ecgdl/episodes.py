@@ -1,0 +1,286 @@
+"""Rhythm episodes of a scored record: AF, VT, VFL, bigeminy, trigeminy, brady/tachycardia, blocks, pauses.
+
+Pure functions over what the scoring path already holds: R-peak ``sample`` (at ``fs``), predicted
+beat ``label`` (never reference labels), the classifier's ``proba``, the conditioned lead (atrial
+activity, ``ecgdl.af``), the detector's pauses and VF stretches. Torch-free.
+
+Stable API (the viewer, the batch and the report use these; documented in ``docs/episodes.md``):
+
+* :func:`detect_episodes` ``(sample, label, fs, ...) -> list[Episode]``, sorted by start.
+* :class:`Episode`: ``rhythm, start_s, end_s, beats, mean_hr_bpm, confidence, first_beat, last_beat``.
+* :func:`episodes_csv` ``-> str``: the ``<record>.episodes.csv`` contract (:data:`CSV_COLUMNS`).
+* :func:`episode_summary` ``-> dict``: AF burden (% of time), counts and longest episode per rhythm.
+* :data:`RHYTHMS`: every code an episode can carry (MIT-BIH codes without the parenthesis, plus
+  ``PAUSE``, ``BRADY``, ``TACHY``).
+
+Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
+
+* **AFIB**: per-beat AF probability (``ecgdl.af``: RR irregularity + absent P waves) >= the AF
+  model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it);
+  runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
+* **VT**: >= 3 consecutive V beats at > 100 bpm; **IVR**: the same at <= 100 bpm.
+* **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
+* **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``).
+* **VFL**: the detector's ventricular flutter/fibrillation stretches, as given.
+* **PAUSE**: the detector's pauses lasting >= ``pause_min_s`` (3 s).
+* **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
+  >= ``bii_min_beats`` beats and stays there (2:1 conduction).
+* **SBR**: rate < 50 bpm with P waves (the clinical 60 bpm flags 79 min of DS1 that MIT-BIH's
+  annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
+  bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
+  40-100 bpm for >= ``nod_min_s``. Rate = 60 / median RR of ``rate_beats`` beats (V beats left out).
+
+>>> s = (np.arange(20) * 0.8 * 360).astype(int)
+>>> lab = np.array(list("NNNNNNNNVVVNNNNNNNNN"))
+>>> s[9:11] = s[8] + np.array([0.5, 1.0]) * 360       # 120 bpm between the V beats
+>>> [e.rhythm for e in detect_episodes(s, lab, 360.0, af_model=None)]
+['VT']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+from ecgdl.labels import AAMI_CLASSES
+from ecgdl.rhythm import consecutive_runs, pattern_episodes
+
+RHYTHMS: tuple[str, ...] = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR",
+                            "PAUSE", "BRADY", "TACHY")
+CSV_COLUMNS: tuple[str, ...] = ("rhythm", "start_s", "end_s", "beats", "mean_hr_bpm", "confidence",
+                                "first_beat", "last_beat")
+
+
+@dataclass(frozen=True)
+class EpisodeConfig:
+    """Thresholds of the episode rules (seconds, beats, bpm); see the module docstring."""
+
+    af_threshold: float | None = None   # None: the AF model's own threshold
+    af_min_s: float = 30.0
+    af_merge_s: float = 10.0
+    run_min_beats: int = 3
+    vt_min_bpm: float = 100.0
+    pattern_min_cycles: int = 3
+    pause_min_s: float = 3.0
+    bii_ratio: tuple[float, float] = (1.7, 2.3)
+    bii_min_beats: int = 4
+    bii_ref_beats: int = 20
+    rate_beats: int = 16
+    rate_min_s: float = 30.0
+    sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
+    brady_bpm: float = 40.0
+    tachy_bpm: float = 100.0
+    p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
+    p_absent: float = 0.5       # p_corr below: no P waves
+    nod_max_nrmssd: float = 0.06
+    nod_min_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One episode: beats ``first_beat..last_beat`` (indices into the scored beats), times in seconds."""
+
+    rhythm: str
+    start_s: float
+    end_s: float
+    beats: int
+    mean_hr_bpm: float | None
+    confidence: float
+    first_beat: int = -1
+    last_beat: int = -1
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def _episode(rhythm: str, a: int, b: int, sample: np.ndarray, fs: float, conf: float = 1.0) -> Episode:
+    t0, t1 = sample[a] / fs, sample[b] / fs
+    hr = round(60.0 * (b - a) / (t1 - t0), 1) if b > a and t1 > t0 else None
+    return Episode(rhythm, round(float(t0), 3), round(float(t1), 3), int(b - a + 1), hr, round(float(conf), 3),
+                   int(a), int(b))
+
+
+def _runs_to_episodes(rhythm, mask, sample, fs, min_s: float, merge_s: float = 0.0, score=None) -> list[Episode]:
+    """Runs of ``mask`` (per beat) closer than ``merge_s`` merged, shorter than ``min_s`` dropped."""
+    runs = consecutive_runs(mask)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and (sample[a] - sample[merged[-1][1]]) / fs <= merge_s:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    out = []
+    for a, b in merged:
+        if (sample[b] - sample[a]) / fs >= min_s and b > a:
+            conf = float(np.mean(score[a:b + 1])) if score is not None else 1.0
+            out.append(_episode(rhythm, a, b, sample, fs, conf))
+    return out
+
+
+def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig) -> tuple[list[Episode], list[Episode]]:
+    """``(fast, slow)`` runs of >= ``run_min_beats`` consecutive ``cls`` beats (> / <= ``vt_min_bpm``)."""
+    fast, slow = [], []
+    name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
+    for a, b in consecutive_runs(label == cls):
+        if b - a + 1 < cfg.run_min_beats:
+            continue
+        ep = _episode(name[0], a, b, sample, fs)
+        if ep.mean_hr_bpm is not None and ep.mean_hr_bpm > cfg.vt_min_bpm:
+            fast.append(ep)
+        elif name[1]:
+            slow.append(replace(ep, rhythm=name[1]))
+    return fast, slow
+
+
+def local_rate(sample, label, fs, beats: int) -> np.ndarray:
+    """``(n,)`` bpm: 60 / median of the ``beats`` RR intervals centred on each beat (V-adjacent RR left out)."""
+    n = len(sample)
+    rr = np.diff(sample) / fs
+    rr = np.r_[rr[:1], rr] if n > 1 else np.ones(n)
+    is_v = label == "V"
+    rr = np.where(is_v | np.r_[False, is_v[:-1]], np.nan, rr)
+    pad = beats // 2
+    w = np.lib.stride_tricks.sliding_window_view(np.pad(rr, (pad, beats - pad - 1), constant_values=np.nan), beats)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return 60.0 / np.nanmedian(w, axis=1)
+
+
+def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
+    """2:1 (or longer) conduction: RR at ``bii_ratio`` x the rate before it, sustained (module docstring)."""
+    n = len(sample)
+    if n < cfg.bii_ref_beats + cfg.bii_min_beats:
+        return []
+    rr = np.diff(sample) / fs  # rr[i]: beat i -> i + 1
+    out, i = [], cfg.bii_ref_beats
+    lo, hi = cfg.bii_ratio
+    while i < len(rr) - cfg.bii_min_beats:
+        ref = np.median(rr[i - cfg.bii_ref_beats:i])
+        win = rr[i:i + cfg.bii_min_beats] / ref
+        if not np.all((win >= lo) & (win <= hi)) or np.any(label[i:i + cfg.bii_min_beats + 1] == "V"):
+            i += 1
+            continue
+        j = i + cfg.bii_min_beats
+        while j < len(rr) and lo <= rr[j] / ref <= hi:
+            j += 1
+        out.append(_episode("BII", i, j, sample, fs))
+        i = j + cfg.bii_ref_beats
+    return out
+
+
+def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeConfig) -> list[Episode]:
+    """SBR, BRADY, TACHY and NOD episodes (module docstring); ``covered``: beats already in AF/VT/VFL/BII."""
+    hr = local_rate(sample, label, fs, cfg.rate_beats)
+    p = feats[:, 6] if feats is not None else np.full(len(sample), np.nan)
+    irr = feats[:, 0] if feats is not None else np.full(len(sample), np.nan)
+    free = ~covered
+    out = _runs_to_episodes("SBR", free & (hr < cfg.sbr_bpm) & ~(p < cfg.p_present), sample, fs, cfg.rate_min_s,
+                            score=None)
+    out += _runs_to_episodes("BRADY", hr < cfg.brady_bpm, sample, fs, cfg.rate_min_s)
+    out += _runs_to_episodes("TACHY", free & (hr > cfg.tachy_bpm), sample, fs, cfg.rate_min_s)
+    nod = free & (p < cfg.p_absent) & (irr < cfg.nod_max_nrmssd) & (label == "N") & (hr >= 40) & (hr <= 100)
+    out += _runs_to_episodes("NOD", nod, sample, fs, cfg.nod_min_s)
+    return out
+
+
+def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signal=None, af_model="shipped"):
+    """``(features (n, F), probability (n,), threshold)`` of AF per beat; ``af_model=None``: probability 0."""
+    from ecgdl.af import AFFeatureConfig, af_features, load_af_model, sequence_inputs
+
+    model = load_af_model() if isinstance(af_model, str) and af_model == "shipped" else af_model
+    fcfg = model.features if model is not None else AFFeatureConfig()
+    feats = af_features(sample, label, fs, signal, fcfg)
+    if model is None or len(sample) < 3:
+        return feats, np.zeros(len(sample)), 1.0
+    seq = sequence_inputs(sample, label, proba, classes, fs, feats, fcfg)
+    return feats, model.predict(feats, seq=seq), float(getattr(model, "threshold", 0.5))
+
+
+def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None, classes=AAMI_CLASSES,
+                    signal: np.ndarray | None = None, pauses=(), vf=(), af_model="shipped",
+                    cfg: EpisodeConfig = EpisodeConfig()) -> list[Episode]:
+    """Every episode of a scored record, sorted by start time (module docstring for the rules).
+
+    sample: ``(n,)`` sorted R-peak samples at ``fs``; label: ``(n,)`` predicted class letters;
+    proba: ``(n, K)`` classifier probabilities (``classes`` order); signal: ``(n_samples,)`` conditioned
+    lead for atrial activity; pauses: dicts or ``(start_s, end_s)`` from the detector's pause list;
+    vf: ``(start_s, end_s)`` ventricular flutter/fibrillation stretches; af_model: ``"shipped"``
+    (``models/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection).
+    """
+    sample = np.asarray(sample, np.int64)
+    label = np.asarray(label).astype(str)
+    n = len(sample)
+    eps: list[Episode] = [_interval("PAUSE", p, sample, fs) for p in pauses
+                          if _span(p)[1] - _span(p)[0] >= cfg.pause_min_s - 1e-9]
+    eps += [_interval("VFL", v, sample, fs) for v in vf]
+    if n < 2:
+        return sorted(eps, key=lambda e: (e.start_s, e.rhythm))
+    feats, p_af, thr = af_probability(sample, label, fs, proba=proba, classes=classes, signal=signal,
+                                      af_model=af_model)
+    thr = thr if cfg.af_threshold is None else cfg.af_threshold
+    af = _runs_to_episodes("AFIB", p_af >= thr, sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
+    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg)
+    in_af = _cover(af, n)
+    svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
+    patterns = [_episode(name, a, b, sample, fs) for name, k in (("B", 1), ("T", 2))
+                for a, b in pattern_episodes(label, "V", k, cfg.pattern_min_cycles)]
+    bii = second_degree_block(sample, label, fs, cfg)
+    covered = _cover(af + vt + ivr + svta + bii, n) | _cover_times(vf, sample, fs)
+    eps += af + vt + ivr + svta + patterns + bii + rate_episodes(sample, label, fs, feats, covered, cfg)
+    return sorted(eps, key=lambda e: (e.start_s, e.rhythm))
+
+
+def _span(p) -> tuple[float, float]:
+    return (float(p["start_s"]), float(p["end_s"])) if isinstance(p, dict) else (float(p[0]), float(p[1]))
+
+
+def _interval(rhythm: str, p, sample, fs) -> Episode:
+    """An episode given in seconds (pause, VF stretch): beats = detected beats inside it."""
+    a, b = _span(p)
+    lo, hi = np.searchsorted(sample, [a * fs, b * fs + 1])
+    return Episode(rhythm, round(a, 3), round(b, 3), int(hi - lo), None, 1.0, int(lo), int(hi) - 1)
+
+
+def _cover(eps: list[Episode], n: int) -> np.ndarray:
+    m = np.zeros(n, bool)
+    for e in eps:
+        m[max(e.first_beat, 0):e.last_beat + 1] = True
+    return m
+
+
+def _cover_times(spans, sample, fs) -> np.ndarray:
+    m = np.zeros(len(sample), bool)
+    t = sample / fs
+    for p in spans:
+        a, b = _span(p)
+        m |= (t >= a) & (t <= b)
+    return m
+
+
+def episodes_csv(episodes: list[Episode]) -> str:
+    """The ``<record>.episodes.csv`` text: header :data:`CSV_COLUMNS`, one row per episode (seconds)."""
+    lines = [",".join(CSV_COLUMNS)]
+    for e in episodes:
+        hr = "" if e.mean_hr_bpm is None else f"{e.mean_hr_bpm:.1f}"
+        lines.append(f"{e.rhythm},{e.start_s:.3f},{e.end_s:.3f},{e.beats},{hr},{e.confidence:.3f},"
+                     f"{e.first_beat},{e.last_beat}")
+    return "\n".join(lines) + "\n"
+
+
+def episode_summary(episodes: list[Episode], duration_s: float | None, cfg: EpisodeConfig = EpisodeConfig()) -> dict:
+    """AF burden (% of the record's time in AFIB), counts and the longest episode per rhythm."""
+    counts = {r: 0 for r in RHYTHMS}
+    longest: dict[str, dict] = {}
+    for e in episodes:
+        counts[e.rhythm] = counts.get(e.rhythm, 0) + 1
+        if e.rhythm not in longest or e.duration_s > longest[e.rhythm]["duration_s"]:
+            longest[e.rhythm] = {"start_s": e.start_s, "end_s": e.end_s, "duration_s": round(e.duration_s, 3),
+                                 "beats": e.beats, "mean_hr_bpm": e.mean_hr_bpm}
+    af_s = sum(e.duration_s for e in episodes if e.rhythm == "AFIB")
+    burden = round(100.0 * af_s / duration_s, 2) if duration_s else None
+    return {"af_burden_pct": burden, "af_seconds": round(af_s, 3), "counts": counts, "longest": longest,
+            "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)}}

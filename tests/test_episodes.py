@@ -1,0 +1,161 @@
+"""Rhythm episodes on synthetic ECGs with known episodes, the CSV contract, and real MIT-BIH records."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from ecgdl.episodes import (CSV_COLUMNS, RHYTHMS, Episode, EpisodeConfig, detect_episodes, episode_summary,
+                            episodes_csv)
+from ecgdl.rhythm import pauses as find_pauses
+
+FS = 360.0
+
+
+def _bump(t: np.ndarray, at: np.ndarray, amp: float, width_s: float) -> np.ndarray:
+    """Sum of Gaussian bumps of ``amp`` centred at times ``at`` (seconds)."""
+    out = np.zeros_like(t)
+    half = int(4 * width_s * FS)
+    for c in at:
+        i = int(c * FS)
+        sl = slice(max(0, i - half), min(len(t), i + half))
+        out[sl] += amp * np.exp(-0.5 * ((t[sl] - c) / width_s) ** 2)
+    return out
+
+
+GAPS = ((450.0, 2.9), (480.0, 3.1))  # (at the first beat after this time, an RR of this length): the pauses
+
+
+def synthetic_record(seed: int = 0):
+    """10 minutes: sinus (P waves, 75 bpm), AF 200-320 s (irregular RR, f waves, no P), sinus again with a
+    VT run of exactly 3 beats at 400 s (150 bpm), a 2.9-s pause at 450 s and a 3.1-s pause at 480 s.
+
+    Returns ``(sample, label, signal, truth)``; truth maps rhythm -> (start_s, end_s).
+    """
+    rng = np.random.default_rng(seed)
+    t_r, lab, pending = [1.0], ["N"], list(GAPS)
+
+    def beat(rr: float, kind: str = "N") -> None:
+        t_r.append(t_r[-1] + rr)
+        lab.append(kind)
+
+    while t_r[-1] < 600.0:
+        t = t_r[-1]
+        if 200.0 <= t < 320.0:
+            beat(rng.uniform(0.4, 1.0))
+        elif t >= 400.0 and "V" not in lab:
+            for _ in range(3):
+                beat(0.4, "V")                   # exactly 3 V beats at 150 bpm
+            beat(1.2)                            # compensatory pause
+        elif pending and t >= pending[0][0]:
+            beat(pending.pop(0)[1])
+        else:
+            beat(0.8 * (1 + 0.02 * np.sin(2 * np.pi * t / 4.0)))
+    t_r, lab = np.array(t_r), np.array(lab)
+    tt = np.arange(int(602 * FS)) / FS
+    sinus = (t_r < 200.0) | (t_r >= 320.0)
+    sig = _bump(tt, t_r, 1.0, 0.012) + _bump(tt, t_r + 0.28, 0.25, 0.04)
+    sig += _bump(tt, t_r[sinus & (lab == "N")] - 0.16, 0.15, 0.02)
+    af = (tt >= 200.0) & (tt < 320.0)
+    sig[af] += 0.05 * np.sin(2 * np.pi * 6.0 * tt[af] + np.cumsum(rng.normal(0, 0.05, af.sum())))
+    sig += rng.normal(0, 0.005, len(tt))
+    sample = np.round(t_r * FS).astype(np.int64)
+    truth = {"AFIB": (200.0, 320.0), "VT": (t_r[lab == "V"][0], t_r[lab == "V"][-1])}
+    return sample, lab, sig.astype(np.float32), truth
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    sample, lab, sig, truth = synthetic_record()
+    pauses = find_pauses(sample, FS, pause_s=2.0)
+    eps = detect_episodes(sample, lab, FS, signal=sig, pauses=pauses)
+    return sample, lab, truth, pauses, eps
+
+
+def test_synthetic_record_gives_exactly_its_episodes(synthetic):
+    sample, lab, truth, pauses, eps = synthetic
+    assert [round(p["duration_s"], 1) for p in pauses] == [2.9, 3.1]  # the detector's pause list has both
+    assert sorted(e.rhythm for e in eps) == ["AFIB", "PAUSE", "VT"]
+    by = {e.rhythm: e for e in eps}
+    af = by["AFIB"]
+    assert af.start_s == pytest.approx(truth["AFIB"][0], abs=8.0)
+    assert af.end_s == pytest.approx(truth["AFIB"][1], abs=8.0)
+    vt = by["VT"]
+    assert vt.beats == 3 and (vt.start_s, vt.end_s) == pytest.approx(truth["VT"], abs=0.01)
+    assert vt.mean_hr_bpm == pytest.approx(150.0, abs=1.0)
+    assert by["PAUSE"].duration_s == pytest.approx(3.1, abs=0.01)  # 2.9 s stays below the 3-s convention
+
+
+def test_af_needs_absent_p_waves():
+    """The same irregular RR with P waves before every beat is not AF (frequent premature beats, sinus)."""
+    sample, lab, _, _ = synthetic_record()
+    tt = np.arange(int(602 * FS)) / FS
+    t_r = sample / FS
+    sig = _bump(tt, t_r, 1.0, 0.012) + _bump(tt, t_r - 0.16, 0.15, 0.02) + _bump(tt, t_r + 0.28, 0.25, 0.04)
+    eps = detect_episodes(sample, lab, FS, signal=sig.astype(np.float32))
+    assert "AFIB" not in {e.rhythm for e in eps}
+
+
+@pytest.mark.parametrize("text, rr_s, expected", [
+    ("NNNNNVVVNNNNN", 0.4, [("VT", 3)]),        # exactly 3 V at 150 bpm
+    ("NNNNNVVNNNNNN", 0.4, []),                 # a couplet is not a run
+    ("NNNNNVVVNNNNN", 0.8, [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
+    ("NNNNNSSSSNNNN", 0.45, [("SVTA", 4)]),     # 4 S at 133 bpm
+])
+def test_ectopic_runs(text, rr_s, expected):
+    lab = np.array(list(text))
+    rr = np.where(np.r_[False, lab[1:] != "N"], rr_s, 0.8)
+    sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
+    eps = detect_episodes(sample, lab, FS, af_model=None)
+    assert [(e.rhythm, e.beats) for e in eps] == expected
+
+
+def test_bigeminy_and_trigeminy():
+    lab = np.array(list("NN" + "NV" * 5 + "NNN" + "NNV" * 4 + "NN"))
+    sample = (np.arange(len(lab)) * 0.8 * FS).astype(np.int64)
+    eps = detect_episodes(sample, lab, FS, af_model=None)
+    assert [(e.rhythm, e.first_beat, e.last_beat) for e in eps] == [("B", 2, 11), ("T", 15, 26)]
+
+
+def test_second_degree_block_and_bradycardia():
+    """2:1 conduction: RR doubles from 0.8 s to 1.6 s for 40 beats, then returns."""
+    rr = np.r_[np.full(60, 0.8), np.full(40, 1.6), np.full(60, 0.8)]
+    sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
+    eps = detect_episodes(sample, np.full(len(rr), "N"), FS, af_model=None)
+    bii = [e for e in eps if e.rhythm == "BII"]
+    assert len(bii) == 1 and bii[0].beats >= 38
+    slow = np.round(np.cumsum(np.full(80, 1.3)) * FS).astype(np.int64)  # 46 bpm, P waves unknown
+    assert {e.rhythm for e in detect_episodes(slow, np.full(80, "N"), FS, af_model=None)} == {"SBR"}
+
+
+def test_vf_stretches_become_vfl_episodes():
+    sample = (np.arange(100) * 0.8 * FS).astype(np.int64)
+    eps = detect_episodes(sample, np.full(100, "N"), FS, vf=[(20.0, 31.5)], af_model=None)
+    assert [(e.rhythm, e.start_s, e.end_s) for e in eps] == [("VFL", 20.0, 31.5)]
+
+
+def test_csv_contract(synthetic):
+    *_, eps = synthetic
+    text = episodes_csv(eps)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert tuple(rows[0].keys()) == CSV_COLUMNS
+    assert {"rhythm", "start_s", "end_s", "beats", "mean_hr_bpm", "confidence"} <= set(CSV_COLUMNS)
+    assert len(rows) == len(eps)
+    for row, e in zip(rows, eps):
+        assert row["rhythm"] in RHYTHMS and not row["rhythm"].startswith("(")
+        assert float(row["start_s"]) == pytest.approx(e.start_s) and float(row["end_s"]) >= float(row["start_s"])
+        assert int(row["beats"]) == e.beats and 0.0 <= float(row["confidence"]) <= 1.0
+    assert episodes_csv([]) == ",".join(CSV_COLUMNS) + "\n"  # an empty record still has the header
+
+
+def test_episode_summary_burden_and_longest():
+    eps = [Episode("AFIB", 0.0, 60.0, 70, 90.0, 0.9), Episode("AFIB", 100.0, 130.0, 40, 95.0, 0.9),
+           Episode("VT", 200.0, 201.0, 3, 150.0, 1.0)]
+    s = episode_summary(eps, duration_s=600.0)
+    assert s["af_burden_pct"] == pytest.approx(15.0)
+    assert s["counts"]["AFIB"] == 2 and s["counts"]["VT"] == 1 and s["counts"]["SBR"] == 0
+    assert s["longest"]["AFIB"]["duration_s"] == pytest.approx(60.0)
+    assert s["config"]["pause_min_s"] == EpisodeConfig().pause_min_s

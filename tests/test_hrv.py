@@ -1,0 +1,58 @@
+"""HRV equals NeuroKit2's ``hrv_time``/``hrv_frequency`` within 1 % on the N-N intervals of 5 MIT-BIH records."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from ecgdl.hrv import HRVConfig, hrv, nn_intervals, segments
+
+RECORDS = ("101", "106", "112", "115", "122")   # DS1; reference beats, so the check is about HRV alone
+TIME_KEYS = {"sdnn_ms": "HRV_SDNN", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50", "sdann_ms": "HRV_SDANN5",
+             "hti": "HRV_HTI"}
+
+
+def _beats(mitdb_dir, rec):
+    from ecgdl.io import read_record
+    from ecgdl.labels import AAMI_CLASSES
+    from ecgdl.reference import reference_beats
+
+    r = read_record(mitdb_dir / rec)
+    s, y = reference_beats(r)
+    return s, np.asarray(AAMI_CLASSES)[y], r.fs
+
+
+@pytest.mark.parametrize("rec", RECORDS)
+def test_hrv_equals_neurokit2(mitdb_dir, rec):
+    nk = pytest.importorskip("neurokit2")
+    sample, label, fs = _beats(mitdb_dir, rec)
+    cfg = HRVConfig()
+    ours = hrv(sample, label, fs, cfg=cfg)
+    nn, t, _ = nn_intervals(sample, label, fs, cfg=cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_t = nk.hrv_time({"RRI": nn, "RRI_Time": t}, sampling_rate=fs)
+        per = [nk.hrv_frequency({"RRI": nn[i], "RRI_Time": t[i]}, sampling_rate=fs, normalize=False,
+                                interpolation_rate=cfg.interp_hz)
+               for i in segments(t, cfg.segment_s) if len(i) >= cfg.min_segment_nn]
+    for key, col in TIME_KEYS.items():
+        assert ours[key] == pytest.approx(float(ref_t[col].iloc[0]), rel=0.01), key
+    for key, col in (("lf_ms2", "HRV_LF"), ("hf_ms2", "HRV_HF"), ("lf_hf", "HRV_LFHF")):
+        assert ours[key] == pytest.approx(np.mean([float(p[col].iloc[0]) for p in per]), rel=0.01), key
+    assert len(ours["segments"]) == len(per) >= 5
+
+
+def test_ectopic_beats_and_neighbours_are_left_out():
+    sample = (np.arange(12) * 0.8 * 360).astype(np.int64)
+    label = np.array(list("NNNNNVNNNNNN"))
+    nn, t, succ = nn_intervals(sample, label, 360.0)
+    # 11 intervals; the V beat (5) and its neighbours (4, 6) touch intervals 3..6: 7 remain
+    assert len(nn) == 7 and np.allclose(nn, 800.0)
+    assert succ.tolist() == [False, True, True, False, True, True, True]
+
+
+def test_short_input_gives_none_not_nonsense():
+    h = hrv(np.array([0, 300], np.int64), np.array(["N", "N"]), 360.0)
+    assert h["sdnn_ms"] is None and h["lf_hf"] is None and h["nn_count"] == 1
