@@ -21,7 +21,7 @@ Features (one row per beat, :data:`FEATURE_NAMES`):
 Two scorers map features to a per-beat AF probability: :class:`LogisticAF` (the classical
 baseline, coefficients in a JSON) and :class:`SequenceAF` (a temporal CNN over the beat sequence,
 ONNX). ``pipelines/episodes_cv.py`` fits both on DS1 with patient-grouped cross-validation and
-ships the better one as ``models/episodes_af.json`` (+ ``.onnx`` for the sequence model).
+ships the better one as ``ecgdl/shipped/episodes_af.json`` (+ ``.onnx`` for the sequence model).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -222,11 +223,16 @@ class SequenceAF:
 
 
 def load_af_model(path: str | Path | None = None):
-    """The shipped AF scorer (``models/episodes_af.json``), or None when it is absent."""
+    """The shipped AF scorer (``ecgdl/shipped/episodes_af.json``), or None when it is absent (cached per path)."""
     if path is None:
         from ecgdl.paths import MODELS_DIR
 
         path = MODELS_DIR / "episodes_af.json"
+    return _load_af_model(str(path))
+
+
+@lru_cache(maxsize=4)
+def _load_af_model(path: str):
     path = Path(path)
     if not path.is_file():
         return None

@@ -209,7 +209,7 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     proba: ``(n, K)`` classifier probabilities (``classes`` order); signal: ``(n_samples,)`` conditioned
     lead for atrial activity; pauses: dicts or ``(start_s, end_s)`` from the detector's pause list;
     vf: ``(start_s, end_s)`` ventricular flutter/fibrillation stretches; af_model: ``"shipped"``
-    (``models/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection).
+    (``ecgdl/shipped/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection).
     """
     sample = np.asarray(sample, np.int64)
     label = np.asarray(label).astype(str)

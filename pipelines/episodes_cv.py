@@ -13,7 +13,7 @@
    record's ``<record>.episodes.csv`` lands in ``runs/<name>/<model>/``, scored by
    ``../shared/scorers/eval_episodes.py`` (the DS1 CV figures) and, here, AFIB duration Se/+P.
 5. The model with the higher out-of-fold AFIB duration F1 is refitted on all of DS1 and shipped:
-   ``models/episodes_af.json`` (+ ``models/episodes_af.onnx`` for the sequence model). DS2 is never read.
+   ``ecgdl/shipped/episodes_af.json`` (+ ``ecgdl/shipped/episodes_af.onnx`` for the sequence model). DS2 is never read.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--name", default="episodes_cv")
     p.add_argument("--steps", type=int, default=600, help="sequence model training steps per fit")
-    p.add_argument("--no-ship", action="store_true", help="do not write models/episodes_af.*")
+    p.add_argument("--no-ship", action="store_true", help="do not write ecgdl/shipped/episodes_af.*")
     a = p.parse_args(argv)
     import torch
 
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results: dict) -> None:
-    """Refit ``best`` on all of DS1 and write ``models/episodes_af.json`` (+ ``.onnx``)."""
+    """Refit ``best`` on all of DS1 and write ``ecgdl/shipped/episodes_af.json`` (+ ``.onnx``)."""
     from dataclasses import asdict
 
     meta = {"trained_on": list(DS1), "cv": results, "chosen_by": "DS1 patient-grouped CV, AFIB duration F1"}

@@ -15,7 +15,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "errors"),
     "signal and records": ("signal", "wfdb_header", "plausibility", "io", "metrics", "imbalance", "qrs_select",
                            "report"),
-    "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm"),
+    "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
     "serving and training": ("infer", "denoise", "train", "pretrain", "classifier"),
