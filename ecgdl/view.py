@@ -18,16 +18,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgdl.clock import format_time
 from ecgdl.labels import AAMI_CLASSES, AAMI_NAMES
 
 #: Most points one trace may send to the browser.
 TRACE_POINTS = 8_000
 #: Most points the whole page may hold (overview + detail + overlay + markers + trend).
 PAGE_POINTS = 50_000
-#: Class colours (colour-blind-safe Okabe-Ito hues; N is a quiet grey-green so ectopy stands out).
+#: Class colours: Okabe-Ito hues, chosen so every pair (and the reference ring) stays apart under simulated
+#: protan, deutan and tritan vision (``tests/test_view.py`` checks it); N is a quiet grey so ectopy stands out.
 CLASS_COLOURS: dict[str, str] = {
-    "N": "#4d8a5b", "S": "#0072b2", "V": "#d55e00", "F": "#cc79a7", "Q": "#7f7f7f",
+    "N": "#a0a0a0", "S": "#332288", "V": "#d55e00", "F": "#882255", "Q": "#56b4e9",
 }
+#: The ring round a beat that differs from the reference: black, open, unlike any class colour.
+RING_COLOUR = "#000000"
 #: Window lengths offered for the detail strip (seconds); 10 s is the default (a standard rhythm strip).
 WINDOW_CHOICES_S: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
 DEFAULT_WINDOW_S = 10.0
@@ -131,7 +135,9 @@ def class_times(sample: np.ndarray, label: np.ndarray, fs: float, cls: str) -> n
 class Episode:
     """A notable stretch of the record, for the summary list, navigation and the report.
 
-    kind: "run", "couplet", "bigeminy", "trigeminy", "pause" or "unusable"; cls: "V"/"S" ("" for pauses).
+    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "rhythm" (a rhythm episode such as
+    atrial fibrillation; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
+    cls: "V"/"S" ("" for pauses); name: the title when set (rhythm episodes).
     """
 
     kind: str
@@ -139,22 +145,28 @@ class Episode:
     start_s: float
     end_s: float
     detail: str
+    name: str = ""
 
     @property
     def title(self) -> str:
         names = {"V": "ventricular", "S": "supraventricular"}
-        if self.kind in ("pause", "unusable"):
-            return "Pause" if self.kind == "pause" else "Unusable signal"
+        if self.name:
+            return self.name
+        fixed = {"pause": "Pause", "unusable": "Unusable signal", "lowconf": "Low-confidence beat"}
+        if self.kind in fixed:
+            return fixed[self.kind]
         if self.kind == "beat":
             return f"{AAMI_NAMES.get(self.cls, self.cls)} beat".capitalize()
-        kind = {"run": "run", "couplet": "couplet"}.get(self.kind, self.kind)
-        return f"{names.get(self.cls, self.cls)} {kind}".capitalize()
+        return f"{names.get(self.cls, self.cls)} {self.kind}".capitalize()
 
     @property
     def rank(self) -> int:
-        """Clinical priority for the report (lower first): runs, pauses, couplets, patterns."""
-        order = {"run": 0, "pause": 1, "couplet": 2, "bigeminy": 3, "trigeminy": 3, "unusable": 4}
-        return order.get(self.kind, 5) * 2 + (0 if self.cls == "V" else 1)
+        """Clinical priority (lower first): V runs, rhythm episodes, S runs, pauses, unusable signal,
+        couplets, bigeminy/trigeminy, low-confidence beats."""
+        if self.kind == "run":
+            return 0 if self.cls == "V" else 2
+        order = {"rhythm": 1, "pause": 3, "unusable": 4, "couplet": 5, "bigeminy": 7, "trigeminy": 7, "lowconf": 9}
+        return order.get(self.kind, 10) + (0 if self.cls in ("V", "") else 1) * (self.kind in ("couplet",))
 
 
 _KIND_KEYS = {"runs": "run", "couplets": "couplet", "bigeminy": "bigeminy", "trigeminy": "trigeminy"}
@@ -191,16 +203,14 @@ def notable(eps: list[Episode], limit: int = 12) -> list[Episode]:
     return sorted(chosen, key=lambda e: e.start_s)
 
 
-def format_time(t_s: float) -> str:
-    """``"12:34.5"`` (minutes:seconds) or ``"1:02:03.0"`` for clinicians."""
-    t_s = max(0.0, float(t_s))
-    h, rem = divmod(t_s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{int(h)}:{int(m):02d}:{s:04.1f}" if h >= 1 else f"{int(m)}:{s:04.1f}"
+def show_letter(cls: str, window_s: float) -> bool:
+    """Whether a beat's class letter is written on the strip: always for ectopic classes, for N only at
+    windows up to 20 s (wider windows would pile the letters into unreadable "NNNN" runs)."""
+    return cls != "N" or window_s <= 20.0
 
 
 def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t_s: np.ndarray,
-               reference: np.ndarray | None = None) -> list[str]:
+               reference: np.ndarray | None = None, start_clock_s: float | None = None) -> list[str]:
     """One hover line per beat: class name, its probability, time, and the reference label if known."""
     label = np.asarray(label)
     proba = np.asarray(proba)
@@ -208,7 +218,7 @@ def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t
     out = []
     for k, (lab, t) in enumerate(zip(label, t_s)):
         p = float(proba[k, col[lab]]) if lab in col and proba.size else float("nan")
-        line = f"{class_label(lab)}<br>p = {p:.2f}<br>t = {format_time(t)}"
+        line = f"{class_label(lab)}<br>p = {p:.2f}<br>{format_time(t, start_clock_s)}"
         if reference is not None and reference[k] != lab:
             line += f"<br><b>reference: {class_label(reference[k])}</b>"
         out.append(line)
@@ -263,7 +273,7 @@ def denoised_trace(denoiser, conditioned: np.ndarray, fs: float, lead: int, star
 
 def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, proba: np.ndarray,
             classes: tuple[str, ...], start_s: float, stop_s: float,
-            reference: np.ndarray | None = None) -> list[Markers]:
+            reference: np.ndarray | None = None, start_clock_s: float | None = None) -> list[Markers]:
     """Per-class beat markers for the beats in ``[start_s, stop_s)``, placed just above each R peak.
 
     y: ``(n,)`` the displayed lead (mV); sample/label/proba: per beat (``proba`` ``(n_beats, K)``);
@@ -276,7 +286,7 @@ def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, pro
     lab = np.asarray(label)[sel]
     height = marker_height(y, s, fs)
     ref = None if reference is None else np.asarray(reference)[sel]
-    text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref)
+    text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref, start_clock_s)
     out = []
     for cls in class_order(classes):
         m = lab == cls

@@ -1,0 +1,160 @@
+"""What a reader reviews first: the events of a scored record in order of importance, how far each class
+count can be trusted, and the heart-rate trend on an honest axis.
+
+The viewer's event list, its "next event" navigation and the PDF report all take their order from
+:func:`review_events`; the tiles take their "check this" marks from :func:`class_reliability`.
+
+>>> [e.title for e in review_events(result)][:2]            # doctest: +SKIP
+['Ventricular run', 'Ventricular run']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgdl.view import Episode, episodes
+
+#: A class whose validated Se or +P, or whose mean confidence on this record, is under this needs a look.
+RELIABLE_MIN = 0.80
+#: Low-confidence beats offered in the event list.
+LOW_CONFIDENCE_BEATS = 20
+
+
+def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Episode]:
+    """Every event of a scored record, most important first (:attr:`Episode.rank`), then longest, then earliest.
+
+    Runs, couplets, patterns and pauses from the rhythm summary; rhythm episodes (``summary["episodes"]``)
+    and undetected stretches (``summary["unusable"]``) when the summary has them; and the
+    ``low_confidence`` beats whose winning probability is lowest (at most one per 10 s).
+    """
+    s = result.summary
+    out = list(episodes(s)) + rhythm_episodes(s) + low_confidence_beats(result, low_confidence)
+    return sorted(out, key=lambda e: (e.rank, -(e.end_s - e.start_s), e.start_s))
+
+
+def rhythm_episodes(summary: dict) -> list[Episode]:
+    """Rhythm episodes (atrial fibrillation, VT, VF ...) of ``summary["episodes"]`` when present: a list of
+    dicts with ``start_s``, ``end_s`` and a name (``rhythm``/``kind``/``label``), else []."""
+    eps = summary.get("episodes") or []
+    if isinstance(eps, dict):                          # {"afib": [...], ...}
+        eps = [{**e, "rhythm": e.get("rhythm", k)} for k, items in eps.items() for e in items]
+    out = []
+    for e in eps:
+        if not isinstance(e, dict) or "start_s" not in e or "end_s" not in e:
+            continue
+        name = str(e.get("name") or e.get("rhythm") or e.get("kind") or e.get("label") or "rhythm episode")
+        detail = f"{float(e['end_s']) - float(e['start_s']):.0f} s"
+        if isinstance(e.get("rate_bpm"), (int, float)) and math.isfinite(e["rate_bpm"]):
+            detail += f" at {e['rate_bpm']:.0f} bpm"
+        out.append(Episode("rhythm", "", float(e["start_s"]), float(e["end_s"]), detail,
+                           name=name.replace("_", " ").capitalize()))
+    return out
+
+
+def low_confidence_beats(result, n: int, spacing_s: float = 10.0) -> list[Episode]:
+    """The ``n`` beats with the lowest winning probability, at least ``spacing_s`` apart."""
+    proba = np.asarray(result.proba)
+    if n <= 0 or proba.size == 0:
+        return []
+    conf = proba.max(axis=1)
+    t = np.asarray(result.sample) / result.record.fs
+    chosen: list[int] = []
+    for i in np.argsort(conf, kind="stable"):
+        if all(abs(t[i] - t[j]) >= spacing_s for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) == n:
+                break
+    return [Episode("lowconf", str(result.label[i]), float(t[i]), float(t[i]),
+                    f"{result.label[i]} at p = {conf[i]:.2f}") for i in chosen]
+
+
+def event_window(ev: Episode, length_s: float, duration_s: float) -> tuple[float, float]:
+    """The detail window for an event: centred on it when it fits, else starting just before it."""
+    from ecgdl.view import clamp_window
+
+    span = ev.end_s - ev.start_s
+    if span <= 0.8 * length_s:
+        return clamp_window((ev.start_s + ev.end_s) / 2 - length_s / 2, length_s, duration_s)
+    return clamp_window(ev.start_s - 0.1 * length_s, length_s, duration_s)
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """How far one class count can be trusted: the model's validated sensitivity and positive predictivity
+    (held-out test, from the sidecar; None when not validated), this record's mean confidence of the
+    beats given the class (None without beats), and whether it needs a look (and why)."""
+
+    cls: str
+    se: float | None
+    ppv: float | None
+    mean_confidence: float | None
+    needs_look: bool
+    reason: str
+
+
+def class_reliability(result, per_class_metrics: dict) -> dict[str, Reliability]:
+    """:class:`Reliability` per class of a scored record; ``per_class_metrics`` as
+    :func:`ecgdl.clinical_report.ds2_metrics` returns it (``{"V": {"se": .., "ppv": ..}}``)."""
+    label, proba = np.asarray(result.label).astype(str), np.asarray(result.proba)
+    out = {}
+    for k, cls in enumerate(result.classes):
+        m = per_class_metrics.get(cls) or {}
+        se, ppv = _rate(m.get("se", m.get("Se"))), _rate(m.get("ppv", m.get("+P")))
+        sel = label == cls
+        conf = float(proba[sel, k].mean()) if sel.any() and proba.size else None
+        why = [f"{name} {100 * v:.0f}% in validation" for name, v in (("Se", se), ("+P", ppv))
+               if v is not None and v < RELIABLE_MIN]
+        if se is None and ppv is None:
+            why.append("not validated")
+        if conf is not None and conf < RELIABLE_MIN:
+            why.append(f"mean confidence {conf:.2f}")
+        out[cls] = Reliability(cls, se, ppv, conf, bool(why) and bool(sel.any()), "; ".join(why))
+    return out
+
+
+def _rate(v) -> float | None:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def trend_bin_s(duration_s: float) -> float:
+    """Heart-rate trend bin for a record: the largest round bin giving at least 12 points (10 s to 5 min)."""
+    for bin_s in (300.0, 120.0, 60.0, 30.0):
+        if duration_s / bin_s >= 12:
+            return bin_s
+    return 10.0
+
+
+def hr_trend(sample: np.ndarray, fs: float, duration_s: float, rhythm_config: dict | None = None) -> list[dict]:
+    """Mean heart rate per :func:`trend_bin_s` bin, each bin clipped to the record (``end_s <= duration_s``).
+
+    Returns ``[{"start_s", "end_s", "mean_bpm", "beats"}]`` from :func:`ecgdl.rhythm.heart_rate`.
+    """
+    from dataclasses import fields
+
+    from ecgdl.rhythm import RhythmConfig, heart_rate
+
+    known = {f.name for f in fields(RhythmConfig)}
+    cfg = RhythmConfig(**{**{k: v for k, v in (rhythm_config or {}).items() if k in known},
+                          "trend_s": trend_bin_s(duration_s)})
+    trend = heart_rate(sample, fs, cfg)["trend"]
+    return [{**b, "end_s": min(b["end_s"], float(duration_s))} for b in trend if b["start_s"] < duration_s]
+
+
+def trend_range(bpm: list[float], min_span: float = 40.0) -> tuple[float, float]:
+    """Heart-rate axis range: the data with a margin, at least ``min_span`` bpm wide (so +-2 bpm looks flat)."""
+    if not bpm:
+        return 40.0, 40.0 + min_span
+    lo, hi = min(bpm) - 5.0, max(bpm) + 5.0
+    if hi - lo < min_span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - min_span / 2, mid + min_span / 2
+    if lo < 0:
+        lo, hi = 0.0, hi - lo
+    return math.floor(lo / 5) * 5, math.ceil(hi / 5) * 5
