@@ -247,6 +247,7 @@ class Markers:
     y: np.ndarray
     text: list[str]
     beat: np.ndarray
+    tag: tuple[str, ...] = ()      # a short visible label per marker (the reference ring's "ref N")
 
 
 def trace(y: np.ndarray, fs: float, start_s: float, stop_s: float, max_points: int = TRACE_POINTS) -> Trace:
@@ -356,9 +357,10 @@ def disagreement_markers(result, y: np.ndarray, start_s: float, stop_s: float) -
     text = [f"model: {class_label(str(result.label[i]))}<br>reference: "
             f"{class_label(ref[i]) if ref[i] else 'no beat here'}" for i in sel]
     text += ["reference beat not detected"] * len(missed)
+    tag = [f"ref {ref[i]}" if ref[i] else "ref: none" for i in sel] + ["ref: missed"] * len(missed)
     order = np.argsort(s, kind="stable")
     return Markers("", s[order] / fs, (marker_height(y, s, fs) - 0.05)[order], [text[i] for i in order],
-                   np.r_[sel, np.full(len(missed), -1)][order])
+                   np.r_[sel, np.full(len(missed), -1)][order], tuple(tag[i] for i in order))
 
 
 def _get(d: dict, *keys, default=None):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from ecgdl.view import Markers, Trace, class_colour, class_label
+from ecgdl.clock import clock_ticks, format_time
+from ecgdl.review import trend_range
+from ecgdl.view import RING_COLOUR, Markers, Trace, class_colour, class_label, show_letter
 
 _PAPER = "#fff7f7"
 _TEMPLATE = "plotly_white"
@@ -15,48 +17,61 @@ _MAJOR = "#eeaaaa"
 
 def strip_figure(tr: Trace, marks: list[Markers], *, start_s: float, stop_s: float, lead: str,
                  overlay: Trace | None = None, disagree: Markers | None = None,
-                 unusable: list[tuple[float, float]] = ()) -> go.Figure:
-    """The detail strip on ECG paper (grid 0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV): trace + beat markers;
-    ``unusable`` (start_s, end_s) stretches, where no beat could be detected, are greyed out."""
+                 unusable: list[tuple[float, float]] = (), highlight: tuple[float, float] | None = None,
+                 start_clock_s: float | None = None, height: int = 300) -> go.Figure:
+    """The detail strip on ECG paper (grid 0.2 s / 0.5 mV, minor 0.04 s / 0.1 mV): trace + beat markers,
+    clock-time axis; ``highlight`` (the event under review) is shaded; ``unusable`` (start_s, end_s)
+    stretches, where no beat could be detected, are greyed out; the denoised ``overlay`` is drawn under the
+    trace, light and wide, so it never hides it; at wide windows N beats lose their letters (label thinning)."""
     fig = go.Figure()
+    if highlight is not None and highlight[1] > start_s and highlight[0] < stop_s:
+        a, b = max(highlight[0], start_s), min(max(highlight[1], highlight[0] + 0.3), stop_s)
+        fig.add_vrect(x0=a - 0.15, x1=b + 0.15, fillcolor="#ffd54f", opacity=0.35, line_width=0, layer="below")
     for a, b in unusable:
         fig.add_vrect(x0=max(a, start_s), x1=min(b, stop_s), fillcolor="#9e9e9e", opacity=0.35, line_width=0,
                       annotation_text="unusable signal", annotation_position="top left")
+    if overlay is not None:
+        fig.add_trace(go.Scatter(x=overlay.t, y=overlay.y, mode="lines", name="denoised (under the trace)",
+                                 line=dict(color="#56b4e9", width=3.0), opacity=0.45, hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=tr.t, y=tr.y, mode="lines", name=lead, line=dict(color="#111", width=1.1),
                              hoverinfo="skip"))
-    if overlay is not None:
-        fig.add_trace(go.Scatter(x=overlay.t, y=overlay.y, mode="lines", name="denoised",
-                                 line=dict(color="#0072b2", width=1.0), opacity=0.75, hoverinfo="skip"))
+    window = stop_s - start_s
     for m in marks:
-        fig.add_trace(go.Scatter(x=m.t, y=m.y, mode="markers+text", text=[m.cls] * len(m.t),
+        letters = show_letter(m.cls, window)
+        fig.add_trace(go.Scatter(x=m.t, y=m.y, mode="markers+text" if letters else "markers",
+                                 text=[m.cls] * len(m.t) if letters else None,
                                  textposition="top center", name=class_label(m.cls), hovertext=m.text,
                                  hoverinfo="text", textfont=dict(color=class_colour(m.cls), size=13),
-                                 marker=dict(color=class_colour(m.cls), size=9, symbol="triangle-down")))
+                                 marker=dict(color=class_colour(m.cls), size=9 if letters else 6,
+                                             symbol="triangle-down")))
     if disagree is not None and len(disagree.t):
-        fig.add_trace(go.Scatter(x=disagree.t, y=disagree.y, mode="markers", name="differs from reference",
-                                 hovertext=disagree.text, hoverinfo="text",
-                                 marker=dict(size=22, symbol="circle-open", color="#e6007e", line=dict(width=2.5))))
+        fig.add_trace(go.Scatter(x=disagree.t, y=disagree.y - 0.35, mode="markers+text", name="differs from reference",
+                                 text=list(disagree.tag) if window <= 20 else None, textposition="bottom center",
+                                 textfont=dict(color=RING_COLOUR, size=11), hovertext=disagree.text, hoverinfo="text",
+                                 marker=dict(size=20, symbol="circle-open", color=RING_COLOUR, line=dict(width=2))))
     lo = float(min(tr.y.min(), -1.0)) if len(tr.y) else -1.0
     hi = float(max(max((m.y.max() for m in marks), default=0.0) + 0.4, tr.y.max() if len(tr.y) else 1.0, 1.0))
-    _ecg_paper(fig, (start_s, stop_s), (lo - 0.1, hi))
-    fig.update_layout(height=360, margin=dict(l=50, r=10, t=10, b=40), legend=dict(orientation="h", y=-0.18),
-                      yaxis_title="mV", hovermode="closest", template=_TEMPLATE, font=_FONT)
+    _ecg_paper(fig, (start_s, stop_s), (lo - 0.1, hi), start_clock_s)
+    fig.update_layout(height=height, margin=dict(l=50, r=10, t=6, b=34),
+                      legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right", font=dict(size=11)),
+                      yaxis_title=f"{lead} (mV)", hovermode="closest", template=_TEMPLATE, font=_FONT)
     return fig
 
 
-def _ecg_paper(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+def _ecg_paper(fig: go.Figure, x_range: tuple[float, float], y_range: tuple[float, float],
+               start_clock_s: float | None = None) -> None:
     """ECG paper as one background image in data coordinates: big squares 0.2 s x 0.5 mV, small 0.04 s x 0.1 mV
     (one element instead of hundreds of grid lines, so it is cheap to draw and stays aligned when zoomed);
-    time labels every second on an overlaid axis."""
+    clock-time labels on an overlaid axis."""
     long_window = x_range[1] - x_range[0] > 20
     fig.add_layout_image(source=paper_svg(x_range, y_range, long_window), xref="x", yref="y", x=x_range[0],
                          y=y_range[1], sizex=x_range[1] - x_range[0], sizey=y_range[1] - y_range[0],
                          sizing="stretch", layer="below")
     fig.update_xaxes(range=list(x_range), showgrid=False, zeroline=False, showticklabels=False)
     fig.update_yaxes(range=list(y_range), dtick=0.5, showgrid=False, zeroline=False)
+    vals, text = clock_ticks(x_range[0], x_range[1], start_clock_s)
     fig.update_layout(plot_bgcolor=_PAPER, xaxis2=dict(overlaying="x", matches="x", anchor="y", side="bottom",
-                                                       dtick=5.0 if long_window else 1.0, showgrid=False,
-                                                       ticks="outside", title="time (s)"))
+                                                       tickvals=vals, ticktext=text, showgrid=False, ticks="outside"))
     fig.add_trace(go.Scatter(x=list(x_range), y=[y_range[0]] * 2, xaxis="x2", mode="lines", hoverinfo="skip",
                              showlegend=False, line=dict(width=0)))
 
@@ -85,8 +100,8 @@ def paper_svg(x_range: tuple[float, float], y_range: tuple[float, float], long_w
 
 
 def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple[float, float],
-                    duration_s: float) -> go.Figure:
-    """The whole record, small, with the detail window shaded and each V/S beat ticked above it."""
+                    duration_s: float, start_clock_s: float | None = None) -> go.Figure:
+    """The whole record, small, with the detail window shaded and each V/S beat ticked above it (clock axis)."""
     fig = go.Figure(go.Scatter(x=tr.t, y=tr.y, mode="lines", line=dict(color="#444", width=0.6),
                                hoverinfo="skip", showlegend=False))
     top = float(tr.y.max()) if len(tr.y) else 1.0
@@ -99,18 +114,38 @@ def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple
                                      line=dict(color=class_colour(cls), width=1), hoverinfo="skip"))
     fig.add_vrect(x0=window[0], x1=window[1], fillcolor="#ffcc00", opacity=0.35, line_width=1,
                   line_color="#c09000")
-    fig.update_layout(height=170, margin=dict(l=50, r=10, t=5, b=30), showlegend=True, template=_TEMPLATE, font=_FONT,
-                      legend=dict(orientation="h", y=1.25), xaxis=dict(range=[0, duration_s], title=None),
-                      yaxis=dict(showticklabels=False, showgrid=False), plot_bgcolor="#fafafa")
+    vals, text = clock_ticks(0.0, duration_s, start_clock_s, max_ticks=9)
+    fig.update_layout(height=150, margin=dict(l=50, r=10, t=5, b=25), showlegend=True, template=_TEMPLATE, font=_FONT,
+                      legend=dict(orientation="h", y=1.25), plot_bgcolor="#fafafa",
+                      xaxis=dict(range=[0, duration_s], title=None, tickvals=vals, ticktext=text),
+                      yaxis=dict(showticklabels=False, showgrid=False))
     return fig
 
 
-def trend_figure(trend: list[dict]) -> go.Figure:
-    """Mean heart rate per trend bin (bpm) against time (minutes)."""
-    x = [(b["start_s"] + b["end_s"]) / 120.0 for b in trend]
+def trend_figure(trend: list[dict], duration_s: float, start_clock_s: float | None = None) -> go.Figure:
+    """Mean heart rate per trend bin (bpm) at each bin's middle, bins clipped to the record, on an axis at
+    least 40 bpm tall (:func:`ecgdl.review.trend_range`) and clock-time labels."""
+    x = [(b["start_s"] + b["end_s"]) / 2 for b in trend]
     y = [b["mean_bpm"] for b in trend]
-    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color="#d55e00"),
-                               hovertemplate="%{x:.0f} min: %{y:.0f} bpm<extra></extra>"))
-    fig.update_layout(height=200, margin=dict(l=50, r=10, t=10, b=35), xaxis_title="time (min)",
-                      yaxis_title="heart rate (bpm)", template=_TEMPLATE, font=_FONT)
+    labels = [f"{format_time(b['start_s'], start_clock_s)}-{format_time(b['end_s'], start_clock_s)}" for b in trend]
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color="#d55e00"), customdata=labels,
+                               hovertemplate="%{customdata}: %{y:.0f} bpm<extra></extra>"))
+    vals, text = clock_ticks(0.0, duration_s, start_clock_s, max_ticks=7)
+    fig.update_layout(height=200, margin=dict(l=50, r=10, t=10, b=35), template=_TEMPLATE, font=_FONT,
+                      xaxis=dict(range=[0, duration_s], tickvals=vals, ticktext=text, title="clock time"),
+                      yaxis=dict(range=list(trend_range(y)), title="heart rate (bpm)"))
+    return fig
+
+
+def group_figure(templates: list, titles: list[str], fs: float) -> go.Figure:
+    """Each morphology group's median beat side by side (same mV scale), titled with its number and size."""
+    fig = go.Figure()
+    for k, (tpl, title) in enumerate(zip(templates, titles)):
+        x = [k + j / max(len(tpl) - 1, 1) * 0.85 for j in range(len(tpl))]
+        fig.add_trace(go.Scatter(x=x, y=list(tpl), mode="lines", line=dict(color="#111", width=1.2),
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_annotation(x=k + 0.42, y=1.0, yref="paper", text=title.replace(" · ", "<br>"), showarrow=False,
+                           font=dict(size=10), yanchor="bottom")
+    fig.update_layout(height=170, margin=dict(l=10, r=10, t=40, b=5), template=_TEMPLATE, font=_FONT,
+                      xaxis=dict(visible=False), yaxis=dict(visible=False))
     return fig

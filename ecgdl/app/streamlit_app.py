@@ -14,14 +14,30 @@ import os
 import streamlit as st
 
 from ecgdl import view
+from ecgdl.app import corrections_ui, review_ui
 from ecgdl.app.ecg_figures import overview_figure, strip_figure, trend_figure
-from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts, render_report
+from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts
+from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
 from ecgdl.result_store import ResultStore, result_nbytes
+from ecgdl.review import class_reliability, hr_trend
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
 DEFAULT_EXAMPLE = "200"
-PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+PLOT_CONFIG = review_ui.PLOT_CONFIG
+#: Page style: little top padding (the strip must sit above the fold at 1366x768) and tiles that wrap
+#: instead of truncating their text.
+CSS = """<style>
+[data-testid="stMainBlockContainer"]{padding-top:1.2rem;padding-bottom:2rem}
+[data-testid="stMainBlockContainer"] h3{font-size:1.15rem;padding:0 0 .2rem 0}
+.ecg-tiles{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:2px}
+.ecg-tile{border:1px solid #d9d9d9;border-radius:6px;padding:3px 9px;flex:1 1 auto;min-width:max-content}
+.ecg-tile .l{font-size:.78rem;color:#555;white-space:nowrap}
+.ecg-tile .v{font-size:1.3rem;font-weight:600;line-height:1.25;white-space:nowrap}
+.ecg-tile .r{font-size:.7rem;color:#444;white-space:nowrap}
+.ecg-tile.check{border-color:#d55e00;background:#fff4ec}
+.ecg-tile .flag{color:#b34700;font-weight:600}
+</style>"""
 
 
 # ----------------------------------------------------------------------------- cached work
@@ -120,7 +136,7 @@ def _score_files(files, options):
 
 
 def source_ui():
-    """Sidebar: the upload (or the example) and CSV options. Returns (result, error, record key)."""
+    """Sidebar: the upload, the example picker (always there) and CSV options. Returns (result, error, key)."""
     sb = st.sidebar
     sb.header("Record")
     uploaded = sb.file_uploader("Drop a record here (.hea + .dat [+ .atr], .zip, .edf or .csv)",
@@ -131,37 +147,57 @@ def source_ui():
                                  value=None, placeholder="e.g. 250", key="csv_fs")
         units = st.selectbox("CSV units", ["mV", "uV", "V"], key="csv_units")
     names = example_names()
-    if uploaded:
+    show_upload = bool(uploaded)
+    if uploaded and names:
+        show_upload = sb.radio("Show", ["Uploaded record", "Example"], key="show", horizontal=True) != "Example"
+    choice = None
+    if names:
+        choice = sb.selectbox("Example (MIT-BIH, held-out test record)", names,
+                              index=names.index(DEFAULT_EXAMPLE) if DEFAULT_EXAMPLE in names else 0, key="example")
+    if show_upload:
         files = [(f.name, f.getvalue()) for f in uploaded]
         result, error = score_upload(files, UploadOptions(csv_fs=csv_fs, csv_units=units,
                                                           target_fs=load_classifier().fs))
         return result, error, "upload:" + ",".join(sorted(n for n, _ in files))
-    if not names:
+    if choice is None:
         return None, None, ""
-    choice = sb.selectbox("Example (MIT-BIH, held-out test record)", names,
-                          index=names.index(DEFAULT_EXAMPLE) if DEFAULT_EXAMPLE in names else 0, key="example")
-    sb.caption("Shown while nothing is uploaded.")
     return score_example(choice), None, "example:" + choice
+
+
+def people_ui() -> None:
+    """Sidebar: patient and recording fields and the reader (who / when), typed by the reader; they go into
+    the PDF report and the exported annotations, and stay in this session only."""
+    with st.sidebar.expander("Patient, recording and reader"):
+        for key, label in review_ui.PATIENT_FIELDS:
+            st.text_input(label, key=key)
+        st.text_input("Reader (who reviews and corrects)", key="reader")
+        st.text_input("Review date", key="review_date", placeholder="e.g. 2026-12-01")
 
 
 # ----------------------------------------------------------------------------- main panels
 
 
-def header_ui(result, classes: tuple[str, ...]) -> None:
+def header_ui(result, clf) -> None:
+    """The record line and one tile per figure: beats, mean rate, and each class with its reliability."""
     rec, s = result.record, result.summary
     source = "example" if st.session_state.get("_source", "").startswith("example") else "upload"
-    st.subheader(f"Record {rec.name}  ·  {view.format_time(rec.duration_s)}  ·  {rec.source_fs:g} Hz  ·  "
-                 f"{', '.join(rec.leads)}  ({source})")
+    st.subheader(f"Record {rec.name}  ·  {format_duration(rec.duration_s)}  ·  {rec.source_fs:g} Hz  ·  "
+                 f"{', '.join(rec.leads)}  ·  starts {format_time(0, rec.start_clock_s)}  ({source})")
     for note in rec.notes:
         st.caption(f"Note: {note}")
     warnings_ui(rec.warnings)
     hr = s["heart_rate"]
-    cols = st.columns(2 + len(classes))
-    cols[0].metric("Beats", f"{s['beats']:,}")
-    cols[1].metric("Mean heart rate", "—" if hr["mean_bpm"] is None else f"{hr['mean_bpm']:.0f} bpm")
-    for col, cls in zip(cols[2:], classes):
-        col.metric(view.short_label(cls), f"{s['counts'].get(cls, 0):,}", f"{s['percent'].get(cls, 0):.1f}% of beats",
-                   delta_color="off", delta_arrow="off", help=view.class_label(cls))
+    tiles = [_tile("Beats", f"{s['beats']:,}", "all classes", key="beats"),
+             _tile("Mean heart rate", "—" if hr["mean_bpm"] is None else f"{hr['mean_bpm']:.0f} bpm",
+                   "over the usable signal", key="hr")]
+    rel = class_reliability(result, ds2_metrics(clf.meta))
+    for cls in result.classes:
+        r = rel[cls]
+        sub = f"{s['percent'].get(cls, 0):.1f}% · Se {_pct(r.se)} +P {_pct(r.ppv)} · conf " + \
+              ("—" if r.mean_confidence is None else f"{r.mean_confidence:.2f}")
+        tiles.append(_tile(view.short_label(cls), f"{s['counts'].get(cls, 0):,}", sub, key=cls,
+                           check=r.reason if r.needs_look else "", count=s["counts"].get(cls, 0)))
+    st.markdown('<div class="ecg-tiles">' + "".join(tiles) + "</div>", unsafe_allow_html=True)
 
 
 def warnings_ui(warnings) -> None:
@@ -170,72 +206,58 @@ def warnings_ui(warnings) -> None:
         st.warning(f"**Check this record:** {text}", icon=":material/warning:")
 
 
-def _goto(t_s: float, duration_s: float) -> None:
-    win = float(st.session_state.get("win_s", view.DEFAULT_WINDOW_S))
-    st.session_state["start_s"] = round(view.window_around(t_s, win, duration_s)[0], 1)
+def _tile(label: str, value: str, sub: str, *, key: str, check: str = "", count: int | None = None) -> str:
+    from html import escape
+
+    flag = f' <span class="flag" title="{escape(check)}">⚑ check</span>' if check else ""
+    data = f' data-count="{count}"' if count is not None else ""
+    return (f'<div class="ecg-tile{" check" if check else ""}" data-tile="{escape(key)}"{data} '
+            f'title="{escape(check or label)}"><div class="l">{escape(label)}{flag}</div>'
+            f'<div class="v">{escape(value)}</div><div class="r">{escape(sub)}</div></div>')
 
 
-def _step(times, direction: int, duration_s: float, what: str) -> None:
-    win = float(st.session_state.get("win_s", view.DEFAULT_WINDOW_S))
-    here = float(st.session_state.get("start_s", 0.0)) + 0.3 * win
-    t = view.step_to(times, here, direction)
-    if t is None:
-        st.session_state["_nav_msg"] = f"No {'later' if direction > 0 else 'earlier'} {what}."
-    else:
-        _goto(t, duration_s)
+def _pct(v) -> str:
+    return "—" if v is None else f"{100 * v:.0f}%"
 
 
-def navigation_ui(result, targets: dict[str, object]) -> None:
-    """Buttons: previous/next V beat, S beat, episode (and mismatch with the reference when there is one)."""
-    dur = result.record.duration_s
-    cols = st.columns(2 * len(targets))
-    for k, (what, times) in enumerate(targets.items()):
-        cols[2 * k].button(f"◀ {what}", key=f"prev_{what}", on_click=_step, args=(times, -1, dur, what),
-                           disabled=len(times) == 0, width="stretch")
-        cols[2 * k + 1].button(f"{what} ▶", key=f"next_{what}", on_click=_step, args=(times, +1, dur, what),
-                               disabled=len(times) == 0, width="stretch")
-    msg = st.session_state.pop("_nav_msg", None)
-    if msg:
-        st.info(msg)
-
-
-def strip_ui(result, classes: tuple[str, ...]) -> None:
-    """Overview of the whole record, the detail window controls, and the labelled strip."""
+def strip_ui(result, classes: tuple[str, ...], events) -> None:
+    """Controls, the labelled strip (the event under review shaded), the overview and the window slider."""
     rec, fs, dur = result.record, result.record.fs, result.record.duration_s
     primary, secondary = rec.lead_pair()
     leads = [rec.leads[primary]] + ([rec.leads[secondary]] if secondary != primary else [])
-    c1, c2, c3 = st.columns([1, 1, 1])
-    lead = c1.selectbox("Lead", leads, key="lead")
-    c2.selectbox("Window", view.WINDOW_CHOICES_S, key="win_s", format_func=lambda v: f"{v:g} s",
-                 index=view.WINDOW_CHOICES_S.index(view.DEFAULT_WINDOW_S))
     denoiser = load_denoiser()
-    overlay_on = c3.checkbox("Overlay denoised signal", key="denoise", disabled=denoiser is None,
-                             help=None if denoiser else "No denoising model (ecgdl/shipped/dae.onnx) is shipped.")
+    lead = review_ui.navigation_ui(result, events, leads, denoiser is not None)
     win = float(st.session_state["win_s"])
-    st.session_state["start_s"] = view.clamp_window(st.session_state.get("start_s", 0.0), win, dur)[0]
+    start, stop = view.clamp_window(st.session_state.get("start_s", 0.0), win, dur)
+    st.session_state["start_s"] = start
     y = result.conditioned[:, leads.index(lead)]
-    targets = {"V beat": view.class_times(result.sample, result.label, fs, "V"),
-               "S beat": view.class_times(result.sample, result.label, fs, "S"),
-               "episode": sorted({e.start_s for e in view.episodes(result.summary)})}
+    overlay_on = st.session_state.get("denoise") and denoiser is not None
+    overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on else None
     ref_labels = view.reference_labels(result)
-    if ref_labels is not None:
-        targets["mismatch"] = result.sample[view.disagreements(result)] / fs
-    navigation_ui(result, targets)
-    start = st.slider("Window start (s)", 0.0, max(dur - win, 0.1), key="start_s", step=0.5,
-                      help="Drag to move the detail window; the shaded band in the overview follows.")
-    start, stop = view.clamp_window(start, win, dur)
+    marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels,
+                         rec.start_clock_s)
+    with st.container(key="strip_box"):
+        st.plotly_chart(strip_figure(view.trace(y, fs, start, stop), marks, start_s=start, stop_s=stop, lead=lead,
+                                     overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop),
+                                     unusable=[(u["start_s"], u["end_s"]) for u in result.summary.get("unusable", [])
+                                               if u["end_s"] > start and u["start_s"] < stop],
+                                     highlight=st.session_state.get("highlight"), start_clock_s=rec.start_clock_s),
+                        config=PLOT_CONFIG, key="strip", theme=None)
     ectopic = {c: list(view.class_times(result.sample, result.label, fs, c)) for c in ("V", "S")}
-    st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 3000), ectopic, window=(start, stop), duration_s=dur),
-                    config=PLOT_CONFIG, key="overview", theme=None)
-    overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on and denoiser else None
-    marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels)
-    st.plotly_chart(strip_figure(view.trace(y, fs, start, stop), marks, start_s=start, stop_s=stop, lead=lead,
-                                 overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop),
-                                 unusable=[(u["start_s"], u["end_s"]) for u in result.summary.get("unusable", [])
-                                           if u["end_s"] > start and u["start_s"] < stop]),
-                    config=PLOT_CONFIG, key="strip", theme=None)
-    st.caption(f"{view.format_time(start)} – {view.format_time(stop)} · band-passed signal · "
-               "grid 0.2 s × 0.5 mV (small squares 0.04 s × 0.1 mV) · hover a beat for its probability")
+    st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 3000), ectopic, window=(start, stop), duration_s=dur,
+                                    start_clock_s=rec.start_clock_s), config=PLOT_CONFIG, key="overview", theme=None)
+    step = max(1, int(round(dur / 2000)))
+    options = list(range(0, int(max(dur - win, 0.0)) + 1, step)) or [0]
+    st.session_state["_pos"] = min(options[-1], int(round(start / step)) * step)
+    st.select_slider("Window start", options, key="_pos", format_func=lambda v: format_time(v, rec.start_clock_s),
+                     on_change=_moved, help="Drag to move the detail window; the shaded band in the overview follows.")
+    st.caption(f"{format_time(start, rec.start_clock_s)} – {format_time(stop, rec.start_clock_s)} · lead {lead} · "
+               "band-passed signal · grid 0.2 s × 0.5 mV (small squares 0.04 s × 0.1 mV) · hover a beat for its "
+               "probability · keys: N / P next / previous event, → / ← next / previous page")
+
+
+def _moved() -> None:
+    st.session_state["start_s"] = float(st.session_state["_pos"])
 
 
 def _denoised(denoiser, result, lead_idx: int, start: float, stop: float):
@@ -247,36 +269,28 @@ def _denoised(denoiser, result, lead_idx: int, start: float, stop: float):
 
 
 def summary_ui(result) -> None:
-    """Burden, heart rate and its trend, and every episode with a button to show it in the strip."""
-    s, dur = result.summary, result.record.duration_s
-    hr, burden = s["heart_rate"], s["ectopic_burden_pct"]
+    """Burden, heart rate and its trend, and the episode counts (the events themselves: the Events tab)."""
+    s, rec = result.summary, result.record
+    hr, pct = s["heart_rate"], s["percent"]
     c1, c2 = st.columns([1, 2])
     with c1:
-        st.markdown(f"**Ventricular burden** {burden['V']:.2f}%  \n**Supraventricular burden** {burden['S']:.2f}%"
-                    f"  \n**Ectopic, all** {burden['total']:.2f}%")
+        st.markdown(f"**Ventricular burden** {pct.get('V', 0):.2f}%  \n**Supraventricular burden** {pct.get('S', 0):.2f}%"
+                    f"  \n**Ectopic, V + S** {pct.get('V', 0) + pct.get('S', 0):.2f}%  \n**Fusion (F)** "
+                    f"{pct.get('F', 0):.2f}% (not counted as ectopic above)")
         for key, label in (("min", "Slowest"), ("max", "Fastest")):
             if hr[f"{key}_bpm"] is not None:
-                st.button(f"{label} rate {hr[f'{key}_bpm']:.0f} bpm at {view.format_time(hr[f'{key}_at_s'])}",
-                          key=f"hr_{key}", on_click=_goto, args=(hr[f"{key}_at_s"], dur))
-    if hr["trend"]:
-        c2.plotly_chart(trend_figure(hr["trend"]), config=PLOT_CONFIG, key="trend", theme=None)
-    eps = view.episodes(s)
-    counts = {}
-    for e in eps:
+                t = hr[f"{key}_at_s"]
+                st.button(f"{label} rate {hr[f'{key}_bpm']:.0f} bpm at {format_time(t, rec.start_clock_s)}",
+                          key=f"hr_{key}", on_click=review_ui.show_time, args=(t, rec.duration_s))
+    trend = hr_trend(result.sample, rec.fs, rec.duration_s, s.get("rhythm_config"))
+    if trend:
+        c2.plotly_chart(trend_figure(trend, rec.duration_s, rec.start_clock_s), config=PLOT_CONFIG, key="trend",
+                        theme=None)
+    counts: dict[str, int] = {}
+    for e in view.episodes(s):
         counts[e.title] = counts.get(e.title, 0) + 1
-    st.markdown("**Episodes:** " + (", ".join(f"{k} × {v}" for k, v in counts.items()) or "none found"))
-    if eps:
-        st.caption("Notable episodes (runs first, then pauses, couplets, bigeminy/trigeminy): click to show it "
-                   "in the strip.")
-    cols = st.columns(3)
-    for i, e in enumerate(view.notable(eps, 12)):
-        cols[i % 3].button(f"{view.format_time(e.start_s)} · {e.title} · {e.detail}", key=f"ep_{i}",
-                           on_click=_goto, args=(e.start_s, dur), width="stretch")
-    if len(eps) > 12:
-        pick = st.selectbox("All episodes", range(len(eps)), key="ep_pick",
-                            format_func=lambda i: f"{view.format_time(eps[i].start_s)} · {eps[i].title} · "
-                                                  f"{eps[i].detail}")
-        st.button("Show in strip", key="ep_go", on_click=_goto, args=(eps[pick].start_s, dur))
+    st.markdown("**Episodes:** " + (", ".join(f"{k} × {v}" for k, v in counts.items()) or "none found")
+                + " — every one is in the Events tab, most important first.")
 
 
 def agreement_ui(result) -> None:
@@ -288,23 +302,11 @@ def agreement_ui(result) -> None:
     if ref.get("reference_beats"):
         st.caption(f"{ref['matched']:,} of {ref['reference_beats']:,} reference beats matched a detected beat within "
                    f"{1000 * ref.get('tolerance_s', 0.15):.0f} ms (AAMI EC57); Se = sensitivity, +P = positive "
-                   "predictivity, per class.")
+                   "predictivity, per class (the model's labels, before any correction).")
     st.table(_frame(view.agreement_rows(ref)))
     n = len(view.disagreements(result))
-    st.markdown(f"**{n:,} beats differ from the reference.** They are ringed in magenta on the strip; "
-                "use ◀ mismatch / mismatch ▶ above the strip to step through them.")
-
-
-def downloads_ui(result, clf) -> None:
-    name = result.record.name
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("Per-beat CSV", result.beats_csv, file_name=f"{name}_beats.csv", mime="text/csv",
-                       key="dl_csv", on_click="ignore")
-    c2.download_button("Summary JSON", result.summary_json, file_name=f"{name}_summary.json",
-                       mime="application/json", key="dl_json", on_click="ignore")
-    c3.download_button("Printable report (HTML)", lambda: render_report(result, clf.meta, provider=clf.provider),
-                       file_name=f"{name}_report.html", mime="text/html", key="dl_html", on_click="ignore")
-    st.caption("The report opens in any browser and prints on A4/Letter (summary + a strip per notable episode).")
+    st.markdown(f"**{n:,} beats differ from the reference.** They are ringed in black on the strip with the "
+                "reference label beside the ring; choose *mismatch* under *Step by* to step through them.")
 
 
 def _frame(rows: list[dict]):
@@ -331,13 +333,15 @@ def model_ui(clf) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="ecgdl · ECG beat viewer", page_icon="🫀", layout="wide")
-    st.title("ECG beat viewer")
+    st.html(CSS)
+    st.sidebar.title("ECG beat viewer")
     try:
         clf = load_classifier()
     except Exception as exc:
         st.error(f"The model could not be loaded ({type(exc).__name__}: {exc}).")
         return
     result, error, key = source_ui()
+    people_ui()
     st.sidebar.caption(intended_use(clf.meta))
     if error:
         st.error(f"**This upload cannot be used.** {error}", icon=":material/block:")
@@ -346,21 +350,25 @@ def main() -> None:
         st.info("No example records found (set ECGDL_DATA to the folder holding mitdb/). Upload a record.")
         return
     if st.session_state.get("_source") != key:
-        st.session_state["_source"] = key
-        st.session_state["start_s"] = 0.0
-    header_ui(result, tuple(clf.classes))
-    strip_ui(result, tuple(clf.classes))
-    panels_ui(result, clf)
+        review_ui.reset_review(key)
+    fixed = review_ui.corrected_result(result, key)
+    events = review_ui.events_for(fixed, key)
+    header_ui(fixed, clf)
+    strip_ui(fixed, tuple(clf.classes), events)
+    panels_ui(fixed, result, clf, events)
+    review_ui.scroll_to_strip()
 
 
-PANELS = ("Summary", "Agreement with reference", "Downloads", "Model")
+PANELS = ("Events", "Corrections", "Summary", "Agreement with reference", "Downloads", "Model")
 
 
-def panels_ui(result, clf) -> None:
+def panels_ui(fixed, original, clf, events) -> None:
     """The tabs under the strip; only the open one is built (less to compute and to draw per rerun)."""
     tabs = st.tabs(PANELS, key="panel", on_change="rerun")
-    draw = {"Summary": lambda: summary_ui(result), "Agreement with reference": lambda: agreement_ui(result),
-            "Downloads": lambda: downloads_ui(result, clf), "Model": lambda: model_ui(clf)}
+    draw = {"Events": lambda: review_ui.events_ui(fixed, events),
+            "Corrections": lambda: corrections_ui.corrections_ui(fixed, original, clf),
+            "Summary": lambda: summary_ui(fixed), "Agreement with reference": lambda: agreement_ui(original),
+            "Downloads": lambda: corrections_ui.downloads_ui(fixed, clf), "Model": lambda: model_ui(clf)}
     for name, tab in zip(PANELS, tabs):
         if tab.open:
             with tab:
