@@ -89,12 +89,38 @@ def upload(page, paths: list[Path]) -> None:
 
 
 def metric_values(page) -> dict[str, str]:
-    """The page's st.metric tiles as ``{label: value}``."""
+    """The page's header tiles as ``{label: value}`` (label without its "check" flag)."""
     out = {}
-    for tile in page.locator("[data-testid='stMetric']").all():
-        label = tile.locator("[data-testid='stMetricLabel']").inner_text().strip()
-        out[label] = tile.locator("[data-testid='stMetricValue']").inner_text().strip()
+    for tile in page.locator(".ecg-tile").all():
+        label = tile.locator(".l").inner_text().replace("⚑ check", "").strip()
+        out[label] = tile.locator(".v").inner_text().strip()
     return out
+
+
+def truncated_texts(page, selector: str) -> list[str]:
+    """Texts of the elements under ``selector`` (and their descendants) whose content overflows their box
+    (cut off or ellipsised): empty when nothing is truncated."""
+    return page.evaluate("""(sel) => {
+        const out = [];
+        for (const root of document.querySelectorAll(sel)) {
+            for (const el of [root, ...root.querySelectorAll('*')]) {
+                if (el.offsetParent === null || !el.innerText || !el.innerText.trim()) continue;
+                if (el.scrollWidth > el.clientWidth + 1) out.push(el.innerText.trim().slice(0, 60));
+            }
+        }
+        return out;
+    }""", selector)
+
+
+def in_viewport(page, selector: str) -> bool:
+    """Whether the first element matching ``selector`` lies wholly inside the browser's viewport."""
+    return page.evaluate("""(sel) => {
+        const el = document.querySelector(sel);
+        if (!el) return false;
+        const r = el.getBoundingClientRect();
+        return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1
+               && r.height > 0;
+    }""", selector)
 
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:

@@ -70,14 +70,23 @@ def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
     return at.run()
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+def _tiles(at: AppTest) -> str:
+    """The header tiles' HTML (one st.markdown block of ``.ecg-tile`` elements)."""
+    return next(m.value for m in at.markdown if 'class="ecg-tiles"' in m.value)
 
 
 def _class_counts(at: AppTest) -> dict[str, int]:
-    """Beats per class as the page shows them (tiles labelled ``"V ventricular"``)."""
-    return {label.split()[0]: int(value.replace(",", "")) for label, value in _metrics(at).items()
-            if len(label.split()[0]) == 1}
+    """Beats per class as the page's tiles show them (``data-tile="V" data-count="841"``)."""
+    import re
+
+    return {c: int(n) for c, n in re.findall(r'data-tile="(\w)" data-count="(\d+)"', _tiles(at))}
+
+
+def _flagged(at: AppTest) -> set[str]:
+    """Classes whose tile is marked "check"."""
+    import re
+
+    return set(re.findall(r'class="ecg-tile check" data-tile="(\w)"', _tiles(at)))
 
 
 def _assert_clean(at: AppTest) -> None:
@@ -94,12 +103,13 @@ def example_app() -> AppTest:
 def test_example_opens_without_an_upload(example_app, clf):
     at = example_app
     assert f"Record {EXAMPLE}" in at.subheader[0].value and "(example)" in at.subheader[0].value
-    m = _metrics(at)
-    assert int(m["Beats"].replace(",", "")) > 2000
+    assert sum(_class_counts(at).values()) > 2000
     assert set(_class_counts(at)) == set(clf.classes)
-    assert len(at.get("plotly_chart")) >= 3                    # overview, strip, heart-rate trend
-    assert len(_open_panel(at, "Downloads").get("download_button")) == 3
-    _open_panel(at, "Summary")
+    assert len(at.get("plotly_chart")) >= 2                    # strip, overview
+    assert "S" in _flagged(at) and "N" not in _flagged(at)     # S: Se/+P under 80 % in validation
+    assert len(_open_panel(at, "Downloads").get("download_button")) == 6
+    assert len(_open_panel(at, "Summary").get("plotly_chart")) == 3          # + the heart-rate trend
+    _open_panel(at, "Events")
     assert not at.error
 
 
@@ -129,27 +139,54 @@ def test_next_and_previous_beat_move_the_window(example_result, what):
     at = _app()
     t = class_times(example_result.sample, example_result.label, example_result.record.fs, cls)
     assert len(t) >= 2, f"the example should hold {cls} beats"
-    at.button(key=f"next_{what}").click().run()
+    at.selectbox(key="step_by").set_value(what).run()
+    at.button(key="next_beat").click().run()
     _assert_clean(at)
     first, win = at.session_state["start_s"], at.session_state["win_s"]
     assert np.any((t >= first) & (t < first + win)), f"no {cls} beat in the window after next"
-    at.button(key=f"next_{what}").click().run()
+    at.button(key="next_beat").click().run()
     second = at.session_state["start_s"]
     assert second > first and np.any((t >= second) & (t < second + win))
-    at.button(key=f"prev_{what}").click().run()
+    at.button(key="prev_beat").click().run()
     assert at.session_state["start_s"] == first
 
 
-def test_episode_button_shows_the_episode(example_app):
-    at = example_app
-    ep = at.button(key="ep_0")
-    ep.click().run()
+def test_event_list_centres_and_shades_the_event(example_app):
+    """The Events tab lists the events most important first; a click centres the strip on it and shades it;
+    event ▶ and page ▶ move on."""
+    import json
+
+    at = _open_panel(example_app, "Events")
+    first = at.button(key="ev_0")
+    assert "Ventricular run" in first.label                    # record 200 has V runs: they come first
+    first.click().run()
     _assert_clean(at)
-    t_label = ep.label.split(" · ")[0]
-    minutes, seconds = t_label.split(":")
-    t = 60 * int(minutes) + float(seconds)
+    lo, hi = at.session_state["highlight"]
     start, win = at.session_state["start_s"], at.session_state["win_s"]
-    assert start <= t <= start + win
+    assert start <= lo and min(hi, lo + 0.8 * win) <= start + win
+    strip = json.loads(at.get("plotly_chart")[0].proto.spec)
+    shaded = [sh for sh in strip["layout"].get("shapes", []) if sh.get("fillcolor") == "#ffc107"]
+    assert len(shaded) == 1 and shaded[0]["x0"] <= lo + 0.01
+    at.button(key="next_event").click().run()
+    assert at.session_state["event_i"] == 1
+    before = at.session_state["start_s"]
+    at.button(key="next_page").click().run()
+    assert at.session_state["start_s"] == pytest.approx(before + win)
+
+
+def test_group_relabel_changes_the_counts(example_app, example_result):
+    at = _open_panel(example_app, "Corrections")
+    _assert_clean(at)
+    at.selectbox(key="grp_pick").set_value(0)
+    at.selectbox(key="grp_new").set_value("Q")
+    at.button(key="grp_apply").click().run()
+    _assert_clean(at)
+    (edit,) = at.session_state["corrections"]
+    counts = _class_counts(at)
+    assert counts["Q"] == len(edit.samples) and sum(counts.values()) == example_result.summary["beats"]
+    at.button(key="undo").click().run()
+    assert _class_counts(at) == example_result.summary["counts"]
+    _open_panel(at, "Events")
 
 
 def test_denoised_overlay_when_the_dae_is_shipped(example_app):
@@ -163,8 +200,8 @@ def test_denoised_overlay_when_the_dae_is_shipped(example_app):
         pytest.skip("ecgdl/shipped/dae.onnx is not shipped: the overlay is offered disabled")
     box.check().run()
     _assert_clean(example_app)
-    strip = json.loads(example_app.get("plotly_chart")[1].proto.spec)
-    assert "denoised" in [trace.get("name") for trace in strip["data"]]
+    strip = json.loads(example_app.get("plotly_chart")[0].proto.spec)
+    assert any("denoised" in (trace.get("name") or "") for trace in strip["data"])
     box.uncheck().run()
 
 
@@ -208,7 +245,7 @@ def test_csv_upload_at_its_own_rate(mitdb_dir, example_result):
     assert not at.error and "Record export200" in at.subheader[0].value and "180 Hz" in at.subheader[0].value
     assert any("resampled from 180 Hz" in c.value for c in at.caption)
     assert sum(_class_counts(at).values()) == pytest.approx(55 * 1.45, rel=0.3)   # ~87 bpm over the 55 usable s
-    strip = json.loads(at.get("plotly_chart")[1].proto.spec)
+    strip = json.loads(at.get("plotly_chart")[0].proto.spec)
     shaded = [sh for sh in strip["layout"].get("shapes", []) if sh.get("fillcolor") == "#9e9e9e"]
     assert len(shaded) == 1
     assert (shaded[0]["x0"], shaded[0]["x1"]) == pytest.approx((3.0, 8.0), abs=0.2)

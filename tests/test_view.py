@@ -129,7 +129,58 @@ def test_a_full_page_stays_under_the_point_budget(rec208):
 def test_labels_colours_and_time_format():
     assert class_label("V") == "V – ventricular ectopic"
     assert set(CLASS_COLOURS) == set(AAMI_CLASSES)
-    assert format_time(754.5) == "12:34.5" and format_time(3723.0) == "1:02:03.0"
+    assert format_time(754.5) == "00:12:34" and format_time(3723.0) == "01:02:03"
+    assert format_time(3723.0, start_clock_s=23 * 3600.0) == "00:02:03"       # past midnight
+
+
+def test_clock_ticks_fall_on_round_clock_times():
+    from ecgdl.clock import clock_ticks
+
+    vals, text = clock_ticks(100.0, 110.0, start_clock_s=8 * 3600 + 0.5)
+    assert 3 <= len(vals) <= 7 and all(100.0 <= v <= 110.0 for v in vals)
+    assert text[0].startswith("08:01:4") and len(set(text)) == len(text)
+    vals, text = clock_ticks(0.0, 86_400.0)
+    assert text[0] == "00:00:00" and len(vals) <= 7
+
+
+def test_label_thinning_keeps_ectopic_letters():
+    from ecgdl.view import show_letter
+
+    assert show_letter("N", 10.0) and not show_letter("N", 60.0)
+    assert all(show_letter(c, 60.0) for c in "SVFQ")
+
+
+def test_class_colours_stay_apart_for_colour_blind_readers():
+    """Every pair of class colours, and the reference ring, differs by at least 25 CIE76 units in normal
+    vision and in simulated protanopia, deuteranopia and tritanopia (Machado et al. 2009, severity 1)."""
+    import itertools
+
+    from ecgdl.view import RING_COLOUR
+
+    cvd = {"normal": np.eye(3),
+           "protan": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                               [-0.003882, -0.048116, 1.051998]]),
+           "deutan": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                               [-0.011820, 0.042940, 0.968881]]),
+           "tritan": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                               [0.004733, 0.691367, 0.303900]])}
+    colours = {**CLASS_COLOURS, "ring": RING_COLOUR}
+    for vision, m in cvd.items():
+        lab = {k: _cielab(np.clip(m @ _linear_rgb(c), 0, 1)) for k, c in colours.items()}
+        worst = min((np.linalg.norm(lab[a] - lab[b]), a, b) for a, b in itertools.combinations(colours, 2))
+        assert worst[0] >= 25, (vision, worst)
+
+
+def _linear_rgb(hex_colour: str) -> np.ndarray:
+    c = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _cielab(rgb: np.ndarray) -> np.ndarray:
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ rgb
+    f = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(f > 0.008856, np.cbrt(f), 7.787 * f + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
 
 def test_metric_rows_accept_both_key_styles():

@@ -37,14 +37,24 @@ def groups_for(original, key: str) -> np.ndarray:
     return memo[1]
 
 
-def _relabel_group(original, fixed, groups, group: int, new: str) -> None:
+def _relabel_group(original, fixed, groups) -> None:
+    """Relabel the chosen group (read from the widgets at click time) as the chosen class."""
+    group, new = int(st.session_state["grp_pick"]), str(st.session_state["grp_new"])
     present = set(np.asarray(fixed.sample).tolist())
     c = corr.group_relabel(original, groups, group, new, who=_who())
     _add(corr.Correction("relabel", tuple(s for s in c.samples if s in present), new, group, c.who, c.when))
 
 
-def _beat_edit(op: str, sample: int, new: str = "") -> None:
-    _add(corr.Correction(op, (int(sample),), new, who=_who(), when=corr.now_utc()))
+def _beat_edit(op: str, fixed) -> None:
+    """Relabel / delete the chosen beat, or add one, from the widgets' values at click time."""
+    ss = st.session_state
+    if op == "add":
+        start = view.clamp_window(float(ss.get("start_s", 0.0)), float(ss.get("win_s", view.DEFAULT_WINDOW_S)),
+                                  fixed.record.duration_s)[0]
+        sample, new = int(round((start + float(ss["add_at"])) * fixed.record.fs)), str(ss["add_new"])
+    else:
+        sample, new = int(fixed.sample[int(ss["beat_pick"])]), str(ss.get("beat_new", "")) if op == "relabel" else ""
+    _add(corr.Correction(op, (sample,), new, who=_who(), when=corr.now_utc()))
 
 
 def _undo() -> None:
@@ -84,8 +94,8 @@ def _group_ui(fixed, original, groups: np.ndarray, classes) -> None:
                                  fixed.record.fs), config=PLOT_CONFIG, key="groups", theme=None)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         g = st.selectbox("Group", range(n), format_func=describe, key="grp_pick", width=380)
-        new = st.selectbox("New label", classes, key="grp_new", format_func=view.class_label, width=240)
-        st.button("Relabel group", key="grp_apply", on_click=_relabel_group, args=(original, fixed, groups, g, new))
+        st.selectbox("New label", classes, key="grp_new", format_func=view.class_label, width=240)
+        st.button("Relabel group", key="grp_apply", on_click=_relabel_group, args=(original, fixed, groups))
         first = np.asarray(original.sample)[groups == g]
         st.button("Show a beat of it", key="grp_show", on_click=_show_sample,
                   args=(int(first[0]) if first.size else 0, fixed))
@@ -105,19 +115,17 @@ def _beat_ui(fixed, classes) -> None:
     conf = np.asarray(fixed.proba).max(axis=1) if np.asarray(fixed.proba).size else np.zeros(len(fixed.sample))
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if sel.size:
-            i = st.selectbox("Beat in the window", sel.tolist(), key="beat_pick", width=250,
+            st.selectbox("Beat in the window", sel.tolist(), key="beat_pick", width=250,
                              format_func=lambda k: f"{format_time(fixed.sample[k] / rec.fs, rec.start_clock_s)} "
                                                    f"+{(fixed.sample[k] / rec.fs) % 1:.2f} s · {fixed.label[k]} "
                                                    f"(p {conf[k]:.2f})")
-            new = st.selectbox("New label", classes, key="beat_new", format_func=view.class_label, width=220)
-            st.button("Relabel beat", key="beat_apply", on_click=_beat_edit,
-                      args=("relabel", int(fixed.sample[i]), new))
-            st.button("Delete beat", key="beat_delete", on_click=_beat_edit, args=("delete", int(fixed.sample[i])))
-        at = st.number_input("Add a beat at (s into the window)", 0.0, float(stop - start), 0.0, 0.05,
-                             key="add_at", width=200)
-        new_add = st.selectbox("Its label", classes, key="add_new", format_func=view.class_label, width=200)
-        st.button("Add beat", key="add_apply", on_click=_beat_edit,
-                  args=("add", int(round((start + at) * rec.fs)), new_add))
+            st.selectbox("New label", classes, key="beat_new", format_func=view.class_label, width=220)
+            st.button("Relabel beat", key="beat_apply", on_click=_beat_edit, args=("relabel", fixed))
+            st.button("Delete beat", key="beat_delete", on_click=_beat_edit, args=("delete", fixed))
+        st.number_input("Add a beat at (s into the window)", 0.0, float(stop - start), 0.0, 0.05, key="add_at",
+                        width=200)
+        st.selectbox("Its label", classes, key="add_new", format_func=view.class_label, width=200)
+        st.button("Add beat", key="add_apply", on_click=_beat_edit, args=("add", fixed))
 
 
 def _list_ui(fixed) -> None:

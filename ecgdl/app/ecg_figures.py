@@ -26,7 +26,8 @@ def strip_figure(tr: Trace, marks: list[Markers], *, start_s: float, stop_s: flo
     fig = go.Figure()
     if highlight is not None and highlight[1] > start_s and highlight[0] < stop_s:
         a, b = max(highlight[0], start_s), min(max(highlight[1], highlight[0] + 0.3), stop_s)
-        fig.add_vrect(x0=a - 0.15, x1=b + 0.15, fillcolor="#ffd54f", opacity=0.35, line_width=0, layer="below")
+        fig.add_vrect(x0=a - 0.15, x1=b + 0.15, fillcolor="#ffc107", opacity=0.22, line_width=1,  # over the paper
+                      line_color="#c79100", layer="above", annotation_text="event", annotation_position="top left")
     for a, b in unusable:
         fig.add_vrect(x0=max(a, start_s), x1=min(b, stop_s), fillcolor="#9e9e9e", opacity=0.35, line_width=0,
                       annotation_text="unusable signal", annotation_position="top left")

@@ -28,10 +28,11 @@ PLOT_CONFIG = review_ui.PLOT_CONFIG
 #: Page style: little top padding (the strip must sit above the fold at 1366x768) and tiles that wrap
 #: instead of truncating their text.
 CSS = """<style>
-[data-testid="stMainBlockContainer"]{padding-top:1.2rem;padding-bottom:2rem}
+[data-testid="stHeader"]{height:2.4rem;min-height:2.4rem;background:transparent}
+[data-testid="stMainBlockContainer"]{padding-top:2.4rem;padding-bottom:2rem}
 [data-testid="stMainBlockContainer"] h3{font-size:1.15rem;padding:0 0 .2rem 0}
 .ecg-tiles{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:2px}
-.ecg-tile{border:1px solid #d9d9d9;border-radius:6px;padding:3px 9px;flex:1 1 auto;min-width:max-content}
+.ecg-tile{border:1px solid #d9d9d9;border-radius:6px;padding:3px 9px;flex:1 1 0;min-width:max-content}
 .ecg-tile .l{font-size:.78rem;color:#555;white-space:nowrap}
 .ecg-tile .v{font-size:1.3rem;font-weight:600;line-height:1.25;white-space:nowrap}
 .ecg-tile .r{font-size:.7rem;color:#444;white-space:nowrap}

@@ -1,0 +1,96 @@
+"""ecgdl.review: the event list in order of importance, per-class reliability, the heart-rate trend axis,
+and the header's base time as clock time (real MIT-BIH records, the shipped model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgdl.review import class_reliability, event_window, hr_trend, review_events, trend_range
+
+
+@pytest.fixture(scope="module")
+def clf():
+    from ecgdl.infer import BeatClassifier
+
+    try:
+        return BeatClassifier()
+    except (FileNotFoundError, KeyError) as exc:
+        pytest.skip(f"no shipped beat classifier: {exc!r}")
+
+
+@pytest.fixture(scope="module")
+def scored233(mitdb_dir, clf):
+    from ecgdl.infer import score_record
+
+    return score_record(mitdb_dir / "233", clf)
+
+
+def test_events_come_most_important_first(scored233):
+    events = review_events(scored233)
+    ranks = [e.rank for e in events]
+    assert ranks == sorted(ranks)
+    assert events[0].title == "Ventricular run"
+    low = [e for e in events if e.kind == "lowconf"]
+    assert len(low) == 20 and events[-1].kind == "lowconf"
+    assert np.min(np.diff(sorted(e.start_s for e in low))) >= 10.0
+
+
+def test_rhythm_episodes_join_the_list_when_the_summary_has_them(scored233):
+    import dataclasses
+
+    summary = {**scored233.summary, "episodes": [{"rhythm": "atrial_fibrillation", "start_s": 100.0, "end_s": 160.0}]}
+    events = review_events(dataclasses.replace(scored233, summary=summary))
+    af = [e for e in events if e.kind == "rhythm"]
+    assert [e.title for e in af] == ["Atrial fibrillation"]
+    assert events.index(af[0]) < next(i for i, e in enumerate(events) if e.kind == "couplet")
+
+
+def test_event_window_centres_short_events_and_starts_long_ones():
+    from ecgdl.view import Episode
+
+    a, b = event_window(Episode("couplet", "V", 100.0, 101.0, ""), 10.0, 1800.0)
+    assert (a, b) == pytest.approx((95.5, 105.5))
+    a, b = event_window(Episode("run", "V", 100.0, 140.0, ""), 10.0, 1800.0)
+    assert a == pytest.approx(99.0)
+
+
+def test_reliability_marks_the_classes_to_check(scored233, clf):
+    """233: F is over-called (197 against 11 true); the sidecar's validated +P for F is under 50 %."""
+    from ecgdl.clinical_report import ds2_metrics
+
+    rel = class_reliability(scored233, ds2_metrics(clf.meta))
+    assert rel["F"].needs_look and "+P" in rel["F"].reason
+    assert not rel["N"].needs_look and rel["N"].mean_confidence > 0.8
+    assert not rel["Q"].needs_look                                   # no Q beats: nothing to check
+
+
+def test_trend_is_clipped_to_the_record_and_has_points_for_short_records(scored233):
+    rec = scored233.record
+    trend = hr_trend(scored233.sample, rec.fs, rec.duration_s, scored233.summary["rhythm_config"])
+    assert len(trend) >= 12 and trend[-1]["end_s"] <= rec.duration_s
+    short = scored233.sample[scored233.sample < 120 * rec.fs]
+    assert len(hr_trend(short, rec.fs, 120.0)) >= 10                 # a 2-min record: not a one-dot trend
+
+
+@pytest.mark.parametrize("bpm", [[100.5, 104.0], [60.0], [], [40.0, 180.0]])
+def test_trend_axis_spans_at_least_40_bpm(bpm):
+    lo, hi = trend_range(bpm)
+    assert hi - lo >= 40 and lo >= 0 and all(lo <= v <= hi for v in bpm)
+
+
+def test_header_base_time_gives_clock_times(mitdb_dir, tmp_path):
+    """A WFDB header with a base time (08:15:30) starts the clock there; MIT-BIH headers have none."""
+    import shutil
+
+    from ecgdl.clock import format_time
+    from ecgdl.io import read_record
+
+    hea = (mitdb_dir / "100.hea").read_bytes().split(b"\n")
+    hea[0] = hea[0].rstrip(b"\r") + b" 08:15:30" + (b"\r" if hea[0].endswith(b"\r") else b"")
+    (tmp_path / "100.hea").write_bytes(b"\n".join(hea))
+    shutil.copy(mitdb_dir / "100.dat", tmp_path / "100.dat")
+    rec = read_record(tmp_path / "100")
+    assert rec.start_clock_s == 8 * 3600 + 15 * 60 + 30
+    assert format_time(60.0, rec.start_clock_s) == "08:16:30"
+    assert read_record(mitdb_dir / "100").start_clock_s is None
