@@ -65,6 +65,7 @@ class Record:
     gaps: tuple[tuple[int, int], ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    start_clock_s: float | None = None  # clock time of the first sample, s after midnight (header base time)
 
     @property
     def duration_s(self) -> float:
@@ -119,8 +120,30 @@ def read_record(path: str | os.PathLike, *, target_fs: float | None = MODEL_FS, 
         else:
             base = path.with_suffix("") if suffix in (".hea", ".dat", ".atr") else path
             name, signal, fs, leads, ann, found = _read_wfdb(base, annotator)
-    return finish_record(path, name, signal, fs, leads, ann, target_fs=target_fs, on_gaps=on_gaps,
-                         max_gap_fraction=max_gap_fraction, warnings=[*found, *caught])
+    rec = finish_record(path, name, signal, fs, leads, ann, target_fs=target_fs, on_gaps=on_gaps,
+                        max_gap_fraction=max_gap_fraction, warnings=[*found, *caught])
+    clock = _start_clock_s(path, suffix)
+    return rec if clock is None else Record(**{**rec.__dict__, "start_clock_s": clock})
+
+
+def _start_clock_s(path: Path, suffix: str) -> float | None:
+    """The header's base time (WFDB ``.hea`` or EDF start time) as seconds after midnight; None when absent."""
+    try:
+        if suffix == ".edf":
+            from wfdb.io.convert.edf import read_edf
+
+            base = read_edf(str(path), header_only=True)["base_time"]
+            return base.hour * 3600.0 + base.minute * 60.0 + base.second
+        from ecgdl.wfdb_reader import read_header
+
+        stem = path.with_suffix("") if suffix in (".hea", ".dat", ".atr") else path
+        text = read_header(stem.with_name(stem.name + ".hea")).base_time
+        if not text:
+            return None
+        parts = [float(p) for p in text.split(":")]          # [HH:]MM:SS[.sss]
+        return sum(v * 60.0 ** k for k, v in enumerate(reversed(parts))) % 86_400
+    except Exception:  # the signal was read already; a missing clock only means times start at 00:00:00
+        return None
 
 
 def read_csv(path: str | os.PathLike, fs: float, *, target_fs: float | None = MODEL_FS, on_gaps: str = "raise",

@@ -12,15 +12,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 
 #: Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "errors"),
+    "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "errors", "clock"),
     "signal and records": ("signal", "wfdb_header", "plausibility", "io", "metrics", "imbalance", "qrs_select",
                            "report"),
     "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
     "serving and training": ("infer", "denoise", "train", "pretrain", "classifier"),
-    "outputs": ("export", "batch", "result_store", "view", "clinical_report"),
-    "shell": ("cli", "app", "app.launch", "app.streamlit_app", "app.ecg_figures"),
+    "outputs": ("export", "batch", "result_store", "view", "clinical_report", "review", "corrections",
+                "pdf_report"),
+    "shell": ("cli", "app", "app.launch", "app.streamlit_app", "app.ecg_figures", "app.review_ui",
+              "app.corrections_ui"),
 }
 LAYER = {m: i for i, names in enumerate(LAYERS.values()) for m in names}
 
