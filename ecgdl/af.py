@@ -34,7 +34,6 @@ True
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -97,7 +96,7 @@ def atrial_activity(sig: np.ndarray, sample: np.ndarray, fs: float, use: np.ndar
     coherence = ((m ** 2).sum(axis=1) / k ** 2) / (energy / k + 1e-12)
     unit = seg / (np.linalg.norm(seg, axis=1, keepdims=True) + 1e-9)
     corr = (unit * m).sum(axis=1) / (np.linalg.norm(m, axis=1) + 1e-9)
-    return coherence, _windowed_nanmedian(np.where(use, corr, np.nan), w)
+    return coherence, windowed_nanmedian(np.where(use, corr, np.nan), w)
 
 
 def af_features(sample, label, fs: float, sig: np.ndarray | None = None,
@@ -130,18 +129,20 @@ def af_features(sample, label, fs: float, sig: np.ndarray | None = None,
     return out
 
 
-def _windowed_nanmedian(x: np.ndarray, w: int) -> np.ndarray:
+def windowed_nanmedian(x: np.ndarray, w: int) -> np.ndarray:
     """NaN-aware median of ``x`` over the centred window ``[i - w//2, i + w//2)`` (NaN where all NaN)."""
     pad = w // 2
-    xw = np.lib.stride_tricks.sliding_window_view(np.pad(x, (pad, w - pad - 1), constant_values=np.nan), w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN, on purpose
-        return np.nanmedian(xw, axis=1)
+    xw = np.sort(np.lib.stride_tricks.sliding_window_view(np.pad(x, (pad, w - pad - 1), constant_values=np.nan), w),
+                 axis=1)                                   # NaN sort last: the k valid values lead each row
+    k = (~np.isnan(xw)).sum(axis=1)
+    rows = np.arange(len(xw))
+    lo, hi = xw[rows, np.maximum(k - 1, 0) // 2], xw[rows, np.maximum(k, 1) // 2 - (k == 0)]
+    return np.where(k > 0, 0.5 * (lo + hi), np.nan)
 
 
 def _windowed_median_ratio(rr, d, ok, okd, w: int) -> np.ndarray:
     """median(|dRR|) / median(RR) over the centred window, NaN-aware."""
-    return _windowed_nanmedian(np.where(okd, d, np.nan), w) / _windowed_nanmedian(np.where(ok, rr, np.nan), w)
+    return windowed_nanmedian(np.where(okd, d, np.nan), w) / windowed_nanmedian(np.where(ok, rr, np.nan), w)
 
 
 def capped(feats: np.ndarray) -> np.ndarray:

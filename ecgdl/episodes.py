@@ -136,39 +136,36 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig) -> tuple[list[
 
 def local_rate(sample, label, fs, beats: int) -> np.ndarray:
     """``(n,)`` bpm: 60 / median of the ``beats`` RR intervals centred on each beat (V-adjacent RR left out)."""
+    from ecgdl.af import windowed_nanmedian
+
     n = len(sample)
     rr = np.diff(sample) / fs
     rr = np.r_[rr[:1], rr] if n > 1 else np.ones(n)
     is_v = label == "V"
     rr = np.where(is_v | np.r_[False, is_v[:-1]], np.nan, rr)
-    pad = beats // 2
-    w = np.lib.stride_tricks.sliding_window_view(np.pad(rr, (pad, beats - pad - 1), constant_values=np.nan), beats)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return 60.0 / np.nanmedian(w, axis=1)
+    return 60.0 / windowed_nanmedian(rr, beats)
 
 
 def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
     """2:1 (or longer) conduction: RR at ``bii_ratio`` x the rate before it, sustained (module docstring)."""
-    n = len(sample)
-    if n < cfg.bii_ref_beats + cfg.bii_min_beats:
+    n, k, m = len(sample), cfg.bii_ref_beats, cfg.bii_min_beats
+    if n < k + m + 1:
         return []
-    rr = np.diff(sample) / fs  # rr[i]: beat i -> i + 1
-    out, i = [], cfg.bii_ref_beats
+    rr = np.diff(sample) / fs                      # rr[i]: beat i -> i + 1
+    ref = np.full(len(rr), np.nan)
+    ref[k:] = np.median(np.lib.stride_tricks.sliding_window_view(rr, k)[:-1], axis=1)  # the k RR before rr[i]
     lo, hi = cfg.bii_ratio
-    while i < len(rr) - cfg.bii_min_beats:
-        ref = np.median(rr[i - cfg.bii_ref_beats:i])
-        win = rr[i:i + cfg.bii_min_beats] / ref
-        if not np.all((win >= lo) & (win <= hi)) or np.any(label[i:i + cfg.bii_min_beats + 1] == "V"):
-            i += 1
+    with np.errstate(invalid="ignore"):
+        cand = (rr >= lo * ref) & (rr <= hi * ref) & (label[:-1] != "V") & (label[1:] != "V")
+    out, last = [], -1
+    for a, b in consecutive_runs(cand):
+        if b - a + 1 < m or a <= last:
             continue
-        j = i + cfg.bii_min_beats
-        while j < len(rr) and lo <= rr[j] / ref <= hi:
-            j += 1
-        out.append(_episode("BII", i, j, sample, fs))
-        i = j + cfg.bii_ref_beats
+        r = rr[a:] / ref[a]                        # the rhythm before the block stays the reference
+        stop = np.flatnonzero((r < lo) | (r > hi))
+        j = a + (int(stop[0]) if len(stop) else len(r))
+        out.append(_episode("BII", a, j, sample, fs))
+        last = j
     return out
 
 
@@ -284,3 +281,18 @@ def episode_summary(episodes: list[Episode], duration_s: float | None, cfg: Epis
     burden = round(100.0 * af_s / duration_s, 2) if duration_s else None
     return {"af_burden_pct": burden, "af_seconds": round(af_s, 3), "counts": counts, "longest": longest,
             "config": {f.name: getattr(cfg, f.name) for f in fields(cfg)}}
+
+
+def score_episodes(sample, label, fs: float, *, proba=None, classes=AAMI_CLASSES, signal=None, pauses=(), vf=(),
+                   duration_s: float | None = None, cfg: EpisodeConfig = EpisodeConfig()) -> tuple[list[Episode], dict]:
+    """The ``episodes`` step of ``ecgdl.infer.score_record``: ``(episodes, summary part)``.
+
+    The summary part holds ``"episodes"`` (:func:`episode_summary`) and ``"hrv"`` (``ecgdl.hrv.hrv``
+    over N-N intervals outside AF episodes).
+    """
+    from ecgdl.hrv import hrv
+
+    eps = detect_episodes(sample, label, fs, proba=proba, classes=classes, signal=signal, pauses=pauses, vf=vf,
+                          cfg=cfg)
+    in_af = _cover([e for e in eps if e.rhythm == "AFIB"], len(sample))
+    return eps, {"episodes": episode_summary(eps, duration_s, cfg), "hrv": hrv(sample, label, fs, exclude=in_af)}
