@@ -1,7 +1,8 @@
 """Batch scoring of many records into a folder: resumable, atomic, one bad record never stops the batch.
 
-For each record ``DIR/<record>.beats.csv`` (or ``.beats.parquet``) and ``DIR/<record>.summary.json``
-(written last: its presence marks the record finished); for the run ``DIR/summary.csv`` (one row
+For each record ``DIR/<record>.beats.csv`` (or ``.beats.parquet``), ``DIR/<record>.episodes.csv``
+(rhythm episodes, ``ecgdl.episodes.CSV_COLUMNS``) and ``DIR/<record>.summary.json`` (written last:
+its presence marks the record finished); for the run ``DIR/summary.csv`` (one row
 per record of the batch, skipped ones included) and, with ``reference``, ``DIR/reference.json``
 (per-class Se/+P over all compared records, summed counts).
 
@@ -134,7 +135,7 @@ def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
 def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> RecordSummary | None:
     """The saved summary when this record is already done with the same model and options, else None."""
     beats, summ = _paths(out, stem, cfg.format)
-    if not (beats.is_file() and summ.is_file()):
+    if not (beats.is_file() and summ.is_file() and (out / f"{stem}.episodes.csv").is_file()):
         return None
     try:
         s = json.loads(summ.read_text())
@@ -165,6 +166,7 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig) -> RecordSummary:
     beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
     columns = res.beat_columns()
     atomic_write(beats_path, parquet_bytes(columns) if cfg.format == "parquet" else res.beats_csv())
+    atomic_write(cfg.out / f"{stem}.episodes.csv", res.episodes_csv())
     summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
                             has_annotations=res.record.annotations is not None, source_path=str(path),
                             seconds=round(time.perf_counter() - t0, 3))
@@ -270,7 +272,7 @@ def run_row(outcome: RecordOutcome) -> dict:
     row.update({"duration_s": s.get("duration_s"), "beats": s.get("beats"), **s.get("counts", {}),
                 "V_burden_pct": s["ectopic_burden_pct"]["V"], "S_burden_pct": s["ectopic_burden_pct"]["S"],
                 "hr_mean_bpm": hr.get("mean_bpm"), "hr_min_bpm": hr.get("min_bpm"), "hr_max_bpm": hr.get("max_bpm"),
-                **event_counts(s), "unusable_s": round(sum(u["end_s"] - u["start_s"] for u in s.get("unusable", [])), 1),
+                **event_counts(s), **episode_columns(s), "unusable_s": round(sum(u["end_s"] - u["start_s"] for u in s.get("unusable", [])), 1),
                 "seconds": s.get("seconds")})
     ref = s.get("reference")
     if ref:
@@ -278,6 +280,12 @@ def run_row(outcome: RecordOutcome) -> dict:
         for c, m in ref["per_class"].items():
             row[f"{c}_se"], row[f"{c}_ppv"] = _round(m["se"]), _round(m["ppv"])
     return row
+
+
+def episode_columns(s: dict) -> dict:
+    """Run-table columns of a summary's episodes: AF burden (% of time) and VT episode count."""
+    ep = s.get("episodes") or {}
+    return {"af_burden_pct": ep.get("af_burden_pct"), "VT_episodes": (ep.get("counts") or {}).get("VT")}
 
 
 def _r(a, b):

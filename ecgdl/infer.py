@@ -7,7 +7,8 @@ feature recipe and statistics) is read from the model's sidecar JSON, never from
     read (ecgdl.io, gaps filled)        -> condition (ecgdl.signal.condition_record)
     -> detect (ecgdl.qrs.detect_r_peaks, or the reference beats: ecgdl.reference)
     -> beats (ecgdl.beats.segment_beat_sets) -> classify (inputs ecgdl.features, ONNX here)
-    -> [adapt] -> [episodes] -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
+    -> [adapt] -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
+    -> episodes + HRV (ecgdl.episodes.score_episodes, from the summary's pauses)
 
 >>> clf = BeatClassifier()                                   # doctest: +SKIP
 >>> res = score_record("../shared/data/mitdb/100", clf)      # doctest: +SKIP
@@ -17,13 +18,14 @@ feature recipe and statistics) is read from the model's sidecar JSON, never from
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ecgdl.artifacts import CUDA, load_onnx
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
+from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
 from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
 from ecgdl.qrs_config import QRSConfig
@@ -156,6 +158,13 @@ class RecordResult:
     classes: tuple[str, ...] = ()
     edge: np.ndarray | None = None
     ref_label: np.ndarray | None = None  # reference class letter of each beat ("" when unmatched)
+    episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
+
+    def episodes_csv(self) -> str:
+        """The ``<record>.episodes.csv`` text (``ecgdl.episodes.CSV_COLUMNS``, seconds from the record's start)."""
+        from ecgdl.episodes import episodes_csv
+
+        return episodes_csv(self.episodes)
 
     def beat_columns(self) -> dict[str, np.ndarray]:
         """The per-beat table, one array per column, as the outputs carry it (CSV and parquet alike):
@@ -219,14 +228,17 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
     # adapt: a record-adaptive step rewrites ``proba`` here (from the record's unlabelled beats only)
     pred, label = decide(proba, clf.classes)
-    # episodes: rhythm episodes are grouped here from ``label`` and ``peaks``
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
     summary = record_summary(rec, clf, label, source_sample, (*unusable, *rec.gaps),         # summarise
                              beat_source="reference" if use_reference else "detected", edge_beats=int(edge.sum()))
+    episodes, part = score_episodes(peaks, label, rec.fs, proba=proba, classes=clf.classes,           # episodes
+                                    signal=conditioned[:, 0], pauses=summary["pauses"],
+                                    vf=summary.get("vf", ()), duration_s=rec.duration_s)
+    summary.update(part)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
-                        ref_label=ref_label)
+                        ref_label=ref_label, episodes=episodes)
 
 
 def read_for_model(source: str | Path | Record, fs: float) -> Record:

@@ -159,3 +159,22 @@ def test_episode_summary_burden_and_longest():
     assert s["counts"]["AFIB"] == 2 and s["counts"]["VT"] == 1 and s["counts"]["SBR"] == 0
     assert s["longest"]["AFIB"]["duration_s"] == pytest.approx(60.0)
     assert s["config"]["pause_min_s"] == EpisodeConfig().pause_min_s
+
+
+def test_batch_writes_the_episode_contract(mitdb_dir, tmp_path):
+    """``ecgdl score`` writes ``<record>.episodes.csv``; summary JSON and run table carry the episode figures."""
+    import json
+
+    from ecgdl.cli import main
+
+    assert main(["score", str(mitdb_dir / "203"), "--out", str(tmp_path), "--quiet"]) == 0
+    rows = list(csv.DictReader((tmp_path / "203.episodes.csv").open()))
+    assert rows and tuple(rows[0]) == CSV_COLUMNS
+    assert {r["rhythm"] for r in rows} <= set(RHYTHMS) and "AFIB" in {r["rhythm"] for r in rows}
+    summary = json.loads((tmp_path / "203.summary.json").read_text())
+    ep = summary["episodes"]
+    assert ep["af_burden_pct"] > 50.0 and ep["counts"]["AFIB"] >= 1 and "AFIB" in ep["longest"]
+    assert {"sdnn_ms", "rmssd_ms", "pnn50_pct", "sdann_ms", "hti", "lf_hf"} <= set(summary["hrv"])
+    table = list(csv.DictReader((tmp_path / "summary.csv").open()))[0]
+    assert float(table["af_burden_pct"]) == pytest.approx(ep["af_burden_pct"])
+    assert int(table["VT_episodes"]) == ep["counts"]["VT"]
