@@ -24,7 +24,7 @@ import numpy as np
 from ecgdl.artifacts import atomic_write, stale_tmp_files
 
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
-RECORD_SUFFIXES = (".hea", ".edf")
+RECORD_SUFFIXES = (".hea", ".edf", ".csv")
 FORMATS = ("csv", "parquet")
 
 
@@ -42,6 +42,9 @@ class BatchConfig:
     reference: bool = False
     use_reference_beats: bool = False
     progress: bool = True
+    annotations: bool = False            # also write <stem>.ecgdl (WFDB annotations, ecgdl.annotations)
+    csv_fs: float | None = None          # sampling rate of .csv inputs (Hz); required for them
+    csv_units: str = "mV"                # units of .csv inputs
 
 
 @dataclass(frozen=True)
@@ -116,14 +119,14 @@ def find_records(paths) -> list[Path]:
         else:
             raise FileNotFoundError(f"{arg}: no such record, folder or matching files")
         if not items:
-            raise FileNotFoundError(f"{arg}: no records (.hea or .edf) found")
+            raise FileNotFoundError(f"{arg}: no records (.hea, .edf or .csv) found")
         found += [q.with_suffix("") if q.suffix.lower() in (".hea", ".dat", ".atr") else q for q in items]
     return list(dict.fromkeys(found))
 
 
 def output_names(records: list[Path]) -> dict[Path, str]:
     """Output stem per record: its name, prefixed by its folder's name where two records share a name."""
-    stems = [r.stem if r.suffix.lower() == ".edf" else r.name for r in records]
+    stems = [r.stem if r.suffix.lower() in (".edf", ".csv") else r.name for r in records]
     dup = {s for s in stems if stems.count(s) > 1}
     return {r: f"{r.parent.name}_{s}" if s in dup else s for r, s in zip(records, stems)}
 
@@ -162,11 +165,20 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig) -> RecordSummary:
     from ecgdl.infer import score_record
 
     t0 = time.perf_counter()
-    res = score_record(path, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference)
+    source = path
+    if path.suffix.lower() == ".csv":
+        from ecgdl.io import read_csv
+
+        source = read_csv(path, cfg.csv_fs, target_fs=_CLF.meta["fs"], on_gaps="fill", units=cfg.csv_units)
+    res = score_record(source, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference)
     beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
     columns = res.beat_columns()
     atomic_write(beats_path, parquet_bytes(columns) if cfg.format == "parquet" else res.beats_csv())
     atomic_write(cfg.out / f"{stem}.episodes.csv", res.episodes_csv())
+    if cfg.annotations:
+        from ecgdl.annotations import write_annotations
+
+        write_annotations(res, cfg.out, stem)
     summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
                             has_annotations=res.record.annotations is not None, source_path=str(path),
                             seconds=round(time.perf_counter() - t0, 3))
@@ -199,8 +211,6 @@ def _remove_stale_tmp(out: Path) -> int:
 
 def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     """Score every record found in ``paths`` into ``cfg.out`` (see the module docstring)."""
-    from tqdm import tqdm
-
     from ecgdl.infer import BeatClassifier
 
     if cfg.format not in FORMATS:
@@ -208,6 +218,8 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     if cfg.format == "parquet":
         import pyarrow  # noqa: F401 - fail before scoring anything when it is missing
     records = find_records(paths)
+    if cfg.csv_fs is None and any(r.suffix.lower() == ".csv" for r in records):
+        raise ValueError("a .csv record carries no sampling rate: give it (--fs HZ, BatchConfig.csv_fs)")
     stems = output_names(records)
     cfg.out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(cfg.out)
@@ -222,8 +234,7 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
             outcomes[r] = RecordOutcome(r, stems[r], "skipped", done)
         else:
             todo.append(r)
-    bar = tqdm(total=len(records), initial=len(records) - len(todo), desc="score", unit="record",
-               disable=not cfg.progress)
+    bar = _progress_bar(len(records), len(records) - len(todo), cfg.progress)
     for r, outcome in _run(todo, stems, cfg):
         if isinstance(outcome, Exception):
             result.failures.append((str(r), f"{type(outcome).__name__}: {outcome}"))
@@ -239,6 +250,23 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
         result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], clf.classes)
         atomic_write(cfg.out / "reference.json", json.dumps(result.reference, indent=1))
     return result
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, initial: int, show: bool):
+    """A tqdm bar on stderr when ``show``; otherwise a stand-in (tqdm is not even imported)."""
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="score", unit="record")
 
 
 def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
@@ -273,12 +301,13 @@ def run_row(outcome: RecordOutcome) -> dict:
                 "V_burden_pct": s["ectopic_burden_pct"]["V"], "S_burden_pct": s["ectopic_burden_pct"]["S"],
                 "hr_mean_bpm": hr.get("mean_bpm"), "hr_min_bpm": hr.get("min_bpm"), "hr_max_bpm": hr.get("max_bpm"),
                 **event_counts(s), **episode_columns(s), "unusable_s": round(sum(u["end_s"] - u["start_s"] for u in s.get("unusable", [])), 1),
-                "seconds": s.get("seconds")})
+                "start_time": _start_time(s), "processing_s": s.get("seconds")})
     ref = s.get("reference")
     if ref:
-        row.update({"qrs_se": _r(ref["matched"], ref["reference_beats"]), "qrs_ppv": _r(ref["matched"], ref["detected_beats"])})
+        row.update({"qrs_se_pct": _pct(ref["matched"], ref["reference_beats"]),
+                    "qrs_ppv_pct": _pct(ref["matched"], ref["detected_beats"])})
         for c, m in ref["per_class"].items():
-            row[f"{c}_se"], row[f"{c}_ppv"] = _round(m["se"]), _round(m["ppv"])
+            row[f"{c}_se_pct"], row[f"{c}_ppv_pct"] = _pct(m["se"]), _pct(m["ppv"])
     return row
 
 
@@ -288,12 +317,21 @@ def episode_columns(s: dict) -> dict:
     return {"af_burden_pct": ep.get("af_burden_pct"), "VT_episodes": (ep.get("counts") or {}).get("VT")}
 
 
+def _start_time(s: dict) -> str:
+    """Clock time of the record's first sample (``hh:mm:ss``, header base time), "" when the file gives none."""
+    from ecgdl.clock import format_time
+
+    clock = s.get("start_clock_s")
+    return "" if clock is None else format_time(0.0, clock)
+
+
 def _r(a, b):
     return round(a / b, 4) if b else None
 
 
-def _round(v):
-    return None if v is None else round(v, 4)
+def _pct(num, den=1):
+    """A fraction as a percentage with two decimals (None stays None): the ``*_pct`` convention."""
+    return None if num is None or not den else round(100 * num / den, 2)
 
 
 def rows_csv(rows: list[dict]) -> str:
@@ -337,7 +375,7 @@ def reference_totals(summaries: list[RecordSummary], classes: tuple[str, ...]) -
 def reference_table(ref: dict) -> str:
     """Plain-text per-class table of :func:`reference_totals`."""
     lines = [f"{len(ref['records'])} records, {ref['reference_beats']} reference beats, "
-             f"{ref['detected_beats']} scored beats, QRS Se {ref['qrs_se']}, +P {ref['qrs_ppv']}",
+             f"{ref['detected_beats']} scored beats, QRS Se {_pct(ref['qrs_se'])} %, +P {_pct(ref['qrs_ppv'])} %",
              f"{'class':<6}{'ref':>8}{'pred':>8}{'TP':>8}{'Se %':>8}{'+P %':>8}"]
     for c, m in ref["per_class"].items():
         se = "-" if m["se"] is None else f"{100 * m['se']:.2f}"

@@ -1,10 +1,28 @@
-"""The ``ecgdl`` command: thin shells over the library (``main(argv) -> exit code``)."""
+"""The ``ecgdl`` command: thin shells over the library (``main(argv) -> exit code``).
+
+Each subcommand is a ``cmd_<name>(args) -> int`` plus an ``add_<name>(subparsers)`` that declares
+its options; :func:`build_parser` lists them. Results go to stdout, messages (``logging``) to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 from pathlib import Path
+
+from ecgdl import __version__
+
+log = logging.getLogger("ecgdl")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WARNINGS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES = """exit codes:
+  0    done
+  1    done, but at least one record failed (the others are written; each failure is on stderr)
+  2    nothing done: bad usage or unusable input (the message names the problem)
+  3    done, with warnings (e.g. --device cuda ran on the CPU): on stderr and in the summaries
+  130  interrupted (records already finished stay written; rerun to resume)"""
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
@@ -15,33 +33,80 @@ def cmd_prepare(a: argparse.Namespace) -> int:
     from ecgdl.splits import ALL_RECORDS
 
     data = a.data or database_dir("mitdb", download=True)
-    manifest = prepare(ALL_RECORDS, data, cache=a.cache, workers=a.workers, progress=not a.quiet, force=a.force)
+    manifest = prepare(ALL_RECORDS, data, cache=a.cache, workers=a.workers, progress=a.verbosity >= 0,
+                       force=a.force)
     print("cache is current (nothing rebuilt)" if manifest["up_to_date"] else "cache rebuilt")
     print(count_table(manifest))
-    return 0
+    return EXIT_OK
+
+
+def add_prepare(sub) -> None:
+    pr = _subcommand(sub, "prepare", cmd_prepare, "ecgdl prepare --workers 2",
+                     "cache/ (or $ECGDL_CACHE): one .npz of beats per record and manifest.json")
+    pr.add_argument("--data", type=Path, default=None, help="mitdb folder (default: the configured data folder)")
+    pr.add_argument("--cache", type=Path, default=None, help="cache folder (default: ./cache or $ECGDL_CACHE)")
+    pr.add_argument("--workers", type=int, default=2, help="records prepared in parallel (processes; default 2)")
+    pr.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
 
 
 def cmd_score(a: argparse.Namespace) -> int:
     """Score records, folders or globs into --out: per-record beats + summary, a run table; resumable."""
-    from ecgdl.batch import BatchConfig, reference_table, score_batch
+    from ecgdl.batch import BatchConfig, score_batch
+    from ecgdl.cli_output import print_score
 
     cfg = BatchConfig(out=a.out, model=a.model, device=a.device, workers=a.workers, format=a.format, force=a.force,
                       reference=a.reference or a.use_reference_beats, use_reference_beats=a.use_reference_beats,
-                      progress=not a.quiet)
+                      progress=a.verbosity >= 0 and not a.json and sys.stderr.isatty(),
+                      annotations=a.annotations, csv_fs=a.fs, csv_units=a.units)
     try:
         result = score_batch(a.paths, cfg)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    ok = sum(r["status"] == "ok" for r in result.rows)
-    skipped = sum(r["status"] == "skipped" for r in result.rows)
-    print(f"{ok} scored, {skipped} already done, {len(result.failures)} failed -> {a.out} "
-          f"(provider {result.provider})")
-    if result.reference is not None:
-        print(reference_table(result.reference))
+    except (FileNotFoundError, ValueError) as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
+        log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
+    print_score(result, cfg, as_json=a.json)
     for path, err in result.failures:
-        print(f"FAILED {path}: {err}", file=sys.stderr)
-    return 1 if result.failures else 0
+        log.error("FAILED %s: %s", path, err)
+    return EXIT_FAILED if result.failures else EXIT_OK
+
+
+SCORE_FILES = """files written into --out (docs/outputs.md describes every column):
+  <record>.beats.csv     one row per beat: sample, time_s, label, p_N..p_Q, edge[, ref_label]
+                         (.beats.parquet with --format parquet)
+  <record>.summary.json  the record's rhythm summary (written last: marks the record finished)
+  <record>.ecgdl         WFDB annotation file of the labelled beats and rhythm changes (--annotations)
+  summary.csv            one row per record of the run
+  reference.json         Se/+P per class over all compared records (--reference)"""
+
+
+def add_score(sub) -> None:
+    sc = _subcommand(sub, "score", cmd_score,
+                     "ecgdl score ../shared/data/mitdb/100 --out out/\n"
+                     "  ecgdl score ../shared/data/mitdb --out out/ --reference --annotations --json\n"
+                     "  ecgdl score holter.csv --fs 250 --units uV --out out/", SCORE_FILES)
+    sc.add_argument("paths", nargs="+",
+                    help="records (.hea, .edf, .csv or a WFDB record path without extension), folders or globs")
+    sc.add_argument("--out", type=Path, required=True, help="output folder (created; finished records are kept)")
+    sc.add_argument("--model", type=Path, default=None,
+                    help="ONNX model with its .json sidecar beside it (default: the shipped ecgdl_cnn)")
+    sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="ONNX Runtime device: auto = CUDA when it works, else CPU (default auto)")
+    sc.add_argument("--workers", type=int, default=1,
+                    help="records scored in parallel, one process each (default 1)")
+    sc.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                    help="per-record beats table format (parquet needs pyarrow; default csv)")
+    sc.add_argument("--force", action="store_true", help="rescore records already finished in --out")
+    sc.add_argument("--reference", action="store_true",
+                    help="compare with the record's .atr annotations: Se/+P per class, 150 ms matching")
+    sc.add_argument("--use-reference-beats", action="store_true",
+                    help="classify the reference beat annotations instead of detected R peaks (implies --reference)")
+    sc.add_argument("--annotations", action="store_true",
+                    help="also write <record>.ecgdl, a WFDB annotation file (open in WAVE, compare with bxb)")
+    sc.add_argument("--fs", type=float, default=None, metavar="HZ",
+                    help="sampling rate of CSV inputs in Hz (required for .csv; WFDB/EDF give their own)")
+    sc.add_argument("--units", choices=("mV", "uV", "V"), default="mV", help="units of CSV inputs (default mV)")
+    sc.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
 
 
 DEMO_RECORD = "200"
@@ -49,31 +114,23 @@ DEMO_RECORD = "200"
 
 def cmd_demo(a: argparse.Namespace) -> int:
     """Score a default MIT-BIH record with the shipped model and print its rhythm summary."""
-    from ecgdl.batch import BatchConfig, score_batch
+    from ecgdl.cli_output import print_demo
     from ecgdl.paths import database_dir
-    from ecgdl.rhythm import describe
 
     folder = database_dir("mitdb")
     if not (folder / f"{DEMO_RECORD}.hea").is_file():
         import wfdb
 
-        print(f"downloading MIT-BIH record {DEMO_RECORD} from PhysioNet into {folder} ...")
+        log.warning("downloading MIT-BIH record %s from PhysioNet into %s ...", DEMO_RECORD, folder)
         folder.mkdir(parents=True, exist_ok=True)
         wfdb.dl_database("mitdb", dl_dir=str(folder), records=[DEMO_RECORD])
-    result = score_batch([folder / DEMO_RECORD], BatchConfig(out=a.out, reference=True, progress=False,
-                                                             force=True))
-    if result.failures:
-        print(f"FAILED {result.failures[0][0]}: {result.failures[0][1]}", file=sys.stderr)
-        return 1
-    summary = result.outcomes[0].summary.to_dict()
-    print(describe(summary))
-    ref = summary.get("reference")
-    if ref:
-        print(f"Against the cardiologists' annotations (150 ms): QRS Se {ref['matched'] / ref['reference_beats']:.4f}; "
-              + ", ".join(f"{c} Se {m['se']:.3f} +P {m['ppv']:.3f}" for c, m in ref["per_class"].items()
-                          if m["se"] is not None and m["ppv"] is not None))
-    print(f"Per-beat labels and probabilities: {a.out / (DEMO_RECORD + '.beats.csv')}")
-    return 0
+    return print_demo(folder / DEMO_RECORD, a.out)
+
+
+def add_demo(sub) -> None:
+    demo = _subcommand(sub, "demo", cmd_demo, "ecgdl demo --out out/demo",
+                       "the score files of MIT-BIH record 200 in --out (see `ecgdl score --help`)")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo's outputs go")
 
 
 def cmd_app(a: argparse.Namespace) -> int:
@@ -83,45 +140,90 @@ def cmd_app(a: argparse.Namespace) -> int:
     return run(a.port, a.address)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ecgdl", description="ECG arrhythmia detection (MIT-BIH, AAMI classes).")
-    sub = p.add_subparsers(dest="command", required=True)
-    pr = sub.add_parser("prepare", help=cmd_prepare.__doc__)
-    pr.add_argument("--data", type=Path, default=None, help="mitdb folder (default: the configured data folder)")
-    pr.add_argument("--cache", type=Path, default=None, help="cache folder (default: ./cache or $ECGDL_CACHE)")
-    pr.add_argument("--workers", type=int, default=2)
-    pr.add_argument("--force", action="store_true", help="rebuild even when the cache is current")
-    pr.add_argument("--quiet", action="store_true", help="no progress bar")
-    pr.set_defaults(func=cmd_prepare)
-    sc = sub.add_parser("score", help=cmd_score.__doc__)
-    sc.add_argument("paths", nargs="+", help="records (.hea/.edf or a WFDB record path), folders or glob patterns")
-    sc.add_argument("--out", type=Path, required=True, help="output folder")
-    sc.add_argument("--model", type=Path, default=None, help="ONNX model with its .json sidecar (default: shipped)")
-    sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    sc.add_argument("--workers", type=int, default=1, help="records scored in parallel (processes)")
-    sc.add_argument("--format", choices=("csv", "parquet"), default="csv", help="per-record beats table format")
-    sc.add_argument("--force", action="store_true", help="rescore records already finished in --out")
-    sc.add_argument("--reference", action="store_true",
-                    help="compare with .atr annotations: Se/+P per class, 150 ms matching")
-    sc.add_argument("--use-reference-beats", action="store_true",
-                    help="classify the reference beat annotations instead of detected R peaks (implies --reference)")
-    sc.add_argument("--quiet", action="store_true", help="no progress bar")
-    sc.set_defaults(func=cmd_score)
-    demo = sub.add_parser("demo", help=cmd_demo.__doc__)
-    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo's outputs go")
-    demo.set_defaults(func=cmd_demo)
-    app = sub.add_parser("app", help=cmd_app.__doc__)
+def add_app(sub) -> None:
+    app = _subcommand(sub, "app", cmd_app, "ecgdl app --port 8501", "nothing (uploads stay in memory)")
     app.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
     app.add_argument("--address", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1: this machine only; the viewer has no login, "
                           "so serve a ward only behind a proxy that authenticates, e.g. --address 0.0.0.0)")
-    app.set_defaults(func=cmd_app)
+
+
+# ----------------------------------------------------------------------------- the parser and main
+
+
+def _subcommand(sub, name: str, func, examples: str, files: str) -> argparse.ArgumentParser:
+    """A subparser with its help, examples, the files it writes, the exit codes and -v/-q."""
+    epilog = f"examples:\n  {examples}\n\n{files if files.startswith('files') else 'files written: ' + files}"
+    p = sub.add_parser(name, help=func.__doc__, description=func.__doc__, epilog=f"{epilog}\n\n{EXIT_CODES}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    verbosity = p.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", dest="verbosity", action="count", default=0,
+                           help="more messages on stderr (-vv: debug)")
+    verbosity.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
+                           help="errors only on stderr, no progress bar")
+    p.set_defaults(func=func)
     return p
 
 
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecgdl", description="ECG arrhythmia detection (MIT-BIH, AAMI classes).",
+                                epilog="examples:\n  ecgdl demo\n  ecgdl score ../shared/data/mitdb --out out/ "
+                                       f"--reference\n  ecgdl score --help\n\n{EXIT_CODES}",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"ecgdl {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_score, add_demo, add_app, add_prepare):
+        add(sub)
+    return p
+
+
+class _Counter(logging.Handler):
+    """Counts the warnings logged during one command (they turn exit 0 into 3)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.warnings = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.warnings += record.levelno == logging.WARNING
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning raised by ecgdl becomes one plain logged line (no source code shown); other
+    libraries' warnings (deprecations in dependencies) go to the debug log."""
+    ours = str(filename).startswith(_PACKAGE_DIR)
+    log.log(logging.WARNING if ours else logging.DEBUG, "%s", message)
+
+
+def configure_logging(verbosity: int) -> None:
+    """stderr, ``level: message``; -q errors only, default warnings, -v info, -vv debug."""
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (see :data:`EXIT_CODES`)."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    configure_logging(args.verbosity)
+    counter = _Counter()
+    log.addHandler(counter)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _log_warning
+            rc = int(args.func(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return EXIT_INTERRUPTED
+    finally:
+        log.removeHandler(counter)
+    return EXIT_WARNINGS if rc == EXIT_OK and counter.warnings else rc
 
 
 if __name__ == "__main__":

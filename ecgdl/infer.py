@@ -275,7 +275,7 @@ def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_s
     from ecgdl.rhythm import summarise
 
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
-            "model_fs": rec.fs, "beat_source": beat_source,
+            "model_fs": rec.fs, "start_clock_s": rec.start_clock_s, "beat_source": beat_source,
             "qrs": clf.qrs.to_dict() if beat_source == "detected" else None,
             "edge_beats": edge_beats, "notes": list(rec.notes), "warnings": list(rec.warnings),
             "model": clf.info(),

@@ -20,9 +20,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
                         "models.linear", "models.lstm"),
     "serving and training": ("infer", "denoise", "train", "pretrain", "classifier"),
     "outputs": ("export", "batch", "result_store", "view", "clinical_report", "review", "corrections",
-                "pdf_report"),
-    "shell": ("cli", "app", "app.launch", "app.streamlit_app", "app.ecg_figures", "app.review_ui",
-              "app.corrections_ui"),
+                "pdf_report", "annotations"),
+    "shell": ("cli", "cli_output", "__main__", "app", "app.launch", "app.streamlit_app", "app.ecg_figures",
+              "app.review_ui", "app.corrections_ui"),
 }
 LAYER = {m: i for i, names in enumerate(LAYERS.values()) for m in names}
 

@@ -1,0 +1,85 @@
+"""Results back into the tools of the field: a WFDB annotation file of the labelled beats and rhythm changes.
+
+``<out>/<record>.ecgdl`` is written by ``wfdb.wrann`` (MIT format), at the record's own sampling rate,
+so ``wfdb.rdann(record, "ecgdl")``, WAVE and ``bxb -r <record> -a atr ecgdl`` read it beside the
+record's header (put the output folder on the WFDB path, or copy the file next to the record).
+
+AAMI class -> MIT-BIH beat symbol (the symbol that stands for the class in the MIT-BIH label set):
+
+=====  ======  ==========================================================
+AAMI   symbol  meaning of the symbol
+=====  ======  ==========================================================
+N      ``N``   normal beat (AAMI N also covers L, R, e, j in the reference)
+S      ``A``   atrial premature beat (AAMI S also covers a, J, S)
+V      ``V``   premature ventricular contraction (AAMI V also covers E)
+F      ``F``   fusion of ventricular and normal beat
+Q      ``Q``   unclassifiable beat (AAMI Q also covers paced ``/`` and ``f``)
+=====  ======  ==========================================================
+
+Rhythm changes are ``+`` annotations whose aux note names the rhythm, as in MIT-BIH: ``(VT`` at the
+first beat of a ventricular run, ``(SVTA`` at a supraventricular run, ``(B`` ventricular bigeminy,
+``(T`` ventricular trigeminy, and ``(N`` at the first beat after the episode. Couplets and S
+bigeminy/trigeminy have no MIT-BIH rhythm code and are not written (they are in the summary JSON).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: Extension (WFDB "annotator") of the written file.
+ANNOTATOR = "ecgdl"
+#: AAMI class letter -> MIT-BIH beat symbol.
+AAMI_TO_MIT: dict[str, str] = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "Q"}
+#: (class, event kind in the summary) -> MIT-BIH rhythm aux note.
+RHYTHM_AUX: dict[tuple[str, str], str] = {("V", "runs"): "(VT", ("S", "runs"): "(SVTA",
+                                          ("V", "bigeminy"): "(B", ("V", "trigeminy"): "(T"}
+NORMAL_RHYTHM = "(N"
+
+
+def rhythm_changes(events: dict, beat_samples: np.ndarray) -> list[tuple[int, str]]:
+    """``[(sample, aux)]`` rhythm onsets and returns to ``(N``, in time order, from a summary's ``events``.
+
+    An episode that starts before the previous one ended cuts it short (no ``(N`` between them).
+    """
+    episodes = sorted((int(e["first_beat"]), int(e["last_beat"]), aux)
+                      for (cls, kind), aux in RHYTHM_AUX.items() for e in events.get(cls, {}).get(kind, []))
+    out: list[tuple[int, str]] = []
+    for i, (first, last, aux) in enumerate(episodes):
+        out.append((int(beat_samples[first]), aux))
+        after = last + 1
+        nxt = episodes[i + 1][0] if i + 1 < len(episodes) else None
+        if after < len(beat_samples) and (nxt is None or nxt > after):
+            out.append((int(beat_samples[after]), NORMAL_RHYTHM))
+    return out
+
+
+def annotation_table(source_sample: np.ndarray, labels: np.ndarray, events: dict) -> tuple[np.ndarray, list, list]:
+    """``(sample, symbol, aux_note)`` of every beat (MIT symbols) and rhythm change, sorted by sample
+    (a rhythm change comes before the beat it starts at)."""
+    beats = [(int(s), 1, AAMI_TO_MIT[str(c)], "") for s, c in zip(source_sample, labels)]
+    rhythm = [(s, 0, "+", aux) for s, aux in rhythm_changes(events, np.asarray(source_sample))]
+    rows = sorted(beats + rhythm)
+    return np.array([r[0] for r in rows], np.int64), [r[2] for r in rows], [r[3] for r in rows]
+
+
+def write_annotations(res, out_dir: Path, stem: str, annotator: str = ANNOTATOR) -> Path:
+    """Write ``out_dir/<stem>.<annotator>`` for a scored record (:class:`ecgdl.infer.RecordResult`).
+
+    Samples are at the record's own rate (``source_sample``), the rate ``wfdb.rdann`` and ``bxb`` expect.
+    Written in a temporary folder beside it, then moved into place: readers never see half a file.
+    """
+    import wfdb
+
+    sample, symbol, aux = annotation_table(res.source_sample, res.label, res.summary.get("events", {}))
+    path = Path(out_dir) / f"{stem}.{annotator}"
+    if not len(sample):
+        path.unlink(missing_ok=True)  # wrann cannot write an empty file; no beats, no annotations
+        return path
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".ann-") as tmp:
+        wfdb.wrann(stem, annotator, sample, symbol=symbol, aux_note=aux, fs=res.record.source_fs, write_dir=tmp)
+        os.replace(Path(tmp) / path.name, path)
+    return path

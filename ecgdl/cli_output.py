@@ -1,0 +1,71 @@
+"""What ``ecgdl score`` and ``ecgdl demo`` print on stdout: plain text for people, ``--json`` for scripts.
+
+Human-facing times are given as seconds and as clock time (``hh:mm:ss`` from the header's base time,
+:mod:`ecgdl.clock`); percentages are printed as ``%``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ecgdl.clock import format_duration
+
+
+def record_line(row: dict) -> str:
+    """One line per record of a run: beats per class, heart rate, where the recording starts."""
+    if row.get("status") == "error":
+        return f"{row['record']}: FAILED ({row.get('error', '')})"
+    counts = " ".join(f"{c} {row[c]}" for c in ("N", "S", "V", "F", "Q") if c in row)
+    start = f", starts {row['start_time']}" if row.get("start_time") else ""
+    dur = row.get("duration_s") or 0.0
+    return (f"{row['record']}: {row.get('beats')} beats ({counts}), mean HR {row.get('hr_mean_bpm')} bpm, "
+            f"{dur:.0f} s ({format_duration(dur)}){start}" + (" [already done]" if row.get("status") == "skipped" else ""))
+
+
+def run_json(result, cfg) -> dict:
+    """The run as one JSON object: counts, provider, every record's summary.csv row, the reference totals."""
+    rows = result.rows
+    return {"out": str(cfg.out), "provider": result.provider,
+            "scored": sum(r["status"] == "ok" for r in rows), "skipped": sum(r["status"] == "skipped" for r in rows),
+            "failed": [{"path": p, "error": e} for p, e in result.failures], "records": rows,
+            "reference": result.reference}
+
+
+def print_score(result, cfg, *, as_json: bool = False) -> None:
+    """The run on stdout: one line per record and the totals, or :func:`run_json`."""
+    from ecgdl.batch import reference_table
+
+    if as_json:
+        json.dump(run_json(result, cfg), sys.stdout, indent=1, default=str)
+        print()
+        return
+    for row in result.rows:
+        print(record_line(row))
+    ok = sum(r["status"] == "ok" for r in result.rows)
+    skipped = sum(r["status"] == "skipped" for r in result.rows)
+    print(f"{ok} scored, {skipped} already done, {len(result.failures)} failed -> {cfg.out} "
+          f"(provider {result.provider})")
+    if result.reference is not None:
+        print(reference_table(result.reference))
+
+
+def print_demo(record: Path, out: Path) -> int:
+    """Score ``record`` into ``out`` with the reference comparison and print its rhythm summary."""
+    from ecgdl.batch import BatchConfig, score_batch
+    from ecgdl.rhythm import describe
+
+    result = score_batch([record], BatchConfig(out=out, reference=True, progress=False, force=True))
+    if result.failures:
+        print(f"FAILED {result.failures[0][0]}: {result.failures[0][1]}", file=sys.stderr)
+        return 1
+    summary = result.outcomes[0].summary.to_dict()
+    print(describe(summary))
+    ref = summary.get("reference")
+    if ref:
+        print(f"Against the cardiologists' annotations (150 ms): QRS Se {100 * ref['matched'] / ref['reference_beats']:.2f}%; "
+              + ", ".join(f"{c} Se {100 * m['se']:.1f}% +P {100 * m['ppv']:.1f}%" for c, m in ref["per_class"].items()
+                          if m["se"] is not None and m["ppv"] is not None))
+    print(f"Files written: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))} in {out}")
+    return 0
