@@ -288,6 +288,11 @@ def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
                 yield futures[fut], exc
 
 
+def _span_s(s: dict, key: str) -> float:
+    """Total seconds of a summary's span list (unusable, undetected, vf, unreadable)."""
+    return round(sum(u["end_s"] - u["start_s"] for u in s.get(key) or []), 1)
+
+
 def run_row(outcome: RecordOutcome) -> dict:
     """One ``summary.csv`` row from a record's outcome."""
     from ecgdl.rhythm import event_counts
@@ -300,7 +305,9 @@ def run_row(outcome: RecordOutcome) -> dict:
     row.update({"duration_s": s.get("duration_s"), "beats": s.get("beats"), **s.get("counts", {}),
                 "V_burden_pct": s["ectopic_burden_pct"]["V"], "S_burden_pct": s["ectopic_burden_pct"]["S"],
                 "hr_mean_bpm": hr.get("mean_bpm"), "hr_min_bpm": hr.get("min_bpm"), "hr_max_bpm": hr.get("max_bpm"),
-                **event_counts(s), **episode_columns(s), "unusable_s": round(sum(u["end_s"] - u["start_s"] for u in s.get("unusable", [])), 1),
+                **event_counts(s), **episode_columns(s), "unusable_s": _span_s(s, "unusable"),
+                "undetected_s": _span_s(s, "undetected"), "vf_s": _span_s(s, "vf"), "unreadable_s": _span_s(s, "unreadable"),
+                "quality_median": (s.get("quality") or {}).get("median_index"),
                 "start_time": _start_time(s), "processing_s": s.get("seconds")})
     ref = s.get("reference")
     if ref:

@@ -224,13 +224,14 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     rec = read_for_model(source, clf.fs)                                       # read
     raw = model_leads(rec)
     conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
-    peaks, unusable = find_beats(rec, raw, clf.qrs, use_reference)              # detect
+    peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
     proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
     # adapt: a record-adaptive step rewrites ``proba`` here (from the record's unlabelled beats only)
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
-    summary = record_summary(rec, clf, label, source_sample, (*unusable, *rec.gaps),         # summarise
+    spans = {**spans, "unusable": (*spans["unusable"], *rec.gaps)}
+    summary = record_summary(rec, clf, label, source_sample, spans,                          # summarise
                              beat_source="reference" if use_reference else "detected", edge_beats=int(edge.sum()))
     episodes, part = score_episodes(peaks, label, rec.fs, proba=proba, classes=clf.classes,           # episodes
                                     signal=conditioned[:, 0], pauses=summary["pauses"],
@@ -256,22 +257,30 @@ def model_leads(rec: Record) -> np.ndarray:
 
 
 def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,
-               use_reference: bool = False) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
-    """``(beat positions at rec.fs, unusable ranges)``: detected R peaks, or the reference beats."""
+               use_reference: bool = False) -> tuple[np.ndarray, dict]:
+    """``(beat positions at rec.fs, spans)``: detected R peaks, or the reference beats.
+
+    spans: ``[start, stop)`` ranges at rec.fs under "unusable", "undetected" (gaps with QRS
+    activity but no beat), "vf" (VF/VFL) and "unreadable" (low quality), and "quality" (the
+    per-segment :class:`ecgdl.quality.SegmentQuality`, None with reference beats).
+    """
     if use_reference:
         if rec.annotations is None:
             raise ValueError(f"{rec.name}: use_reference=True but the record has no reference annotations")
-        return reference_beats(rec)[0], ()
+        return reference_beats(rec)[0], {"unusable": (), "undetected": (), "vf": (), "unreadable": (),
+                                         "quality": None}
     from ecgdl.qrs import detect_r_peaks
 
     found = detect_r_peaks(raw, rec.fs, qrs)
-    return found.peaks, tuple(found.unusable)
+    return found.peaks, {"unusable": tuple(found.unusable), "undetected": found.undetected, "vf": found.vf,
+                         "unreadable": found.quality.unreadable if found.quality else (),
+                         "quality": found.quality}
 
 
-def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, unusable,
+def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, spans: dict,
                    *, beat_source: str, edge_beats: int) -> dict:
     """The record's summary: where it came from, how it was made (model, detector config), then
-    :func:`ecgdl.rhythm.summarise`."""
+    :func:`ecgdl.rhythm.summarise`; spans as :func:`find_beats` returns them (ranges at rec.fs)."""
     from ecgdl.rhythm import summarise
 
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
@@ -280,4 +289,16 @@ def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_s
             "edge_beats": edge_beats, "notes": list(rec.notes), "warnings": list(rec.warnings),
             "model": clf.info(),
             **summarise(label, source_sample, rec.source_fs, classes=clf.classes, duration_s=rec.duration_s,
-                        unusable=_source_ranges(rec, unusable))}
+                        **{k: _source_ranges(rec, spans.get(k, ())) for k in ("unusable", "undetected", "vf",
+                                                                              "unreadable")}),
+            "quality": _quality_summary(spans.get("quality"))}
+
+
+def _quality_summary(q) -> dict | None:
+    """The per-segment quality index for the summary JSON (index rounded to 0.01, null without beats)."""
+    if q is None:
+        return None
+    idx = [None if not np.isfinite(v) else round(float(v), 2) for v in q.index]
+    ok = q.index[np.isfinite(q.index)]
+    return {"segment_s": q.segment_s, "index": idx,
+            "median_index": round(float(np.median(ok)), 3) if ok.size else None}

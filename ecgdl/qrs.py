@@ -34,6 +34,8 @@ from scipy import signal as sps
 
 from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
 from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
+from ecgdl.quality import SegmentQuality, concat_quality, segment_quality, undetected_gaps
+from ecgdl.vf import vf_stretches
 
 __all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "refine_peaks"]
 
@@ -46,11 +48,19 @@ class QRSResult:
         peaks: (n_beats,) int64 R-peak sample indices at ``fs``, sorted, unique.
         fs: sampling rate in Hz.
         unusable: [start, stop) sample ranges where every lead was flat, NaN or unreadable.
+        vf: [start, stop) ranges of ventricular flutter/fibrillation (:mod:`ecgdl.vf`); no beat
+            is placed inside them.
+        undetected: (beat before, beat after) of each RR gap longer than ``quality.gap_s``
+            where the signal shows QRS activity but no beat was found: not a pause.
+        quality: per-segment quality index and unreadable stretches (:mod:`ecgdl.quality`).
     """
 
     peaks: np.ndarray
     fs: float
     unusable: tuple[tuple[int, int], ...]
+    vf: tuple[tuple[int, int], ...] = ()
+    undetected: tuple[tuple[int, int], ...] = ()
+    quality: SegmentQuality | None = None
 
 
 # ----------------------------------------------------------------------------- public API
@@ -87,19 +97,28 @@ def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFI
     pad = int(round(cfg.overlap_s * fs))
     peaks: list[np.ndarray] = []
     unusable: list[tuple[int, int]] = []
+    vf: list[tuple[int, int]] = []
+    quality: list[SegmentQuality] = []
     work: dict = {}                              # scratch buffers shared by the chunks
     for a in range(0, n, core):
         b = min(a + core, n)
         a0, b0 = max(0, a - pad), min(n, b + pad)
-        p, bad = _detect_chunk(x[a0:b0], fs, cfg, work)
+        p, bad, lead0, fib = _detect_chunk(x[a0:b0], fs, cfg, work)
         p = p + a0
-        peaks.append(p[(p >= a) & (p < b)])
+        p = p[(p >= a) & (p < b)]
+        peaks.append(p)
         unusable.extend(_clip_ranges(bad, a0, a, b))
+        vf.extend(_clip_ranges(fib, a0, a, b))
+        quality.append(segment_quality(lead0[a - a0: b - a0], fs, p - a, cfg.quality, offset=a))
     out = np.concatenate(peaks) if peaks else np.zeros(0, np.int64)
     out = np.unique(out.astype(np.int64))
     if out.size > 1:
         out = out[np.r_[True, np.diff(out) > cfg.refractory_s * fs / 2]]
-    return QRSResult(peaks=out, fs=float(fs), unusable=_merge_ranges(unusable))
+    vf_r = _merge_ranges(vf)
+    gaps = undetected_gaps(x, fs, out, cfg.quality)
+    gaps = tuple(g for g in gaps if not any(g[0] < e and s < g[1] for s, e in vf_r))
+    return QRSResult(peaks=out, fs=float(fs), unusable=_merge_ranges(unusable), vf=vf_r,
+                     undetected=gaps, quality=concat_quality(quality))
 
 
 def refine_peaks(
@@ -212,8 +231,9 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict) -> tuple[np.ndarray, list]:
-    """Peaks (chunk-relative, native fs) and all-leads-unusable ranges of one (m, n_leads) chunk.
+def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
+    """Peaks (chunk-relative, native fs), all-leads-unusable ranges, the (filled) primary lead and
+    the VF/VFL ranges of one (m, n_leads) chunk. No peak is placed inside a VF/VFL range.
 
     work: scratch buffers reused from chunk to chunk (fresh large arrays cost page faults).
     """
@@ -233,7 +253,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict) -> tuple
     feats = [_feature(v, bad, q, fd, cfg, work, j) for j, (v, bad) in enumerate(zip(leads, bads))]
     feat, off = _combine(feats, fd, cfg)
     if feat is None:
-        return np.zeros(0, np.int64), ranges
+        return np.zeros(0, np.int64), ranges, leads[0], []
     pk, hk = select_beats(feat, fd, cfg)
     pk = (pk + off) * q + (q - 1) // 2
     if x.shape[1] > 1 and bads[0] is None:       # second-lead check (lead 0 fully usable here)
@@ -245,7 +265,20 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict) -> tuple
         pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
-    return pk, ranges
+    fib = list(vf_stretches(_lead_stack(leads, x), fs, cfg.vf)) if cfg.vf.enabled else []
+    for s, e in fib:
+        pk = pk[(pk < s) | (pk >= e)]
+    return pk, ranges, leads[0], fib
+
+
+def _lead_stack(leads: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """(m, n_leads) finite leads for VF analysis: the filled ones, and the raw others where finite."""
+    cols = list(leads)
+    for j in range(len(leads), x.shape[1]):
+        v = np.asarray(x[:, j], np.float32)
+        if np.isfinite(v).all():
+            cols.append(v)
+    return np.stack(cols, axis=1) if len(cols) > 1 else cols[0][:, None]
 
 
 def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig,

@@ -2,7 +2,10 @@
 :mod:`ecgdl.qrs_select`; the resolved config goes into each score summary (``"qrs"``)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from ecgdl.quality import QualityConfig
+from ecgdl.vf import VFConfig
 
 __all__ = ["DEFAULT_CONFIG", "QRSConfig"]
 
@@ -36,12 +39,14 @@ class QRSConfig:
     refine_radius_s: float = 0.05
     refine_smooth_s: float = 0.025
     refine_negative_ratio: float = 2.0   # take the minimum when |neg| > ratio * pos
+    vf: VFConfig = field(default_factory=VFConfig)                  # VF/VFL stretches (ecgdl.vf)
+    quality: QualityConfig = field(default_factory=QualityConfig)   # quality index, undetected gaps
 
 
 
     def to_dict(self) -> dict:
         """JSON-ready parameters (tuples as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return _listify(asdict(self))
 
     @classmethod
     def from_dict(cls, d: dict) -> QRSConfig:
@@ -49,7 +54,23 @@ class QRSConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown QRSConfig keys: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        nested = {"vf": VFConfig, "quality": QualityConfig}
+        kw = {}
+        for k, v in d.items():
+            if k in nested:
+                sub = nested[k]
+                bad = set(v) - set(sub.__dataclass_fields__)
+                if bad:
+                    raise ValueError(f"unknown QRSConfig.{k} keys: {sorted(bad)}")
+                v = sub(**{a: tuple(b) if isinstance(b, list) else b for a, b in v.items()})
+            kw[k] = tuple(v) if isinstance(v, list) else v
+        return cls(**kw)
+
+
+def _listify(d: dict) -> dict:
+    """Tuples as lists, nested dicts too (JSON-ready)."""
+    return {k: _listify(v) if isinstance(v, dict) else list(v) if isinstance(v, tuple) else v
+            for k, v in d.items()}
 
 
 #: The tuned detector (docs/qrs.md).

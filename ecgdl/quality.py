@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
-__all__ = ["QualityConfig", "SegmentQuality", "qrs_energy", "segment_quality", "undetected_gaps"]
+__all__ = ["QualityConfig", "SegmentQuality", "bandpass_sos", "concat_quality", "qrs_energy", "segment_quality",
+           "undetected_gaps"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def qrs_energy(x: np.ndarray, fs: float, cfg: QualityConfig = DEFAULT_QUALITY) -
     The same recipe as the detector's envelope (Pan-Tompkins), centred on the sample it describes.
     """
     v = np.asarray(x, np.float64)
-    v = sps.sosfiltfilt(_sos(fs, cfg.energy_band_hz), v)
+    v = sps.sosfiltfilt(bandpass_sos(fs, cfg.energy_band_hz), v)
     d = np.gradient(v) ** 2
     w = max(1, int(round(cfg.integrate_s * fs)))
     return np.convolve(d, np.ones(w), mode="same")
@@ -127,13 +128,17 @@ def _gap_active(x: np.ndarray, fs: float, p: np.ndarray, i: int, cfg: QualityCon
 
 
 def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
-                    cfg: QualityConfig = DEFAULT_QUALITY) -> SegmentQuality:
+                    cfg: QualityConfig = DEFAULT_QUALITY, *, offset: int = 0) -> SegmentQuality:
     """Template-correlation quality index per segment of the primary lead (see the module docstring).
+
+    Each beat's correlation is the best one with its 4 nearest beats (a run of alternating
+    morphologies, bigeminy for instance, is still readable); the segment's index is their mean.
 
     Args:
         x: (n,) float mV, finite (the primary lead).
         fs: sampling rate, Hz.
-        peaks: (n_beats,) sorted R-peak samples.
+        peaks: (n_beats,) sorted R-peak samples in x.
+        offset: added to the unreadable ranges (x is a chunk starting there).
 
     >>> fs = 250.0; x = np.zeros(int(60 * fs)); pk = np.arange(125, x.size - 125, 200)
     >>> x[pk] = 1.0
@@ -144,30 +149,46 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
     x = np.asarray(x, np.float64).ravel()
     seg = max(1, int(round(cfg.segment_s * fs)))
     ns = max(1, -(-x.size // seg))
-    v = sps.sosfiltfilt(_sos(fs, (cfg.band_hz[0], min(cfg.band_hz[1], 0.45 * fs))), x)
+    v = sps.sosfiltfilt(bandpass_sos(fs, (cfg.band_hz[0], min(cfg.band_hz[1], 0.45 * fs))), x)
     kurt = _segment_kurtosis(v, seg, ns)
     p = np.asarray(peaks, np.int64)
     r = max(1, int(round(cfg.template_s * fs)))
     p = p[(p >= r) & (p < x.size - r)]
     beats = np.bincount(p // seg, minlength=ns)[:ns]
     index = np.full(ns, np.nan)
-    if p.size >= 2:
+    if p.size >= 3:
         w = v[p[:, None] + np.arange(-r, r + 1)]
         w = w - w.mean(axis=1, keepdims=True)
-        sid = p // seg
-        starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
-        tmpl = np.add.reduceat(w, starts, axis=0)[np.searchsorted(starts, np.arange(p.size), "right") - 1]
-        num = (w * tmpl).sum(axis=1)
-        den = np.sqrt((w * w).sum(axis=1) * (tmpl * tmpl).sum(axis=1))
-        corr = np.where(den > 0, num / np.maximum(den, 1e-30), 0.0)
-        s = np.bincount(sid, weights=corr, minlength=ns)[:ns]
+        w /= np.maximum(np.sqrt((w * w).sum(axis=1, keepdims=True)), 1e-12)
+        best = np.full(p.size, -1.0)
+        for k in (1, 2):
+            c = (w[k:] * w[:-k]).sum(axis=1)
+            best[k:] = np.maximum(best[k:], c)
+            best[:-k] = np.maximum(best[:-k], c)
+        s = np.bincount(p // seg, weights=best, minlength=ns)[:ns]
         with np.errstate(invalid="ignore", divide="ignore"):
             index = np.where(beats >= 2, s / np.maximum(beats, 1), np.nan)
     bad = (beats >= cfg.min_beats) & (np.nan_to_num(index, nan=1.0) < cfg.min_tcorr)
     d = np.diff(np.r_[0, bad.view(np.int8), 0])
-    runs = tuple((int(a * seg), int(min(b * seg, x.size)))
+    runs = tuple((int(a * seg) + offset, int(min(b * seg, x.size)) + offset)
                  for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
     return SegmentQuality(cfg.segment_s, index, kurt, beats, runs)
+
+
+def concat_quality(parts: list[SegmentQuality]) -> SegmentQuality | None:
+    """One SegmentQuality from the consecutive chunks' ones (each chunk a whole number of segments)."""
+    if not parts:
+        return None
+    runs: list[tuple[int, int]] = []
+    for q in parts:
+        for a, b in q.unreadable:
+            if runs and a <= runs[-1][1]:
+                runs[-1] = (runs[-1][0], b)
+            else:
+                runs.append((a, b))
+    return SegmentQuality(parts[0].segment_s, np.concatenate([q.index for q in parts]),
+                          np.concatenate([q.kurtosis for q in parts]),
+                          np.concatenate([q.beats for q in parts]), tuple(runs))
 
 
 def _segment_kurtosis(v: np.ndarray, seg: int, ns: int) -> np.ndarray:
@@ -184,7 +205,7 @@ def _segment_kurtosis(v: np.ndarray, seg: int, ns: int) -> np.ndarray:
 _SOS: dict = {}
 
 
-def _sos(fs: float, band: tuple[float, float]) -> np.ndarray:
+def bandpass_sos(fs: float, band: tuple[float, float]) -> np.ndarray:
     """Cached 2nd-order Butterworth band-pass (sos) at fs."""
     key = (round(fs, 6), band)
     if key not in _SOS:

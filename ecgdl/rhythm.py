@@ -11,7 +11,10 @@ Definitions (Holter conventions, kept simple and explicit):
   S: supraventricular run).
 * **bigeminy**: ``min_cycles`` or more consecutive cycles of one N beat followed by one isolated
   ectopic beat (N X N X N X); **trigeminy**: the same with two N beats (N N X N N X N N X).
-* **pause**: an RR interval longer than ``pause_s`` that does not touch an unusable stretch.
+* **pause**: an RR interval longer than ``pause_s`` where the signal is readable and flat of QRS
+  activity: it touches no unusable or unreadable stretch, no VF/VFL stretch, and is not an
+  ``undetected`` gap (the detector saw QRS-band activity there but found no beat, see
+  :mod:`ecgdl.quality`). Those are listed apart (``undetected``, ``vf``), never as pauses.
 * heart rate: instantaneous ``60 / RR`` over RR intervals within ``[min_rr_s, max_rr_s]``; min and
   max are taken over the rolling median of ``hr_beats`` RR intervals (a single ectopic beat and
   its compensatory pause do not set them); the trend is the mean rate per ``trend_s`` bin.
@@ -127,7 +130,10 @@ def _rate(samples: np.ndarray, fs: float) -> float:
 
 def pauses(sample: np.ndarray, fs: float, pause_s: float = 2.0,
            unusable: tuple[tuple[int, int], ...] = ()) -> list[dict]:
-    """RR intervals longer than ``pause_s`` that do not overlap an unusable ``[start, stop)`` stretch."""
+    """RR intervals longer than ``pause_s`` that do not overlap an excluded ``[start, stop)`` stretch.
+
+    unusable: every stretch where no pause may be claimed (unusable, unreadable, VF/VFL, undetected).
+    """
     sample = np.asarray(sample, dtype=np.int64)
     rr = np.diff(sample) / fs
     out = []
@@ -168,12 +174,22 @@ def heart_rate(sample: np.ndarray, fs: float, cfg: RhythmConfig = RhythmConfig()
     return out
 
 
+def _spans(ranges, fs: float) -> list[dict]:
+    """``[start, stop)`` sample ranges as ``{"start_sample", "end_sample", "start_s", "end_s"}`` dicts."""
+    return [{"start_sample": int(a), "end_sample": int(b), "start_s": round(a / fs, 3),
+             "end_s": round(b / fs, 3)} for a, b in ranges]
+
+
 def summarise(labels, sample, fs: float, *, classes: tuple[str, ...] = AAMI_CLASSES, duration_s: float | None = None,
-              unusable: tuple[tuple[int, int], ...] = (), cfg: RhythmConfig = RhythmConfig()) -> dict:
+              unusable: tuple[tuple[int, int], ...] = (), undetected: tuple[tuple[int, int], ...] = (),
+              vf: tuple[tuple[int, int], ...] = (), unreadable: tuple[tuple[int, int], ...] = (),
+              cfg: RhythmConfig = RhythmConfig()) -> dict:
     """The JSON-able rhythm summary of one record.
 
-    labels: ``(n,)`` class letters; sample: ``(n,)`` sorted R-peak samples at ``fs`` Hz;
-    unusable: ``[start, stop)`` sample ranges (at ``fs``) where no beat could be detected.
+    labels: ``(n,)`` class letters; sample: ``(n,)`` sorted R-peak samples at ``fs`` Hz. Ranges,
+    all ``[start, stop)`` samples at ``fs``: unusable (flat, NaN: no beat could be detected),
+    undetected (RR gaps with QRS activity but no beat found), vf (VF/VFL stretches), unreadable
+    (low signal quality). None of them holds a pause; each is listed under its own key.
     """
     labels = np.asarray(labels).astype(str)
     sample = np.asarray(sample, dtype=np.int64)
@@ -191,9 +207,11 @@ def summarise(labels, sample, fs: float, *, classes: tuple[str, ...] = AAMI_CLAS
                                "total": round(100.0 * ectopic / n, 3) if n else 0.0},
         "heart_rate": heart_rate(sample, fs, cfg),
         "events": {c: ectopic_events(labels, sample, fs, c, cfg) for c in ECTOPIC_CLASSES if c in classes},
-        "pauses": pauses(sample, fs, cfg.pause_s, unusable),
-        "unusable": [{"start_sample": int(a), "end_sample": int(b), "start_s": round(a / fs, 3),
-                      "end_s": round(b / fs, 3)} for a, b in unusable],
+        "pauses": pauses(sample, fs, cfg.pause_s, (*unusable, *undetected, *vf, *unreadable)),
+        "unusable": _spans(unusable, fs),
+        "undetected": _spans(undetected, fs),
+        "vf": _spans(vf, fs),
+        "unreadable": _spans(unreadable, fs),
         "rhythm_config": asdict(cfg),
     }
 
@@ -205,6 +223,8 @@ def event_counts(summary: dict) -> dict[str, int]:
         for kind, events in kinds.items():
             out[f"{cls}_{kind}"] = len(events)
     out["pauses"] = len(summary["pauses"])
+    for key in ("undetected", "vf"):
+        out[key] = len(summary.get(key, []))
     return out
 
 
@@ -237,4 +257,11 @@ def describe(summary: dict) -> str:
                  + "".join(f"\n  {p['duration_s']:.2f} s at {p['start_s']:.1f} s" for p in summary["pauses"][:5]))
     if summary.get("unusable"):
         lines.append(f"Unusable signal: {len(summary['unusable'])} stretch(es)")
+    for key, what in (("vf", "Ventricular flutter/fibrillation (VF/VFL)"),
+                      ("undetected", "Signal without detectable beats (not pauses)"),
+                      ("unreadable", "Unreadable (low-quality) signal")):
+        spans = summary.get(key) or []
+        if spans:
+            lines.append(f"{what}: {len(spans)} stretch(es), {sum(u['end_s'] - u['start_s'] for u in spans):.1f} s"
+                         + "".join(f"\n  {u['start_s']:.1f}-{u['end_s']:.1f} s" for u in spans[:5]))
     return "\n".join(lines)

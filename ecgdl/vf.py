@@ -29,6 +29,8 @@ import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+from ecgdl.quality import bandpass_sos
+
 __all__ = ["VFConfig", "vf_stretches", "vf_window_features"]
 
 
@@ -50,8 +52,9 @@ class VFConfig:
     min_core_windows: int = 3        # ... holding this many strict ones is a stretch
     min_rms_ratio: float = 0.5
     max_hf_ratio: float = 0.03       # smooth: 10-25 Hz power under this x the 1-8 Hz power on some lead
-    edge_fraction: float = 0.25      # a stretch spans its windows less this fraction of a window at each end
+    edge_fraction: float = 0.45      # a stretch spans its windows less this fraction of a window at each end
     min_s: float = 4.0
+    enabled: bool = True
 
 
 DEFAULT_VF = VFConfig()
@@ -77,7 +80,7 @@ def vf_window_features(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF):
         z = np.zeros(0)
         return z.astype(np.int64), z, z, z
     v = np.asarray(x[: m * q], np.float64).reshape(m, q).mean(axis=1)
-    v = sps.sosfiltfilt(_sos(fd, cfg.band_hz), v)
+    v = sps.sosfiltfilt(bandpass_sos(fd, cfg.band_hz), v)
     seg = np.lib.stride_tricks.sliding_window_view(v, w)[::st]       # (n_windows, w) view
     seg = seg - seg.mean(axis=1, keepdims=True)
     p2 = (seg * seg).mean(axis=1)
@@ -155,8 +158,8 @@ def _smoothness(x: np.ndarray, fs: float, start: np.ndarray, w: int, cand: np.nd
     """
     ok = np.zeros(start.size, bool)
     hi_band = (10.0, min(25.0, 0.45 * fs))
-    lo_sos = _sos(fs, (1.0, 8.0))
-    hi_sos = _sos(fs, hi_band)
+    lo_sos = bandpass_sos(fs, (1.0, 8.0))
+    hi_sos = bandpass_sos(fs, hi_band)
     d = np.diff(np.r_[0, cand.view(np.int8), 0])
     pad = w
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1):
@@ -173,14 +176,3 @@ def _smoothness(x: np.ndarray, fs: float, start: np.ndarray, w: int, cand: np.nd
         ratio = (ch[e] - ch[s]) / np.maximum(cl[e] - cl[s], 1e-30)
         ok[i: j + 1] = ratio.min(axis=1) <= cfg.max_hf_ratio
     return ok
-
-
-_SOS: dict = {}
-
-
-def _sos(fs: float, band: tuple[float, float]) -> np.ndarray:
-    """Cached 2nd-order Butterworth band-pass (sos) at fs."""
-    key = (round(fs, 6), band)
-    if key not in _SOS:
-        _SOS[key] = sps.butter(2, band, btype="bandpass", fs=fs, output="sos")
-    return _SOS[key]
