@@ -4,10 +4,55 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ecgdl.quality import QualityConfig
-from ecgdl.vf import VFConfig
 
-__all__ = ["DEFAULT_CONFIG", "QRSConfig"]
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_QUALITY", "DEFAULT_VF", "QRSConfig", "QualityConfig", "VFConfig"]
+
+
+@dataclass(frozen=True)
+class VFConfig:
+    """VF/VFL recognition parameters; durations in seconds, frequencies in Hz."""
+
+    analysis_fs: float = 50.0        # the lead is block-averaged down to about this rate
+    band_hz: tuple[float, float] = (1.0, 15.0)
+    window_s: float = 4.0
+    step_s: float = 1.0
+    f_lo: float = 2.0                # the dominant frequency is searched in [f_lo, f_hi]
+    f_hi: float = 9.0
+    peak_hz: float = 0.75            # concentration: power within +-peak_hz of the dominant frequency
+    min_concentration: float = 0.40
+    max_kurtosis: float = 3.0
+    loose_concentration: float = 0.35   # a run of loose windows ...
+    loose_kurtosis: float = 5.5
+    min_core_windows: int = 3        # ... holding this many strict ones is a stretch
+    min_rms_ratio: float = 0.5
+    max_hf_ratio: float = 0.03       # smooth: 10-25 Hz power under this x the 1-8 Hz power on some lead
+    edge_fraction: float = 0.45      # a stretch spans its windows less this fraction of a window at each end
+    min_s: float = 4.0
+    enabled: bool = True
+
+
+DEFAULT_VF = VFConfig()
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Quality and gap parameters; durations in seconds, frequencies in Hz."""
+
+    segment_s: float = 10.0
+    band_hz: tuple[float, float] = (1.0, 40.0)
+    template_s: float = 0.08
+    min_beats: int = 4
+    min_tcorr: float = 0.5
+    gap_s: float = 1.5               # RR gaps longer than this are checked for QRS activity
+    t_wave_s: float = 0.4
+    edge_s: float = 0.15
+    activity_primary: float = 0.1
+    activity_other: float = 0.5
+    energy_band_hz: tuple[float, float] = (5.0, 20.0)
+    integrate_s: float = 0.08
+
+
+DEFAULT_QUALITY = QualityConfig()
 
 
 @dataclass(frozen=True)

@@ -29,29 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal as sps
 
+from ecgdl.qrs_config import DEFAULT_QUALITY, QualityConfig
+
 __all__ = ["QualityConfig", "SegmentQuality", "bandpass_sos", "concat_quality", "qrs_energy", "segment_quality",
            "undetected_gaps"]
-
-
-@dataclass(frozen=True)
-class QualityConfig:
-    """Quality and gap parameters; durations in seconds, frequencies in Hz."""
-
-    segment_s: float = 10.0
-    band_hz: tuple[float, float] = (1.0, 40.0)
-    template_s: float = 0.08
-    min_beats: int = 4
-    min_tcorr: float = 0.5
-    gap_s: float = 1.5               # RR gaps longer than this are checked for QRS activity
-    t_wave_s: float = 0.4
-    edge_s: float = 0.15
-    activity_primary: float = 0.1
-    activity_other: float = 0.5
-    energy_band_hz: tuple[float, float] = (5.0, 20.0)
-    integrate_s: float = 0.08
-
-
-DEFAULT_QUALITY = QualityConfig()
 
 
 @dataclass(frozen=True)

@@ -23,41 +23,14 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 from scipy import signal as sps
 
+from ecgdl.qrs_config import DEFAULT_VF, VFConfig
 from ecgdl.quality import bandpass_sos
 
 __all__ = ["VFConfig", "vf_stretches", "vf_window_features"]
-
-
-@dataclass(frozen=True)
-class VFConfig:
-    """VF/VFL recognition parameters; durations in seconds, frequencies in Hz."""
-
-    analysis_fs: float = 50.0        # the lead is block-averaged down to about this rate
-    band_hz: tuple[float, float] = (1.0, 15.0)
-    window_s: float = 4.0
-    step_s: float = 1.0
-    f_lo: float = 2.0                # the dominant frequency is searched in [f_lo, f_hi]
-    f_hi: float = 9.0
-    peak_hz: float = 0.75            # concentration: power within +-peak_hz of the dominant frequency
-    min_concentration: float = 0.40
-    max_kurtosis: float = 3.0
-    loose_concentration: float = 0.35   # a run of loose windows ...
-    loose_kurtosis: float = 5.5
-    min_core_windows: int = 3        # ... holding this many strict ones is a stretch
-    min_rms_ratio: float = 0.5
-    max_hf_ratio: float = 0.03       # smooth: 10-25 Hz power under this x the 1-8 Hz power on some lead
-    edge_fraction: float = 0.45      # a stretch spans its windows less this fraction of a window at each end
-    min_s: float = 4.0
-    enabled: bool = True
-
-
-DEFAULT_VF = VFConfig()
 
 
 def vf_window_features(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF):

@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 #: Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS: dict[str, tuple[str, ...]] = {
     "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "errors", "clock"),
-    "signal and records": ("signal", "wfdb_header", "plausibility", "io", "metrics", "imbalance", "qrs_select",
+    "signal and records": ("signal", "quality", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
+                           "qrs_select",
                            "report"),
     "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
