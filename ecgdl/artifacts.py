@@ -7,6 +7,7 @@
   flushed and fsynced, then ``os.replace``\\ d over the destination, so a reader sees the old file or
   the whole new one, never a partial one. The temp file is ``<name>.<random>.<pid>.tmp`` (a batch
   removes those of dead processes, :func:`stale_tmp_files`); permissions follow the umask.
+* :func:`strict_json`: NaN (an undefined metric) as ``null``, so that any JSON parser reads the file.
 * :func:`load_onnx`: ``<name>.onnx`` + its sidecar ``<name>.json`` read, the sidecar's sha256
   checked against the file, and an ONNX Runtime session on CUDA when asked and working, else on
   CPU with the reason (used by both :class:`ecgdl.infer.BeatClassifier` and
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import secrets
 import warnings
@@ -68,6 +70,17 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> None:
 def atomic_write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     """``np.savez(path, **arrays)`` atomically (``path`` is used as given: no ``.npz`` is appended)."""
     atomic_write_with(path, lambda fh: np.savez(fh, **arrays))
+
+
+def strict_json(v):
+    """``v`` with NaN / infinity replaced by None (tuples as lists), so that any JSON parser reads it."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: strict_json(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [strict_json(x) for x in v]
+    return v
 
 
 def _fsync_folder(folder: Path) -> None:

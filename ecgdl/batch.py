@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.artifacts import atomic_write, stale_tmp_files
+from ecgdl.artifacts import atomic_write, stale_tmp_files, strict_json
+from ecgdl.metrics import percent
 
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf", ".csv")
@@ -60,9 +61,10 @@ class RecordSummary:
     seconds: float | None = None
 
     def to_dict(self) -> dict:
-        """The file's JSON object: the scoring summary's keys, then ``reference`` and the batch's fields."""
-        return {**self.scoring, "reference": self.reference, "has_annotations": self.has_annotations,
-                "source_path": self.source_path, "seconds": self.seconds}
+        """The file's JSON object: the scoring summary's keys, then ``reference`` and the batch's fields
+        (undefined metrics as None, :func:`ecgdl.artifacts.strict_json`)."""
+        return strict_json({**self.scoring, "reference": self.reference, "has_annotations": self.has_annotations,
+                            "source_path": self.source_path, "seconds": self.seconds})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
@@ -248,7 +250,7 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
     if cfg.reference:
         result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], clf.classes)
-        atomic_write(cfg.out / "reference.json", json.dumps(result.reference, indent=1))
+        atomic_write(cfg.out / "reference.json", json.dumps(strict_json(result.reference), indent=1))
     return result
 
 
@@ -384,8 +386,8 @@ def reference_table(ref: dict) -> str:
     lines = [f"{len(ref['records'])} records, {ref['reference_beats']} reference beats, "
              f"{ref['detected_beats']} scored beats, QRS Se {_pct(ref['qrs_se'])} %, +P {_pct(ref['qrs_ppv'])} %",
              f"{'class':<6}{'ref':>8}{'pred':>8}{'TP':>8}{'Se %':>8}{'+P %':>8}"]
-    for c, m in ref["per_class"].items():
-        se = "-" if m["se"] is None else f"{100 * m['se']:.2f}"
-        ppv = "-" if m["ppv"] is None else f"{100 * m['ppv']:.2f}"
-        lines.append(f"{c:<6}{m['ref']:>8}{m['pred']:>8}{m['tp']:>8}{se:>8}{ppv:>8}")
+    for i, (c, m) in enumerate(ref["per_class"].items()):
+        tp = ref["confusion"][i][i]
+        lines.append(f"{c:<6}{m['support']:>8}{m['predicted']:>8}{tp:>8}{percent(m['se'], 2):>8}"
+                     f"{percent(m['ppv'], 2):>8}")
     return "\n".join(lines)

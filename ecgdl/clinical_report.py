@@ -142,7 +142,7 @@ def intended_use(meta: dict) -> str:
 
 
 def ds2_metrics(meta: dict) -> dict[str, dict[str, float]]:
-    """Per-class test metrics from the sidecar (``{"V": {"Se": .., "+P": ..}, ...}``), {} when absent."""
+    """Per-class test metrics from the sidecar (``{"V": ecgdl.metrics.class_metrics dict, ...}``), {} when absent."""
     metrics = ds2_summary(meta)
     per_class = metrics.get("per_class", metrics)
     return {c: v for c, v in per_class.items() if isinstance(v, dict)}

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.artifacts import atomic_write, sha256_file
+from ecgdl.artifacts import atomic_write, sha256_file, strict_json
+from ecgdl.metrics import percent
 
 #: Sidecar format version (bump when a key changes meaning).
 SIDECAR_VERSION = 1
@@ -286,17 +287,6 @@ def is_classifier_sidecar(meta: dict) -> bool:
     return "sidecar_version" in meta and isinstance(meta.get("model"), dict) and "classes" in meta
 
 
-def strict_json(v):
-    """``v`` with NaN / infinity replaced by None, so that any JSON parser (JavaScript too) reads it."""
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: strict_json(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [strict_json(x) for x in v]
-    return v
-
-
 def _jsonable(v):
     if isinstance(v, (np.integer, np.floating)):
         return v.item()
@@ -305,10 +295,6 @@ def _jsonable(v):
     if isinstance(v, Path):
         return str(v)
     raise TypeError(f"not JSON-serialisable: {type(v)}")
-
-
-def _pct(v) -> str:
-    return "–" if v is None or v != v else f"{100 * float(v):.1f}"
 
 
 def model_card_tables(metas: list[dict]) -> str:
@@ -332,11 +318,11 @@ def model_card_tables(metas: list[dict]) -> str:
             out += ["DS2 metrics: not available for this export.", ""]
             continue
         out += [f"DS2 (22 records, {ds2.get('n', '?')} reference beats, reference beat positions): accuracy "
-                f"{_pct(ds2.get('accuracy'))} %, macro-F1 {ds2.get('macro_f1', float('nan')):.3f}.", "",
+                f"{percent(ds2.get('accuracy'))} %, macro-F1 {ds2.get('macro_f1', float('nan')):.3f}.", "",
                 "| class | support | Se % | +P % | F1 | Spec % |", "|---|---:|---:|---:|---:|---:|"]
         for c, r in ds2.get("per_class", {}).items():
-            f1 = "–" if r.get("f1") is None or r["f1"] != r["f1"] else f"{r['f1']:.3f}"
-            out.append(f"| {c} | {r.get('support')} | {_pct(r.get('se'))} | {_pct(r.get('ppv'))} | {f1} | "
-                       f"{_pct(r.get('spec'))} |")
+            f1 = "—" if r.get("f1") is None or r["f1"] != r["f1"] else f"{r['f1']:.3f}"
+            out.append(f"| {c} | {r.get('support')} | {percent(r.get('se'))} | {percent(r.get('ppv'))} | {f1} | "
+                       f"{percent(r.get('spec'))} |")
         out.append("")
     return "\n".join(out) if out else "No model shipped yet."

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.artifacts import CUDA, load_onnx
+from ecgdl.artifacts import CUDA, load_onnx, strict_json
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
 from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
@@ -197,7 +197,7 @@ class RecordResult:
 
     def summary_json(self) -> str:
         """The summary with the short reference comparison, as JSON text."""
-        return json.dumps({**self.summary, "reference": self.short_reference()}, indent=1)
+        return json.dumps(strict_json({**self.summary, "reference": self.short_reference()}), indent=1)
 
 
 #: printf formats of the per-beat CSV columns (``p_`` stands for every probability column).

@@ -11,6 +11,8 @@ confusion matrix are the reference class, columns the predicted class.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ecgdl.labels import AAMI_CLASSES
@@ -30,12 +32,41 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else float("nan")
 
 
+def class_metrics(tp: int, fn: int, fp: int, tn: int) -> dict:
+    """THE per-class metric dict of the house: ``se`` (sensitivity, recall), ``ppv`` (+P, precision),
+    ``f1``, ``spec`` (specificity), ``support`` (reference beats of the class), ``predicted``.
+
+    Undefined ratios (no reference or no predicted beat of the class) are NaN (``null`` in JSON
+    files, :func:`ecgdl.artifacts.strict_json`), except F1, which is 0 when the class has reference
+    beats but none is found.
+
+    >>> class_metrics(tp=8, fn=2, fp=0, tn=90)["se"], class_metrics(0, 0, 0, 5)["ppv"]
+    (0.8, nan)
+    """
+    tp, fn, fp, tn = int(tp), int(fn), int(fp), int(tn)
+    return {"se": _ratio(tp, tp + fn), "ppv": _ratio(tp, tp + fp),
+            "f1": _ratio(2 * tp, 2 * tp + fp + fn) if (tp + fn) else float("nan"), "spec": _ratio(tn, tn + fp),
+            "support": tp + fn, "predicted": tp + fp}
+
+
+def percent(v, digits: int = 1) -> str:
+    """THE percent formatter: ``100 v`` with ``digits`` decimals, "—" when undefined (None, NaN, not a number).
+
+    >>> percent(0.9375), percent(float("nan")), percent(None), percent(0.12345, 2)
+    ('93.8', '—', '—', '12.35')
+    """
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{100 * v:.{digits}f}" if math.isfinite(v) else "—"
+
+
 def class_report(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
                  macro_classes: tuple[str, ...] = MACRO_CLASSES) -> dict:
     """Per-class Se (recall), +P (precision), F1, specificity, support; overall accuracy and macro-F1.
 
-    Undefined ratios (no reference or no predicted beat of a class) are NaN, except F1 which is 0
-    when the class has reference beats but none is found; macro-F1 averages ``macro_classes``
+    ``per_class`` holds one :func:`class_metrics` dict per class; macro-F1 averages ``macro_classes``
     that have reference beats.
     """
     cm = np.asarray(cm, np.int64)
@@ -43,11 +74,7 @@ def class_report(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
     per = {}
     for i, c in enumerate(classes):
         tp, fn, fp = cm[i, i], cm[i].sum() - cm[i, i], cm[:, i].sum() - cm[i, i]
-        tn = total - tp - fn - fp
-        se, ppv = _ratio(tp, tp + fn), _ratio(tp, tp + fp)
-        f1 = _ratio(2 * tp, 2 * tp + fp + fn) if (tp + fn) else float("nan")
-        per[c] = {"se": se, "ppv": ppv, "f1": f1, "spec": _ratio(tn, tn + fp), "support": int(tp + fn),
-                  "predicted": int(tp + fp)}
+        per[c] = class_metrics(tp, fn, fp, total - tp - fn - fp)
     f1s = [per[c]["f1"] for c in macro_classes if per[c]["support"] > 0]
     return {"accuracy": _ratio(np.trace(cm), total), "macro_f1": float(np.mean(f1s)) if f1s else float("nan"),
             "n": total, "per_class": per, "classes": list(classes), "confusion": cm.tolist()}
@@ -58,19 +85,15 @@ def evaluate_predictions(y_true, y_pred) -> dict:
     return class_report(confusion_matrix(y_true, y_pred))
 
 
-def _pct(v: float) -> str:
-    return "–" if v != v else f"{100 * v:.1f}"
-
-
 def report_markdown(report: dict, title: str = "") -> str:
     """Markdown: per-class table then the confusion matrix (rows = reference)."""
     lines = [f"### {title}", ""] if title else []
-    lines += [f"Accuracy {_pct(report['accuracy'])} %, macro-F1 ({'/'.join(MACRO_CLASSES)}) "
+    lines += [f"Accuracy {percent(report['accuracy'])} %, macro-F1 ({'/'.join(MACRO_CLASSES)}) "
               f"{report['macro_f1']:.3f}, {report['n']} beats.", "",
               "| class | support | Se % | +P % | F1 | Spec % |", "|---|---:|---:|---:|---:|---:|"]
     for c, m in report["per_class"].items():
-        f1 = "–" if m["f1"] != m["f1"] else f"{m['f1']:.3f}"
-        lines.append(f"| {c} | {m['support']} | {_pct(m['se'])} | {_pct(m['ppv'])} | {f1} | {_pct(m['spec'])} |")
+        f1 = "—" if m["f1"] != m["f1"] else f"{m['f1']:.3f}"
+        lines.append(f"| {c} | {m['support']} | {percent(m['se'])} | {percent(m['ppv'])} | {f1} | {percent(m['spec'])} |")
     classes = report["classes"]
     lines += ["", "| ref \\ pred | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|"]
     for c, row in zip(classes, report["confusion"]):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ecgdl.io import Record
 from ecgdl.labels import BEAT_SYMBOLS, CLASS_INDEX, to_aami
+from ecgdl.metrics import class_metrics
 
 MATCH_TOLERANCE_S = 0.15
 
@@ -84,13 +85,15 @@ def compare_reference(ref_sample, ref_y, det_sample, pred, fs: float, classes: t
 
 
 def per_class_table(cm, missed, extra, classes: tuple[str, ...]) -> dict:
-    """``{class: {"se", "ppv", "tp", "ref", "pred"}}`` from summed counts (Se/+P are None when undefined)."""
+    """``{class: ecgdl.metrics.class_metrics dict}`` from summed counts: a missed reference beat is a
+    false negative of its class, an unmatched detection a false positive of its predicted class."""
     cm, missed, extra = np.asarray(cm), np.asarray(missed), np.asarray(extra)
+    total = int(cm.sum() + missed.sum() + extra.sum())
     out = {}
     for i, c in enumerate(classes):
-        tp, ref, pred = int(cm[i, i]), int(cm[i].sum() + missed[i]), int(cm[:, i].sum() + extra[i])
-        out[c] = {"se": tp / ref if ref else None, "ppv": tp / pred if pred else None, "tp": tp, "ref": ref,
-                  "pred": pred}
+        tp = int(cm[i, i])
+        fn, fp = int(cm[i].sum() + missed[i]) - tp, int(cm[:, i].sum() + extra[i]) - tp
+        out[c] = class_metrics(tp, fn, fp, total - tp - fn - fp)
     return out
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ecgdl.clock import format_time
 from ecgdl.labels import AAMI_CLASSES, AAMI_NAMES
+from ecgdl.metrics import percent
 
 #: Most points one trace may send to the browser.
 TRACE_POINTS = 8_000
@@ -363,35 +364,16 @@ def disagreement_markers(result, y: np.ndarray, start_s: float, stop_s: float) -
                    np.r_[sel, np.full(len(missed), -1)][order], tuple(tag[i] for i in order))
 
 
-def _get(d: dict, *keys, default=None):
-    for k in keys:
-        if k in d:
-            return d[k]
-    return default
-
-
 def metric_rows(per_class: dict) -> list[dict]:
-    """Rows ``{class, Se %, +P %, reference beats}`` from a per-class metrics dict (se/ppv or Se/+P keys)."""
+    """Rows ``{class, Se %, +P %, reference beats}`` from ``{class: ecgdl.metrics.class_metrics dict}``
+    (or a report holding it under ``per_class``)."""
     if "per_class" in per_class:
         per_class = per_class["per_class"]
-    rows = []
-    for cls, m in per_class.items():
-        if not isinstance(m, dict):
-            continue
-        se, ppv = _get(m, "se", "Se", "sensitivity"), _get(m, "ppv", "+P", "PPV", "precision")
-        rows.append({"class": class_label(cls), "Se %": _percent(se), "+P %": _percent(ppv),
-                     "reference beats": _get(m, "support", "ref", "n_ref", "n", default="")})
-    return rows
+    return [{"class": class_label(cls), "Se %": percent(m.get("se")), "+P %": percent(m.get("ppv")),
+             "reference beats": m.get("support", "")} for cls, m in per_class.items() if isinstance(m, dict)]
 
 
 def agreement_rows(reference: dict) -> list[dict]:
     """Agreement table rows from ``RecordResult.reference``."""
     return metric_rows(reference or {})
 
-
-def _percent(v) -> str:
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return "—"
-    return "—" if not math.isfinite(v) else f"{100 * v:.1f}"

@@ -12,18 +12,15 @@ import json
 import sys
 from pathlib import Path
 
+from ecgdl.metrics import percent
 from ecgdl.paths import runs_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate import PUBLISHED  # noqa: E402
 
 
-def _p(v) -> str:
-    return "–" if v is None or v != v else f"{100 * v:.1f}"
-
-
 def _f(v) -> str:
-    return "–" if v is None or v != v else f"{v:.3f}"
+    return "—" if v is None or v != v else f"{v:.3f}"
 
 
 def metrics_table(names: list[str], file: str, with_published: bool) -> str:
@@ -37,9 +34,9 @@ def metrics_table(names: list[str], file: str, with_published: bool) -> str:
             continue
         r = json.loads(f.read_text())
         pc = r["per_class"]
-        rows.append(f"| {n} | {_p(r['accuracy'])} | {_f(r['macro_f1'])} | {_p(pc['N']['se'])} | {_p(pc['N']['ppv'])} | "
-                    f"{_p(pc['S']['se'])} | {_p(pc['S']['ppv'])} | {_f(pc['S']['f1'])} | {_p(pc['V']['se'])} | "
-                    f"{_p(pc['V']['ppv'])} | {_f(pc['V']['f1'])} | {_p(pc['F']['se'])} | {_p(pc['F']['ppv'])} |")
+        rows.append(f"| {n} | {percent(r['accuracy'])} | {_f(r['macro_f1'])} | {percent(pc['N']['se'])} | {percent(pc['N']['ppv'])} | "
+                    f"{percent(pc['S']['se'])} | {percent(pc['S']['ppv'])} | {_f(pc['S']['f1'])} | {percent(pc['V']['se'])} | "
+                    f"{percent(pc['V']['ppv'])} | {_f(pc['V']['f1'])} | {percent(pc['F']['se'])} | {percent(pc['F']['ppv'])} |")
     if with_published:
         for pub in PUBLISHED:
             g = lambda k: f"{pub[k]:.1f}" if k in pub else "–"  # noqa: E731
@@ -60,7 +57,7 @@ def val_table(names: list[str]) -> str:
 
         blob = torch.load(runs_dir() / n / "checkpoint.pt", map_location="cpu", weights_only=False)
         pc = blob["extra"]["val_metrics"]["per_class"]
-        rows.append(f"| {n} | {s['model']} | {s['params']} | {_f(s['val_macro_f1'])} | {_p(s['val_accuracy'])} | "
+        rows.append(f"| {n} | {s['model']} | {s['params']} | {_f(s['val_macro_f1'])} | {percent(s['val_accuracy'])} | "
                     f"{_f(pc['S']['f1'])} | {_f(pc['V']['f1'])} | {s.get('best_epoch', '–')} / {s.get('epochs_run', '–')} | "
                     f"{s.get('fit_seconds', float('nan')):.0f} |")
     return "\n".join(rows) + "\n"
@@ -72,8 +69,8 @@ def noise_table(name: str) -> str:
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in d["rows"]:
         snr = "clean" if r["snr_db"] is None else f"{r['snr_db']:g}"
-        rows.append(f"| {snr} | {_p(r['accuracy'])} | {_f(r['S_f1'])} | {_f(r['V_f1'])} | {_p(r['S_se'])} | "
-                    f"{_p(r['S_ppv'])} | {_p(r['V_se'])} | {_p(r['V_ppv'])} |")
+        rows.append(f"| {snr} | {percent(r['accuracy'])} | {_f(r['S_f1'])} | {_f(r['V_f1'])} | {percent(r['S_se'])} | "
+                    f"{percent(r['S_ppv'])} | {percent(r['V_se'])} | {percent(r['V_ppv'])} |")
     return "\n".join(rows) + "\n"
 
 

@@ -183,11 +183,12 @@ def _cielab(rgb: np.ndarray) -> np.ndarray:
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
 
-def test_metric_rows_accept_both_key_styles():
+def test_metric_rows_read_the_one_metric_dict():
+    """The view reads ecgdl.metrics.class_metrics dicts (undefined: NaN in memory, None from a JSON file)."""
     from ecgdl.view import metric_rows
 
     a = metric_rows({"per_class": {"V": {"se": 0.9, "ppv": float("nan"), "support": 10}}})
-    b = metric_rows({"V": {"Se": 0.9, "+P": None, "n_ref": 10}})
+    b = metric_rows({"V": {"se": 0.9, "ppv": None, "support": 10}})
     assert a == b == [{"class": "V – ventricular ectopic", "Se %": "90.0", "+P %": "—", "reference beats": 10}]
 
 
