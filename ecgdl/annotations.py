@@ -16,10 +16,11 @@ F      ``F``   fusion of ventricular and normal beat
 Q      ``Q``   unclassifiable beat (AAMI Q also covers paced ``/`` and ``f``)
 =====  ======  ==========================================================
 
-Rhythm changes are ``+`` annotations whose aux note names the rhythm, as in MIT-BIH: ``(VT`` at the
-first beat of a ventricular run, ``(SVTA`` at a supraventricular run, ``(B`` ventricular bigeminy,
-``(T`` ventricular trigeminy, and ``(N`` at the first beat after the episode. Couplets and S
-bigeminy/trigeminy have no MIT-BIH rhythm code and are not written (they are in the summary JSON).
+Rhythm changes are ``+`` annotations whose aux note names the rhythm, as in MIT-BIH: each episode of
+:mod:`ecgdl.episodes` with a MIT-BIH rhythm code (``(AFIB``, ``(AFL``, ``(SVTA``, ``(VT``, ``(VFL``,
+``(B``, ``(T``, ``(SBR``, ``(BII``, ``(NOD``, ``(IVR``) at its first beat, and ``(N`` at the first beat
+after it. An episode that starts before the previous one ends cuts it short. PAUSE, BRADY and TACHY
+have no MIT-BIH rhythm code and are not written (they are in ``<record>.episodes.csv``).
 """
 
 from __future__ import annotations
@@ -34,34 +35,34 @@ import numpy as np
 ANNOTATOR = "ecgdl"
 #: AAMI class letter -> MIT-BIH beat symbol.
 AAMI_TO_MIT: dict[str, str] = {"N": "N", "S": "A", "V": "V", "F": "F", "Q": "Q"}
-#: (class, event kind in the summary) -> MIT-BIH rhythm aux note.
-RHYTHM_AUX: dict[tuple[str, str], str] = {("V", "runs"): "(VT", ("S", "runs"): "(SVTA",
-                                          ("V", "bigeminy"): "(B", ("V", "trigeminy"): "(T"}
+#: Episode rhythms written as MIT-BIH rhythm changes (aux note ``"(" + rhythm``).
+MIT_RHYTHMS: frozenset[str] = frozenset({"AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR"})
 NORMAL_RHYTHM = "(N"
 
 
-def rhythm_changes(events: dict, beat_samples: np.ndarray) -> list[tuple[int, str]]:
-    """``[(sample, aux)]`` rhythm onsets and returns to ``(N``, in time order, from a summary's ``events``.
+def rhythm_changes(episodes, beat_samples: np.ndarray, fs: float) -> list[tuple[int, str]]:
+    """``[(sample, aux)]`` rhythm onsets and returns to ``(N``, in time order, from
+    :class:`ecgdl.episodes.Episode` objects (``beat_samples`` at ``fs``, the samples written)."""
+    def at(beat: int, t_s: float) -> int:
+        return int(beat_samples[beat]) if 0 <= beat < len(beat_samples) else int(round(t_s * fs))
 
-    An episode that starts before the previous one ended cuts it short (no ``(N`` between them).
-    """
-    episodes = sorted((int(e["first_beat"]), int(e["last_beat"]), aux)
-                      for (cls, kind), aux in RHYTHM_AUX.items() for e in events.get(cls, {}).get(kind, []))
+    eps = sorted((at(e.first_beat, e.start_s), e) for e in episodes if e.rhythm in MIT_RHYTHMS)
     out: list[tuple[int, str]] = []
-    for i, (first, last, aux) in enumerate(episodes):
-        out.append((int(beat_samples[first]), aux))
-        after = last + 1
-        nxt = episodes[i + 1][0] if i + 1 < len(episodes) else None
-        if after < len(beat_samples) and (nxt is None or nxt > after):
+    for i, (start, e) in enumerate(eps):
+        out.append((start, f"({e.rhythm}"))
+        after = e.last_beat + 1
+        nxt = eps[i + 1][0] if i + 1 < len(eps) else None
+        if 0 < after < len(beat_samples) and (nxt is None or nxt > int(beat_samples[after])):
             out.append((int(beat_samples[after]), NORMAL_RHYTHM))
     return out
 
 
-def annotation_table(source_sample: np.ndarray, labels: np.ndarray, events: dict) -> tuple[np.ndarray, list, list]:
+def annotation_table(source_sample: np.ndarray, labels: np.ndarray, episodes, fs: float
+                     ) -> tuple[np.ndarray, list, list]:
     """``(sample, symbol, aux_note)`` of every beat (MIT symbols) and rhythm change, sorted by sample
     (a rhythm change comes before the beat it starts at)."""
     beats = [(int(s), 1, AAMI_TO_MIT[str(c)], "") for s, c in zip(source_sample, labels)]
-    rhythm = [(s, 0, "+", aux) for s, aux in rhythm_changes(events, np.asarray(source_sample))]
+    rhythm = [(s, 0, "+", aux) for s, aux in rhythm_changes(episodes, np.asarray(source_sample), fs)]
     rows = sorted(beats + rhythm)
     return np.array([r[0] for r in rows], np.int64), [r[2] for r in rows], [r[3] for r in rows]
 
@@ -74,7 +75,7 @@ def write_annotations(res, out_dir: Path, stem: str, annotator: str = ANNOTATOR)
     """
     import wfdb
 
-    sample, symbol, aux = annotation_table(res.source_sample, res.label, res.summary.get("events", {}))
+    sample, symbol, aux = annotation_table(res.source_sample, res.label, res.episodes, res.record.source_fs)
     path = Path(out_dir) / f"{stem}.{annotator}"
     if not len(sample):
         path.unlink(missing_ok=True)  # wrann cannot write an empty file; no beats, no annotations
