@@ -23,7 +23,7 @@ from ecgdl.features import FeatureConfig, fit_stats, make_inputs
 from ecgdl.imbalance import balanced_indices, class_weights, focal_loss
 from ecgdl.metrics import evaluate_predictions
 from ecgdl.splits import TRAIN, VAL, assert_disjoint, assert_no_test_records
-from ecgdl.train import TrainConfig, fit, seed_everything
+from ecgdl.train import TrainConfig, fit, model_device, seed_everything
 
 IMBALANCE = ("none", "weights", "sampling", "focal")
 
@@ -128,13 +128,14 @@ def build_classifier(cfg: RunConfig, stats: dict, n_channels: int, n_samples: in
 
 
 def predict_logits(model, inputs: dict, batch: int = 4096) -> np.ndarray:
-    """Logits ``(n, K)`` of a classifier over ``inputs`` (``beats``, ``rr``), in eval mode."""
+    """Logits ``(n, K)`` of a classifier over ``inputs`` (``beats``, ``rr``), in eval mode, on the model's device."""
     model.eval()
+    dev = model_device(model)
     out = []
     with torch.no_grad():
         for i in range(0, len(inputs["beats"]), batch):
-            out.append(model(torch.from_numpy(inputs["beats"][i:i + batch]),
-                             torch.from_numpy(inputs["rr"][i:i + batch])).numpy())
+            out.append(model(torch.from_numpy(inputs["beats"][i:i + batch]).to(dev),
+                             torch.from_numpy(inputs["rr"][i:i + batch]).to(dev)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 5), np.float32)
 
 
@@ -163,9 +164,10 @@ def _loss_fn(cfg: RunConfig, y: np.ndarray):
     def loss_fn(model, batch):
         x, rr, target = batch
         logits = model(x, rr)  # (B, K)
+        w = None if weight is None else weight.to(logits.device)
         if cfg.data.imbalance == "focal":
-            return focal_loss(logits, target, cfg.data.focal_gamma, weight)
-        return F.cross_entropy(logits, target, weight=weight, label_smoothing=cfg.data.label_smoothing)
+            return focal_loss(logits, target, cfg.data.focal_gamma, w)
+        return F.cross_entropy(logits, target, weight=w, label_smoothing=cfg.data.label_smoothing)
     return loss_fn
 
 

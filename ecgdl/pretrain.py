@@ -22,7 +22,7 @@ import torch
 
 from ecgdl.noise import ALL_KINDS, NoiseBank
 from ecgdl.signal import ConditioningConfig, condition
-from ecgdl.train import History, TrainConfig, fit
+from ecgdl.train import History, TrainConfig, fit, model_device
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,12 @@ def pretrain_dae(model: torch.nn.Module, data: DenoisingData, cfg: PretrainConfi
         return dae_loss(m, batch[0], batch[1], cfg.loss)
 
     def evaluate(m) -> dict:
-        out = torch.cat([m(v_noisy[i:i + 512]) for i in range(0, len(v_noisy), 512)])
+        dev = model_device(m)
+        out = torch.cat([m(v_noisy[i:i + 512].to(dev)).cpu() for i in range(0, len(v_noisy), 512)])
         nmse = ((out - v_clean) ** 2).sum(dim=(1, 2)) / (v_clean**2).sum(dim=(1, 2)).clamp_min(1e-6)
         return {"val_nmse": float(nmse.mean()), "val_mse": float(torch.mean((out - v_clean) ** 2)),
                 "val_snr_gain_db": _snr_gain_db(v_clean, v_noisy, out),
-                "val_gain_mix_0db": _snr_gain_db(m_clean, m_noisy, m(m_noisy))}
+                "val_gain_mix_0db": _snr_gain_db(m_clean, m_noisy, m(m_noisy.to(dev)).cpu())}
 
     extra = {"pretrain_config": _jsonable(asdict(cfg)), "train_records": list(data.train_records),
              "val_records": list(data.val_records)}

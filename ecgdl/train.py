@@ -3,6 +3,13 @@
 The loop is generic: the caller supplies ``batches(epoch)`` (an iterable of training batches, so
 sampling and augmentation can change per epoch), ``loss_fn(model, batch) -> scalar tensor`` and
 ``evaluate(model) -> dict`` of validation metrics (must contain ``cfg.monitor``).
+
+Device: ``fit`` moves the model to ``cfg.device`` and every batch onto it (:func:`to_device`:
+tensors, nested in tuples / lists / dicts), as nanoGPT's ``get_batch`` does; ``evaluate`` gets the
+model on that device (:func:`model_device` tells it where). Weight decay applies to weights with
+``dim() >= 2`` (convolution kernels, linear weights) and never to biases or norm parameters
+(:func:`param_groups`, nanoGPT's ``configure_optimizers``). The GPU scripts (``gpu/``) call this
+same ``fit``.
 """
 
 from __future__ import annotations
@@ -79,6 +86,39 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def to_device(batch, device: torch.device | str):
+    """``batch`` with every tensor (nested in tuples, lists, dicts) on ``device``; other values unchanged."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s parameters (CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Optimiser groups: trainable parameters with ``dim() >= 2`` decay, the others (biases, norms) do not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW (decoupled decay) or SGD with momentum over :func:`param_groups`."""
+    groups = param_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer != "adamw":
+        raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {cfg.optimizer!r}")
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
 def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], loss_fn: Callable, evaluate: Callable[[torch.nn.Module], dict],
         cfg: TrainConfig = TrainConfig(), *, run_dir: Path | None = None, extra: dict | None = None,
         progress: bool = True) -> History:
@@ -90,19 +130,17 @@ def fit(model: torch.nn.Module, batches: Callable[[int], Iterable], loss_fn: Cal
 
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    model.to(cfg.device)
+    device = torch.device(cfg.device)
+    model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     stopper, hist, best_state = EarlyStopping(cfg.patience, cfg.mode, cfg.min_delta), History(), None
     t0 = time.perf_counter()
     for epoch in range(cfg.epochs):
         model.train()
         total, n = 0.0, 0
         for batch in tqdm(batches(epoch), desc=f"epoch {epoch}", leave=False, disable=not progress):
-            loss = loss_fn(model, batch)
+            loss = loss_fn(model, to_device(batch, device))
             if cfg.l1:
                 loss = loss + cfg.l1 * sum(p.abs().sum() for p in params if p.ndim > 1)
             opt.zero_grad(set_to_none=True)

@@ -86,8 +86,8 @@ def test_training_run_reads_only_train_and_val_records(prepared_cache, tmp_path)
     """Through the real code path: a tiny run on its default splits; no DS2 beat in its data or checkpoint."""
     from ecgdl.classifier import load_config, prepare_data, train_classifier
 
-    cfg = load_config(REPO_ROOT / "configs" / "cnn.toml",
-                      ["model=\"mlp\"", "train.epochs=1", "data.epoch_beats=256", "augment.p_noise=0.0"])
+    cfg = load_config(REPO_ROOT / "configs" / "mlp.toml",   # mlp: cnn.toml's model_params are a CNN's
+                      ["train.epochs=1", "data.epoch_beats=256", "augment.p_noise=0.0"])
     data = prepare_data(cfg, cache=prepared_cache)
     seen = set(data[0]["record"]) | set(data[1]["record"])
     assert seen and not seen & (set(DS2) | set(PACED))
@@ -99,3 +99,55 @@ def test_training_run_reads_only_train_and_val_records(prepared_cache, tmp_path)
     assert report["n"] == len(data[1]["y"])
     json.dumps(blob["extra"]["stats"])
     assert np.isfinite(report["macro_f1"])
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_fit_trains_on_the_device_it_is_given(device, tmp_path):
+    """The classifier recipe's pieces (registry CNN, class-weighted loss, predict_logits) on ``device``:
+    fit moves the model and every CPU batch there, and the checkpoint loads back on the CPU."""
+    from ecgdl.classifier import DataConfig, RunConfig, _loss_fn, predict_logits
+    from ecgdl.models import build_model
+    from ecgdl.train import model_device
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 96)
+    x = (rng.normal(size=(96, 2, 126)) + y[:, None, None]).astype(np.float32)
+    rr = rng.normal(size=(96, 23)).astype(np.float32)
+    loss = _loss_fn(RunConfig(data=DataConfig(imbalance="weights")), y)
+    seen = []
+
+    def loss_fn(m, batch):
+        seen.append(batch[0].device.type)
+        return loss(m, batch)
+
+    def evaluate(m):
+        assert model_device(m).type == device
+        pred = predict_logits(m, {"beats": x, "rr": rr}).argmax(1)
+        return {"val_macro_f1": float((pred == y).mean())}
+
+    batches = [tuple(torch.from_numpy(a[i:i + 32]) for a in (x, rr, y)) for i in range(0, 96, 32)]
+    model = build_model("cnn")
+    hist = fit(model, lambda e: batches, loss_fn, evaluate, TrainConfig(epochs=2, device=device, threads=1),
+               run_dir=tmp_path, progress=False)
+    assert set(seen) == {device} and len(seen) == 6 and len(hist.epochs) == 2
+    loaded, _ = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert model_device(loaded).type == "cpu"
+
+
+def test_weight_decay_only_on_weights_of_two_or_more_dims():
+    from ecgdl.models import build_model
+    from ecgdl.train import make_optimizer
+
+    model = build_model("cnn")
+    decay, no_decay = make_optimizer(model, TrainConfig(weight_decay=1e-3)).param_groups
+    assert decay["weight_decay"] == 1e-3 and no_decay["weight_decay"] == 0.0
+    assert decay["params"] and all(p.dim() >= 2 for p in decay["params"])
+    assert no_decay["params"] and all(p.dim() < 2 for p in no_decay["params"])      # biases, batch-norm
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_build_model_rejects_unknown_config_keys():
+    from ecgdl.models import build_model
+
+    with pytest.raises(KeyError, match="unknown CNNConfig keys \\['widht'\\]"):
+        build_model("cnn", {"widht": 16})

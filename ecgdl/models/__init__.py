@@ -52,8 +52,10 @@ def build_model(name: str, config=None, **overrides):
     if config is None:
         config = config_cls()
     elif isinstance(config, dict):
-        known = {f.name for f in fields(config_cls)}
-        config = config_cls(**{k: v for k, v in config.items() if k in known})
+        unknown = set(config) - {f.name for f in fields(config_cls)}
+        if unknown:
+            raise KeyError(f"unknown {config_cls.__name__} keys {sorted(unknown)} for model {name!r}")
+        config = config_cls(**config)
     if overrides:
         config = replace(config, **overrides)
     model = builder(config)
