@@ -1,0 +1,150 @@
+"""The ``--out`` folder a batch writes into: checked before any scoring, locked, outputs keyed per input.
+
+* :func:`check_out_folder`: a file, a read-only folder or an unwritable parent is one clear
+  :class:`OutFolderError`, raised before anything is scored.
+* :func:`locked`: one batch at a time per folder (``fcntl.flock`` on ``.ecgdl-score.lock``, released
+  by the kernel when the process dies, even by ``kill -9``).
+* :func:`output_keys`: the file stem of each input; two inputs never share one (``a/p/100`` and
+  ``b/p/100`` become ``a_p_100`` and ``b_p_100``; ``100.hea`` and ``100.edf`` become ``100`` and
+  ``100_edf``), and a name that is not valid UTF-8 is %-escaped.
+* :func:`input_digest` and :func:`resume_key`: a finished record is reused only when its input files'
+  content and the scoring options are the same, never on the name alone.
+
+>>> output_keys([Path("a/p/100"), Path("b/p/100"), Path("c/101")])
+{PosixPath('a/p/100'): 'a_p_100', PosixPath('b/p/100'): 'b_p_100', PosixPath('c/101'): '101'}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_NAME = ".ecgdl-score.lock"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-=@,%]")
+
+
+class OutFolderError(Exception):
+    """An ``--out`` folder that cannot be used; the message is one line naming it and the reason."""
+
+
+def check_out_folder(out: Path) -> None:
+    """Create ``out`` if needed and prove it writable (a probe file is written and removed)."""
+    if out.exists() and not out.is_dir():
+        raise OutFolderError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutFolderError(f"--out {out}: cannot be created ({exc.strerror or exc})") from None
+    probe = out / f".ecgdl-write-probe.{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutFolderError(f"--out {out}: is not writable ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold the folder's lock for the ``with`` block; OutFolderError when another batch holds it."""
+    import fcntl
+
+    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutFolderError(f"--out {out}: another ecgdl score run is writing into this folder; "
+                                 "wait for it to finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def safe_name(name: str) -> str:
+    """``name`` usable as a file stem and a CSV cell: bytes that are not UTF-8 (a surrogate-escaped
+    file name) and characters outside ``[A-Za-z0-9._+-=@,%]`` become ``%XX``."""
+    raw = os.fsencode(name) if isinstance(name, str) else bytes(name)
+    text = raw.decode("utf-8", "surrogateescape")
+    out = []
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff" or _UNSAFE.match(ch):
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogateescape"))
+        else:
+            out.append(ch)
+    return "".join(out) or "_"
+
+
+def output_keys(records: list[Path]) -> dict[Path, str]:
+    """Stem per record (see the module docstring); unique over ``records`` whatever their names.
+
+    A record's own stem first (``_edf`` added to an EDF file whose name a WFDB record also has); where
+    stems still clash, the clashing ones are prefixed by one more parent folder at a time; paths that
+    are the same text all the way up are numbered.
+    """
+    own = {r: _own_stem(r, records) for r in records}
+    keys = dict(own)
+    for depth in range(1, 64):
+        clash = _clashes(keys)
+        if not clash:
+            break
+        for r in clash:
+            parents = [safe_name(p) for p in Path(os.path.abspath(r)).parent.parts[-depth:] if p != os.sep]
+            keys[r] = "_".join([*parents, own[r]])
+    for i, r in enumerate(sorted(_clashes(keys), key=str)):
+        keys[r] = f"{keys[r]}_{i + 1}"
+    return keys
+
+
+def _own_stem(r: Path, records: list[Path]) -> str:
+    stem = safe_name(r.stem if r.suffix.lower() == ".edf" else r.name)
+    if r.suffix.lower() == ".edf" and any(o.suffix.lower() != ".edf" and safe_name(o.name).lower() == stem.lower()
+                                          for o in records):
+        return f"{stem}_edf"
+    return stem
+
+
+def _clashes(keys: dict[Path, str]) -> list[Path]:
+    lowered: dict[str, list[Path]] = {}
+    for r, k in keys.items():
+        lowered.setdefault(k.lower(), []).append(r)  # case-insensitive file systems too
+    return [r for group in lowered.values() if len(group) > 1 for r in group]
+
+
+def input_files(record: Path) -> list[Path]:
+    """The files a record is read from: an EDF file, or the WFDB header, the signal files it names and
+    the ``.atr`` beside it."""
+    if record.suffix.lower() == ".edf":
+        return [record]
+    hea = record.with_name(record.name + ".hea")
+    files = [hea]
+    try:
+        lines = [ln.split() for ln in hea.read_bytes().decode("latin-1").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+        files += [record.with_name(ln[0]) for ln in lines[1:] if ln and "/" not in ln[0]]
+    except OSError:
+        pass
+    files.append(record.with_name(record.name + ".atr"))
+    return list(dict.fromkeys(f for f in files if f.is_file()))
+
+
+def input_digest(record: Path) -> str:
+    """sha256 over the names and contents of :func:`input_files` (changes when any of them changes)."""
+    h = hashlib.sha256()
+    for f in input_files(record):
+        with open(f, "rb") as fh:
+            h.update(os.fsencode(f.name) + b"\0" + hashlib.file_digest(fh, "sha256").digest())
+    return h.hexdigest()
+
+
+def resume_key(digest: str, options: dict) -> str:
+    """One key for "this input scored this way": the input digest and the options (model hash, beat
+    source, reference comparison, format), as a sha256 hex string."""
+    blob = json.dumps({"input": digest, **options}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
