@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import warnings
 from collections.abc import Callable
@@ -97,12 +98,17 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+#: The name :func:`atomic_write_with` gives its temp files: ``<name>.<8 hex digits>.<pid>.tmp``.
+_TMP_NAME = re.compile(r"^.+\.[0-9a-f]{8}\.(?P<pid>[0-9]+)\.tmp$")
+
+
 def stale_tmp_files(folder: Path) -> list[Path]:
-    """Temp files of :func:`atomic_write_with` in ``folder`` whose writing process is gone."""
+    """Temp files of :func:`atomic_write_with` in ``folder`` whose writing process is gone. Only plain
+    files named exactly as it names them: a user's ``notes.tmp`` or a folder ``cache.tmp`` is never one."""
     stale = []
     for f in folder.glob("*.tmp"):
-        pid = f.suffixes[-2][1:] if len(f.suffixes) >= 2 else ""
-        if not (pid.isdigit() and _alive(int(pid))):
+        m = _TMP_NAME.match(f.name)
+        if m and f.is_file() and not f.is_symlink() and not _alive(int(m["pid"])):
             stale.append(f)
     return stale
 

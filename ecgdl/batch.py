@@ -4,7 +4,13 @@ For each record ``DIR/<record>.beats.csv`` (or ``.beats.parquet``), ``DIR/<recor
 (rhythm episodes, ``ecgdl.episodes.CSV_COLUMNS``) and ``DIR/<record>.summary.json`` (written last:
 its presence marks the record finished); for the run ``DIR/summary.csv`` (one row
 per record of the batch, skipped ones included) and, with ``reference``, ``DIR/reference.json``
-(per-class Se/+P over all compared records, summed counts).
+(per-class Se/+P over all compared records, summed counts). These files depend only on the inputs
+and the options: a run killed at any point and run again leaves them byte for byte as one clean run
+would. ``DIR/run.json`` is the log of the latest run (what was scored now or reused, seconds each).
+
+The folder is checked before anything is scored and locked while a batch writes into it
+(:mod:`ecgdl.run_folder`); outputs are keyed so that two inputs never share a name, and a finished
+record is reused only when its input files' content and the options are unchanged.
 
 >>> result = score_batch(["../shared/data/mitdb"], BatchConfig(out=Path("out/scores")))   # doctest: +SKIP
 """
@@ -23,6 +29,7 @@ import numpy as np
 
 from ecgdl.artifacts import atomic_write, stale_tmp_files, strict_json
 from ecgdl.metrics import percent
+from ecgdl.run_folder import check_out_folder, input_digest, locked, output_keys, printable, resume_key
 
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf", ".csv")
@@ -59,22 +66,27 @@ class RecordSummary:
     has_annotations: bool = False
     source_path: str = ""
     seconds: float | None = None
+    input_sha256: str = ""
+    resume_key: str = ""
 
     def to_dict(self) -> dict:
         """The file's JSON object: the scoring summary's keys, then ``reference`` and the batch's fields
-        (undefined metrics as None, :func:`ecgdl.artifacts.strict_json`)."""
+        (undefined metrics as None, :func:`ecgdl.artifacts.strict_json`). ``seconds`` (this run's timing)
+        is not in it: it goes to ``run.json``."""
         return strict_json({**self.scoring, "reference": self.reference, "has_annotations": self.has_annotations,
-                            "source_path": self.source_path, "seconds": self.seconds})
+                            "source_path": self.source_path, "input_sha256": self.input_sha256,
+                            "resume_key": self.resume_key})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
     def from_dict(cls, d: dict) -> RecordSummary:
-        own = ("reference", "has_annotations", "source_path", "seconds")
+        own = ("reference", "has_annotations", "source_path", "seconds", "input_sha256", "resume_key")
         return cls(scoring={k: v for k, v in d.items() if k not in own}, reference=d.get("reference"),
                    has_annotations=bool(d.get("has_annotations")), source_path=d.get("source_path", ""),
-                   seconds=d.get("seconds"))
+                   seconds=d.get("seconds"), input_sha256=d.get("input_sha256", ""),
+                   resume_key=d.get("resume_key", ""))
 
 
 @dataclass(frozen=True)
@@ -113,11 +125,11 @@ def find_records(paths) -> list[Path]:
     for arg in map(str, paths):
         p = Path(arg)
         if p.is_dir():
-            items = sorted(q for q in p.iterdir() if q.suffix.lower() in RECORD_SUFFIXES)
+            items = sorted(q for q in p.iterdir() if q.suffix.lower() in RECORD_SUFFIXES and q.is_file())
+        elif p.is_file() or p.with_name(p.name + ".hea").is_file():
+            items = [p]  # an existing path is taken as written, never as a pattern (a[1].hea is not a1.hea)
         elif any(ch in arg for ch in "*?["):
             items = sorted(Path(q) for q in glob.glob(arg) if Path(q).suffix.lower() in RECORD_SUFFIXES)
-        elif p.is_file() or p.with_name(p.name + ".hea").is_file():
-            items = [p]
         else:
             raise FileNotFoundError(f"{arg}: no such record, folder or matching files")
         if not items:
@@ -127,18 +139,23 @@ def find_records(paths) -> list[Path]:
 
 
 def output_names(records: list[Path]) -> dict[Path, str]:
-    """Output stem per record: its name, prefixed by its folder's name where two records share a name."""
-    stems = [r.stem if r.suffix.lower() in (".edf", ".csv") else r.name for r in records]
-    dup = {s for s in stems if stems.count(s) > 1}
-    return {r: f"{r.parent.name}_{s}" if s in dup else s for r, s in zip(records, stems)}
+    """Output stem per record, unique over ``records`` (:func:`ecgdl.run_folder.output_keys`)."""
+    return output_keys(records)
+
+
+def options_key(cfg: BatchConfig, model_sha256: str | None) -> dict:
+    """The options a record's outputs depend on (with its input's content, the resume key)."""
+    return {"model_sha256": model_sha256, "beat_source": "reference" if cfg.use_reference_beats else "detected",
+            "reference": bool(cfg.reference), "format": cfg.format}
 
 
 def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
     return out / f"{stem}.beats.{fmt}", out / f"{stem}.summary.json"
 
 
-def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> RecordSummary | None:
-    """The saved summary when this record is already done with the same model and options, else None."""
+def finished(out: Path, stem: str, cfg: BatchConfig, key: str) -> RecordSummary | None:
+    """The saved summary when this record is already done from the same input content with the same
+    model and options (its ``resume_key`` equals ``key``), else None. The name alone is never enough."""
     beats, summ = _paths(out, stem, cfg.format)
     if not (beats.is_file() and summ.is_file() and (out / f"{stem}.episodes.csv").is_file()):
         return None
@@ -146,10 +163,7 @@ def finished(out: Path, stem: str, cfg: BatchConfig, sha256: str | None) -> Reco
         s = json.loads(summ.read_text())
     except (OSError, ValueError):
         return None
-    same = (s.get("model", {}).get("sha256") == sha256
-            and s.get("beat_source") == ("reference" if cfg.use_reference_beats else "detected")
-            and (not cfg.reference or s.get("reference") is not None or not s.get("has_annotations")))
-    return RecordSummary.from_dict(s) if same else None
+    return RecordSummary.from_dict(s) if isinstance(s, dict) and s.get("resume_key") == key else None
 
 
 _CLF = None
@@ -162,7 +176,37 @@ def _init_worker(model, device, threads=None) -> None:
     _CLF = BeatClassifier(model, device=device, threads=threads)
 
 
-def _score_one(path: Path, stem: str, cfg: BatchConfig) -> RecordSummary:
+def _init_pool_worker(model, device, threads=None) -> None:
+    """A pool worker: dies with the batch process, then loads the model once."""
+    _die_with_parent()
+    _init_worker(model, device, threads)
+
+
+def _die_with_parent() -> None:
+    """End this worker when its parent dies (``kill -9`` included): Linux's parent-death signal, and a
+    watchdog thread that sees the parent change (any POSIX system)."""
+    import signal
+    import threading
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ecgdl-parent-watch", daemon=True).start()
+
+
+def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = ("", "")) -> RecordSummary:
     """Score one record and write its two files (the summary last); returns its summary."""
     from ecgdl.infer import score_record
 
@@ -183,7 +227,7 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig) -> RecordSummary:
         write_annotations(res, cfg.out, stem)
     summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
                             has_annotations=res.record.annotations is not None, source_path=str(path),
-                            seconds=round(time.perf_counter() - t0, 3))
+                            seconds=round(time.perf_counter() - t0, 3), input_sha256=keys[0], resume_key=keys[1])
     atomic_write(summ_path, summary.to_json())
     return summary
 
@@ -212,9 +256,11 @@ def _remove_stale_tmp(out: Path) -> int:
 
 
 def score_batch(paths, cfg: BatchConfig) -> BatchResult:
-    """Score every record found in ``paths`` into ``cfg.out`` (see the module docstring)."""
-    from ecgdl.infer import BeatClassifier
+    """Score every record found in ``paths`` into ``cfg.out`` (see the module docstring).
 
+    Raises ``FileNotFoundError`` for an input that matches nothing and
+    :class:`~ecgdl.run_folder.OutFolderError` for an unusable or busy ``--out``, both before scoring.
+    """
     if cfg.format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     if cfg.format == "parquet":
@@ -222,22 +268,30 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     records = find_records(paths)
     if cfg.csv_fs is None and any(r.suffix.lower() == ".csv" for r in records):
         raise ValueError("a .csv record carries no sampling rate: give it (--fs HZ, BatchConfig.csv_fs)")
+    check_out_folder(cfg.out)
+    with locked(cfg.out):
+        return _score_locked(records, cfg)
+
+
+def _score_locked(records: list[Path], cfg: BatchConfig) -> BatchResult:
+    """The batch itself, with ``cfg.out`` checked and locked."""
     stems = output_names(records)
-    cfg.out.mkdir(parents=True, exist_ok=True)
     _remove_stale_tmp(cfg.out)
     _init_worker(cfg.model, cfg.device)
-    clf: BeatClassifier = _CLF
+    clf = _CLF
     result = BatchResult(provider=clf.provider)
+    opts = options_key(cfg, clf.meta["onnx"]["sha256"])
+    keys = {r: record_keys(r, opts) for r in records}
     outcomes: dict[Path, RecordOutcome] = {}
     todo = []
     for r in records:
-        done = None if cfg.force else finished(cfg.out, stems[r], cfg, clf.meta["onnx"]["sha256"])
+        done = None if cfg.force else finished(cfg.out, stems[r], cfg, keys[r][1])
         if done is not None:
             outcomes[r] = RecordOutcome(r, stems[r], "skipped", done)
         else:
             todo.append(r)
     bar = _progress_bar(len(records), len(records) - len(todo), cfg.progress)
-    for r, outcome in _run(todo, stems, cfg):
+    for r, outcome in _run(todo, stems, cfg, keys):
         if isinstance(outcome, Exception):
             result.failures.append((str(r), f"{type(outcome).__name__}: {outcome}"))
             outcomes[r] = RecordOutcome(r, stems[r], "error", error=str(outcome))
@@ -246,12 +300,30 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
         bar.update(1)
     bar.close()
     result.outcomes = [outcomes[r] for r in records]
+    _write_run_files(result, cfg, clf.classes)
+    return result
+
+
+def record_keys(record: Path, opts: dict) -> tuple[str, str]:
+    """``(input sha256, resume key)`` of a record scored with ``opts`` (:func:`options_key`)."""
+    try:
+        digest = input_digest(record)
+    except OSError:
+        digest = ""  # unreadable now: it is scored (and fails with the reader's message)
+    return digest, resume_key(digest, opts)
+
+
+def _write_run_files(result: BatchResult, cfg: BatchConfig, classes: tuple[str, ...]) -> None:
+    """``summary.csv`` and ``reference.json`` (functions of the inputs and options) and ``run.json`` (this run)."""
     result.rows = [run_row(o) for o in result.outcomes]
     atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
     if cfg.reference:
-        result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], clf.classes)
+        result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], classes)
         atomic_write(cfg.out / "reference.json", json.dumps(strict_json(result.reference), indent=1))
-    return result
+    log = {"provider": result.provider, "records": [
+        {"record": o.stem, "path": str(o.path), "status": o.status,
+         "processing_s": o.summary.seconds if o.summary and o.status == "ok" else None} for o in result.outcomes]}
+    atomic_write(cfg.out / "run.json", json.dumps(log, indent=1))
 
 
 class _NoBar:
@@ -271,18 +343,20 @@ def _progress_bar(total: int, initial: int, show: bool):
     return tqdm(total=total, initial=initial, desc="score", unit="record")
 
 
-def _run(todo: list[Path], stems: dict, cfg: BatchConfig):
-    """Yield ``(record, summary | exception)``; in-process with one worker, else a process pool."""
+def _run(todo: list[Path], stems: dict, cfg: BatchConfig, keys: dict):
+    """Yield ``(record, summary | exception)``; in-process with one worker, else a process pool whose
+    workers die with this process."""
     if cfg.workers <= 1 or len(todo) <= 1:
         for r in todo:
             try:
-                yield r, _score_one(r, stems[r], cfg)
+                yield r, _score_one(r, stems[r], cfg, keys[r])
             except Exception as exc:  # noqa: BLE001 - one bad record must not stop the batch
                 yield r, exc
         return
     threads = max(1, (os.cpu_count() or 1) // cfg.workers)  # no oversubscription of the cores
-    with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg.model, cfg.device, threads)) as pool:
-        futures = {pool.submit(_score_one, r, stems[r], cfg): r for r in todo}
+    with ProcessPoolExecutor(cfg.workers, initializer=_init_pool_worker,
+                             initargs=(cfg.model, cfg.device, threads)) as pool:
+        futures = {pool.submit(_score_one, r, stems[r], cfg, keys[r]): r for r in todo}
         for fut in as_completed(futures):
             try:
                 yield futures[fut], fut.result()
@@ -299,9 +373,11 @@ def run_row(outcome: RecordOutcome) -> dict:
     """One ``summary.csv`` row from a record's outcome."""
     from ecgdl.rhythm import event_counts
 
-    row = {"record": outcome.stem, "status": outcome.status, "error": outcome.error}
+    row = {"record": outcome.stem, "status": "error" if outcome.status == "error" else "ok",
+           "error": outcome.error, "warnings": ""}
     if outcome.summary is None:
         return row
+    row["warnings"] = "; ".join(outcome.summary.scoring.get("warnings", []))
     s = outcome.summary.to_dict()
     hr = s.get("heart_rate", {})
     row.update({"duration_s": s.get("duration_s"), "beats": s.get("beats"), **s.get("counts", {}),
@@ -310,7 +386,7 @@ def run_row(outcome: RecordOutcome) -> dict:
                 **event_counts(s), **episode_columns(s), "unusable_s": _span_s(s, "unusable"),
                 "undetected_s": _span_s(s, "undetected"), "vf_s": _span_s(s, "vf"), "unreadable_s": _span_s(s, "unreadable"),
                 "quality_median": (s.get("quality") or {}).get("median_index"),
-                "start_time": _start_time(s), "processing_s": s.get("seconds")})
+                "start_time": _start_time(s)})
     ref = s.get("reference")
     if ref:
         row.update({"qrs_se_pct": _pct(ref["matched"], ref["reference_beats"]),
@@ -353,10 +429,16 @@ def rows_csv(rows: list[dict]) -> str:
 
 
 def _cell(v) -> str:
+    """One CSV cell: text that a spreadsheet would run as a formula (``= + - @``, tab, CR first) gets a
+    leading ``'``; characters that are not UTF-8 (a surrogate-escaped file name) are backslash-escaped."""
     if v is None:
         return ""
     text = str(v)
-    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+    if isinstance(v, str):
+        text = printable(text)
+        if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            text = "'" + text
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n\r') else text
 
 
 def reference_totals(summaries: list[RecordSummary], classes: tuple[str, ...]) -> dict:

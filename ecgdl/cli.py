@@ -21,7 +21,8 @@ EXIT_CODES = """exit codes:
   0    done
   1    done, but at least one record failed (the others are written; each failure is on stderr)
   2    nothing done: bad usage or unusable input (the message names the problem)
-  3    done, with warnings (e.g. --device cuda ran on the CPU): on stderr and in the summaries
+  3    done, with warnings about records (e.g. a QRS amplitude at the edge of plausible, annotations
+       ignored): on stderr, in each record's summary.json and in summary.csv's warnings column
   130  interrupted (records already finished stay written; rerun to resume)"""
 
 
@@ -58,17 +59,32 @@ def cmd_score(a: argparse.Namespace) -> int:
                       reference=a.reference or a.use_reference_beats, use_reference_beats=a.use_reference_beats,
                       progress=a.verbosity >= 0 and not a.json and sys.stderr.isatty(),
                       annotations=a.annotations, csv_fs=a.fs, csv_units=a.units)
+    from ecgdl.run_folder import OutFolderError, printable
+
     try:
         result = score_batch(a.paths, cfg)
-    except (FileNotFoundError, ValueError) as exc:
-        log.error("%s", exc)
+    except (FileNotFoundError, ValueError, OutFolderError) as exc:
+        log.error("%s", printable(exc))
         return EXIT_USAGE
     if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
         log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
     print_score(result, cfg, as_json=a.json)
+    for o in result.outcomes:
+        for text in (o.summary.scoring.get("warnings", []) if o.summary is not None else []):
+            log.warning("%s", printable(f"WARNING {o.path}: {text}"))
     for path, err in result.failures:
-        log.error("FAILED %s: %s", path, err)
-    return EXIT_FAILED if result.failures else EXIT_OK
+        log.error("%s", printable(f"FAILED {path}: {err}"))
+    return score_exit_status(result)
+
+
+def score_exit_status(result) -> int:
+    """EXIT_FAILED when a record failed, else EXIT_WARNINGS when a record was read with warnings (odd
+    amplitude, ignored annotations...: each in its summary and the run table), else EXIT_OK."""
+    if result.failures:
+        return EXIT_FAILED
+    if any(o.summary is not None and o.summary.scoring.get("warnings") for o in result.outcomes):
+        return EXIT_WARNINGS
+    return EXIT_OK
 
 
 SCORE_FILES = """files written into --out (docs/outputs.md describes every column):
@@ -76,7 +92,8 @@ SCORE_FILES = """files written into --out (docs/outputs.md describes every colum
                          (.beats.parquet with --format parquet)
   <record>.summary.json  the record's rhythm summary (written last: marks the record finished)
   <record>.ecgdl         WFDB annotation file of the labelled beats and rhythm changes (--annotations)
-  summary.csv            one row per record of the run
+  summary.csv            one row per record of the run (a function of the inputs and options)
+  run.json               what this run did: each record scored now, reused or failed, processing_s
   reference.json         Se/+P per class over all compared records (--reference)"""
 
 
@@ -87,7 +104,8 @@ def add_score(sub) -> None:
                      "  ecgdl score holter.csv --fs 250 --units uV --out out/", SCORE_FILES)
     sc.add_argument("paths", nargs="+",
                     help="records (.hea, .edf, .csv or a WFDB record path without extension), folders or globs")
-    sc.add_argument("--out", type=Path, required=True, help="output folder (created; finished records are kept)")
+    sc.add_argument("--out", type=Path, required=True,
+                    help="output folder (created; checked and locked before scoring; finished records are kept)")
     sc.add_argument("--model", type=Path, default=None,
                     help="ONNX model with its .json sidecar beside it (default: the shipped ecgdl_cnn)")
     sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ecgdl.clock import format_duration
+from ecgdl.run_folder import printable
 
 
 def record_line(row: dict) -> str:
@@ -28,9 +29,14 @@ def run_json(result, cfg) -> dict:
     """The run as one JSON object: counts, provider, every record's summary.csv row, the reference totals."""
     rows = result.rows
     return {"out": str(cfg.out), "provider": result.provider,
-            "scored": sum(r["status"] == "ok" for r in rows), "skipped": sum(r["status"] == "skipped" for r in rows),
+            "scored": _count(result, "ok"), "skipped": _count(result, "skipped"),
             "failed": [{"path": p, "error": e} for p, e in result.failures], "records": rows,
             "reference": result.reference}
+
+
+def _count(result, status: str) -> int:
+    """Records of the run with this outcome (``ok`` scored now, ``skipped`` reused, ``error``)."""
+    return sum(o.status == status for o in result.outcomes)
 
 
 def print_score(result, cfg, *, as_json: bool = False) -> None:
@@ -41,12 +47,11 @@ def print_score(result, cfg, *, as_json: bool = False) -> None:
         json.dump(run_json(result, cfg), sys.stdout, indent=1, default=str)
         print()
         return
-    for row in result.rows:
-        print(record_line(row))
-    ok = sum(r["status"] == "ok" for r in result.rows)
-    skipped = sum(r["status"] == "skipped" for r in result.rows)
-    print(f"{ok} scored, {skipped} already done, {len(result.failures)} failed -> {cfg.out} "
-          f"(provider {result.provider})")
+    for row, outcome in zip(result.rows, result.outcomes):
+        print(printable(record_line({**row, "status": outcome.status})))
+    warned = sum(bool(o.summary is not None and o.summary.scoring.get("warnings")) for o in result.outcomes)
+    print(printable(f"{_count(result, 'ok')} scored, {_count(result, 'skipped')} already done, "
+                    f"{len(result.failures)} failed, {warned} with warnings -> {cfg.out} (provider {result.provider})"))
     if result.reference is not None:
         print(reference_table(result.reference))
 

@@ -81,6 +81,12 @@ def safe_name(name: str) -> str:
     return "".join(out) or "_"
 
 
+def printable(text: str) -> str:
+    """``text`` with characters that cannot be written as UTF-8 (surrogate-escaped bytes of a file name)
+    shown as backslash escapes: safe to print and to write into a table."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def output_keys(records: list[Path]) -> dict[Path, str]:
     """Stem per record (see the module docstring); unique over ``records`` whatever their names.
 
@@ -102,11 +108,17 @@ def output_keys(records: list[Path]) -> dict[Path, str]:
     return keys
 
 
+_FILE_RECORDS = (".edf", ".csv")  # records that are one file, named with their suffix (WFDB: without)
+
+
 def _own_stem(r: Path, records: list[Path]) -> str:
-    stem = safe_name(r.stem if r.suffix.lower() == ".edf" else r.name)
-    if r.suffix.lower() == ".edf" and any(o.suffix.lower() != ".edf" and safe_name(o.name).lower() == stem.lower()
-                                          for o in records):
-        return f"{stem}_edf"
+    """The record's name; an EDF/CSV file whose name another record of another kind has gets ``_edf``/``_csv``."""
+    kind = r.suffix.lower() if r.suffix.lower() in _FILE_RECORDS else ""
+    stem = safe_name(r.stem if kind else r.name)
+    others = [o for o in records if o != r and (o.suffix.lower() if o.suffix.lower() in _FILE_RECORDS else "") != kind]
+    if kind and any(safe_name(o.stem if o.suffix.lower() in _FILE_RECORDS else o.name).lower() == stem.lower()
+                    for o in others):
+        return f"{stem}_{kind[1:]}"
     return stem
 
 
@@ -118,9 +130,9 @@ def _clashes(keys: dict[Path, str]) -> list[Path]:
 
 
 def input_files(record: Path) -> list[Path]:
-    """The files a record is read from: an EDF file, or the WFDB header, the signal files it names and
+    """The files a record is read from: an EDF or CSV file, or the WFDB header, the signal files it names and
     the ``.atr`` beside it."""
-    if record.suffix.lower() == ".edf":
+    if record.suffix.lower() in _FILE_RECORDS:
         return [record]
     hea = record.with_name(record.name + ".hea")
     files = [hea]

@@ -57,9 +57,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path):
 def test_stale_temp_files_are_those_of_dead_processes(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    (tmp_path / f"a.json.x1.{gone.pid}.tmp").write_text("half")
-    (tmp_path / f"b.json.x2.{os.getpid()}.tmp").write_text("being written")
-    assert [p.name for p in stale_tmp_files(tmp_path)] == [f"a.json.x1.{gone.pid}.tmp"]
+    (tmp_path / f"a.json.0123abcd.{gone.pid}.tmp").write_text("half")
+    (tmp_path / f"b.json.4567cdef.{os.getpid()}.tmp").write_text("being written")
+    assert [p.name for p in stale_tmp_files(tmp_path)] == [f"a.json.0123abcd.{gone.pid}.tmp"]
 
 
 def _umask() -> int:
