@@ -180,7 +180,7 @@ def test_item8_bad_out_is_one_line_before_any_scoring(excerpts, model_path, tmp_
     t0 = time.perf_counter()
     assert _score([excerpts, "--out", out], model_path) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: --out {out}") and "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"ERROR: --out {out}") and "\n" not in err and "Traceback" not in err
     assert time.perf_counter() - t0 < 5.0  # nothing was scored (six records take longer)
 
 
@@ -315,8 +315,8 @@ def test_warnings_reach_the_summary_json_the_run_table_and_the_exit_status(excer
     lines[2] = lines[2].replace(" 200.0(", " 4000.0(", 1)  # the second lead's gain 20x: 20x too small
     hea.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
-    assert _score([rec, "--out", out], model_path) == 3
-    assert "WARNING" in capsys.readouterr().err
+    assert main(["score", str(rec), "--out", str(out), "--model", str(model_path), "--device", "cpu"]) == 3
+    assert "QRS amplitude" in capsys.readouterr().err
     summary = json.loads((out / "lowlead.summary.json").read_text())
     assert any("QRS amplitude" in w for w in summary["warnings"])
     assert "QRS amplitude" in _rows(out / "summary.csv")[0]["warnings"]
