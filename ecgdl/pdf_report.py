@@ -17,7 +17,7 @@ import numpy as np
 from ecgdl.clinical_report import ds2_metrics, intended_use, model_facts
 from ecgdl.clock import format_duration, format_time
 from ecgdl.labels import AAMI_NAMES
-from ecgdl.review import class_reliability, event_window, review_events
+from ecgdl.review import class_reliability, event_window, record_hrv, review_events
 from ecgdl.view import class_colour, in_window, minmax_decimate
 
 #: Section titles, in order (a test reads them back from the rendered PDF).
@@ -54,7 +54,7 @@ def render_pdf(result, meta: dict, *, patient: dict[str, str] | None = None, cor
     _heading(pdf, "Patient")
     _pairs(pdf, [(k, v or "-") for k, v in (patient or {}).items()] or [("Patient", "not entered")])
     _summary(pdf, result, meta)
-    _hrv(pdf, s.get("hrv"))
+    _hrv(pdf, record_hrv(result))
     _episodes_and_events(pdf, result)
     _strips(pdf, result, max_strips)
     _corrections(pdf, list(corrections), rec)
@@ -138,7 +138,7 @@ def _hrv(pdf, hrv) -> None:
 def _episodes_and_events(pdf, result) -> None:
     start = result.record.start_clock_s
     events = review_events(result)
-    rhythm = [e for e in events if e.kind == "rhythm"]
+    rhythm = sorted((e for e in events if e.kind in ("rhythm", "rate")), key=lambda e: e.start_s)
     if rhythm:
         _heading(pdf, "Rhythm episodes")
         _table(pdf, ["Episode", "Start", "End", "Detail"],

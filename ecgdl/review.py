@@ -23,35 +23,76 @@ RELIABLE_MIN = 0.80
 LOW_CONFIDENCE_BEATS = 20
 
 
+#: Readable names of the rhythm codes of :mod:`ecgdl.episodes`.
+RHYTHM_NAMES = {"AFIB": "Atrial fibrillation", "AFL": "Atrial flutter", "SVTA": "Supraventricular tachyarrhythmia",
+                "VT": "Ventricular tachycardia", "VFL": "Ventricular flutter / fibrillation",
+                "B": "Ventricular bigeminy", "T": "Ventricular trigeminy", "SBR": "Sinus bradycardia",
+                "BII": "Second-degree heart block", "NOD": "Nodal (junctional) rhythm", "IVR": "Idioventricular rhythm",
+                "PAUSE": "Pause", "BRADY": "Bradycardia", "TACHY": "Tachycardia"}
+#: Rhythms the rhythm summary already lists as runs, patterns and pauses (not listed twice).
+_LISTED = {"VT", "B", "T", "PAUSE"}
+#: Rate rhythms: reviewed after couplets (``Episode.kind == "rate"``), the others right after V runs.
+_RATE = {"SBR", "BRADY", "TACHY", "NOD"}
+
+
 def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Episode]:
     """Every event of a scored record, most important first (:attr:`Episode.rank`), then longest, then earliest.
 
-    Runs, couplets, patterns and pauses from the rhythm summary; rhythm episodes (``summary["episodes"]``)
-    and undetected stretches (``summary["unusable"]``) when the summary has them; and the
-    ``low_confidence`` beats whose winning probability is lowest (at most one per 10 s).
+    Runs, couplets, patterns, pauses and unusable stretches from the rhythm summary; rhythm episodes
+    (:func:`rhythm_episodes`: AF, VFL, block, brady/tachycardia ...); and the ``low_confidence`` beats whose
+    winning probability is lowest (at most one per 10 s).
     """
-    s = result.summary
-    out = list(episodes(s)) + rhythm_episodes(s) + low_confidence_beats(result, low_confidence)
+    out = list(episodes(result.summary)) + rhythm_episodes(result) + low_confidence_beats(result, low_confidence)
     return sorted(out, key=lambda e: (e.rank, -(e.end_s - e.start_s), e.start_s))
 
 
-def rhythm_episodes(summary: dict) -> list[Episode]:
-    """Rhythm episodes (atrial fibrillation, VT, VF ...) of ``summary["episodes"]`` when present: a list of
-    dicts with ``start_s``, ``end_s`` and a name (``rhythm``/``kind``/``label``), else []."""
-    eps = summary.get("episodes") or []
-    if isinstance(eps, dict):                          # {"afib": [...], ...}
-        eps = [{**e, "rhythm": e.get("rhythm", k)} for k, items in eps.items() for e in items]
+def rhythm_episodes(result) -> list[Episode]:
+    """The record's rhythm episodes as :class:`Episode` (those the rhythm summary does not already list):
+    ``summary["episodes"]`` when the scoring path put them there, else :func:`ecgdl.episodes.detect_episodes`
+    on the scored beats (the model's labels, the conditioned primary lead); [] when that fails."""
     out = []
-    for e in eps:
-        if not isinstance(e, dict) or "start_s" not in e or "end_s" not in e:
+    for e in _episode_dicts(result):
+        code = str(e.get("rhythm", "")).strip("()").upper()
+        if code in _LISTED:
             continue
-        name = str(e.get("name") or e.get("rhythm") or e.get("kind") or e.get("label") or "rhythm episode")
         detail = f"{float(e['end_s']) - float(e['start_s']):.0f} s"
-        if isinstance(e.get("rate_bpm"), (int, float)) and math.isfinite(e["rate_bpm"]):
-            detail += f" at {e['rate_bpm']:.0f} bpm"
-        out.append(Episode("rhythm", "", float(e["start_s"]), float(e["end_s"]), detail,
-                           name=name.replace("_", " ").capitalize()))
+        rate = e.get("mean_hr_bpm", e.get("rate_bpm"))
+        if isinstance(rate, (int, float)) and math.isfinite(rate):
+            detail += f" at {rate:.0f} bpm"
+        out.append(Episode("rate" if code in _RATE else "rhythm", "", float(e["start_s"]), float(e["end_s"]), detail,
+                           name=RHYTHM_NAMES.get(code, code.replace("_", " ").capitalize() or "Rhythm episode")))
     return out
+
+
+def _episode_dicts(result) -> list[dict]:
+    given = result.summary.get("episodes")
+    if isinstance(given, list):
+        return [e for e in given if isinstance(e, dict) and "start_s" in e and "end_s" in e]
+    from dataclasses import asdict
+
+    try:
+        from ecgdl.episodes import detect_episodes
+
+        rec = result.record
+        eps = detect_episodes(result.sample, result.label, rec.fs, proba=result.proba, classes=result.classes,
+                              signal=np.asarray(result.conditioned)[:, rec.lead_pair()[0]],
+                              pauses=result.summary.get("pauses", ()))
+    except Exception:  # an optional list must never take the review down
+        return []
+    return [asdict(e) for e in eps]
+
+
+def record_hrv(result) -> dict | None:
+    """Heart-rate variability of the record's N-N intervals: ``summary["hrv"]`` when present, else
+    :func:`ecgdl.hrv.hrv` on the scored beats; None when it cannot be computed."""
+    if isinstance(result.summary.get("hrv"), dict):
+        return result.summary["hrv"]
+    try:
+        from ecgdl.hrv import hrv
+
+        return hrv(result.sample, result.label, result.record.fs)
+    except Exception:
+        return None
 
 
 def low_confidence_beats(result, n: int, spacing_s: float = 10.0) -> list[Episode]:

@@ -136,8 +136,8 @@ def class_times(sample: np.ndarray, label: np.ndarray, fs: float, cls: str) -> n
 class Episode:
     """A notable stretch of the record, for the summary list, navigation and the report.
 
-    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "rhythm" (a rhythm episode such as
-    atrial fibrillation; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
+    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "rhythm" / "rate" (a rhythm episode such as
+    atrial fibrillation, or a rate one such as sinus bradycardia; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
     cls: "V"/"S" ("" for pauses); name: the title when set (rhythm episodes).
     """
 
@@ -162,12 +162,15 @@ class Episode:
 
     @property
     def rank(self) -> int:
-        """Clinical priority (lower first): V runs, rhythm episodes, S runs, pauses, unusable signal,
-        couplets, bigeminy/trigeminy, low-confidence beats."""
+        """Clinical priority (lower first): V runs, rhythm episodes (AF, VFL, block ...), S runs, pauses,
+        unusable signal, V then S couplets, rate episodes (brady/tachycardia ...), bigeminy/trigeminy,
+        low-confidence beats."""
         if self.kind == "run":
             return 0 if self.cls == "V" else 2
-        order = {"rhythm": 1, "pause": 3, "unusable": 4, "couplet": 5, "bigeminy": 7, "trigeminy": 7, "lowconf": 9}
-        return order.get(self.kind, 10) + (0 if self.cls in ("V", "") else 1) * (self.kind in ("couplet",))
+        if self.kind == "couplet":
+            return 5 if self.cls == "V" else 6
+        order = {"rhythm": 1, "pause": 3, "unusable": 4, "rate": 7, "bigeminy": 8, "trigeminy": 8, "lowconf": 9}
+        return order.get(self.kind, 10)
 
 
 _KIND_KEYS = {"runs": "run", "couplets": "couplet", "bigeminy": "bigeminy", "trigeminy": "trigeminy"}

@@ -94,3 +94,18 @@ def test_header_base_time_gives_clock_times(mitdb_dir, tmp_path):
     assert rec.start_clock_s == 8 * 3600 + 15 * 60 + 30
     assert format_time(60.0, rec.start_clock_s) == "08:16:30"
     assert read_record(mitdb_dir / "100").start_clock_s is None
+
+
+def test_rhythm_episodes_from_the_episode_rules(mitdb_dir, clf):
+    """Record 201 holds atrial fibrillation: ecgdl.episodes finds it on the model's beats; it joins the list
+    right after the V runs, and the HRV of the N-N intervals is there for the report."""
+    from ecgdl.infer import score_record
+    from ecgdl.review import record_hrv, rhythm_episodes
+
+    r = score_record(mitdb_dir / "201", clf)
+    names = {e.title for e in rhythm_episodes(r)}
+    assert "Atrial fibrillation" in names and "Ventricular bigeminy" not in names    # B/T are listed as patterns
+    events = review_events(r)
+    af = next(i for i, e in enumerate(events) if e.title == "Atrial fibrillation")
+    assert all(e.rank <= 1 for e in events[:af])
+    assert record_hrv(r)["sdnn_ms"] > 0

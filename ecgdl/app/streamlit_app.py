@@ -20,7 +20,7 @@ from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_
 from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
 from ecgdl.result_store import ResultStore, result_nbytes
-from ecgdl.review import class_reliability, hr_trend
+from ecgdl.review import class_reliability, hr_trend, record_hrv, rhythm_episodes
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
 DEFAULT_EXAMPLE = "200"
@@ -287,8 +287,13 @@ def summary_ui(result) -> None:
     if trend:
         c2.plotly_chart(trend_figure(trend, rec.duration_s, rec.start_clock_s), config=PLOT_CONFIG, key="trend",
                         theme=None)
+    hrv = record_hrv(result)
+    if hrv and hrv.get("sdnn_ms") is not None:
+        st.markdown(f"**Heart-rate variability** (N-N intervals): SDNN {hrv['sdnn_ms']:.0f} ms, RMSSD "
+                    f"{hrv['rmssd_ms']:.0f} ms, pNN50 {hrv['pnn50_pct']:.1f}%"
+                    + (f", LF/HF {hrv['lf_hf']:.2f}" if hrv.get("lf_hf") is not None else ""))
     counts: dict[str, int] = {}
-    for e in view.episodes(s):
+    for e in view.episodes(s) + rhythm_episodes(result):
         counts[e.title] = counts.get(e.title, 0) + 1
     st.markdown("**Episodes:** " + (", ".join(f"{k} × {v}" for k, v in counts.items()) or "none found")
                 + " — every one is in the Events tab, most important first.")
