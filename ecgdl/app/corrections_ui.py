@@ -20,7 +20,10 @@ def _who() -> str:
 
 
 def _when() -> str:
-    return str(st.session_state.get("review_date") or "")
+    """The review date the reader typed, else today's date (UTC)."""
+    import datetime as dt
+
+    return str(st.session_state.get("review_date") or dt.datetime.now(dt.timezone.utc).date().isoformat())
 
 
 def _add(c: corr.Correction) -> None:
@@ -143,14 +146,14 @@ def _list_ui(fixed) -> None:
 
 def export_ui(fixed) -> None:
     """Download the corrected annotations as a WFDB annotation file and as CSV."""
-    name = fixed.record.name
-    if not _who():
+    name, who, when = fixed.record.name, _who(), _when()      # read now: the downloads are built later
+    if not who:
         st.caption("Type your name as reader (sidebar, *Patient, recording and reader*) to sign the export.")
     c1, c2 = st.columns(2)
-    c1.download_button("Corrected annotations (WFDB .cor)", lambda: corr.annotation_bytes(fixed, _who(), _when()),
+    c1.download_button("Corrected annotations (WFDB .cor)", lambda: corr.annotation_bytes(fixed, who, when),
                        file_name=f"{name}.cor", mime="application/octet-stream", key="dl_wfdb", on_click="ignore",
                        help=f"Read it with wfdb.rdann('{name}', 'cor') next to the record's header.")
-    c2.download_button("Corrected annotations (CSV)", lambda: corr.corrections_csv(fixed, _who(), _when()),
+    c2.download_button("Corrected annotations (CSV)", lambda: corr.corrections_csv(fixed, who, when),
                        file_name=f"{name}_corrected.csv", mime="text/csv", key="dl_corr_csv", on_click="ignore")
 
 
@@ -159,12 +162,12 @@ def downloads_ui(fixed, clf) -> None:
     from ecgdl.clinical_report import render_report
     from ecgdl.pdf_report import render_pdf
 
-    name = fixed.record.name
-    edits = st.session_state.get("corrections") or []
+    name, who, when = fixed.record.name, _who(), _when()      # read now: the downloads are built later
+    edits = list(st.session_state.get("corrections") or [])
     patient = {label: str(st.session_state.get(k) or "") for k, label in PATIENT_FIELDS}
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button("PDF report", lambda: render_pdf(fixed, clf.meta, patient=patient, corrections=edits,
-                                                        reviewer=_who(), review_date=_when()),
+                                                        reviewer=who, review_date=when),
                        file_name=f"{name}_report.pdf", mime="application/pdf", key="dl_pdf", on_click="ignore")
     c2.download_button("Per-beat CSV", fixed.beats_csv, file_name=f"{name}_beats.csv", mime="text/csv",
                        key="dl_csv", on_click="ignore")

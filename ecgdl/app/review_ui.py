@@ -144,10 +144,11 @@ def scroll_to_strip() -> None:
     """After an event was chosen below the strip: bring the strip back into view (a one-off script)."""
     if not st.session_state.pop("_scroll", False):
         return
-    nonce = np.random.default_rng().integers(1 << 30)
-    st.html(f"<script>/* {nonce} */ setTimeout(() => {{ const el = document.querySelector('.st-key-strip_box');"
-            " if (el) el.scrollIntoView({block: 'center', behavior: 'instant'}); }, 60);</script>",
-            unsafe_allow_javascript=True)
+    n = st.session_state["_scrolls"] = st.session_state.get("_scrolls", 0) + 1
+    with st.container(key=f"scroll_{n}"):     # a new element each time: its script runs again
+        st.html("<script>setTimeout(() => { const el = document.querySelector('.st-key-strip_box');"
+                " if (el) el.scrollIntoView({block: 'center', behavior: 'instant'}); }, 80);</script>",
+                unsafe_allow_javascript=True)
 
 
 def events_ui(result, events) -> None:
