@@ -1,13 +1,16 @@
-"""Time DAE pretraining on a GPU (issue 3's GPU figure). Self-contained apart from ``ecgdl.models.dae``.
+"""Time DAE pretraining on a GPU (issue 3's GPU figure), through the one training loop ``ecgdl.train.fit``.
 
     python gpu/dae_pretrain.py --build      # here (CPU, needs the data folder): writes gpu/data/dae_pretrain.npz
     python gpu/dae_pretrain.py              # on the GPU machine: < 90 s, prints the timing figures
 
 The data file (< 20 MiB, fp16) holds conditioned clean stretches of the DS1 TRAIN records (5 min
 each) and VAL records (2 min each), and the NSTDB ``train``/``val`` noise parts, raw and
-conditioned, exactly as ``ecgdl.noise.NoiseBank`` builds them. The GPU run repeats the CPU
-recipe of ``pipelines/pretrain_dae.py`` (same model, window, windows per epoch, loss, SNR range,
-noise kinds) with the noise mixing done on the GPU, and prints seconds per epoch and in all.
+conditioned, exactly as ``ecgdl.noise.NoiseBank`` builds them. The GPU run is the CPU recipe of
+``pipelines/pretrain_dae.py``: the same model, window, windows per epoch, loss, SNR range, noise
+kinds, and the same ``fit`` with ``ecgdl.pretrain.PretrainConfig``'s training settings (optimiser,
+parameter groups, gradient clipping, early stopping on ``val_nmse``) on ``--device``; only the
+noise mixing is done on the GPU (``_noisy``, as ``NoiseBank.corrupt_mixed``). Prints seconds per
+epoch and in all.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "dae_pretrain.npz"
-sys.path.insert(0, str(HERE.parent))  # the repository root, for ecgdl.models.dae
+sys.path.insert(0, str(HERE.parent))  # the repository root, for ecgdl
 
 
 def build(path: Path = DATA, train_s: float = 300.0, val_s: float = 120.0) -> None:
@@ -56,7 +59,7 @@ def _windows(sig, n, length, gen):
     return sig[r[:, None], idx].permute(0, 2, 1)  # (n, 2, length)
 
 
-def _noisy(clean, noise, gen, snr_range=(-6.0, 24.0)):
+def _noisy(clean, noise, gen, snr_range: tuple[float, float] = (-6.0, 24.0)):
     """NoiseBank.corrupt_mixed on the GPU: kind uniform over bw/em/ma/mix, raw SNR uniform in range."""
     import torch
 
@@ -81,10 +84,14 @@ def _noisy(clean, noise, gen, snr_range=(-6.0, 24.0)):
 
 def train(path: Path, args) -> int:
     """The timed GPU pretraining run."""
+    from dataclasses import replace
+
     import torch
 
     from ecgdl.models import build_model
     from ecgdl.models.dae import dae_loss
+    from ecgdl.pretrain import PretrainConfig
+    from ecgdl.train import fit
 
     dev = torch.device(args.device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -95,34 +102,33 @@ def train(path: Path, args) -> int:
              for part in ("train", "val")}
     name = torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"
     print(f"device {name}; data loaded in {time.perf_counter() - t_load:.1f} s", flush=True)
+    recipe = PretrainConfig()
+    cfg = replace(recipe.train, epochs=args.epochs, device=str(dev))
     gen = torch.Generator(device=dev).manual_seed(0)
-    v_clean = _windows(t["clean_val"], 768, args.window, gen)
-    v_noisy = _noisy(v_clean, noise["val"], gen)
-    model = build_model("dae", code_l1=0.01).to(dev)  # the shipped (sparse) recipe
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)  # the CPU recipe's optimiser
+    v_clean = _windows(t["clean_val"], recipe.val_windows, args.window, gen)
+    v_noisy = _noisy(v_clean, noise["val"], gen, recipe.snr_range)
+    model = build_model("dae", code_l1=0.01)  # the shipped (sparse) recipe
     torch.backends.cudnn.benchmark = True
-    sync()
-    t0, per_epoch = time.perf_counter(), []
-    for epoch in range(args.epochs):
-        te = time.perf_counter()
-        model.train()
+    ends = []
+
+    def batches(epoch: int):
         clean = _windows(t["clean_train"], args.windows_per_epoch, args.window, gen)
-        noisy = _noisy(clean, noise["train"], gen)
+        noisy = _noisy(clean, noise["train"], gen, recipe.snr_range)
         for i in range(0, args.windows_per_epoch, args.batch_size):
-            loss = dae_loss(model, noisy[i:i + args.batch_size], clean[i:i + args.batch_size], "nmse")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            val = float(torch.mean((model(v_noisy) - v_clean) ** 2))
+            yield noisy[i:i + args.batch_size], clean[i:i + args.batch_size]
+
+    def evaluate(m) -> dict:
+        nmse = ((m(v_noisy) - v_clean) ** 2).sum(dim=(1, 2)) / (v_clean ** 2).sum(dim=(1, 2)).clamp_min(1e-6)
         sync()
-        per_epoch.append(time.perf_counter() - te)
-        print(f"epoch {epoch}: {per_epoch[-1]:.2f} s, val_mse {val:.5f}", flush=True)
-    total = time.perf_counter() - t0
-    print(f"GPU pretraining: {args.epochs} epochs x {args.windows_per_epoch} windows of {args.window} samples in "
-          f"{total:.1f} s (median epoch {np.median(per_epoch):.2f} s; first epoch incl. warm-up {per_epoch[0]:.2f} s)")
+        ends.append(time.perf_counter())
+        return {"val_nmse": float(nmse.mean())}
+
+    sync()
+    hist = fit(model, batches, lambda m, b: dae_loss(m, b[0], b[1], recipe.loss), evaluate, cfg, progress=True)
+    per_epoch = np.diff([ends[-1] - hist.seconds, *ends])  # from the start of fit's loop (after its set-up)
+    print(f"GPU pretraining: {len(hist.epochs)} epochs x {args.windows_per_epoch} windows of {args.window} samples "
+          f"in {hist.seconds:.1f} s through ecgdl.train.fit (median epoch {np.median(per_epoch):.2f} s; first epoch "
+          f"incl. warm-up {per_epoch[0]:.2f} s; best val_nmse {hist.best_value:.4f} at epoch {hist.best_epoch})")
     return 0
 
 
