@@ -199,7 +199,7 @@ def evaluation_table(model, blob) -> dict:
     """The evaluation path: torch checkpoint on the prepared DS2 beats, scored with ecgdl.metrics."""
     import torch
 
-    from ecgdl.classifier import predict_logits
+    from ecgdl.classifier_training import predict_logits
     from ecgdl.dataset import load_beats
     from ecgdl.features import FeatureConfig, make_inputs
     from ecgdl.metrics import evaluate_predictions

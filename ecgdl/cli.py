@@ -30,7 +30,7 @@ def cmd_prepare(a: argparse.Namespace) -> int:
     """Build the MIT-BIH beat dataset cache and print the AAMI counts per split."""
     from ecgdl.dataset import prepare
     from ecgdl.paths import database_dir
-    from ecgdl.report import count_table
+    from ecgdl.dataset_tables import count_table
     from ecgdl.splits import ALL_RECORDS
 
     data = a.data or database_dir("mitdb", download=True)

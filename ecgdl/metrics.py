@@ -1,11 +1,17 @@
 """AAMI EC57 beat-classification metrics: per-class Se, +P, F1, specificity, accuracy, macro-F1.
 
+The house's vocabulary for them: :func:`class_metrics` is THE per-class metric dict (evaluation on
+DS2, validation, and a scored record's comparison with its reference annotations all use it);
+:func:`evaluation_metrics` is the whole-set dict (accuracy, macro-F1, ``per_class``, confusion);
+:func:`percent` is THE percent formatter. ("Report" in this house means the clinical report,
+``ecgdl.clinical_report``.)
+
 Torch-free. Class indices follow :data:`ecgdl.labels.AAMI_CLASSES` (N, S, V, F, Q). Rows of a
 confusion matrix are the reference class, columns the predicted class.
 
 >>> cm = confusion_matrix([0, 0, 1, 2], [0, 1, 1, 2])
->>> report = class_report(cm)
->>> report["per_class"]["S"]["se"], report["per_class"]["S"]["ppv"]
+>>> m = evaluation_metrics(cm)
+>>> m["per_class"]["S"]["se"], m["per_class"]["S"]["ppv"]
 (1.0, 0.5)
 """
 
@@ -62,7 +68,7 @@ def percent(v, digits: int = 1) -> str:
     return f"{100 * v:.{digits}f}" if math.isfinite(v) else "—"
 
 
-def class_report(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
+def evaluation_metrics(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
                  macro_classes: tuple[str, ...] = MACRO_CLASSES) -> dict:
     """Per-class Se (recall), +P (precision), F1, specificity, support; overall accuracy and macro-F1.
 
@@ -81,11 +87,11 @@ def class_report(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,
 
 
 def evaluate_predictions(y_true, y_pred) -> dict:
-    """:func:`class_report` of :func:`confusion_matrix` in one call."""
-    return class_report(confusion_matrix(y_true, y_pred))
+    """:func:`evaluation_metrics` of :func:`confusion_matrix` in one call."""
+    return evaluation_metrics(confusion_matrix(y_true, y_pred))
 
 
-def report_markdown(report: dict, title: str = "") -> str:
+def metrics_markdown(report: dict, title: str = "") -> str:
     """Markdown: per-class table then the confusion matrix (rows = reference)."""
     lines = [f"### {title}", ""] if title else []
     lines += [f"Accuracy {percent(report['accuracy'])} %, macro-F1 ({'/'.join(MACRO_CLASSES)}) "

@@ -6,7 +6,7 @@
 The data file holds the model inputs (``ecgdl.features.make_inputs``, the configs/cnn.toml feature
 config, statistics fitted on TRAIN) of the DS1 TRAIN records (every non-N beat, 40 % of the N beats,
 fp16) and of all VAL beats, and the statistics. DS2 is not in it. The GPU run is the shipped recipe
-itself: ``ecgdl.classifier.train_classifier`` (so ``ecgdl.train.fit``: class-weighted CE, 16,000
+itself: ``ecgdl.classifier_training.train_classifier`` (so ``ecgdl.train.fit``: class-weighted CE, 16,000
 beats per epoch, batch 128, early stopping on VAL macro-F1, the same augmenter) with
 ``train.device = "cuda"``; only the NSTDB-noise part of the augmentation is off (``augment.p_noise = 0``:
 the noise records are not on the device), so its VAL scores are indicative; the timing is the figure.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))  # the repository root, for ecgdl
 def build(path: Path = DATA, keep_n: float = 0.4) -> None:
     import json
 
-    from ecgdl.classifier import load_config, prepare_data
+    from ecgdl.classifier_training import load_config, prepare_data
 
     cfg = load_config(CONFIG)
     train, val, stats = prepare_data(cfg)
@@ -45,7 +45,7 @@ def build(path: Path = DATA, keep_n: float = 0.4) -> None:
 
 
 def load(path: Path = DATA) -> tuple[dict, dict, dict]:
-    """``(train, val, stats)`` as :func:`ecgdl.classifier.prepare_data` returns them, from the data file."""
+    """``(train, val, stats)`` as :func:`ecgdl.classifier_training.prepare_data` returns them, from the data file."""
     import json
 
     z = np.load(path)
@@ -58,7 +58,7 @@ def train_once(cfg, inputs, device: str, **overrides) -> tuple[float, float, int
     """One run of the shipped recipe on ``device``; returns (best VAL macro-F1, seconds, epochs run)."""
     import torch
 
-    from ecgdl.classifier import train_classifier, with_overrides
+    from ecgdl.classifier_training import train_classifier, with_overrides
 
     cfg = with_overrides(cfg, train={"device": device, **overrides.pop("train", {})}, augment={"p_noise": 0.0},
                          **overrides)
@@ -72,7 +72,7 @@ def train_once(cfg, inputs, device: str, **overrides) -> tuple[float, float, int
 def run(budget_s: float = 80.0) -> None:
     import torch
 
-    from ecgdl.classifier import load_config
+    from ecgdl.classifier_training import load_config
 
     t_start = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -2,7 +2,7 @@
 
     python pipelines/calibrate.py runs/cnn_ens --name cnn_ens_cal
 
-Offsets maximise VAL macro-F1 (coordinate ascent, ``ecgdl.classifier.calibrate_offsets``), so the
+Offsets maximise VAL macro-F1 (coordinate ascent, ``ecgdl.classifier_training.calibrate_offsets``), so the
 calibrated run's VAL metrics are in-sample (optimistic) and must not be compared with other runs'
 VAL metrics for model selection. DS2 is not read.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ecgdl.classifier import _fold_offsets, calibrate_offsets, config_from_dict, predict_logits, prepare_data
-from ecgdl.metrics import evaluate_predictions, report_markdown
+from ecgdl.classifier_training import _fold_offsets, calibrate_offsets, config_from_dict, predict_logits, prepare_data
+from ecgdl.metrics import evaluate_predictions, metrics_markdown
 from ecgdl.paths import runs_dir
 from ecgdl.train import load_checkpoint, save_checkpoint
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                "offsets": offsets.tolist(), "val_macro_f1_before": before["macro_f1"], "val_macro_f1": after["macro_f1"],
                "val_accuracy": after["accuracy"], "in_sample": True}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "val_metrics.md").write_text(report_markdown(after, f"{a.name}: VAL (in-sample: offsets chosen here)"))
+    (out / "val_metrics.md").write_text(metrics_markdown(after, f"{a.name}: VAL (in-sample: offsets chosen here)"))
     print(json.dumps(summary))
     return 0
 

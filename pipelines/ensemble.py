@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from ecgdl.classifier import config_from_dict, predict_logits, prepare_data
-from ecgdl.metrics import evaluate_predictions, report_markdown
+from ecgdl.classifier_training import config_from_dict, predict_logits, prepare_data
+from ecgdl.metrics import evaluate_predictions, metrics_markdown
 from ecgdl.models import build_model
 from ecgdl.paths import runs_dir
 from ecgdl.train import load_checkpoint, save_checkpoint
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                "members": [str(r) for r in a.runs], "member_val_macro_f1": member_f1,
                "val_macro_f1": report["macro_f1"], "val_accuracy": report["accuracy"]}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "val_metrics.md").write_text(report_markdown(report, f"{a.name}: VAL"))
-    print(report_markdown(report, f"{a.name} on VAL"))
+    (out / "val_metrics.md").write_text(metrics_markdown(report, f"{a.name}: VAL"))
+    print(metrics_markdown(report, f"{a.name} on VAL"))
     print(json.dumps(summary))
     return 0
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.artifacts import atomic_write
-from ecgdl.metrics import evaluate_predictions, report_markdown
+from ecgdl.metrics import evaluate_predictions, metrics_markdown
 from ecgdl.paths import runs_dir
 
 #: Published inter-patient results (DS1 -> DS2), percent.
@@ -46,7 +46,7 @@ def evaluate_run(run: Path, beats, *, snr_db: float | None = None, kind: str = "
     """DS2 report of one run folder's checkpoint; optionally with held-out NSTDB noise at ``snr_db``."""
     import torch
 
-    from ecgdl.classifier import predict_logits
+    from ecgdl.classifier_training import predict_logits
     from ecgdl.features import FeatureConfig, make_inputs
     from ecgdl.train import load_checkpoint
 
@@ -108,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 def _write_report(folder: Path, rep: dict, name: str) -> None:
     """``ds2_metrics.json`` + ``ds2_metrics.md`` in ``folder``; the table printed."""
     atomic_write(folder / "ds2_metrics.json", json.dumps(rep, indent=1))
-    atomic_write(folder / "ds2_metrics.md", report_markdown(rep, f"{name}: DS2 ({rep['n']} beats)"))
-    print(report_markdown(rep, f"{name} on DS2"))
+    atomic_write(folder / "ds2_metrics.md", metrics_markdown(rep, f"{name}: DS2 ({rep['n']} beats)"))
+    print(metrics_markdown(rep, f"{name} on DS2"))
 
 
 def _short(rep: dict) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.classifier import load_config, prepare_data, train_classifier, with_overrides
+from ecgdl.classifier_training import load_config, prepare_data, train_classifier, with_overrides
 from ecgdl.paths import runs_dir
 
 #: Search space: (config section, key) -> choices (grid/random) ; TPE samples the same choices

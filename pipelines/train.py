@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from ecgdl.classifier import load_config, train_classifier
-from ecgdl.metrics import report_markdown
+from ecgdl.classifier_training import load_config, train_classifier
+from ecgdl.metrics import metrics_markdown
 from ecgdl.paths import runs_dir
 
 
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
                "epochs_run": len(hist.epochs), "fit_seconds": hist.seconds, "wall_seconds": wall,
                "seed": cfg.train.seed, "val_macro_f1": report["macro_f1"], "val_accuracy": report["accuracy"]}
     (run / "summary.json").write_text(json.dumps(summary, indent=1))
-    (run / "val_metrics.md").write_text(report_markdown(report, f"{a.name}: VAL ({', '.join(cfg.data.val_records)})"))
-    print(report_markdown(report, f"{a.name} on VAL"))
+    (run / "val_metrics.md").write_text(metrics_markdown(report, f"{a.name}: VAL ({', '.join(cfg.data.val_records)})"))
+    print(metrics_markdown(report, f"{a.name} on VAL"))
     print(json.dumps(summary))
     return 0
 

@@ -24,7 +24,7 @@ def fresh_model(out_dir: Path, mitdb_dir: Path, family: str = "cnn", name: str =
     Feature statistics are fitted on DS1 record 101; parity is measured on 1,000 beats of DS2 records 100 and 213.
     Returns ``(onnx_path, torch_model)``.
     """
-    from ecgdl.classifier import RunConfig, build_classifier
+    from ecgdl.classifier_training import RunConfig, build_classifier
     from ecgdl.dataset import record_beats
     from ecgdl.export import build_sidecar, parity, strict_json, to_onnx
     from ecgdl.features import fit_stats, make_inputs

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ecgdl.metrics import class_report, confusion_matrix, evaluate_predictions, report_markdown
+from ecgdl.metrics import evaluation_metrics, confusion_matrix, evaluate_predictions, metrics_markdown
 
 
 def test_confusion_matrix_rows_are_reference_and_negative_labels_ignored():
@@ -17,7 +17,7 @@ def test_confusion_matrix_rows_are_reference_and_negative_labels_ignored():
     assert cm.sum() == 4
 
 
-def test_class_report_hand_computed():
+def test_evaluation_metrics_hand_computed():
     # 10 beats: N 6 (5 right, 1 called S), S 2 (1 right, 1 called N), V 2 (both right, plus 1 N? no)
     y = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2]
     p = [0, 0, 0, 0, 0, 1, 1, 0, 2, 2]
@@ -36,7 +36,7 @@ def test_class_report_hand_computed():
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_perfect_prediction(k):
     y = np.repeat(np.arange(k), 4)
-    r = class_report(confusion_matrix(y, y))
+    r = evaluation_metrics(confusion_matrix(y, y))
     assert r["accuracy"] == 1.0 and r["macro_f1"] == 1.0
     assert all(r["per_class"][c]["f1"] == 1.0 for c in r["classes"][:min(k, 4)])
 
@@ -47,5 +47,5 @@ def test_class_never_predicted_has_f1_zero_and_undefined_ppv():
 
 
 def test_markdown_has_every_class_and_the_confusion_matrix():
-    md = report_markdown(evaluate_predictions([0, 1, 2, 3, 4], [0, 1, 2, 3, 0]), "t")
+    md = metrics_markdown(evaluate_predictions([0, 1, 2, 3, 4], [0, 1, 2, 3, 0]), "t")
     assert "| S | 1 |" in md and "| ref \\ pred |" in md and "Accuracy 80.0 %" in md

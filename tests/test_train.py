@@ -84,7 +84,7 @@ def test_test_records_cannot_reach_training_or_selection(override, tmp_path, mon
 
 def test_training_run_reads_only_train_and_val_records(prepared_cache, tmp_path):
     """Through the real code path: a tiny run on its default splits; no DS2 beat in its data or checkpoint."""
-    from ecgdl.classifier import load_config, prepare_data, train_classifier
+    from ecgdl.classifier_training import load_config, prepare_data, train_classifier
 
     cfg = load_config(REPO_ROOT / "configs" / "mlp.toml",   # mlp: cnn.toml's model_params are a CNN's
                       ["train.epochs=1", "data.epoch_beats=256", "augment.p_noise=0.0"])
@@ -105,7 +105,7 @@ def test_training_run_reads_only_train_and_val_records(prepared_cache, tmp_path)
 def test_fit_trains_on_the_device_it_is_given(device, tmp_path):
     """The classifier recipe's pieces (registry CNN, class-weighted loss, predict_logits) on ``device``:
     fit moves the model and every CPU batch there, and the checkpoint loads back on the CPU."""
-    from ecgdl.classifier import DataConfig, RunConfig, _loss_fn, predict_logits
+    from ecgdl.classifier_training import DataConfig, RunConfig, _loss_fn, predict_logits
     from ecgdl.models import build_model
     from ecgdl.train import model_device
 

@@ -1,4 +1,4 @@
-"""Plain-text and markdown tables for dataset and evaluation reports."""
+"""Markdown tables of the prepared beat dataset (AAMI counts per split, from its manifest)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Training and validating beat classifiers on the inter-patient split (the pipelines are thin shells).
+"""The beat-classifier training recipe (what trains a model; the served model is ``ecgdl.infer.BeatClassifier``):
+data on the inter-patient split, model, loss, augmentation, one call to ``ecgdl.train.fit``, calibration.
 
 Protocol: fit on :data:`ecgdl.splits.TRAIN` (DS1 minus VAL), early stopping / model selection /
 calibration on :data:`ecgdl.splits.VAL`; DS2 is never loaded here (:func:`prepare_data` asserts it)
