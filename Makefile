@@ -1,22 +1,38 @@
 # Two entry points for a new machine:  make demo  (set up + run the main job)   make test  (set up + tests)
+# `make demo` installs only what scoring needs (no torch); `make test` adds torch and the dev extras.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check
 # The CPU build of torch (training only; scoring needs no torch). Override for a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# A .pth line to the checkout: the editable install setuptools does without its "editable installation" notice.
+EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: setup demo test prepare app bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
+	@echo "==> creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev]"
+	@echo "==> upgrading pip"
+	$(PIP) -q --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	@echo "==> installing ecgdl and what scoring needs: numpy, scipy, wfdb, onnxruntime (CPU), tqdm"
+	$(PIP) -e . $(EDITABLE)
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.installed-run
+	@echo "==> installing $(TORCH_SPEC) (training and export only; the largest download, a few minutes)"
+	$(PIP) "$(TORCH_SPEC)"
+	@echo "==> installing the dev extras: training, the viewer (streamlit, plotly), tests (pytest, playwright, ...)"
+	$(PIP) -e ".[dev]" $(EDITABLE)
 	touch $@
 
 setup: $(VENV)/.installed
 
-demo: setup
+demo: $(VENV)/.installed-run
+	@echo "==> ecgdl demo: scoring MIT-BIH record 200 with the shipped model (outputs in out/demo)"
 	$(VENV)/bin/ecgdl demo
 
 NODE_EXAMPLE := examples/node/node_modules/.installed

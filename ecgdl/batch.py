@@ -466,7 +466,7 @@ def reference_totals(summaries: list[RecordSummary], classes: tuple[str, ...]) -
 def reference_table(ref: dict) -> str:
     """Plain-text per-class table of :func:`reference_totals`."""
     lines = [f"{len(ref['records'])} records, {ref['reference_beats']} reference beats, "
-             f"{ref['detected_beats']} scored beats, QRS Se {_pct(ref['qrs_se'])} %, +P {_pct(ref['qrs_ppv'])} %",
+             f"{ref['detected_beats']} scored beats, QRS Se {percent(ref['qrs_se'], 2)} %, +P {percent(ref['qrs_ppv'], 2)} %",
              f"{'class':<6}{'ref':>8}{'pred':>8}{'TP':>8}{'Se %':>8}{'+P %':>8}"]
     for i, (c, m) in enumerate(ref["per_class"].items()):
         tp = ref["confusion"][i][i]

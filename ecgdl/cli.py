@@ -68,6 +68,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         return EXIT_USAGE
     if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
         log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
+    for outcome in result.outcomes:
+        for problem in (outcome.summary.scoring.get("warnings", []) if outcome.summary else []):
+            log.warning("%s: %s", outcome.stem, problem)
     print_score(result, cfg, as_json=a.json)
     for o in result.outcomes:
         for text in (o.summary.scoring.get("warnings", []) if o.summary is not None else []):
@@ -221,8 +224,9 @@ def configure_logging(verbosity: int) -> None:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setLevel(level)  # the logger passes everything: -q hides warnings but they still set exit 3
     log.handlers[:] = [handler]
-    log.setLevel(level)
+    log.setLevel(logging.DEBUG)
     log.propagate = False
 
 

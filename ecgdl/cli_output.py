@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from ecgdl.clock import format_duration
+from ecgdl.metrics import percent
 from ecgdl.run_folder import printable
 
 
@@ -69,8 +70,8 @@ def print_demo(record: Path, out: Path) -> int:
     print(describe(summary))
     ref = summary.get("reference")
     if ref:
-        print(f"Against the cardiologists' annotations (150 ms): QRS Se {100 * ref['matched'] / ref['reference_beats']:.2f}%; "
-              + ", ".join(f"{c} Se {100 * m['se']:.1f}% +P {100 * m['ppv']:.1f}%" for c, m in ref["per_class"].items()
+        print(f"Against the cardiologists' annotations (150 ms): QRS Se {percent(ref['matched'] / ref['reference_beats'], 2)} %; "
+              + ", ".join(f"{c} Se {percent(m['se'])} % +P {percent(m['ppv'])} %" for c, m in ref["per_class"].items()
                           if m["se"] is not None and m["ppv"] is not None))
     print(f"Files written: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))} in {out}")
     return 0

@@ -229,7 +229,13 @@ def event_counts(summary: dict) -> dict[str, int]:
 
 
 def describe(summary: dict) -> str:
-    """A short plain-text report of a summary (what ``ecgdl demo`` prints)."""
+    """A short plain-text report of a summary (what ``ecgdl demo`` prints); times in seconds from the
+    start and as clock time (``hh:mm:ss`` from the header's base time, ``ecgdl.clock``)."""
+    from ecgdl.clock import format_time
+
+    def at(t_s: float) -> str:
+        return f"{t_s:.1f} s, {format_time(t_s, summary.get('start_clock_s'))}"
+
     hr = summary["heart_rate"]
     n = summary["beats"]
     lines = []
@@ -243,8 +249,8 @@ def describe(summary: dict) -> str:
     b = summary["ectopic_burden_pct"]
     lines.append(f"Ectopic burden: V {b['V']:.2f}%, S {b['S']:.2f}%, all ectopic {b['total']:.2f}%")
     if hr["mean_bpm"] is not None:
-        lines.append(f"Heart rate: mean {hr['mean_bpm']} bpm, min {hr['min_bpm']} bpm (at {hr['min_at_s']:.0f} s), "
-                     f"max {hr['max_bpm']} bpm (at {hr['max_at_s']:.0f} s)")
+        lines.append(f"Heart rate: mean {hr['mean_bpm']} bpm, min {hr['min_bpm']} bpm (at {at(hr['min_at_s'])}), "
+                     f"max {hr['max_bpm']} bpm (at {at(hr['max_at_s'])})")
         lines.append("Trend (bpm per {:.0f} min): ".format(summary["rhythm_config"]["trend_s"] / 60)
                      + " ".join(f"{t['mean_bpm']:.0f}" for t in hr["trend"]))
     for cls, kinds in summary["events"].items():
@@ -252,9 +258,9 @@ def describe(summary: dict) -> str:
         lines.append(f"{cls} events: " + ", ".join(parts))
         for run in kinds["runs"][:5]:
             lines.append(f"  {cls} run of {run['beats']} beats at {run['start_s']:.1f}-{run['end_s']:.1f} s "
-                         f"({run['rate_bpm']} bpm)")
+                         f"({format_time(run['start_s'], summary.get('start_clock_s'))}, {run['rate_bpm']} bpm)")
     lines.append(f"Pauses > {summary['rhythm_config']['pause_s']:g} s: {len(summary['pauses'])}"
-                 + "".join(f"\n  {p['duration_s']:.2f} s at {p['start_s']:.1f} s" for p in summary["pauses"][:5]))
+                 + "".join(f"\n  {p['duration_s']:.2f} s at {at(p['start_s'])}" for p in summary["pauses"][:5]))
     if summary.get("unusable"):
         lines.append(f"Unusable signal: {len(summary['unusable'])} stretch(es)")
     for key, what in (("vf", "Ventricular flutter/fibrillation (VF/VFL)"),
