@@ -6,8 +6,6 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --disable-pip-version-check
 # The CPU build of torch (training only; scoring needs no torch). Override for a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-# A .pth line to the checkout: the editable install setuptools does without its "editable installation" notice.
-EDITABLE := --config-settings editable_mode=compat
 
 .PHONY: setup demo test prepare app bench clean
 
@@ -19,14 +17,14 @@ $(PY):
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
 	@echo "==> installing ecgdl and what scoring needs: numpy, scipy, wfdb, onnxruntime (CPU), tqdm"
-	$(PIP) -e . $(EDITABLE)
+	$(PIP) -e .
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.installed-run
 	@echo "==> installing $(TORCH_SPEC) (training and export only; the largest download, a few minutes)"
 	$(PIP) "$(TORCH_SPEC)"
 	@echo "==> installing the dev extras: training, the viewer (streamlit, plotly), tests (pytest, playwright, ...)"
-	$(PIP) -e ".[dev]" $(EDITABLE)
+	$(PIP) -e ".[dev]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -68,9 +68,6 @@ def cmd_score(a: argparse.Namespace) -> int:
         return EXIT_USAGE
     if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
         log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
-    for outcome in result.outcomes:
-        for problem in (outcome.summary.scoring.get("warnings", []) if outcome.summary else []):
-            log.warning("%s: %s", outcome.stem, problem)
     print_score(result, cfg, as_json=a.json)
     for o in result.outcomes:
         for text in (o.summary.scoring.get("warnings", []) if o.summary is not None else []):
