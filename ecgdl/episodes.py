@@ -20,7 +20,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
 * **VT**: >= 3 consecutive V beats at > 100 bpm; **IVR**: the same at <= 100 bpm.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
-* **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``).
+* **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
+  fusion beats counted as ventricular).
 * **VFL**: the detector's ventricular flutter/fibrillation stretches, as given.
 * **PAUSE**: the detector's pauses lasting >= ``pause_min_s`` (3 s).
 * **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
@@ -72,7 +73,7 @@ class EpisodeConfig:
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
     p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
-    p_absent: float = 0.5       # p_corr below: no P waves
+    p_absent: float = 0.3       # p_corr below: no P waves (DS1: 0.5 flagged 8 NOD stretches of 207, none true)
     nod_max_nrmssd: float = 0.06
     nod_min_s: float = 20.0
 
@@ -120,7 +121,10 @@ def _runs_to_episodes(rhythm, mask, sample, fs, min_s: float, merge_s: float = 0
 
 
 def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig) -> tuple[list[Episode], list[Episode]]:
-    """``(fast, slow)`` runs of >= ``run_min_beats`` consecutive ``cls`` beats (> / <= ``vt_min_bpm``)."""
+    """``(fast, slow)`` runs of >= ``run_min_beats`` consecutive ``cls`` beats (> / <= ``vt_min_bpm``).
+
+    Fusion beats do not extend a ventricular run (on DS1 that cost more false runs than it found).
+    """
     fast, slow = [], []
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
     for a, b in consecutive_runs(label == cls):
@@ -223,8 +227,9 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     vt, ivr = ectopic_runs(sample, label, fs, "V", cfg)
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
+    ventricular = np.where(label == "F", "V", label)  # fusion beats count as ventricular in patterns
     patterns = [_episode(name, a, b, sample, fs) for name, k in (("B", 1), ("T", 2))
-                for a, b in pattern_episodes(label, "V", k, cfg.pattern_min_cycles)]
+                for a, b in pattern_episodes(ventricular, "V", k, cfg.pattern_min_cycles)]
     bii = second_degree_block(sample, label, fs, cfg)
     covered = _cover(af + vt + ivr + svta + bii, n) | _cover_times(vf, sample, fs)
     eps += af + vt + ivr + svta + patterns + bii + rate_episodes(sample, label, fs, feats, covered, cfg)
