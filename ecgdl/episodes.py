@@ -25,7 +25,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **VFL**: the detector's ventricular flutter/fibrillation stretches, as given.
 * **PAUSE**: the detector's pauses lasting >= ``pause_min_s`` (3 s).
 * **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
-  >= ``bii_min_beats`` beats and stays there (2:1 conduction).
+  >= ``bii_min_beats`` beats (2:1 conduction); it lasts while RR stays at that ratio or within
+  ``bii_tolerance`` of the block's first RR intervals.
 * **SBR**: rate < 50 bpm with P waves (the clinical 60 bpm flags 79 min of DS1 that MIT-BIH's
   annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
   bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
@@ -67,6 +68,7 @@ class EpisodeConfig:
     bii_ratio: tuple[float, float] = (1.7, 2.3)
     bii_min_beats: int = 4
     bii_ref_beats: int = 20
+    bii_tolerance: float = 0.15   # a block goes on while RR stays within 15 % of its first RRs
     rate_beats: int = 16
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
@@ -165,8 +167,9 @@ def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
     for a, b in consecutive_runs(cand):
         if b - a + 1 < m or a <= last:
             continue
-        r = rr[a:] / ref[a]                        # the rhythm before the block stays the reference
-        stop = np.flatnonzero((r < lo) | (r > hi))
+        r = rr[a:] / ref[a]                        # the rhythm before the block stays the reference,
+        own = rr[a:] / np.median(rr[a:a + m])      # or the block's own RR (the sinus rate drifts under it)
+        stop = np.flatnonzero(((r < lo) | (r > hi)) & (np.abs(own - 1.0) > cfg.bii_tolerance))
         j = a + (int(stop[0]) if len(stop) else len(r))
         out.append(_episode("BII", a, j, sample, fs))
         last = j
