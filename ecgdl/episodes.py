@@ -247,7 +247,8 @@ def _interval(rhythm: str, p, sample, fs) -> Episode:
     """An episode given in seconds (pause, VF stretch): beats = detected beats inside it."""
     a, b = _span(p)
     lo, hi = np.searchsorted(sample, [a * fs, b * fs + 1])
-    return Episode(rhythm, round(a, 3), round(b, 3), int(hi - lo), None, 1.0, int(lo), int(hi) - 1)
+    first, last = (int(lo), int(hi) - 1) if hi > lo else (-1, -1)   # -1: no detected beat inside
+    return Episode(rhythm, round(a, 3), round(b, 3), int(hi - lo), None, 1.0, first, last)
 
 
 def _cover(eps: list[Episode], n: int) -> np.ndarray:
