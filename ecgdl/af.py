@@ -79,11 +79,23 @@ def _window_sum(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def atrial_activity(sig: np.ndarray, sample: np.ndarray, fs: float, use: np.ndarray,
-                    cfg: AFFeatureConfig = AFFeatureConfig()) -> tuple[np.ndarray, np.ndarray]:
+                    cfg: AFFeatureConfig = AFFeatureConfig(), chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
     """``(p_coherence, p_corr)`` per beat (see the module docstring), each ``(n,)`` in ``[0, 1]``.
 
-    sig: ``(n_samples,)`` conditioned lead; use: beats that enter the average (non-V).
+    sig: ``(n_samples,)`` conditioned lead; use: beats that enter the average (non-V). Beats go in
+    blocks of ``chunk`` (with a window of context each side), so memory stays bounded on 24 h.
     """
+    n, w = len(sample), cfg.window_beats
+    coherence, corr = np.zeros(n), np.zeros(n)
+    for lo in range(0, n, chunk):
+        a, b = max(0, lo - w), min(n, lo + chunk + w)
+        c0, c1 = _atrial_block(sig, sample[a:b], fs, use[a:b], cfg)
+        keep = slice(lo - a, lo - a + min(chunk, n - lo))
+        coherence[lo:lo + chunk], corr[lo:lo + chunk] = c0[keep], c1[keep]
+    return coherence, windowed_nanmedian(np.where(use, corr, np.nan), w)
+
+
+def _atrial_block(sig, sample, fs, use, cfg):
     a, b = int(round(cfg.p_start_s * fs)), int(round(cfg.p_end_s * fs))
     idx = np.clip(sample[:, None] + np.arange(a, b)[None], 0, len(sig) - 1)
     seg = sig[idx].astype(np.float64)
@@ -94,9 +106,8 @@ def atrial_activity(sig: np.ndarray, sample: np.ndarray, fs: float, use: np.ndar
     k = np.maximum(_window_sum(use.astype(np.float64), w), 1.0)
     energy = _window_sum((seg ** 2).sum(axis=1), w)
     coherence = ((m ** 2).sum(axis=1) / k ** 2) / (energy / k + 1e-12)
-    unit = seg / (np.linalg.norm(seg, axis=1, keepdims=True) + 1e-9)
-    corr = (unit * m).sum(axis=1) / (np.linalg.norm(m, axis=1) + 1e-9)
-    return coherence, windowed_nanmedian(np.where(use, corr, np.nan), w)
+    seg /= np.linalg.norm(seg, axis=1, keepdims=True) + 1e-9
+    return coherence, (seg * m).sum(axis=1) / (np.linalg.norm(m, axis=1) + 1e-9)
 
 
 def af_features(sample, label, fs: float, sig: np.ndarray | None = None,

@@ -9,9 +9,10 @@
    different folds. Per fold: the classical baseline (logistic regression on RR irregularity and
    atrial coherence) and the sequence model (a dilated temporal CNN over the beat sequence, torch)
    are fitted on the training records and predict the held-out ones.
-4. Out-of-fold probabilities go through the shipped episode rules (``ecgdl.episodes``); every
-   record's ``<record>.episodes.csv`` lands in ``runs/<name>/<model>/``, scored by
-   ``../shared/scorers/eval_episodes.py`` (the DS1 CV figures) and, here, AFIB duration Se/+P.
+4. Out-of-fold probabilities go through the shipped episode rules (``ecgdl.episodes``) at each
+   threshold of :data:`THRESHOLDS`; every record's ``<record>.episodes.csv`` lands in
+   ``runs/<name>/<model>_t<threshold>/``, scored here (AFIB duration Se/+P/F1, the choice) and by
+   ``../shared/scorers/eval_episodes.py`` (the DS1 CV figures of every rhythm).
 5. The model with the higher out-of-fold AFIB duration F1 is refitted on all of DS1 and shipped:
    ``ecgdl/shipped/episodes_af.json`` (+ ``ecgdl/shipped/episodes_af.onnx`` for the sequence model). DS2 is never read.
 """
@@ -66,7 +67,8 @@ def record_table(rec: str, clf, fcfg: AFFeatureConfig) -> dict:
     seq = sequence_inputs(s, lab, res.proba, clf.classes, fs, feats, fcfg)
     rhythm = reference_rhythm(path, s / fs)
     pauses = np.array([[p["start_s"], p["end_s"]] for p in res.summary["pauses"]]).reshape(-1, 2)
-    out = dict(sample=s, label=lab.astype("<U1"), feats=feats, seq=seq, proba=res.proba, rhythm=rhythm.astype("<U8"),
+    vf = np.array([[v["start_s"], v["end_s"]] for v in res.summary.get("vf", [])]).reshape(-1, 2)
+    out = dict(vf=vf, sample=s, label=lab.astype("<U1"), feats=feats, seq=seq, proba=res.proba, rhythm=rhythm.astype("<U8"),
                y=(rhythm == "AFIB").astype(np.float32), fs=np.float64(fs), duration_s=np.float64(res.record.duration_s),
                pauses=pauses, sig=sig.astype(np.float32))
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +163,8 @@ class _Fixed:
 
 def write_episodes(tab: dict, p: np.ndarray, folder: Path, rec: str, fcfg: AFFeatureConfig, thr: float) -> None:
     eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), signal=tab["sig"],
-                          pauses=[tuple(x) for x in tab["pauses"]], af_model=_Fixed(p, fcfg, thr), cfg=EpisodeConfig())
+                          pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
+                          af_model=_Fixed(p, fcfg, thr), cfg=EpisodeConfig())
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{rec}.episodes.csv").write_text(episodes_csv(eps))
 
