@@ -218,12 +218,9 @@ class SequenceAF:
     """Sequence model: a temporal CNN (ONNX, input ``seq`` ``(1, C, n)``, output ``logit`` ``(1, n)``)."""
 
     def __init__(self, onnx_path: Path, features: AFFeatureConfig, threshold: float = 0.5):
-        import onnxruntime as ort
+        from ecgdl.artifacts import load_onnx
 
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        self.session = load_onnx(onnx_path, device="cpu", threads=1).session  # sha256 checked against the JSON
         self.features, self.threshold = features, threshold
 
     def predict(self, feats: np.ndarray, seq: np.ndarray | None = None) -> np.ndarray:

@@ -50,6 +50,8 @@ from ecgdl.rhythm import consecutive_runs, pattern_episodes
 
 RHYTHMS: tuple[str, ...] = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR",
                             "PAUSE", "BRADY", "TACHY")
+#: Episodes whose beats HRV leaves out (no sinus node driving the ventricles, or conduction blocked).
+NOT_SINUS: tuple[str, ...] = ("AFIB", "AFL", "SVTA", "VT", "VFL", "BII", "IVR", "NOD")
 CSV_COLUMNS: tuple[str, ...] = ("rhythm", "start_s", "end_s", "beats", "mean_hr_bpm", "confidence",
                                 "first_beat", "last_beat")
 
@@ -297,11 +299,11 @@ def score_episodes(sample, label, fs: float, *, proba=None, classes=AAMI_CLASSES
     """The ``episodes`` step of ``ecgdl.infer.score_record``: ``(episodes, summary part)``.
 
     The summary part holds ``"episodes"`` (:func:`episode_summary`) and ``"hrv"`` (``ecgdl.hrv.hrv``
-    over N-N intervals outside AF episodes).
+    over N-N intervals outside the :data:`NOT_SINUS` episodes).
     """
     from ecgdl.hrv import hrv
 
     eps = detect_episodes(sample, label, fs, proba=proba, classes=classes, signal=signal, pauses=pauses, vf=vf,
                           cfg=cfg)
-    in_af = _cover([e for e in eps if e.rhythm == "AFIB"], len(sample))
-    return eps, {"episodes": episode_summary(eps, duration_s, cfg), "hrv": hrv(sample, label, fs, exclude=in_af)}
+    not_sinus = _cover([e for e in eps if e.rhythm in NOT_SINUS], len(sample))
+    return eps, {"episodes": episode_summary(eps, duration_s, cfg), "hrv": hrv(sample, label, fs, exclude=not_sinus)}

@@ -270,4 +270,24 @@ def describe(summary: dict) -> str:
         if spans:
             lines.append(f"{what}: {len(spans)} stretch(es), {sum(u['end_s'] - u['start_s'] for u in spans):.1f} s"
                          + "".join(f"\n  {u['start_s']:.1f}-{u['end_s']:.1f} s" for u in spans[:5]))
+    lines += _describe_episodes(summary)
     return "\n".join(lines)
+
+
+def _describe_episodes(summary: dict) -> list[str]:
+    """Report lines of the summary's ``episodes`` and ``hrv`` parts (``ecgdl.episodes.score_episodes``)."""
+    ep, hrv = summary.get("episodes"), summary.get("hrv")
+    lines = []
+    if ep:
+        found = {r: k for r, k in ep["counts"].items() if k}
+        lines.append(f"AF burden: {ep['af_burden_pct'] or 0:.1f}% of the time; episodes: "
+                     + (", ".join(f"{r} {k}" for r, k in found.items()) or "none"))
+        for r, e in ep["longest"].items():
+            hr = f", {e['mean_hr_bpm']} bpm" if e.get("mean_hr_bpm") is not None else ""
+            lines.append(f"  longest {r}: {e['duration_s']:.1f} s at {e['start_s']:.1f} s{hr}")
+    if hrv and hrv.get("sdnn_ms") is not None:
+        f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
+        lines.append(f"HRV (N-N, {hrv['nn_count']} intervals): SDNN {f(hrv['sdnn_ms'], '.1f')} ms, RMSSD "
+                     f"{f(hrv['rmssd_ms'], '.1f')} ms, pNN50 {f(hrv['pnn50_pct'], '.1f')}%, SDANN "
+                     f"{f(hrv['sdann_ms'], '.1f')} ms, HTI {f(hrv['hti'], '.1f')}, LF/HF {f(hrv['lf_hf'], '.2f')}")
+    return lines

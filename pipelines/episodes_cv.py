@@ -263,6 +263,8 @@ def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results
     """Refit ``best`` on all of DS1 and write ``ecgdl/shipped/episodes_af.json`` (+ ``.onnx``)."""
     from dataclasses import asdict
 
+    from ecgdl.artifacts import sha256_file
+
     meta = {"trained_on": list(DS1), "cv": results, "chosen_by": "DS1 patient-grouped CV, AFIB duration F1"}
     thr = results[best]["threshold"]
     if best == "classical":
@@ -273,7 +275,7 @@ def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results
         model = fit_sequence(tabs, steps=steps, seed=0)
         export_sequence(model, tabs[0]["seq"].shape[1], MODELS_DIR / "episodes_af.onnx")
         meta.update({"kind": "sequence", "inputs": "ecgdl.af.SEQUENCE_NAMES", "features": asdict(fcfg),
-                     "threshold": thr})
+                     "threshold": thr, "sha256": sha256_file(MODELS_DIR / "episodes_af.onnx")})
     (MODELS_DIR / "episodes_af.json").write_text(json.dumps(meta, indent=1))
     print(f"shipped {best} -> {MODELS_DIR / 'episodes_af.json'}")
 
