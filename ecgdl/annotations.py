@@ -25,11 +25,12 @@ have no MIT-BIH rhythm code and are not written (they are in ``<record>.episodes
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ecgdl.artifacts import atomic_write
 
 #: Extension (WFDB "annotator") of the written file.
 ANNOTATOR = "ecgdl"
@@ -82,5 +83,5 @@ def write_annotations(res, out_dir: Path, stem: str, annotator: str = ANNOTATOR)
         return path
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".ann-") as tmp:
         wfdb.wrann(stem, annotator, sample, symbol=symbol, aux_note=aux, fs=res.record.source_fs, write_dir=tmp)
-        os.replace(Path(tmp) / path.name, path)
+        atomic_write(path, (Path(tmp) / path.name).read_bytes())
     return path

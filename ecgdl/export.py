@@ -14,6 +14,7 @@ file (training data and split, DS2 metrics, parity figures, git commit, the ONNX
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import subprocess
 import warnings
@@ -61,18 +62,17 @@ def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] 
     c, t, f = shapes or input_shapes(model)
     model = model.eval().to("cpu")
     example = (torch.zeros(2, c, t), torch.zeros(2, f))
-    tmp = path.with_name(path.name + ".tmp")
+    buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, example, str(tmp), input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
+        torch.onnx.export(model, example, buf, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
                           dynamic_axes={n: {0: "batch"} for n in (*INPUT_NAMES, OUTPUT_NAME)},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
+    proto = onnx.load_from_string(buf.getvalue())
     if conv2d:
-        rewritten = conv1d_as_conv2d(onnx.load(str(tmp)))
-        if rewritten is not None:
-            onnx.save(rewritten, str(tmp))
-    onnx.checker.check_model(str(tmp), full_check=True)
-    tmp.replace(path)
+        proto = conv1d_as_conv2d(proto) or proto
+    onnx.checker.check_model(proto, full_check=True)
+    atomic_write(path, proto.SerializeToString())
     return path
 
 

@@ -55,17 +55,18 @@ def class_metrics(tp: int, fn: int, fp: int, tn: int) -> dict:
             "support": tp + fn, "predicted": tp + fp}
 
 
-def percent(v, digits: int = 1) -> str:
-    """THE percent formatter: ``100 v`` with ``digits`` decimals, "—" when undefined (None, NaN, not a number).
+def percent(v, digits: int = 1, suffix: str = "") -> str:
+    """THE percent formatter: ``100 v`` with ``digits`` decimals (then ``suffix``), "—" when undefined
+    (None, NaN, not a number).
 
-    >>> percent(0.9375), percent(float("nan")), percent(None), percent(0.12345, 2)
-    ('93.8', '—', '—', '12.35')
+    >>> percent(0.9375), percent(float("nan")), percent(None, suffix="%"), percent(0.12345, 2), percent(0.5, 0, "%")
+    ('93.8', '—', '—', '12.35', '50%')
     """
     try:
         v = float(v)
     except (TypeError, ValueError):
         return "—"
-    return f"{100 * v:.{digits}f}" if math.isfinite(v) else "—"
+    return f"{100 * v:.{digits}f}{suffix}" if math.isfinite(v) else "—"
 
 
 def evaluation_metrics(cm: np.ndarray, classes: tuple[str, ...] = AAMI_CLASSES,

@@ -17,6 +17,7 @@ import numpy as np
 from ecgdl.clinical_report import ds2_metrics, intended_use, model_facts
 from ecgdl.clock import format_duration, format_time
 from ecgdl.labels import AAMI_NAMES
+from ecgdl.metrics import percent
 from ecgdl.review import class_reliability, event_window, record_hrv, review_events
 from ecgdl.view import class_colour, in_window, minmax_decimate
 
@@ -111,7 +112,7 @@ def _summary(pdf, result, meta: dict) -> None:
     for c in result.classes:
         r = rel[c]
         rows.append([f"{c} {AAMI_NAMES.get(c, '')}", f"{s['counts'].get(c, 0):,}", f"{s['percent'].get(c, 0):.1f}%",
-                     _pct(r.se), _pct(r.ppv), "-" if r.mean_confidence is None else f"{r.mean_confidence:.2f}",
+                     percent(r.se, 0, "%"), percent(r.ppv, 0, "%"), "-" if r.mean_confidence is None else f"{r.mean_confidence:.2f}",
                      ("check: " + r.reason) if r.needs_look else "ok"])
     _table(pdf, ["Class", "Beats", "Share", "Validated Se", "Validated +P", "Mean confidence", "Reliability"], rows,
            (50, 18, 16, 22, 22, 26, 119))
@@ -214,10 +215,6 @@ def _corrections(pdf, corrections: list, rec) -> None:
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.0f}%"
 
 
 def _bpm(v) -> str:

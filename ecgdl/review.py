@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgdl.metrics import percent
 from ecgdl.view import Episode, episodes
 
 #: A class whose validated Se or +P, or whose mean confidence on this record, is under this needs a look.
@@ -143,10 +144,10 @@ def class_reliability(result, per_class_metrics: dict) -> dict[str, Reliability]
     out = {}
     for k, cls in enumerate(result.classes):
         m = per_class_metrics.get(cls) or {}
-        se, ppv = _rate(m.get("se", m.get("Se"))), _rate(m.get("ppv", m.get("+P")))
+        se, ppv = _rate(m.get("se")), _rate(m.get("ppv"))
         sel = label == cls
         conf = float(proba[sel, k].mean()) if sel.any() and proba.size else None
-        why = [f"{name} {100 * v:.0f}% in validation" for name, v in (("Se", se), ("+P", ppv))
+        why = [f"{name} {percent(v, 0, '%')} in validation" for name, v in (("Se", se), ("+P", ppv))
                if v is not None and v < RELIABLE_MIN]
         if se is None and ppv is None:
             why.append("not validated")

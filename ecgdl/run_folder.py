@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ecgdl.artifacts import sha256_file
+
 LOCK_NAME = ".ecgdl-score.lock"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+\-=@,%]")
 
@@ -150,8 +152,7 @@ def input_digest(record: Path) -> str:
     """sha256 over the names and contents of :func:`input_files` (changes when any of them changes)."""
     h = hashlib.sha256()
     for f in input_files(record):
-        with open(f, "rb") as fh:
-            h.update(os.fsencode(f.name) + b"\0" + hashlib.file_digest(fh, "sha256").digest())
+        h.update(os.fsencode(f.name) + b"\0" + bytes.fromhex(sha256_file(f)))
     return h.hexdigest()
 
 

@@ -19,6 +19,7 @@ from ecgdl.app.ecg_figures import overview_figure, strip_figure, trend_figure
 from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts
 from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
+from ecgdl.metrics import percent
 from ecgdl.result_store import ResultStore, result_nbytes
 from ecgdl.review import class_reliability, hr_trend, record_hrv, rhythm_episodes
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
@@ -194,7 +195,7 @@ def header_ui(result, clf) -> None:
     rel = class_reliability(result, ds2_metrics(clf.meta))
     for cls in result.classes:
         r = rel[cls]
-        sub = f"{s['percent'].get(cls, 0):.1f}% · Se {_pct(r.se)} +P {_pct(r.ppv)} · conf " + \
+        sub = f"{s['percent'].get(cls, 0):.1f}% · Se {percent(r.se, 0, '%')} +P {percent(r.ppv, 0, '%')} · conf " + \
               ("—" if r.mean_confidence is None else f"{r.mean_confidence:.2f}")
         tiles.append(_tile(view.short_label(cls), f"{s['counts'].get(cls, 0):,}", sub, key=cls,
                            check=r.reason if r.needs_look else "", count=s["counts"].get(cls, 0)))
@@ -215,10 +216,6 @@ def _tile(label: str, value: str, sub: str, *, key: str, check: str = "", count:
     return (f'<div class="ecg-tile{" check" if check else ""}" data-tile="{escape(key)}"{data} '
             f'title="{escape(check or label)}"><div class="l">{escape(label)}{flag}</div>'
             f'<div class="v">{escape(value)}</div><div class="r">{escape(sub)}</div></div>')
-
-
-def _pct(v) -> str:
-    return "—" if v is None else f"{100 * v:.0f}%"
 
 
 def strip_ui(result, classes: tuple[str, ...], events) -> None:
