@@ -265,20 +265,15 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
         pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
-    fib = list(vf_stretches(_lead_stack(leads, x), fs, cfg.vf)) if cfg.vf.enabled else []
+    fib = list(vf_stretches(_vf_leads(leads, x), fs, cfg.vf)) if cfg.vf.enabled else []
     for s, e in fib:
         pk = pk[(pk < s) | (pk >= e)]
     return pk, ranges, leads[0], fib
 
 
-def _lead_stack(leads: list[np.ndarray], x: np.ndarray) -> np.ndarray:
-    """(m, n_leads) finite leads for VF analysis: the filled ones, and the raw others where finite."""
-    cols = list(leads)
-    for j in range(len(leads), x.shape[1]):
-        v = np.asarray(x[:, j], np.float32)
-        if np.isfinite(v).all():
-            cols.append(v)
-    return np.stack(cols, axis=1) if len(cols) > 1 else cols[0][:, None]
+def _vf_leads(leads: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
+    """Leads for VF analysis: the filled ones, then views of the other raw leads (NaN read as 0 there)."""
+    return list(leads) + [x[:, j] for j in range(len(leads), x.shape[1])]
 
 
 def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSConfig,

@@ -39,7 +39,6 @@ class QualityConfig:
     """Quality and gap parameters; durations in seconds, frequencies in Hz."""
 
     segment_s: float = 10.0
-    band_hz: tuple[float, float] = (1.0, 40.0)
     template_s: float = 0.08
     min_beats: int = 4
     min_tcorr: float = 0.5

@@ -3,12 +3,11 @@
 Three questions the detector answers here, after it has placed its beats:
 
 * **Segment quality index** (:func:`segment_quality`): per ``segment_s`` segment of the primary
-  lead, the mean correlation of each detected beat (``+-template_s`` around the R peak, band-passed
-  ``band_hz``) with the segment's mean beat (template correlation, 1 = every beat alike), and the
-  kurtosis of the segment (a spiky ECG has a high kurtosis, noise and oscillation a low one).
-  The index is the template correlation; a segment is **unreadable** when it holds at least
-  ``min_beats`` beats whose template correlation is under ``min_tcorr`` (the beats found there do
-  not look alike: noise). Runs of unreadable segments are returned as stretches.
+  lead, the mean over its beats of each beat's best correlation (``+-template_s`` around the R
+  peak, linearly detrended) with one of its 4 nearest beats (1 = every beat has a twin; a
+  bigeminy still scores high, noise detections do not). A segment is **unreadable** when it
+  holds at least ``min_beats`` beats and its index is under ``min_tcorr``; runs of unreadable
+  segments are returned as stretches.
 * **Undetected stretches** (:func:`undetected_gaps`): an RR gap longer than ``gap_s`` is a pause
   only where the signal is flat of QRS activity. Inside the gap (from ``t_wave_s`` after the
   beat to ``edge_s`` before the next), the QRS-band energy envelope of each lead is compared
@@ -42,25 +41,23 @@ class SegmentQuality:
     Attributes:
         segment_s: segment length, seconds (segment k covers [k, k + 1) x segment_s).
         index: (n_segments,) template correlation in [-1, 1]; NaN where fewer than 2 beats.
-        kurtosis: (n_segments,) kurtosis of the band-passed primary lead.
         beats: (n_segments,) detected beats per segment.
         unreadable: [start, stop) sample ranges of runs of unreadable segments.
     """
 
     segment_s: float
     index: np.ndarray
-    kurtosis: np.ndarray
     beats: np.ndarray
     unreadable: tuple[tuple[int, int], ...]
 
 
 def qrs_energy(x: np.ndarray, fs: float, cfg: QualityConfig = DEFAULT_QUALITY) -> np.ndarray:
-    """(n,) QRS-band energy envelope, zero phase: band-pass, derivative, square, moving sum.
-
-    The same recipe as the detector's envelope (Pan-Tompkins), centred on the sample it describes.
+    """(n,) QRS-band energy envelope: band-pass (causal, started in steady state), derivative,
+    square, centred moving sum: the detector's envelope recipe (Pan-Tompkins); a few ms late.
     """
     v = np.asarray(x, np.float64)
-    v = sps.sosfiltfilt(bandpass_sos(fs, cfg.energy_band_hz), v)
+    sos, zi = bandpass_sos(fs, cfg.energy_band_hz, with_zi=True)
+    v, _ = sps.sosfilt(sos, v, zi=zi * v[0])
     d = np.gradient(v) ** 2
     w = max(1, int(round(cfg.integrate_s * fs)))
     return np.convolve(d, np.ones(w), mode="same")
@@ -91,7 +88,7 @@ def undetected_gaps(x: np.ndarray, fs: float, peaks: np.ndarray,
 def _gap_active(x: np.ndarray, fs: float, p: np.ndarray, i: int, cfg: QualityConfig) -> bool:
     """True when some lead shows QRS-band activity inside the gap p[i] -> p[i + 1]."""
     nb = p[max(0, i - 4): i + 6]                  # the neighbouring beats (the gap's two included)
-    r = int(round(0.05 * fs))
+    r = int(round(0.06 * fs))
     a0 = max(0, int(nb[0]) - int(fs))
     b0 = min(x.shape[0], int(nb[-1]) + int(fs))
     lo, hi = int(p[i] + cfg.t_wave_s * fs) - a0, int(p[i + 1] - cfg.edge_s * fs) - a0
@@ -127,19 +124,20 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
     >>> q.index.round(2).tolist()[:2], q.unreadable
     ([1.0, 1.0], ())
     """
-    x = np.asarray(x, np.float64).ravel()
+    x = np.asarray(x).ravel()
     seg = max(1, int(round(cfg.segment_s * fs)))
     ns = max(1, -(-x.size // seg))
-    v = sps.sosfiltfilt(bandpass_sos(fs, (cfg.band_hz[0], min(cfg.band_hz[1], 0.45 * fs))), x)
-    kurt = _segment_kurtosis(v, seg, ns)
     p = np.asarray(peaks, np.int64)
     r = max(1, int(round(cfg.template_s * fs)))
     p = p[(p >= r) & (p < x.size - r)]
     beats = np.bincount(p // seg, minlength=ns)[:ns]
     index = np.full(ns, np.nan)
     if p.size >= 3:
-        w = v[p[:, None] + np.arange(-r, r + 1)]
+        step = max(1, int(fs // 180))                              # ~180 Hz is plenty for a correlation
+        w = x[p[:, None] + np.arange(-r, r + 1, step)]
+        ramp = np.linspace(-1.0, 1.0, w.shape[1])
         w = w - w.mean(axis=1, keepdims=True)
+        w -= np.outer((w * ramp).sum(axis=1) / (ramp * ramp).sum(), ramp)   # linear detrend: no filter pass
         w /= np.maximum(np.sqrt((w * w).sum(axis=1, keepdims=True)), 1e-12)
         best = np.full(p.size, -1.0)
         for k in (1, 2):
@@ -153,7 +151,7 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
     d = np.diff(np.r_[0, bad.view(np.int8), 0])
     runs = tuple((int(a * seg) + offset, int(min(b * seg, x.size)) + offset)
                  for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-    return SegmentQuality(cfg.segment_s, index, kurt, beats, runs)
+    return SegmentQuality(cfg.segment_s, index, beats, runs)
 
 
 def concat_quality(parts: list[SegmentQuality]) -> SegmentQuality | None:
@@ -168,27 +166,16 @@ def concat_quality(parts: list[SegmentQuality]) -> SegmentQuality | None:
             else:
                 runs.append((a, b))
     return SegmentQuality(parts[0].segment_s, np.concatenate([q.index for q in parts]),
-                          np.concatenate([q.kurtosis for q in parts]),
                           np.concatenate([q.beats for q in parts]), tuple(runs))
-
-
-def _segment_kurtosis(v: np.ndarray, seg: int, ns: int) -> np.ndarray:
-    """Kurtosis of each segment of v (the last one may be short)."""
-    pad = np.full(ns * seg, np.nan)
-    pad[: v.size] = v
-    b = pad.reshape(ns, seg)
-    b = b - np.nanmean(b, axis=1, keepdims=True)
-    m2 = np.nanmean(b * b, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nanmean(b ** 4, axis=1) / (m2 * m2)
 
 
 _SOS: dict = {}
 
 
-def bandpass_sos(fs: float, band: tuple[float, float]) -> np.ndarray:
-    """Cached 2nd-order Butterworth band-pass (sos) at fs."""
+def bandpass_sos(fs: float, band: tuple[float, float], *, with_zi: bool = False):
+    """Cached 2nd-order Butterworth band-pass (sos) at fs; with_zi: (sos, its unit-step zi)."""
     key = (round(fs, 6), band)
     if key not in _SOS:
-        _SOS[key] = sps.butter(2, band, btype="bandpass", fs=fs, output="sos")
-    return _SOS[key]
+        sos = sps.butter(2, band, btype="bandpass", fs=fs, output="sos")
+        _SOS[key] = (sos, sps.sosfilt_zi(sos))
+    return _SOS[key] if with_zi else _SOS[key][0]

@@ -33,47 +33,111 @@ from ecgdl.quality import bandpass_sos
 __all__ = ["VFConfig", "vf_stretches", "vf_window_features"]
 
 
-def vf_window_features(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF):
+def vf_window_features(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF, *,
+                       kurt_max: float | None = None):
     """Per-window VF features of one lead.
+
+    Kurtosis and RMS come from per-step block moments (one pass, no overlap redundancy); the
+    spectral concentration is computed only for windows with kurtosis <= kurt_max (all when None),
+    0 elsewhere, so a normal ECG costs little.
 
     Args:
         x: (n,) float mV (finite; interpolate gaps first).
         fs: sampling rate, Hz.
         cfg: parameters.
+        kurt_max: only windows at or under this kurtosis get a spectrum.
 
     Returns:
         (start, conc, kurt, rms): (n_windows,) arrays; start is each window's first sample at fs.
         Empty arrays when the lead is shorter than one window.
     """
-    q = max(1, int(fs // cfg.analysis_fs))
-    fd = fs / q
-    m = x.size // q
-    w, st = int(round(cfg.window_s * fd)), max(1, int(round(cfg.step_s * fd)))
-    if m < max(w, 16):
+    start, kurt, rms, v, st, k, q = _moments(x, fs, cfg)
+    conc = np.zeros(start.size)
+    sel = np.flatnonzero(kurt <= (np.inf if kurt_max is None else kurt_max))
+    if sel.size:
+        conc[sel] = _concentration(v, sel * st, st * k, fs / q, cfg)
+    return start, conc, kurt, rms
+
+
+def _moments(x: np.ndarray, fs: float, cfg: VFConfig):
+    """Window starts (at fs), kurtosis, RMS of the decimated band-passed lead, and that lead."""
+    q, st, k, m = _grid(x.size, fs, cfg)
+    if m // st < k or m < 16:
         z = np.zeros(0)
-        return z.astype(np.int64), z, z, z
-    v = np.asarray(x[: m * q], np.float64).reshape(m, q).mean(axis=1)
-    v = sps.sosfiltfilt(bandpass_sos(fd, cfg.band_hz), v)
-    seg = np.lib.stride_tricks.sliding_window_view(v, w)[::st]       # (n_windows, w) view
+        return z.astype(np.int64), z, z, z, st, k, q
+    v = _decimated(x, q, 0, m, fs, cfg)
+    kurt, rms = _window_moments(v, st, k)
+    return np.arange(kurt.size, dtype=np.int64) * st * q, kurt, rms, v, st, k, q
+
+
+def _grid(n: int, fs: float, cfg: VFConfig) -> tuple[int, int, int, int]:
+    """(decimation factor, step in decimated samples, steps per window, decimated length)."""
+    q = max(1, int(fs // cfg.analysis_fs))
+    return q, max(1, int(round(cfg.step_s * fs / q))), max(1, int(round(cfg.window_s / cfg.step_s))), n // q
+
+
+def _decimated(x: np.ndarray, q: int, a: int, b: int, fs: float, cfg: VFConfig) -> np.ndarray:
+    """Decimated samples [a, b) of x (block means of q), band-passed (causal, steady-state start)."""
+    v = _block_mean(x[a * q: b * q], q, b - a)
+    if not np.isfinite(v).all():
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+    sos, zi = bandpass_sos(fs / q, cfg.band_hz, with_zi=True)
+    return sps.sosfilt(sos, v, zi=zi * v[0])[0]          # causal: ~0.1 s late, well under a window
+
+
+def _window_moments(v: np.ndarray, st: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kurtosis and RMS of every window of k steps (st samples each), from per-step block moments."""
+    nb = v.size // st
+    b = v[: nb * st].reshape(nb, st).astype(np.float64)
+    b2 = b * b
+    sums = [b.sum(axis=1), b2.sum(axis=1), (b2 * b).sum(axis=1), (b2 * b2).sum(axis=1)]
+    mu, r2, r3, r4 = [np.convolve(s, np.ones(k), mode="valid") / (k * st) for s in sums]
+    m2 = np.maximum(r2 - mu * mu, 1e-30)
+    m4 = r4 - 4 * mu * r3 + 6 * mu * mu * r2 - 3 * mu ** 4
+    return m4 / (m2 * m2), np.sqrt(m2)
+
+
+def _on_spans(x: np.ndarray, fs: float, cfg: VFConfig, gate: np.ndarray, m: int):
+    """Kurtosis (inf outside the gated windows) and decimated lead of another lead.
+
+    One filter pass over the gated hull (scipy's per-call overhead beats a pass per run).
+    """
+    q, st, k, _ = _grid(x.size, fs, cfg)
+    v = np.zeros(m)
+    on = np.flatnonzero(gate)
+    a, b = max(0, (int(on[0]) - 2) * st), min(m, (int(on[-1]) + k + 1) * st)   # two steps to settle
+    v[a:b] = _decimated(x, q, a, b, fs, cfg)
+    kurt, _ = _window_moments(v, st, k)
+    kurt = np.where(gate[: kurt.size], kurt, np.inf)
+    return kurt, v
+
+
+def _block_mean(x: np.ndarray, q: int, m: int) -> np.ndarray:
+    """(m,) float32 means of consecutive q-sample blocks (q strided adds: faster than reshape-mean)."""
+    v = np.array(x[0: m * q: q], np.float32)
+    for k in range(1, q):
+        v += x[k: m * q: q]
+    return v * np.float32(1.0 / q) if q > 1 else v
+
+
+def _concentration(v: np.ndarray, s0: np.ndarray, w: int, fd: float, cfg: VFConfig) -> np.ndarray:
+    """Share of band power within +-peak_hz of the strongest frequency in [f_lo, f_hi], per window."""
+    seg = v[s0[:, None] + np.arange(w)]
     seg = seg - seg.mean(axis=1, keepdims=True)
-    p2 = (seg * seg).mean(axis=1)
-    kurt = (seg ** 4).mean(axis=1) / np.maximum(p2 * p2, 1e-30)
     spec = np.abs(np.fft.rfft(seg * np.hanning(w), axis=1)) ** 2
     f = np.fft.rfftfreq(w, 1.0 / fd)
     band = (f >= cfg.band_hz[0]) & (f <= cfg.band_hz[1])
     search = (f >= cfg.f_lo) & (f <= cfg.f_hi)
     f0 = f[np.argmax(np.where(search, spec, -1.0), axis=1)]
     near = np.abs(f[None, :] - f0[:, None]) <= cfg.peak_hz
-    conc = (spec * (near & band)).sum(axis=1) / np.maximum((spec * band).sum(axis=1), 1e-30)
-    start = np.arange(seg.shape[0], dtype=np.int64) * st * q
-    return start, conc, kurt, np.sqrt(p2)
+    return (spec * (near & band)).sum(axis=1) / np.maximum((spec * band).sum(axis=1), 1e-30)
 
 
 def vf_stretches(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF) -> tuple[tuple[int, int], ...]:
     """[start, stop) sample ranges (at fs) of VF/VFL; see the module docstring.
 
     Args:
-        x: (n,) or (n, n_leads) float mV, finite.
+        x: (n,) or (n, n_leads) float mV, finite, or a list of (n,) leads; the first is the primary.
         fs: sampling rate, Hz.
         cfg: parameters.
 
@@ -81,23 +145,23 @@ def vf_stretches(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF) -> tuple[
     >>> vf_stretches(np.sin(2 * np.pi * 4.0 * t), fs)       # 30 s of 240 /min sine: all flutter
     ((0, 7500),)
     """
-    x = np.asarray(x)
-    x = x[:, None] if x.ndim == 1 else x
+    x = _columns(x)
     start, core, loose = _window_flags(x, fs, cfg)
     if start.size == 0 or not core.any():
         return ()
     w = int(round(cfg.window_s * fs))
-    smooth = _smoothness(x, fs, start, w, loose, cfg)
+    loose = _runs_with_core(loose, core, cfg)                        # cheap pre-selection ...
+    if not loose.any():
+        return ()
+    smooth = _smoothness(x, fs, start, w, loose, cfg)                # ... then the native-rate test
     core &= smooth
     loose &= smooth
-    loose = ndimage.binary_closing(loose, np.ones(3, bool)) | loose
+    loose = _runs_with_core(loose, core, cfg)
     d = np.diff(np.r_[0, loose.view(np.int8), 0])
     a, b = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1        # first and last window of a run
     lead_in = int(round(cfg.edge_fraction * w))                      # stretch: inner part of the windows
-    n, out = x.shape[0], []
+    n, out = x[0].size, []
     for i, j in zip(a, b):
-        if core[i: j + 1].sum() < cfg.min_core_windows:
-            continue
         s = 0 if i == 0 else int(start[i]) + lead_in
         e = n if j == start.size - 1 else int(start[j]) + w - lead_in
         if e - s >= cfg.min_s * fs:
@@ -105,24 +169,55 @@ def vf_stretches(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF) -> tuple[
     return tuple(out)
 
 
-def _window_flags(x: np.ndarray, fs: float, cfg: VFConfig):
+def _columns(x) -> list[np.ndarray]:
+    """Leads as a list of 1-D arrays (views) (from (n,), (n, n_leads) or a list of leads)."""
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(v) for v in x]
+    x = np.asarray(x)
+    return [x] if x.ndim == 1 else [x[:, j] for j in range(x.shape[1])]
+
+
+def _runs_with_core(loose: np.ndarray, core: np.ndarray, cfg: VFConfig) -> np.ndarray:
+    """Loose flags (one-window holes closed) kept only in runs holding min_core_windows strict ones."""
+    loose = ndimage.binary_closing(loose, np.ones(3, bool)) | loose
+    d = np.diff(np.r_[0, loose.view(np.int8), 0])
+    out = np.zeros_like(loose)
+    for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+        if core[i:j].sum() >= cfg.min_core_windows:
+            out[i:j] = True
+    return out
+
+
+def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig):
     """Window starts and the strict / loose VF flags over all leads.
 
     Strict on one lead (an oscillation), loose on every lead (none shows discrete QRS complexes).
+    The primary lead gates the rest: other leads and spectra are computed only in runs of loud,
+    low-kurtosis primary windows long enough to hold a stretch.
     """
-    core = loose = start = None
-    for j in range(x.shape[1]):
-        start, conc, kurt, rms = vf_window_features(x[:, j], fs, cfg)
-        if start.size == 0:
-            return start, np.zeros(0, bool), np.zeros(0, bool)
-        loud = rms >= cfg.min_rms_ratio * np.median(rms)
-        c = (conc >= cfg.min_concentration) & (kurt <= cfg.max_kurtosis) & loud
-        lo = (conc >= cfg.loose_concentration) & (kurt <= cfg.loose_kurtosis) & loud
-        core, loose = (c, lo) if core is None else (core | c, loose & lo)
+    start, kurt0, rms0, v0, st, k, q = _moments(x[0], fs, cfg)
+    none = np.zeros(start.size, bool)
+    if start.size == 0:
+        return start, none, none
+    loud = rms0 >= cfg.min_rms_ratio * np.median(rms0)
+    calm = _runs_with_core(loud & (kurt0 <= cfg.loose_kurtosis), loud & (kurt0 <= cfg.loose_kurtosis), cfg)
+    if not calm.any():
+        return start, none, none
+    leads = [(kurt0, v0)] + [_on_spans(xj, fs, cfg, calm, v0.size) for xj in x[1:]]
+    for kurt, _ in leads[1:]:
+        calm &= kurt[: calm.size] <= cfg.loose_kurtosis
+    sel = np.flatnonzero(calm)
+    core, loose = none.copy(), calm.copy()
+    for kurt, v in leads:
+        conc = np.zeros(start.size)
+        if sel.size:
+            conc[sel] = _concentration(v, sel * st, st * k, fs / q, cfg)
+        core |= (conc >= cfg.min_concentration) & (kurt[: start.size] <= cfg.max_kurtosis)
+        loose &= conc >= cfg.loose_concentration
     return start, core & loose, loose
 
 
-def _smoothness(x: np.ndarray, fs: float, start: np.ndarray, w: int, cand: np.ndarray,
+def _smoothness(x: list[np.ndarray], fs: float, start: np.ndarray, w: int, cand: np.ndarray,
                 cfg: VFConfig) -> np.ndarray:
     """(n_windows,) bool: some lead's 10-25 Hz power is under max_hf_ratio x its 1-8 Hz power.
 
@@ -131,18 +226,18 @@ def _smoothness(x: np.ndarray, fs: float, start: np.ndarray, w: int, cand: np.nd
     """
     ok = np.zeros(start.size, bool)
     hi_band = (10.0, min(25.0, 0.45 * fs))
-    lo_sos = bandpass_sos(fs, (1.0, 8.0))
-    hi_sos = bandpass_sos(fs, hi_band)
+    lo_sos, lo_zi = bandpass_sos(fs, (1.0, 8.0), with_zi=True)
+    hi_sos, hi_zi = bandpass_sos(fs, hi_band, with_zi=True)
     d = np.diff(np.r_[0, cand.view(np.int8), 0])
     pad = w
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1):
         a0 = max(0, int(start[i]) - pad)
-        b0 = min(x.shape[0], int(start[j]) + w + pad)
-        seg = np.asarray(x[a0:b0], np.float64)
+        b0 = min(x[0].size, int(start[j]) + w + pad)
+        seg = np.stack([v[a0:b0] for v in x], axis=1).astype(np.float64)
         if seg.shape[0] < 3 * w:
             continue
-        lo = sps.sosfiltfilt(lo_sos, seg, axis=0) ** 2
-        hi = sps.sosfiltfilt(hi_sos, seg, axis=0) ** 2
+        lo = sps.sosfilt(lo_sos, seg, axis=0, zi=lo_zi[:, :, None] * seg[0])[0] ** 2   # power: phase is moot
+        hi = sps.sosfilt(hi_sos, seg, axis=0, zi=hi_zi[:, :, None] * seg[0])[0] ** 2
         cl, ch = np.cumsum(lo, axis=0), np.cumsum(hi, axis=0)
         s = start[i: j + 1] - a0
         e = np.minimum(s + w, seg.shape[0] - 1)
