@@ -36,6 +36,7 @@ class BenchRecord:
     adc_zero: int
     ref: np.ndarray
     vf: tuple[tuple[int, int], ...]
+    named_primary: bool = True       # column 0 is a lead called MLII (else: an unknown recorder's leads)
 
 
 def load(path: Path) -> BenchRecord:
@@ -55,15 +56,15 @@ def load(path: Path) -> BenchRecord:
     starts, stops = samp[sym == "["], samp[sym == "]"]
     vf = tuple((int(a), int(stops[stops > a][0]) if (stops > a).any() else sig.shape[0]) for a in starts)
     return BenchRecord(str(rec.record_name), sig, float(rec.fs), d[:, 0].copy(), float(gain[0]),
-                       int(rec.adc_zero[order[0]]), ref, vf)
+                       int(rec.adc_zero[order[0]]), ref, vf, names[first] in PRIMARY)
 
 
 # ----------------------------------------------------------------------------- detectors
 
 
 def ours(rec: BenchRecord) -> np.ndarray:
-    """ecgdl.qrs on all leads (column 0 = primary)."""
-    return detect_r_peaks(rec.signal, rec.fs).peaks
+    """ecgdl.qrs on all leads (column 0 = primary; chosen per chunk when no lead is named MLII)."""
+    return detect_r_peaks(rec.signal, rec.fs, choose_lead=not rec.named_primary).peaks
 
 
 def ours_one_lead(rec: BenchRecord) -> np.ndarray:

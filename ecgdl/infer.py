@@ -271,10 +271,20 @@ def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,
                                          "quality": None}
     from ecgdl.qrs import detect_r_peaks
 
-    found = detect_r_peaks(raw, rec.fs, qrs)
+    found = detect_r_peaks(raw, rec.fs, qrs, choose_lead=not _named_limb_lead(rec))
     return found.peaks, {"unusable": tuple(found.unusable), "undetected": found.undetected, "vf": found.vf,
                          "unreadable": found.quality.unreadable if found.quality else (),
                          "quality": found.quality}
+
+
+#: Primary-lead names that say which lead it is; with any other name (ECG1, ECG, lead1...) the
+#: detector picks the better of the two leads per chunk (``detect_r_peaks(choose_lead=True)``).
+LIMB_LEAD_NAMES: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II")
+
+
+def _named_limb_lead(rec: Record) -> bool:
+    """True when the record's primary lead is named as a known limb lead (MLII, II)."""
+    return rec.leads[rec.primary_lead()].upper() in LIMB_LEAD_NAMES
 
 
 def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, spans: dict,

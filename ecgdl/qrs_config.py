@@ -22,7 +22,7 @@ class VFConfig:
     min_concentration: float = 0.40
     max_kurtosis: float = 3.0
     loose_concentration: float = 0.35   # a run of loose windows ...
-    loose_kurtosis: float = 5.5
+    loose_kurtosis: float = 5.0
     min_core_windows: int = 3        # ... holding this many strict ones is a stretch
     min_rms_ratio: float = 0.5
     max_hf_ratio: float = 0.03       # smooth: 10-25 Hz power under this x the 1-8 Hz power on some lead

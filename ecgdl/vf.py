@@ -77,12 +77,12 @@ def _grid(n: int, fs: float, cfg: VFConfig) -> tuple[int, int, int, int]:
 
 
 def _decimated(x: np.ndarray, q: int, a: int, b: int, fs: float, cfg: VFConfig) -> np.ndarray:
-    """Decimated samples [a, b) of x (block means of q), band-passed (causal, steady-state start)."""
+    """Decimated samples [a, b) of x (block means of q), band-passed forward and backward."""
     v = _block_mean(x[a * q: b * q], q, b - a)
     if not np.isfinite(v).all():
         v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    sos, zi = bandpass_sos(fs / q, cfg.band_hz, with_zi=True)
-    return sps.sosfilt(sos, v, zi=zi * v[0])[0]          # causal: ~0.1 s late, well under a window
+    return sps.sosfiltfilt(bandpass_sos(fs / q, cfg.band_hz), v.astype(np.float64))   # zero phase: the
+    # thresholds were set on this response (a single causal pass gives other kurtosis values)
 
 
 def _window_moments(v: np.ndarray, st: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +98,7 @@ def _window_moments(v: np.ndarray, st: int, k: int) -> tuple[np.ndarray, np.ndar
 
 
 def _on_spans(x: np.ndarray, fs: float, cfg: VFConfig, gate: np.ndarray, m: int):
-    """Kurtosis (inf outside the gated windows) and decimated lead of another lead.
+    """Kurtosis (inf outside the gated windows), decimated lead and loudness of another lead.
 
     One filter pass over the gated hull (scipy's per-call overhead beats a pass per run).
     """
@@ -107,9 +107,12 @@ def _on_spans(x: np.ndarray, fs: float, cfg: VFConfig, gate: np.ndarray, m: int)
     on = np.flatnonzero(gate)
     a, b = max(0, (int(on[0]) - 2) * st), min(m, (int(on[-1]) + k + 1) * st)   # two steps to settle
     v[a:b] = _decimated(x, q, a, b, fs, cfg)
-    kurt, _ = _window_moments(v, st, k)
+    kurt, rms = _window_moments(v, st, k)
+    inside = np.zeros(kurt.size, bool)
+    inside[max(0, a // st): max(0, b // st - k + 1)] = True
+    loud = rms >= cfg.min_rms_ratio * np.median(rms[inside]) if inside.any() else np.zeros(kurt.size, bool)
     kurt = np.where(gate[: kurt.size], kurt, np.inf)
-    return kurt, v
+    return kurt, v, loud
 
 
 def _block_mean(x: np.ndarray, q: int, m: int) -> np.ndarray:
@@ -200,20 +203,22 @@ def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig):
     if start.size == 0:
         return start, none, none
     loud = rms0 >= cfg.min_rms_ratio * np.median(rms0)
-    calm = _runs_with_core(loud & (kurt0 <= cfg.loose_kurtosis), loud & (kurt0 <= cfg.loose_kurtosis), cfg)
+    calm = loud & (kurt0 <= cfg.loose_kurtosis)
+    calm &= _runs_with_core(calm, calm, cfg)        # only runs long enough to hold a stretch
     if not calm.any():
         return start, none, none
-    leads = [(kurt0, v0)] + [_on_spans(xj, fs, cfg, calm, v0.size) for xj in x[1:]]
-    for kurt, _ in leads[1:]:
+    leads = [(kurt0, v0, loud)] + [_on_spans(xj, fs, cfg, calm, v0.size) for xj in x[1:]]
+    for kurt, _, _ in leads[1:]:
         calm &= kurt[: calm.size] <= cfg.loose_kurtosis
     sel = np.flatnonzero(calm)
     core, loose = none.copy(), calm.copy()
-    for kurt, v in leads:
+    for kurt, v, lo in leads:
         conc = np.zeros(start.size)
         if sel.size:
             conc[sel] = _concentration(v, sel * st, st * k, fs / q, cfg)
-        core |= (conc >= cfg.min_concentration) & (kurt[: start.size] <= cfg.max_kurtosis)
-        loose &= conc >= cfg.loose_concentration
+        lo = lo[: start.size]
+        core |= (conc >= cfg.min_concentration) & (kurt[: start.size] <= cfg.max_kurtosis) & lo
+        loose &= (conc >= cfg.loose_concentration) & lo
     return start, core & loose, loose
 
 

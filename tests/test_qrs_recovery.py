@@ -98,10 +98,17 @@ def _piece(mitdb_dir, name: str, t0: float, t1: float, fs: float, time_scale: fl
     ann = wfdb.rdann(str(mitdb_dir / name), "atr", sampfrom=int(t0 * 360), sampto=int(t1 * 360))
     q = Fraction(fs * time_scale / 360.0).limit_denominator(200)
     x = resample_poly(rec.p_signal[:, 0], q.numerator, q.denominator)
-    x = gain * (x - np.median(x))
+    x = gain * (x - np.linspace(x[0], x[-1], x.size))        # ends at 0: no step at a splice
     keep = np.isin(np.asarray(ann.symbol), list("NLRAaJjeSVFEQ/f"))
     beats = np.round((np.asarray(ann.sample)[keep] - int(t0 * 360)) * float(q)).astype(np.int64)
-    return x, beats[(beats > 0) & (beats < x.size - 1)]
+    edge = int(0.1 * fs)                                         # a beat cut by the splice is nobody's
+    return x, beats[(beats > edge) & (beats < x.size - edge)]
+
+
+def _qrs_ptp(x: np.ndarray, beats: np.ndarray, fs: float) -> float:
+    """Median peak-to-peak amplitude within +-60 ms of the beats."""
+    r = int(0.06 * fs)
+    return float(np.median([np.ptp(x[max(0, b - r): b + r + 1]) for b in beats]))
 
 
 def _splice(pieces):
@@ -123,7 +130,9 @@ def _real_scenario(mitdb_dir, name: str, fs: float):
         x, b, f = _splice([base, _piece(mitdb_dir, "100", 40, 70, fs, gain=4.0)])
     elif name == "big_beat_flipped_150":
         # one ventricular beat of 119 (about 3-4x the sinus QRS of 100), then 100 compressed to 150 bpm, flipped
-        vbeat = _piece(mitdb_dir, "119", 2.0, 3.2, fs, gain=2.5)
+        vbeat = _piece(mitdb_dir, "119", 1.05, 2.25, fs)           # the V beat of 119 at 1.40 s
+        assert vbeat[1].size == 1, "one ventricular beat in 119 at 1.05-2.25 s"
+        vbeat = (vbeat[0] * 4.0 * _qrs_ptp(*base, fs) / _qrs_ptp(*vbeat, fs), vbeat[1])   # 4x the sinus QRS
         fast = _piece(mitdb_dir, "100", 40, 100, fs, time_scale=0.5, gain=-1.0)
         x, b, f = _splice([base, vbeat, fast])
         f = [f[0], f[1]]
