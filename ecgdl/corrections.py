@@ -118,11 +118,24 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
     s = result.summary
     cfg_keys = {f.name for f in dataclasses.fields(RhythmConfig)}
     cfg = RhythmConfig(**{k: v for k, v in (s.get("rhythm_config") or {}).items() if k in cfg_keys})
-    unusable = tuple((u["start_sample"], u["end_sample"]) for u in s.get("unusable", []))
-    summary = {**s, **summarise(label, sample, result.record.fs, classes=classes, duration_s=result.record.duration_s,
-                                unusable=unusable, cfg=cfg)}
+    rec = result.record
+    source_sample = rec.to_source_samples(sample)
+    spans = {k: tuple((u["start_sample"], u["end_sample"]) for u in s.get(k) or []) for k in
+             ("unusable", "undetected", "vf", "unreadable") if k in s}      # at the file's rate, as scored
+    summary = {**s, **summarise(label, source_sample, rec.source_fs, classes=classes, duration_s=rec.duration_s,
+                                cfg=cfg, **spans)}
+    episodes = getattr(result, "episodes", None)
+    if episodes is not None:                            # the rhythm episodes and HRV follow the corrected labels
+        from ecgdl.episodes import score_episodes
+
+        episodes, part = score_episodes(sample, label, rec.fs, proba=proba, classes=classes,
+                                        signal=np.asarray(result.conditioned)[:, 0], pauses=summary["pauses"],
+                                        vf=s.get("vf", ()), duration_s=rec.duration_s)
+        summary.update(part)
     fixed = dataclasses.replace(result, sample=sample, label=label, proba=proba, edge=edge, ref_label=ref,
-                                source_sample=result.record.to_source_samples(sample), summary=summary)
+                                source_sample=source_sample, summary=summary)
+    if episodes is not None:
+        fixed.episodes = episodes
     fixed.model_label = model                       # RecordResult is a plain (unfrozen) dataclass
     return fixed
 

@@ -31,7 +31,7 @@ RHYTHM_NAMES = {"AFIB": "Atrial fibrillation", "AFL": "Atrial flutter", "SVTA": 
                 "BII": "Second-degree heart block", "NOD": "Nodal (junctional) rhythm", "IVR": "Idioventricular rhythm",
                 "PAUSE": "Pause", "BRADY": "Bradycardia", "TACHY": "Tachycardia"}
 #: Rhythms the rhythm summary already lists as runs, patterns and pauses (not listed twice).
-_LISTED = {"VT", "B", "T", "PAUSE"}
+_LISTED = {"VT", "B", "T", "PAUSE", "VFL"}
 #: Rate rhythms: reviewed after couplets (``Episode.kind == "rate"``), the others right after V runs.
 _RATE = {"SBR", "BRADY", "TACHY", "NOD"}
 
@@ -49,7 +49,7 @@ def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Ep
 
 def rhythm_episodes(result) -> list[Episode]:
     """The record's rhythm episodes as :class:`Episode` (those the rhythm summary does not already list):
-    ``summary["episodes"]`` when the scoring path put them there, else :func:`ecgdl.episodes.detect_episodes`
+    ``result.episodes`` (the scoring path's episodes step) or a ``summary["episodes"]`` list, else :func:`ecgdl.episodes.detect_episodes`
     on the scored beats (the model's labels, the conditioned primary lead); [] when that fails."""
     out = []
     for e in _episode_dicts(result):
@@ -66,10 +66,14 @@ def rhythm_episodes(result) -> list[Episode]:
 
 
 def _episode_dicts(result) -> list[dict]:
+    from dataclasses import asdict, is_dataclass
+
+    given = getattr(result, "episodes", None)
+    if isinstance(given, list):                       # the scoring path's own episodes step
+        return [asdict(e) if is_dataclass(e) else e for e in given]
     given = result.summary.get("episodes")
     if isinstance(given, list):
         return [e for e in given if isinstance(e, dict) and "start_s" in e and "end_s" in e]
-    from dataclasses import asdict
 
     try:
         from ecgdl.episodes import detect_episodes

@@ -136,7 +136,7 @@ def class_times(sample: np.ndarray, label: np.ndarray, fs: float, cls: str) -> n
 class Episode:
     """A notable stretch of the record, for the summary list, navigation and the report.
 
-    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "rhythm" / "rate" (a rhythm episode such as
+    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "vf", "undetected", "unreadable", "rhythm" / "rate" (a rhythm episode such as
     atrial fibrillation, or a rate one such as sinus bradycardia; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
     cls: "V"/"S" ("" for pauses); name: the title when set (rhythm episodes).
     """
@@ -153,7 +153,9 @@ class Episode:
         names = {"V": "ventricular", "S": "supraventricular"}
         if self.name:
             return self.name
-        fixed = {"pause": "Pause", "unusable": "Unusable signal", "lowconf": "Low-confidence beat"}
+        fixed = {"pause": "Pause", "unusable": "Unusable signal", "lowconf": "Low-confidence beat",
+                 "vf": "Ventricular flutter / fibrillation", "undetected": "Undetected stretch",
+                 "unreadable": "Unreadable signal"}
         if self.kind in fixed:
             return fixed[self.kind]
         if self.kind == "beat":
@@ -169,7 +171,8 @@ class Episode:
             return 0 if self.cls == "V" else 2
         if self.kind == "couplet":
             return 5 if self.cls == "V" else 6
-        order = {"rhythm": 1, "pause": 3, "unusable": 4, "rate": 7, "bigeminy": 8, "trigeminy": 8, "lowconf": 9}
+        order = {"vf": 0, "rhythm": 1, "pause": 3, "unusable": 4, "undetected": 4, "unreadable": 4, "rate": 7,
+                 "bigeminy": 8, "trigeminy": 8, "lowconf": 9}
         return order.get(self.kind, 10)
 
 
@@ -185,9 +188,10 @@ def episodes(summary: dict) -> list[Episode]:
                 out.append(Episode(kind, cls, ev["start_s"], ev["end_s"], _event_detail(kind, ev)))
     for ev in summary.get("pauses", []):
         out.append(Episode("pause", "", ev["start_s"], ev["end_s"], f"{ev['duration_s']:.1f} s without a beat"))
-    for ev in summary.get("unusable", []):
-        out.append(Episode("unusable", "", ev["start_s"], ev["end_s"],
-                           f"{ev['end_s'] - ev['start_s']:.1f} s flat or missing"))
+    for key, what in (("unusable", "flat or missing"), ("vf", "no beats can be counted"),
+                      ("undetected", "QRS activity but no beat detected"), ("unreadable", "signal quality too low")):
+        for ev in summary.get(key) or []:
+            out.append(Episode(key, "", ev["start_s"], ev["end_s"], f"{ev['end_s'] - ev['start_s']:.1f} s {what}"))
     return sorted(out, key=lambda e: (e.start_s, e.rank))
 
 

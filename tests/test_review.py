@@ -39,8 +39,10 @@ def test_events_come_most_important_first(scored233):
 def test_rhythm_episodes_join_the_list_when_the_summary_has_them(scored233):
     import dataclasses
 
-    summary = {**scored233.summary, "episodes": [{"rhythm": "atrial_fibrillation", "start_s": 100.0, "end_s": 160.0}]}
-    events = review_events(dataclasses.replace(scored233, summary=summary))
+    from ecgdl.episodes import Episode as RhythmEpisode
+
+    af = RhythmEpisode("AFIB", 100.0, 160.0, beats=80, mean_hr_bpm=110.0, confidence=0.9)
+    events = review_events(dataclasses.replace(scored233, episodes=[af]))
     af = [e for e in events if e.kind == "rhythm"]
     assert [e.title for e in af] == ["Atrial fibrillation"]
     assert events.index(af[0]) < next(i for i, e in enumerate(events) if e.kind == "couplet")
@@ -109,3 +111,14 @@ def test_rhythm_episodes_from_the_episode_rules(mitdb_dir, clf):
     af = next(i for i, e in enumerate(events) if e.title == "Atrial fibrillation")
     assert all(e.rank <= 1 for e in events[:af])
     assert record_hrv(r)["sdnn_ms"] > 0
+
+
+def test_vf_and_undetected_stretches_are_events(mitdb_dir, clf):
+    """Record 207: the detector's VF/VFL stretches lead the list; undetected stretches follow the pauses."""
+    from ecgdl.infer import score_record
+
+    r = score_record(mitdb_dir / "207", clf)
+    events = review_events(r)
+    assert events[0].title == "Ventricular flutter / fibrillation"
+    kinds = {e.kind for e in events}
+    assert "undetected" in kinds and "rhythm" not in {e.kind for e in events if "flutter" in e.title and e.kind != "vf"}
