@@ -24,7 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "outputs": ("export", "batch", "result_store", "view", "clinical_report", "review", "corrections",
                 "pdf_report", "annotations"),
     "shell": ("cli", "cli_output", "__main__", "app", "app.launch", "app.streamlit_app", "app.ecg_figures",
-              "app.review_ui", "app.corrections_ui"),
+              "app.review_ui", "app.corrections_ui", "app.panels"),
 }
 LAYER = {m: i for i, names in enumerate(LAYERS.values()) for m in names}
 

@@ -14,14 +14,14 @@ import os
 import streamlit as st
 
 from ecgdl import view
-from ecgdl.app import corrections_ui, review_ui
-from ecgdl.app.ecg_figures import overview_figure, strip_figure, trend_figure
-from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts
+from ecgdl.app import corrections_ui, panels, review_ui
+from ecgdl.app.ecg_figures import overview_figure, strip_figure
+from ecgdl.clinical_report import ds2_metrics, intended_use
 from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
 from ecgdl.metrics import percent
 from ecgdl.result_store import ResultStore, result_nbytes
-from ecgdl.review import class_reliability, hr_trend, record_hrv, rhythm_episodes
+from ecgdl.review import class_reliability
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
 DEFAULT_EXAMPLE = "200"
@@ -86,14 +86,15 @@ def example_names() -> list[str]:
     return [r for r in DS2 if (folder / f"{r}.hea").is_file()]
 
 
-def score_upload(files: list[tuple[str, bytes]], options: UploadOptions):
-    """(result, None) or (None, message); the last upload's outcome is kept in the session."""
+def score_upload(files: list[tuple[str, bytes]], options: UploadOptions, preview=None):
+    """(result, None) or (None, message); the last upload's outcome is kept in the session. ``preview``: a
+    main-area ``st.empty()`` where a long record's overview is drawn while it is being scored."""
     if sum(len(data) for _, data in files) > _limits().max_upload_bytes:
         return _score_files(files, options)          # refused at once, before hashing a huge upload
     digest = hashlib.sha256(repr(options).encode())
     for name, data in files:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return _remembered(digest.hexdigest(), lambda: _score_files(files, options))
+    return _remembered(digest.hexdigest(), lambda: _score_files(files, options, preview))
 
 
 @st.cache_resource
@@ -121,23 +122,47 @@ def _limits() -> UploadLimits:
     return UploadLimits(max_upload_bytes=int(st.get_option("server.maxUploadSize")) * 1024 * 1024)
 
 
-def _score_files(files, options):
+def _score_files(files, options, preview=None):
     from ecgdl.infer import score_record
 
     try:
-        with st.spinner("Reading and scoring the record…"):
+        with st.spinner("Reading the record…"):
             record = record_from_upload(files, options, _limits())
-            return score_record(record, load_classifier()), None
+        if preview is not None and record.duration_s >= PREVIEW_FROM_S:
+            _preview(preview, record)
+        with st.spinner("Scoring the record (detecting and classifying every beat)…"):
+            result = score_record(record, load_classifier()), None
+        if preview is not None:
+            preview.empty()
+        return result
     except RecordError as exc:
         return None, str(exc)
     except Exception as exc:  # any other failure is reported, never raised (no traceback, no data in logs)
         return None, f"the record could not be analysed ({type(exc).__name__})"
 
 
+#: Records at least this long get their overview drawn as soon as they are read, before scoring ends.
+PREVIEW_FROM_S = 2 * 3600.0
+
+
+def _preview(slot, record) -> None:
+    """The overview of a long record, drawn in ``slot`` while its beats are being scored."""
+    y = record.signal[:, record.lead_pair()[0]]
+    with slot.container(key="preview"):
+        st.subheader(f"Record {record.name}  ·  {format_duration(record.duration_s)}  ·  {record.source_fs:g} Hz  ·  "
+                     f"{', '.join(record.leads)}  ·  starts {format_time(0, record.start_clock_s)}  (scoring…)")
+        st.plotly_chart(overview_figure(view.trace(y, record.fs, 0, record.duration_s, 3000), {}, window=(0, 0),
+                                        duration_s=record.duration_s, start_clock_s=record.start_clock_s),
+                        config=PLOT_CONFIG, key="preview_overview", theme=None)
+        st.caption(f"Overview of the raw {record.leads[record.lead_pair()[0]]} lead; every beat of the "
+                   f"{format_duration(record.duration_s)} is being detected and classified (tens of seconds for a "
+                   "day of recording); the full view follows.")
+
+
 # ----------------------------------------------------------------------------- sidebar
 
 
-def source_ui():
+def source_ui(preview=None):
     """Sidebar: the upload, the example picker (always there) and CSV options. Returns (result, error, key)."""
     sb = st.sidebar
     sb.header("Record")
@@ -158,7 +183,7 @@ def source_ui():
                               index=names.index(DEFAULT_EXAMPLE) if DEFAULT_EXAMPLE in names else 0, key="example")
     if show_upload:
         files = [(f.name, f.getvalue()) for f in uploaded]
-        result, error = score_upload(files, UploadOptions(csv_fs=csv_fs, csv_units=units,
+        result, error = score_upload(files, preview=preview, options=UploadOptions(csv_fs=csv_fs, csv_units=units,
                                                           target_fs=load_classifier().fs))
         return result, error, "upload:" + ",".join(sorted(n for n, _ in files))
     if choice is None:
@@ -266,74 +291,6 @@ def _denoised(denoiser, result, lead_idx: int, start: float, stop: float):
         return None
 
 
-def summary_ui(result) -> None:
-    """Burden, heart rate and its trend, and the episode counts (the events themselves: the Events tab)."""
-    s, rec = result.summary, result.record
-    hr, pct = s["heart_rate"], s["percent"]
-    c1, c2 = st.columns([1, 2])
-    with c1:
-        st.markdown(f"**Ventricular burden** {pct.get('V', 0):.2f}%  \n**Supraventricular burden** {pct.get('S', 0):.2f}%"
-                    f"  \n**Ectopic, V + S** {pct.get('V', 0) + pct.get('S', 0):.2f}%  \n**Fusion (F)** "
-                    f"{pct.get('F', 0):.2f}% (not counted as ectopic above)")
-        for key, label in (("min", "Slowest"), ("max", "Fastest")):
-            if hr[f"{key}_bpm"] is not None:
-                t = hr[f"{key}_at_s"]
-                st.button(f"{label} rate {hr[f'{key}_bpm']:.0f} bpm at {format_time(t, rec.start_clock_s)}",
-                          key=f"hr_{key}", on_click=review_ui.show_time, args=(t, rec.duration_s))
-    trend = hr_trend(result.sample, rec.fs, rec.duration_s, s.get("rhythm_config"))
-    if trend:
-        c2.plotly_chart(trend_figure(trend, rec.duration_s, rec.start_clock_s), config=PLOT_CONFIG, key="trend",
-                        theme=None)
-    hrv = record_hrv(result)
-    if hrv and hrv.get("sdnn_ms") is not None:
-        st.markdown(f"**Heart-rate variability** (N-N intervals): SDNN {hrv['sdnn_ms']:.0f} ms, RMSSD "
-                    f"{hrv['rmssd_ms']:.0f} ms, pNN50 {hrv['pnn50_pct']:.1f}%"
-                    + (f", LF/HF {hrv['lf_hf']:.2f}" if hrv.get("lf_hf") is not None else ""))
-    counts: dict[str, int] = {}
-    for e in view.episodes(s) + rhythm_episodes(result):
-        counts[e.title] = counts.get(e.title, 0) + 1
-    st.markdown("**Episodes:** " + (", ".join(f"{k} × {v}" for k, v in counts.items()) or "none found")
-                + " — every one is in the Events tab, most important first.")
-
-
-def agreement_ui(result) -> None:
-    """Se/+P per class against the reference annotations, and the disagreements (ringed on the strip)."""
-    if not result.reference:
-        st.caption("No reference annotations (.atr) came with this record.")
-        return
-    ref = result.reference
-    if ref.get("reference_beats"):
-        st.caption(f"{ref['matched']:,} of {ref['reference_beats']:,} reference beats matched a detected beat within "
-                   f"{1000 * ref.get('tolerance_s', 0.15):.0f} ms (AAMI EC57); Se = sensitivity, +P = positive "
-                   "predictivity, per class (the model's labels, before any correction).")
-    st.table(_frame(view.agreement_rows(ref)))
-    n = len(view.disagreements(result))
-    st.markdown(f"**{n:,} beats differ from the reference.** They are ringed in black on the strip with the "
-                "reference label beside the ring; choose *mismatch* under *Step by* to step through them.")
-
-
-def _frame(rows: list[dict]):
-    """A small table for st.table, indexed by its first column (no 0..n row numbers)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    return frame.set_index(frame.columns[0]) if len(frame.columns) else frame
-
-
-def model_ui(clf) -> None:
-    meta = clf.meta
-    st.table({k: v for k, v in model_facts(meta, clf.provider)})
-    metrics = ds2_metrics(meta)
-    if metrics:
-        overall = ds2_summary(meta)
-        extra = ", ".join(f"{label} {overall[key]:{fmt}}" for key, label, fmt in
-                          (("n", "beats", ","), ("accuracy", "accuracy", ".3f"), ("macro_f1", "macro-F1", ".3f"))
-                          if isinstance(overall.get(key), (int, float)))
-        st.markdown("**Held-out test performance (MIT-BIH DS2, inter-patient)**" + (f" — {extra}" if extra else ""))
-        st.table(_frame(view.metric_rows(metrics)))
-    st.warning(intended_use(meta), icon="⚠️")
-
-
 def main() -> None:
     st.set_page_config(page_title="ecgdl · ECG beat viewer", page_icon="🫀", layout="wide")
     st.html(CSS)
@@ -343,7 +300,8 @@ def main() -> None:
     except Exception as exc:
         st.error(f"The model could not be loaded ({type(exc).__name__}: {exc}).")
         return
-    result, error, key = source_ui()
+    preview = st.empty()
+    result, error, key = source_ui(preview)
     people_ui()
     st.sidebar.caption(intended_use(clf.meta))
     if error:
@@ -370,8 +328,8 @@ def panels_ui(fixed, original, clf, events) -> None:
     tabs = st.tabs(PANELS, key="panel", on_change="rerun")
     draw = {"Events": lambda: review_ui.events_ui(fixed, events),
             "Corrections": lambda: corrections_ui.corrections_ui(fixed, original, clf),
-            "Summary": lambda: summary_ui(fixed), "Agreement with reference": lambda: agreement_ui(original),
-            "Downloads": lambda: corrections_ui.downloads_ui(fixed, clf), "Model": lambda: model_ui(clf)}
+            "Summary": lambda: panels.summary_ui(fixed), "Agreement with reference": lambda: panels.agreement_ui(original),
+            "Downloads": lambda: corrections_ui.downloads_ui(fixed, clf), "Model": lambda: panels.model_ui(clf)}
     for name, tab in zip(PANELS, tabs):
         if tab.open:
             with tab:
