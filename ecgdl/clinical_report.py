@@ -131,7 +131,8 @@ def model_facts(meta: dict, provider: str | None = None) -> list[tuple[str, str]
         names = meta.get("class_names") or {}
         rows.append(("Classes", ", ".join(f"{c} {names.get(c, '')}".strip() for c in meta["classes"])))
     if provider:
-        rows.append(("Runs on", provider))
+        device = {"CUDAExecutionProvider": "GPU (CUDA)", "CPUExecutionProvider": "CPU"}.get(provider, provider)
+        rows.append(("Runs on", f"{device} — ONNX Runtime {provider}" if device != provider else provider))
     return rows
 
 

@@ -49,7 +49,7 @@ def test_model_facts_come_from_the_sidecar():
             "metrics": {"ds2": {"per_class": {"V": {"se": 0.9, "ppv": 0.8}}}}}
     facts = dict(model_facts(meta, "CPUExecutionProvider"))
     assert facts["Model"] == "cnn-x" and facts["Version"] == "sha256 abababababab"
-    assert facts["Code commit"] == "0123456789ab" and facts["Runs on"] == "CPUExecutionProvider"
+    assert facts["Code commit"] == "0123456789ab" and facts["Runs on"] == "CPU — ONNX Runtime CPUExecutionProvider"
     assert intended_use(meta) == "Research only."
     assert ds2_metrics(meta) == {"V": {"se": 0.9, "ppv": 0.8}}
     assert "do not use" in intended_use({})

@@ -18,7 +18,7 @@ PLOT_CONFIG = {"displaylogo": False, "scrollZoom": False, "modeBarButtonsToRemov
 PATIENT_FIELDS = (("pt_name", "Patient name"), ("pt_id", "Patient ID"), ("pt_dob", "Date of birth"),
                   ("rec_date", "Recording date"), ("referrer", "Referred by"))
 STEP_TARGETS = ("V beat", "S beat", "F beat", "mismatch", "low-confidence beat")
-EVENTS_SHOWN = 60
+EVENTS_SHOWN = 20         # buttons per page of the event list (fewer elements for the browser to draw)
 
 
 # ----------------------------------------------------------------------------- session state
@@ -69,7 +69,7 @@ def show_event(i: int, events, duration_s: float) -> None:
     i = int(np.clip(i, 0, len(events) - 1))
     ev = events[i]
     ss = st.session_state
-    ss["event_i"], ss["highlight"] = i, (ev.start_s, ev.end_s)
+    ss["event_i"], ss["highlight"], ss["event_page"] = i, (ev.start_s, ev.end_s), i // EVENTS_SHOWN
     ss["start_s"] = round(event_window(ev, _win(), duration_s)[0], 2)
     ss["_scroll"] = True
 
@@ -158,13 +158,19 @@ def events_ui(result, events) -> None:
         st.caption("No events: no runs, couplets, patterns, pauses or low-confidence beats.")
         return
     dur, clock = result.record.duration_s, result.record.start_clock_s
-    st.caption(f"{len(events)} events, most important first (V runs, rhythm episodes, S runs, pauses, "
-               "unusable signal, couplets, bigeminy/trigeminy, lowest-confidence beats). Click one to centre "
+    st.caption(f"{len(events)} events, most important first (VF/VFL, V runs, rhythm episodes, S runs, pauses, "
+               "unusable or undetected signal, couplets, rate episodes, bigeminy/trigeminy, lowest-confidence "
+               "beats). Click one to centre "
                "the strip on it; N / P step through them.")
+    pages = max(1, -(-len(events) // EVENTS_SHOWN))
+    page = 0
+    if pages > 1:
+        page = st.selectbox("Events shown", range(pages), key="event_page", width=220,
+                            format_func=lambda p: f"{p * EVENTS_SHOWN + 1}–{min((p + 1) * EVENTS_SHOWN, len(events))} "
+                                                  f"of {len(events)}")
     with st.container(height=300, key="event_list"):
-        for k, e in enumerate(events[:EVENTS_SHOWN]):
+        for k in range(page * EVENTS_SHOWN, min((page + 1) * EVENTS_SHOWN, len(events))):
+            e = events[k]
             st.button(f"{k + 1}. {format_time(e.start_s, clock)} · {e.title} · {e.detail}", key=f"ev_{k}",
                       on_click=show_event, args=(k, events, dur), width="stretch",
                       type="primary" if k == st.session_state.get("event_i") else "secondary")
-    if len(events) > EVENTS_SHOWN:
-        st.caption(f"… and {len(events) - EVENTS_SHOWN} more (use event ▶).")
