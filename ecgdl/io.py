@@ -416,16 +416,24 @@ def _read_annotations(base: Path, annotator: str, n_samples: int, fs: float):
 def _read_edf(path: Path):
     if not path.is_file():
         raise RecordError(path, "file not found")
-    try:
-        from wfdb.io.convert.edf import read_edf
+    from ecgdl.edf_annotations import beat_annotations, read_edf_plus
+    from ecgdl.wfdb_reader import ANN_SYMBOLS
 
-        rec = read_edf(str(path))
-        fs = float(rec.fs)
-        signal = np.asarray(rec.p_signal)
+    try:
+        plus = read_edf_plus(path)   # EDF+ with annotations: the annotation "signal" is not a lead
+        if plus is None:
+            from wfdb.io.convert.edf import read_edf
+
+            rec = read_edf(str(path))
+            fs, signal, units, names, tals = float(rec.fs), np.asarray(rec.p_signal), rec.units, rec.sig_name, []
+        else:
+            fs, signal, units, names, tals = plus.fs, plus.signal, plus.units, plus.names, plus.tals
     except Exception as exc:  # noqa: BLE001 - wfdb's EDF reader raises many types on a malformed file
         raise RecordError(path, f"EDF does not parse ({type(exc).__name__}: {_first_line(exc)})") from None
     if signal.ndim != 2:
         raise RecordError(path, "EDF holds no signal samples")
-    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in rec.units])
-    leads = tuple(str(n) for n in rec.sig_name)
-    return path.stem, signal * scale, fs, leads, None, []
+    scale = np.array([_UNIT_TO_MV.get((u or "").strip().lower(), 1.0) for u in units])
+    leads = tuple(str(n) for n in names)
+    sample, symbol = beat_annotations(tals, fs, set(ANN_SYMBOLS.values()) - {" "})
+    ann = Annotations(sample, symbol) if len(sample) else None
+    return path.stem, signal * scale, fs, leads, ann, []
