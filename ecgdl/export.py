@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.artifacts import atomic_write, sha256_file, strict_json
+from ecgdl.artifacts import atomic_write, onnx_session, sha256_file, strict_json
 from ecgdl.metrics import percent
 
 #: Sidecar format version (bump when a key changes meaning).
@@ -153,10 +153,9 @@ def parity(model, onnx_path: Path, inputs: dict[str, np.ndarray], *, batch: int 
 
     Returns ``{"n", "max_abs_logit_diff", "argmax_agree", "argmax_disagree"}``.
     """
-    import onnxruntime as ort
     import torch
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess, _ = onnx_session(onnx_path, "cpu")
     model = model.eval().to("cpu")
     t_out, o_out = [], []
     with torch.no_grad():

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.errors import RecordError
+from ecgdl.metrics import percent
 from ecgdl.signal import resample
 from ecgdl.wfdb_header import UNIT_TO_MV as _UNIT_TO_MV
 from ecgdl.wfdb_header import WFDB_FORMAT_BITS  # noqa: F401 (re-exported)
@@ -277,9 +278,9 @@ def _check_values(path, signal, leads, on_gaps, max_gap_fraction):
         worst = int(np.argmax(frac))
         if on_gaps == "raise":
             raise RecordError(path, f"lead {leads[worst]} contains NaN (missing) samples: "
-                                    f"{np.count_nonzero(nan[:, worst])} of {len(signal)} ({100 * frac[worst]:.2f}%)")
+                                    f"{np.count_nonzero(nan[:, worst])} of {len(signal)} ({percent(frac[worst], 2, '%')})")
         if frac.max() > max_gap_fraction:
-            raise RecordError(path, f"lead {leads[worst]} is {100 * frac[worst]:.0f}% NaN (missing) samples")
+            raise RecordError(path, f"lead {leads[worst]} is {percent(frac[worst], 0, '%')} NaN (missing) samples")
         any_nan = nan.any(axis=1)
         edges = np.flatnonzero(np.diff(np.r_[0, any_nan.astype(np.int8), 0]))
         gaps = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]

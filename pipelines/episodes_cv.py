@@ -195,8 +195,9 @@ def _runs(y: np.ndarray) -> list[tuple[int, int]]:
 
 def export_sequence(model, channels: int, path: Path) -> None:
     """ONNX export (input ``seq`` (1, C, n) dynamic n, output ``logit`` (1, n)) + onnxruntime parity check."""
-    import onnxruntime as ort
     import torch
+
+    from ecgdl.artifacts import onnx_session
 
     class Head(torch.nn.Module):
         def __init__(self, m):
@@ -209,7 +210,7 @@ def export_sequence(model, channels: int, path: Path) -> None:
     x = torch.randn(1, channels, 700)
     torch.onnx.export(Head(model), (x,), str(path), input_names=["seq"], output_names=["logit"],
                       dynamic_axes={"seq": {2: "n"}, "logit": {1: "n"}}, opset_version=17, dynamo=False)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess, _ = onnx_session(path, "cpu")
     ref = Head(model)(x).detach().numpy()
     got = sess.run(["logit"], {"seq": x.numpy()})[0]
     assert np.allclose(ref, got, atol=1e-4), "ONNX and torch disagree"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ecgdl.artifacts import atomic_write, sha256_file
+from ecgdl.artifacts import atomic_write, onnx_session, sha256_file
 from ecgdl.models import build_model
 from ecgdl.noise import PARTS
 from ecgdl.paths import MODELS_DIR, REPO_ROOT, database_dir, runs_dir
@@ -72,9 +72,7 @@ def export_onnx(model: torch.nn.Module, path: Path, window: int) -> None:
 
 def parity(model: torch.nn.Module, path: Path, windows: np.ndarray) -> dict:
     """Max |onnxruntime - torch| (mV) on real windows, at the training length and at 4x it."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sess, _ = onnx_session(path, "cpu")
     long = np.ascontiguousarray(np.concatenate(list(windows[:4 * 8]), axis=-1).reshape(8, windows.shape[1], -1))
     out = {"providers": sess.get_providers()}
     for key, x in (("max_abs_diff_mv", windows), ("max_abs_diff_mv_4x_window", long)):
