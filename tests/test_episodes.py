@@ -178,3 +178,19 @@ def test_batch_writes_the_episode_contract(mitdb_dir, tmp_path):
     table = list(csv.DictReader((tmp_path / "summary.csv").open()))[0]
     assert float(table["af_burden_pct"]) == pytest.approx(ep["af_burden_pct"])
     assert int(table["VT_episodes"]) == ep["counts"]["VT"]
+
+
+def test_record_207_ventricular_flutter_is_found(mitdb_dir):
+    """DS1 record 207: the detector's VF stretches become VFL episodes covering the reference ``(VFL`` time."""
+    import wfdb
+
+    from ecgdl.infer import BeatClassifier, score_record
+
+    res = score_record(mitdb_dir / "207", BeatClassifier(device="cpu"), compare=False)
+    vfl = [(e.start_s, e.end_s) for e in res.episodes if e.rhythm == "VFL"]
+    ann = wfdb.rdann(str(mitdb_dir / "207"), "atr")
+    marks = [(s / ann.fs, x.strip("\x00")) for s, sym, x in zip(ann.sample, ann.symbol, ann.aux_note) if sym == "+"]
+    ref = [(t, marks[i + 1][0]) for i, (t, x) in enumerate(marks[:-1]) if x == "(VFL"]
+    overlap = sum(max(0.0, min(b, d) - max(a, c)) for a, b in ref for c, d in vfl)
+    assert ref and overlap / sum(b - a for a, b in ref) > 0.8      # duration Se (measured: 91.9 %)
+    assert overlap / sum(d - c for c, d in vfl) > 0.8              # duration +P (measured: 95.2 %)
