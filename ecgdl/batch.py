@@ -34,6 +34,7 @@ from ecgdl.run_folder import check_out_folder, input_digest, locked, output_keys
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf", ".csv")
 FORMATS = ("csv", "parquet")
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class BatchConfig:
     annotations: bool = False            # also write <stem>.ecgdl (WFDB annotations, ecgdl.annotations)
     csv_fs: float | None = None          # sampling rate of .csv inputs (Hz); required for them
     csv_units: str = "mV"                # units of .csv inputs
+    engine: str = "local"                # "local" (this machine's processes) or "ray" (ecgdl.engine_ray)
+    cluster: object | None = None        # ecgdl.engine_ray.ClusterConfig for engine="ray"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class BatchResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     reference: dict | None = None
     provider: str = ""
+    workers: list[dict] = field(default_factory=list)  # engine="ray": one dict per actor (pid, records, memory)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +161,10 @@ def finished(out: Path, stem: str, cfg: BatchConfig, key: str) -> RecordSummary 
     """The saved summary when this record is already done from the same input content with the same
     model and options (its ``resume_key`` equals ``key``), else None. The name alone is never enough."""
     beats, summ = _paths(out, stem, cfg.format)
-    if not (beats.is_file() and summ.is_file() and (out / f"{stem}.episodes.csv").is_file()):
+    from ecgdl.store import beats_partition
+
+    if not (beats.is_file() and summ.is_file() and (out / f"{stem}.episodes.csv").is_file()
+            and beats_partition(out, stem).is_file()):
         return None
     try:
         s = json.loads(summ.read_text())
@@ -169,11 +176,13 @@ def finished(out: Path, stem: str, cfg: BatchConfig, key: str) -> RecordSummary 
 _CLF = None
 
 
-def _init_worker(model, device, threads=None) -> None:
+def _init_worker(model, device, threads=None):
+    """Load this process's classifier (once per worker); returns it."""
     global _CLF
     from ecgdl.infer import BeatClassifier
 
     _CLF = BeatClassifier(model, device=device, threads=threads)
+    return _CLF
 
 
 def _init_pool_worker(model, device, threads=None) -> None:
@@ -209,6 +218,7 @@ def _die_with_parent() -> None:
 def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = ("", "")) -> RecordSummary:
     """Score one record and write its two files (the summary last); returns its summary."""
     from ecgdl.infer import score_record
+    from ecgdl.store import beats_partition
 
     t0 = time.perf_counter()
     source = path
@@ -225,6 +235,9 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = 
         from ecgdl.annotations import write_annotations
 
         write_annotations(res, cfg.out, stem)
+    part = beats_partition(cfg.out, stem)  # the record's partition of the run's Parquet dataset (ecgdl.store)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(part, parquet_bytes(columns))
     summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
                             has_annotations=res.record.annotations is not None, source_path=str(path),
                             seconds=round(time.perf_counter() - t0, 3), input_sha256=keys[0], resume_key=keys[1])
@@ -249,7 +262,9 @@ def parquet_bytes(columns: dict[str, np.ndarray]) -> bytes:
 
 def _remove_stale_tmp(out: Path) -> int:
     """Delete temp files left by interrupted runs (their process is gone); returns how many."""
-    stale = stale_tmp_files(out)
+    from ecgdl.store import dataset_dir
+
+    stale = [f for d in (out, dataset_dir(out), *dataset_dir(out).glob("beats/record=*")) for f in stale_tmp_files(d)]
     for f in stale:
         f.unlink(missing_ok=True)
     return len(stale)
@@ -263,8 +278,9 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     """
     if cfg.format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
-    if cfg.format == "parquet":
-        import pyarrow  # noqa: F401 - fail before scoring anything when it is missing
+    if cfg.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    import pyarrow  # noqa: F401 - the run's Parquet dataset needs it: fail before scoring anything
     records = find_records(paths)
     if cfg.csv_fs is None and any(r.suffix.lower() == ".csv" for r in records):
         raise ValueError("a .csv record carries no sampling rate: give it (--fs HZ, BatchConfig.csv_fs)")
@@ -291,7 +307,7 @@ def _score_locked(records: list[Path], cfg: BatchConfig) -> BatchResult:
         else:
             todo.append(r)
     bar = _progress_bar(len(records), len(records) - len(todo), cfg.progress)
-    for r, outcome in _run(todo, stems, cfg, keys):
+    for r, outcome in _run(todo, stems, cfg, keys, result.workers):
         if isinstance(outcome, Exception):
             result.failures.append((str(r), f"{type(outcome).__name__}: {outcome}"))
             outcomes[r] = RecordOutcome(r, stems[r], "error", error=str(outcome))
@@ -317,6 +333,10 @@ def _write_run_files(result: BatchResult, cfg: BatchConfig, classes: tuple[str, 
     """``summary.csv`` and ``reference.json`` (functions of the inputs and options) and ``run.json`` (this run)."""
     result.rows = [run_row(o) for o in result.outcomes]
     atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
+    from ecgdl.store import write_tables
+
+    write_tables(cfg.out, [{**(o.summary.to_dict() if o.summary else {}), "record": o.stem, "status": o.status,
+                            "error": o.error} for o in result.outcomes], classes, atomic_write)
     if cfg.reference:
         result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], classes)
         atomic_write(cfg.out / "reference.json", json.dumps(strict_json(result.reference), indent=1))
@@ -343,9 +363,14 @@ def _progress_bar(total: int, initial: int, show: bool):
     return tqdm(total=total, initial=initial, desc="score", unit="record")
 
 
-def _run(todo: list[Path], stems: dict, cfg: BatchConfig, keys: dict):
-    """Yield ``(record, summary | exception)``; in-process with one worker, else a process pool whose
-    workers die with this process."""
+def _run(todo: list[Path], stems: dict, cfg: BatchConfig, keys: dict, workers: list):
+    """Yield ``(record, summary | exception)``; in-process with one worker, a process pool whose
+    workers die with this process, or Ray actors (``engine="ray"``, :mod:`ecgdl.engine_ray`)."""
+    if cfg.engine == "ray" and todo:
+        from ecgdl.engine_ray import Work, run_ray
+
+        yield from run_ray(todo, stems, Work(_init_worker, _score_one, cfg, keys), _CLF.path, workers)
+        return
     if cfg.workers <= 1 or len(todo) <= 1:
         for r in todo:
             try:

@@ -55,10 +55,16 @@ def cmd_score(a: argparse.Namespace) -> int:
     from ecgdl.batch import BatchConfig, score_batch
     from ecgdl.cli_output import print_score
 
+    cluster = None
+    if a.engine == "ray":
+        from ecgdl.engine_ray import ClusterConfig
+
+        cluster = ClusterConfig(address=a.address, actors_per_node=a.actors_per_node,
+                                threads_per_actor=a.threads_per_actor)
     cfg = BatchConfig(out=a.out, model=a.model, device=a.device, workers=a.workers, format=a.format, force=a.force,
                       reference=a.reference or a.use_reference_beats, use_reference_beats=a.use_reference_beats,
                       progress=a.verbosity >= 0 and not a.json and sys.stderr.isatty(),
-                      annotations=a.annotations, csv_fs=a.fs, csv_units=a.units)
+                      annotations=a.annotations, csv_fs=a.fs, csv_units=a.units, engine=a.engine, cluster=cluster)
     from ecgdl.run_folder import OutFolderError, printable
 
     try:
@@ -94,7 +100,8 @@ SCORE_FILES = """files written into --out (docs/outputs.md describes every colum
   <record>.ecgdl         WFDB annotation file of the labelled beats and rhythm changes (--annotations)
   summary.csv            one row per record of the run (a function of the inputs and options)
   run.json               what this run did: each record scored now, reused or failed, processing_s
-  reference.json         Se/+P per class over all compared records (--reference)"""
+  reference.json         Se/+P per class over all compared records (--reference)
+  dataset/               Parquet: beats/record=<record>/, records.parquet, events.parquet (ecgdl query)"""
 
 
 def add_score(sub) -> None:
@@ -125,6 +132,38 @@ def add_score(sub) -> None:
                     help="sampling rate of CSV inputs in Hz (required for .csv; WFDB/EDF give their own)")
     sc.add_argument("--units", choices=("mV", "uV", "V"), default="mV", help="units of CSV inputs (default mV)")
     sc.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
+    sc.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local processes, or a Ray cluster (pip install 'ecgdl[cluster]'; docs/cluster.md)")
+    sc.add_argument("--address", default=None,
+                    help="Ray cluster address, e.g. HEAD:6379 or auto (default: start Ray on this machine)")
+    sc.add_argument("--actors-per-node", type=int, default=None,
+                    help="Ray actors per node (default: the node's CPUs / --threads-per-actor; one per GPU)")
+    sc.add_argument("--threads-per-actor", type=int, default=1, help="ONNX Runtime threads per Ray actor (default 1)")
+
+
+def cmd_query(a: argparse.Namespace) -> int:
+    """SQL over a scored folder's Parquet dataset (views records, events, beats) through embedded DuckDB."""
+    from ecgdl.query import format_rows, query
+
+    try:
+        cols, rows = query(a.dir, a.sql)
+    except FileNotFoundError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - a bad SQL statement: DuckDB's own message
+        log.error("%s: %s", type(exc).__name__, exc)
+        return EXIT_USAGE
+    print(format_rows(cols, rows, a.format))
+    return EXIT_OK
+
+
+def add_query(sub) -> None:
+    qu = _subcommand(sub, "query", cmd_query,
+                     'ecgdl query out/ "SELECT record, V_longest_run_beats, AF_burden_pct FROM records '
+                     'WHERE V_longest_run_beats >= 10 OR AF_burden_pct > 10"', "nothing (reads DIR/dataset)")
+    qu.add_argument("dir", help="a folder written by `ecgdl score --out`, or its pyarrow.fs URI (s3://...)")
+    qu.add_argument("sql", help="SQL over the views records, events, beats (docs/cluster.md lists the columns)")
+    qu.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
 
 
 DEMO_RECORD = "200"
@@ -190,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"ecgdl {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_score, add_demo, add_app, add_prepare):
+    for add in (add_score, add_query, add_demo, add_app, add_prepare):
         add(sub)
     return p
 
