@@ -88,7 +88,7 @@ def run_engine(engine: str, archive: Path, out: Path, workers: int) -> dict:
 
 def _files(out: Path) -> dict[str, bytes]:
     files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".ecgdl-score.lock"):  # lock: not output
         data = f.read_bytes()
         if f.name.endswith(".summary.json"):
             s = json.loads(data)

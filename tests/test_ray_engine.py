@@ -161,11 +161,11 @@ def _score(paths, out: Path, *extra: str, model=None) -> subprocess.CompletedPro
 def _files(out: Path) -> dict[str, bytes]:
     """Every output file's bytes; the per-record wall time (``seconds``) dropped from the two files holding it."""
     files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".ecgdl-score.lock"):  # lock: not output
         data = f.read_bytes()
         if f.name.endswith(".summary.json"):
             s = json.loads(data)
-            s.pop("seconds")
+            s.pop("seconds", None)
             data = json.dumps(s, indent=1).encode()
         elif f.name == "run.json":  # what this run did, with each record's wall time
             log = json.loads(data)
