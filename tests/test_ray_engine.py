@@ -248,3 +248,21 @@ def test_local_engine_never_imports_ray(tmp_path, mitdb_dir):
             "print(rc, 'ray' in sys.modules, 'duckdb' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], env=RAY_ENV, capture_output=True, text=True, timeout=300)
     assert run.stdout.split()[-3:] == ["0", "False", "False"], run.stderr
+
+
+@pytest.mark.parametrize("device, per_node, threads, expected", [
+    ("auto", None, 1, [("cpu-node", 1.0, 0, "cpu")] * 4 + [("gpu-node", 1.0, 1, "cuda")] * 2),
+    ("cpu", None, 2, [("cpu-node", 2.0, 0, "cpu")] * 2 + [("gpu-node", 2.0, 0, "cpu")] * 4),
+    ("auto", 3, 2, [("cpu-node", 4 / 3, 0, "cpu")] * 3 + [("gpu-node", 2.0, 2 / 3, "cuda")] * 3),
+])
+def test_actor_plan_per_node(device, per_node, threads, expected):
+    """Actors per node and their resources from ``ray.nodes()``: CPU actors on CPU nodes (CPUs / threads),
+    one GPU actor per GPU (``num_gpus``, device CUDA) unless ``--device cpu``; dead nodes get none."""
+    from ecgdl.engine_ray import ClusterConfig, plan_actors
+
+    nodes = [{"NodeID": "cpu-node", "Alive": True, "Resources": {"CPU": 4.0}},
+             {"NodeID": "gpu-node", "Alive": True, "Resources": {"CPU": 8.0, "GPU": 2.0}},
+             {"NodeID": "dead-node", "Alive": False, "Resources": {"CPU": 64.0}}]
+    specs = plan_actors(nodes, ClusterConfig(actors_per_node=per_node, threads_per_actor=threads), device)
+    got = [(s["node"], round(s["num_cpus"], 3), round(s["num_gpus"], 3), s["device"]) for s in specs]
+    assert got == [(n, round(c, 3), round(g, 3), d) for n, c, g, d in expected]
