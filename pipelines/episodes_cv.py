@@ -68,9 +68,9 @@ def record_table(rec: str, clf, fcfg: AFFeatureConfig) -> dict:
     rhythm = reference_rhythm(path, s / fs)
     pauses = np.array([[p["start_s"], p["end_s"]] for p in res.summary["pauses"]]).reshape(-1, 2)
     vf = np.array([[v["start_s"], v["end_s"]] for v in res.summary.get("vf", [])]).reshape(-1, 2)
-    out = dict(vf=vf, sample=s, label=lab.astype("<U1"), feats=feats, seq=seq, proba=res.proba, rhythm=rhythm.astype("<U8"),
-               y=(rhythm == "AFIB").astype(np.float32), fs=np.float64(fs), duration_s=np.float64(res.record.duration_s),
-               pauses=pauses, sig=sig.astype(np.float32))
+    out = dict(sample=s, label=lab.astype("<U1"), feats=feats, seq=seq, proba=res.proba, rhythm=rhythm.astype("<U8"),
+               y=(rhythm == "AFIB").astype(np.float32), fs=np.float64(fs),
+               duration_s=np.float64(res.record.duration_s), pauses=pauses, vf=vf, sig=sig.astype(np.float32))
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)
     return out
