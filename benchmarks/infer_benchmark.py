@@ -7,6 +7,8 @@ Parts (``--only``):
   parity      max |logit diff| torch vs the shipped ONNX on 1,000 DS2 beats (seeded draw), argmax agreement
   throughput  onnxruntime CPU vs torch eager CPU on the same DS2 inputs, side by side (beats/s, median)
   record      `ecgdl score` of one 30-min MIT-BIH record as a command (wall, median) and in-process
+  startup     `ecgdl score` of one 30-min record vs `python -c "import scipy.signal, wfdb"`, run in turn
+              (A B A B ...), wall and CPU (user + sys) ratio per pair, median over --repeats pairs
   holter      `ecgdl score` of a 24-hour two-lead WFDB record made by concatenating MIT-BIH records
               (written to ~/.cache/ecgdl/bench, never into the repo); wall time and peak RSS (/usr/bin/time -v)
   ds2         `ecgdl score` on DS2 with --use-reference-beats vs the evaluation path (torch checkpoint on
@@ -156,6 +158,35 @@ def part_record(a) -> dict:
             "stages_s": stages}
 
 
+def _cpu_wall(cmd: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s = user + sys of the finished child) of one command."""
+    before = os.times()
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
+def part_startup(a) -> dict:
+    """Whole-process start-up budget: scoring one record must cost no more than importing scipy.signal and
+    wfdb alone (the two libraries the scoring path once imported)."""
+    rec = database_dir("mitdb") / a.record
+    yardstick = [sys.executable, "-c", "import scipy.signal, wfdb"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = score_cmd([rec], Path(tmp), a)
+        _cpu_wall(cmd), _cpu_wall(yardstick)  # warm the file cache
+        pairs = [(_cpu_wall(cmd), _cpu_wall(yardstick)) for _ in range(a.repeats)]
+    out = {"score_wall_s": statistics.median(p[0][0] for p in pairs),
+           "imports_wall_s": statistics.median(p[1][0] for p in pairs),
+           "wall_ratio": statistics.median(p[0][0] / p[1][0] for p in pairs),
+           "cpu_ratio": statistics.median(p[0][1] / p[1][1] for p in pairs)}
+    print(f"[startup] `ecgdl score` {a.record}: {out['score_wall_s']:.2f} s vs `import scipy.signal, wfdb` "
+          f"{out['imports_wall_s']:.2f} s (medians of {a.repeats} pairs); ratio wall {out['wall_ratio']:.3f}, "
+          f"CPU {out['cpu_ratio']:.3f}")
+    return out
+
+
 def make_holter(hours: float = 24.0) -> Path:
     """A two-lead WFDB record of ``hours`` made by concatenating MIT-BIH records (cached)."""
     import wfdb
@@ -274,7 +305,8 @@ def main(argv=None) -> int:
             print(f"[{part}] skipped: needs --checkpoint")
             continue
         fn = {"parity": part_parity, "throughput": part_throughput, "ds2": part_ds2}.get(part)
-        results[part] = fn(a, model, blob) if fn else {"record": part_record, "holter": part_holter}[part](a)
+        results[part] = fn(a, model, blob) if fn else {"record": part_record, "holter": part_holter,
+                                                                 "startup": part_startup}[part](a)
     if a.json:
         a.json.write_text(json.dumps(results, indent=1, default=str))
     return 0
