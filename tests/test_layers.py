@@ -99,3 +99,13 @@ def test_no_import_loop():
 
 def test_a_loop_is_found():
     assert find_loop({"qrs": {"qrs_select"}, "qrs_select": {"qrs"}, "io": set()}) == ["qrs", "qrs_select", "qrs"]
+
+
+if __name__ == "__main__":  # python tests/test_layers.py: the house drawn from its imports, top layer first
+    graph = import_graph()
+    for layer, names in reversed(list(LAYERS.items())):
+        print(f"{layer}:")
+        for m in names:
+            if m in graph:
+                print(f"  {m:<22} -> {', '.join(sorted(graph[m])) or '-'}")
+    print("import loop:", find_loop(graph))
