@@ -10,6 +10,7 @@ terminated (then killed if it does not stop) when the ``with`` block ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -112,15 +113,25 @@ def truncated_texts(page, selector: str) -> list[str]:
     }""", selector)
 
 
-def in_viewport(page, selector: str) -> bool:
-    """Whether the first element matching ``selector`` lies wholly inside the browser's viewport."""
-    return page.evaluate("""(sel) => {
+def in_viewport(page, selector: str, within_ms: int = 0) -> bool:
+    """Whether the first element matching ``selector`` lies wholly inside the browser's viewport (or comes to
+    within ``within_ms``)."""
+    if within_ms:
+        try:
+            page.wait_for_function(f"() => ({_IN_VIEW})({json.dumps(selector)})", timeout=within_ms)
+            return True
+        except Exception:
+            return False
+    return page.evaluate(_IN_VIEW, selector)
+
+
+_IN_VIEW = """(sel) => {
         const el = document.querySelector(sel);
         if (!el) return false;
         const r = el.getBoundingClientRect();
         return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight + 1 && r.right <= window.innerWidth + 1
                && r.height > 0;
-    }""", selector)
+    }"""
 
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:

@@ -97,7 +97,7 @@ def test_layout_at_common_screen_sizes(page, width, height, tmp_path):
     page.locator(".st-key-ev_2 button").click()
     page.get_by_text("Event 3 of", exact=False).first.wait_for(timeout=60_000)
     _settle(page)
-    assert in_viewport(page, STRIP), "the strip left the viewport after the event click"
+    assert in_viewport(page, STRIP, within_ms=5000), "the strip left the viewport after the event click"
     assert page.locator(f"{STRIP} .shapelayer path").count() >= 1          # the event is shaded
     page.screenshot(path=str(_shots(f"event_{width}x{height}.png", tmp_path)))
 

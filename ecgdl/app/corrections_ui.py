@@ -97,7 +97,7 @@ def _group_ui(fixed, original, groups: np.ndarray, classes) -> None:
                                  fixed.record.fs), config=PLOT_CONFIG, key="groups", theme=None)
     with st.container(horizontal=True, vertical_alignment="bottom"):
         g = st.selectbox("Group", range(n), format_func=describe, key="grp_pick", width=380)
-        st.selectbox("New label", classes, key="grp_new", format_func=view.class_label, width=240)
+        st.selectbox("New label", classes, key="grp_new", format_func=view.class_label, width=320)
         st.button("Relabel group", key="grp_apply", on_click=_relabel_group, args=(original, fixed, groups))
         first = np.asarray(original.sample)[groups == g]
         st.button("Show a beat of it", key="grp_show", on_click=_show_sample,
@@ -119,15 +119,15 @@ def _beat_ui(fixed, classes) -> None:
     with st.container(horizontal=True, vertical_alignment="bottom"):
         if sel.size:
             st.selectbox("Beat in the window", sel.tolist(), key="beat_pick", width=250,
-                             format_func=lambda k: f"{format_time(fixed.sample[k] / rec.fs, rec.start_clock_s)} "
-                                                   f"+{(fixed.sample[k] / rec.fs) % 1:.2f} s · {fixed.label[k]} "
-                                                   f"(p {conf[k]:.2f})")
-            st.selectbox("New label", classes, key="beat_new", format_func=view.class_label, width=220)
+                             format_func=lambda k: f"{format_time(fixed.sample[k] / rec.fs, rec.start_clock_s)}"
+                                                   f".{int(fixed.sample[k] / rec.fs % 1 * 100):02d} · "
+                                                   f"{fixed.label[k]} (p {conf[k]:.2f})")
+            st.selectbox("New label", classes, key="beat_new", format_func=view.class_label, width=320)
             st.button("Relabel beat", key="beat_apply", on_click=_beat_edit, args=("relabel", fixed))
             st.button("Delete beat", key="beat_delete", on_click=_beat_edit, args=("delete", fixed))
         st.number_input("Add a beat at (s into the window)", 0.0, float(stop - start), 0.0, 0.05, key="add_at",
                         width=200)
-        st.selectbox("Its label", classes, key="add_new", format_func=view.class_label, width=200)
+        st.selectbox("Its label", classes, key="add_new", format_func=view.class_label, width=320)
         st.button("Add beat", key="add_apply", on_click=_beat_edit, args=("add", fixed))
 
 
