@@ -14,7 +14,7 @@ import wfdb
 from wfdb.processing import compare_annotations
 
 from ecgdl.labels import BEAT_SYMBOLS
-from ecgdl.qrs import detect_r_peaks
+from ecgdl.qrs import detect_r_peaks, is_standard_lead
 
 PRIMARY = ("MLII",)
 
@@ -36,7 +36,7 @@ class BenchRecord:
     adc_zero: int
     ref: np.ndarray
     vf: tuple[tuple[int, int], ...]
-    named_primary: bool = True       # column 0 is a lead called MLII (else: an unknown recorder's leads)
+    named_primary: bool = True       # column 0 has a standard lead name (else: an unknown recorder's leads)
 
 
 def load(path: Path) -> BenchRecord:
@@ -56,7 +56,7 @@ def load(path: Path) -> BenchRecord:
     starts, stops = samp[sym == "["], samp[sym == "]"]
     vf = tuple((int(a), int(stops[stops > a][0]) if (stops > a).any() else sig.shape[0]) for a in starts)
     return BenchRecord(str(rec.record_name), sig, float(rec.fs), d[:, 0].copy(), float(gain[0]),
-                       int(rec.adc_zero[order[0]]), ref, vf, names[first] in PRIMARY)
+                       int(rec.adc_zero[order[0]]), ref, vf, is_standard_lead(names[first]))
 
 
 # ----------------------------------------------------------------------------- detectors

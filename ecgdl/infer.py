@@ -269,22 +269,12 @@ def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,
             raise ValueError(f"{rec.name}: use_reference=True but the record has no reference annotations")
         return reference_beats(rec)[0], {"unusable": (), "undetected": (), "vf": (), "unreadable": (),
                                          "quality": None}
-    from ecgdl.qrs import detect_r_peaks
+    from ecgdl.qrs import detect_r_peaks, is_standard_lead
 
-    found = detect_r_peaks(raw, rec.fs, qrs, choose_lead=not _named_limb_lead(rec))
+    found = detect_r_peaks(raw, rec.fs, qrs, choose_lead=not is_standard_lead(rec.leads[rec.primary_lead()]))
     return found.peaks, {"unusable": tuple(found.unusable), "undetected": found.undetected, "vf": found.vf,
                          "unreadable": found.quality.unreadable if found.quality else (),
                          "quality": found.quality}
-
-
-#: Primary-lead names that say which lead it is; with any other name (ECG1, ECG, lead1...) the
-#: detector picks the better of the two leads per chunk (``detect_r_peaks(choose_lead=True)``).
-LIMB_LEAD_NAMES: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II")
-
-
-def _named_limb_lead(rec: Record) -> bool:
-    """True when the record's primary lead is named as a known limb lead (MLII, II)."""
-    return rec.leads[rec.primary_lead()].upper() in LIMB_LEAD_NAMES
 
 
 def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_sample: np.ndarray, spans: dict,

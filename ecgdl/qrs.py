@@ -27,6 +27,7 @@ Example:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,21 @@ from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
 from ecgdl.quality import SegmentQuality, concat_quality, segment_quality, undetected_gaps
 from ecgdl.vf import vf_stretches
 
-__all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "refine_peaks"]
+__all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "is_standard_lead", "refine_peaks"]
+
+_STANDARD_LEAD = re.compile(r"^(ML|LEAD ?)?(I{1,3}|AV[RLF]|V[1-6]|ML2)$")
+
+
+def is_standard_lead(name: str) -> bool:
+    """True for a standard lead name (MLII, II, V5, aVF, ...): a lead whose view is known.
+
+    Leads of an unknown recorder (ECG1, ECG, lead1) are not: for those the caller passes
+    ``choose_lead=True`` to :func:`detect_r_peaks`.
+
+    >>> [is_standard_lead(n) for n in ("MLII", "V5", "ECG1", "lead1")]
+    [True, True, False, False]
+    """
+    return bool(_STANDARD_LEAD.match(name.strip().upper()))
 
 
 @dataclass(frozen=True)

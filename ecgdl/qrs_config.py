@@ -72,9 +72,9 @@ class QRSConfig:
     level_window_s: float = 8.0
     threshold: float = 0.07          # fraction of the local QRS level
     searchback_threshold: float = 0.03   # search-back floor, fraction of the local QRS level
-    searchback_rr: float = 1.66
+    searchback_rr: float = 1.5          # issue 15: gaps > 1.5x the local RR are searched again
     noise_factor: float = 6.0        # every candidate must exceed this x the local noise floor
-    searchback_beat_ratio: float = 0.05  # search-back: at least this x the neighbouring beats' energy
+    searchback_beat_ratio: float = 0.03  # search-back: at least this x the neighbouring beats' energy
     flat_s: float = 1.0
     flat_tol_mv: float = 1e-6
     overlap_s: float = 10.0
