@@ -305,10 +305,42 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
         pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
-    fib = list(vf_stretches(_vf_leads(leads, x), fs, cfg.vf)) if cfg.vf.enabled else []
+    fib = _vf_where_suspect(_vf_leads(leads, x), fs, pk, cfg) if cfg.vf.enabled else []
     for s, e in fib:
         pk = pk[(pk < s) | (pk >= e)]
     return pk, ranges, leads[0], fib
+
+
+def _vf_where_suspect(leads: list[np.ndarray], fs: float, pk: np.ndarray, cfg: QRSConfig) -> list:
+    """VF/VFL stretches, looked for only where the beats found are suspect (cost follows them).
+
+    Suspect: a 10-s segment with an RR gap > 1.5 s, 25 beats or more (>= 150 bpm), or more than
+    30 % irregular RR intervals; each suspect run is analysed with 20 s of context on each side.
+    """
+    n = leads[0].size
+    seg = int(10 * fs)
+    ns = -(-n // seg)
+    sus = np.zeros(ns, bool)
+    if pk.size < 3:
+        sus[:] = True
+    else:
+        rr = np.diff(pk)
+        med = np.median(rr)
+        k = pk[1:] // seg
+        sus[k[rr > 1.5 * fs]] = True
+        sus[(pk[:-1] // seg)[rr > 1.5 * fs]] = True
+        sus |= np.bincount(pk // seg, minlength=ns)[:ns] >= 25
+        irr = np.bincount(k, weights=(np.abs(rr - med) > 0.3 * med).astype(float), minlength=ns)[:ns]
+        sus |= irr > 0.3 * np.maximum(np.bincount(k, minlength=ns)[:ns], 1)
+        sus[: pk[0] // seg + 1] |= pk[0] > 1.5 * fs
+        sus[pk[-1] // seg:] |= n - pk[-1] > 1.5 * fs
+    out = []
+    d = np.diff(np.r_[0, sus.view(np.int8), 0])
+    spans = [(max(0, i * seg - 2 * seg), min(n, j * seg + 2 * seg))
+             for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
+    for a, b in _merge_ranges(spans):
+        out.extend((s + a, e + a) for s, e in vf_stretches([v[a:b] for v in leads], fs, cfg.vf))
+    return out
 
 
 def _vf_leads(leads: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:

@@ -133,15 +133,15 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
     beats = np.bincount(p // seg, minlength=ns)[:ns]
     index = np.full(ns, np.nan)
     if p.size >= 3:
-        step = max(1, int(fs // 180))                              # ~180 Hz is plenty for a correlation
-        w = x[p[:, None] + np.arange(-r, r + 1, step)]
-        ramp = np.linspace(-1.0, 1.0, w.shape[1])
-        w = w - w.mean(axis=1, keepdims=True)
-        w -= np.outer((w * ramp).sum(axis=1) / (ramp * ramp).sum(), ramp)   # linear detrend: no filter pass
-        w /= np.maximum(np.sqrt((w * w).sum(axis=1, keepdims=True)), 1e-12)
+        step = max(1, int(fs // 120))                              # ~120 Hz is plenty for a correlation
+        w = x[p[:, None] + np.arange(-r, r + 1, step)].astype(np.float32)
+        ramp = np.linspace(-1.0, 1.0, w.shape[1], dtype=np.float32)
+        w -= w.mean(axis=1, keepdims=True)
+        w -= np.outer(w @ ramp / (ramp @ ramp), ramp)              # linear detrend: no filter pass
+        w /= np.maximum(np.sqrt(np.einsum("ij,ij->i", w, w))[:, None], 1e-12)
         best = np.full(p.size, -1.0)
         for k in (1, 2):
-            c = (w[k:] * w[:-k]).sum(axis=1)
+            c = np.einsum("ij,ij->i", w[k:], w[:-k])
             best[k:] = np.maximum(best[k:], c)
             best[:-k] = np.maximum(best[:-k], c)
         s = np.bincount(p // seg, weights=best, minlength=ns)[:ns]

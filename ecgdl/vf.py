@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 from scipy import signal as sps
 
 from ecgdl.qrs_config import DEFAULT_VF, VFConfig
@@ -81,8 +80,9 @@ def _decimated(x: np.ndarray, q: int, a: int, b: int, fs: float, cfg: VFConfig) 
     v = _block_mean(x[a * q: b * q], q, b - a)
     if not np.isfinite(v).all():
         v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    return sps.sosfiltfilt(bandpass_sos(fs / q, cfg.band_hz), v.astype(np.float64))   # zero phase: the
-    # thresholds were set on this response (a single causal pass gives other kurtosis values)
+    sos, zi = bandpass_sos(fs / q, cfg.band_hz, with_zi=True)
+    y = sps.sosfilt(sos, v.astype(np.float64), zi=zi * float(v[0]))[0]     # forward, then backward: zero
+    return sps.sosfilt(sos, y[::-1], zi=zi * y[-1])[0][::-1]             # phase, as the thresholds were set
 
 
 def _window_moments(v: np.ndarray, st: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,8 +181,12 @@ def _columns(x) -> list[np.ndarray]:
 
 
 def _runs_with_core(loose: np.ndarray, core: np.ndarray, cfg: VFConfig) -> np.ndarray:
-    """Loose flags (one-window holes closed) kept only in runs holding min_core_windows strict ones."""
-    loose = ndimage.binary_closing(loose, np.ones(3, bool)) | loose
+    """Loose flags (holes of up to two windows closed) kept only in runs holding min_core_windows strict ones."""
+    loose = loose.copy()
+    two = loose[:-3] & loose[3:]                      # close holes of one or two windows
+    loose[1:-1] |= loose[:-2] & loose[2:]
+    loose[1:-2] |= two
+    loose[2:-1] |= two
     d = np.diff(np.r_[0, loose.view(np.int8), 0])
     out = np.zeros_like(loose)
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
