@@ -74,13 +74,20 @@ def atomic_write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
 
 
 def strict_json(v):
-    """``v`` with NaN / infinity replaced by None (tuples as lists), so that any JSON parser reads it."""
+    """``v`` ready for any JSON parser: NaN / infinity as None, numpy scalars and arrays as Python
+    numbers and lists, tuples and sets as lists, paths as strings."""
+    if isinstance(v, np.ndarray):
+        return strict_json(v.tolist())
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if isinstance(v, dict):
         return {k: strict_json(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple, set)):
         return [strict_json(x) for x in v]
+    if isinstance(v, Path):
+        return str(v)
     return v
 
 

@@ -276,7 +276,7 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
     meta = build_sidecar(name=name, onnx_path=onnx_path, blob=blob, parity_report=report, ds2_metrics=metrics,
                          checkpoint=checkpoint)
-    meta = strict_json(json.loads(json.dumps(meta, default=_jsonable)))
+    meta = strict_json(meta)
     atomic_write(out_dir / f"{name}.json", json.dumps(meta, indent=1, allow_nan=False))
     return meta
 
@@ -284,16 +284,6 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
 def is_classifier_sidecar(meta: dict) -> bool:
     """True for a beat-classifier sidecar written by :func:`export_checkpoint` (ecgdl/shipped/ also holds others)."""
     return "sidecar_version" in meta and isinstance(meta.get("model"), dict) and "classes" in meta
-
-
-def _jsonable(v):
-    if isinstance(v, (np.integer, np.floating)):
-        return v.item()
-    if isinstance(v, (tuple, set, np.ndarray)):
-        return list(v)
-    if isinstance(v, Path):
-        return str(v)
-    raise TypeError(f"not JSON-serialisable: {type(v)}")
 
 
 def model_card_tables(metas: list[dict]) -> str:
