@@ -1,0 +1,260 @@
+"""Patient-adaptive beat labels: the record's own unlabelled beats as the reference (no label is read).
+
+The inductive classifier sees each beat against the training patients. A cardiologist reads it
+against *this* patient: the record's dominant QRS morphology and rhythm, whether a beat comes early
+against that rhythm, whether its P wave differs from the dominant P wave, which morphology group it
+belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels):
+
+1. **Cluster** the record's QRS complexes (k-means, fixed seed, :func:`cluster_beats`); the
+   *dominant* cluster is the one holding most of the classifier's N + S probability mass (the
+   record's normal conduction, even when ectopic beats outnumber sinus beats).
+2. **Record-relative features** (:func:`record_features`): the classifier's log-probabilities, their
+   cluster average (label consistency within a morphology group), the cluster's share of beats, the
+   beat's QRS distance from the dominant template, prematurity against the local upper RR quantile and
+   the local median, compensatory pause, and the **P wave** (the 190 ms before QRS onset) against the
+   dominant cluster's P-wave template: relative RMS difference and correlation per lead, and the
+   difference's robust z-score within the record.
+3. A small **stacker** (:class:`Stacker`, one hidden layer, weights in the ONNX sidecar) maps those
+   features to new logits; it was fitted on the patient-grouped DS1 cross-validation outputs
+   (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs.
+
+The cluster id of each beat is returned too (the viewer relabels a whole template group with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = 1e-6
+#: Names of the record-relative features, in :func:`record_features` order.
+FEATURE_NAMES: tuple[str, ...] = (
+    "logp_N", "logp_S", "logp_V", "logp_F", "logp_Q",
+    "clogp_N", "clogp_S", "clogp_V", "clogp_F", "clogp_Q",
+    "log_cluster_frac", "qrs_dist_dom", "is_dominant",
+    "pre_q80", "post_pre", "pre_med", "comp_pause", "pre_prev", "irregularity",
+    "p_rms0", "p_rms1", "p_corr0", "p_corr1", "p_z",
+)
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Parameters of the adaptive step (stored in the sidecar's ``adapt`` section).
+
+    n_clusters: k-means clusters per record (segment); seed: k-means++ seed; iters: Lloyd iterations.
+    qrs_s: QRS window (before, after R) in seconds used for clustering; p_s: P-wave window (before R).
+    """
+
+    n_clusters: int = 12
+    seed: int = 0
+    iters: int = 15
+    qrs_s: tuple[float, float] = (0.08, 0.12)
+    p_s: tuple[float, float] = (0.25, 0.06)
+
+    def to_dict(self) -> dict:
+        return {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
+                "qrs_s": list(self.qrs_s), "p_s": list(self.p_s)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AdaptConfig":
+        return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
+                   qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]))
+
+
+def _pool(x: np.ndarray, k: int) -> np.ndarray:
+    t = x.shape[-1] // k * k
+    return x[..., :t].reshape(*x.shape[:-1], t // k, k).mean(-1)
+
+
+def qrs_vectors(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
+    """``(n, d)`` float32 QRS shapes for clustering: both leads around R, pooled to ~90 Hz, each lead's
+    beat mean removed, scaled by the record's median QRS amplitude (gain-free)."""
+    a, b = r_index - int(round(cfg.qrs_s[0] * fs)), r_index + int(round(cfg.qrs_s[1] * fs))
+    seg = _pool(x[:, :, max(a, 0):b].astype(np.float32), max(1, int(round(fs / 90))))
+    seg = seg - seg.mean(axis=2, keepdims=True)
+    scale = np.median(np.ptp(seg, axis=2), axis=0) if len(seg) else np.ones(seg.shape[1])
+    seg = seg / np.maximum(scale, 0.02)[None, :, None]
+    return seg.reshape(len(seg), -1).astype(np.float32)
+
+
+def _sq_dist(v: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return np.maximum((v * v).sum(1)[:, None] - 2 * v @ c.T + (c * c).sum(1)[None, :], 0.0)
+
+
+def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels (n,), centroids (k', d))``: k-means++ then Lloyd, deterministic for a seed; k' <= k."""
+    n = len(v)
+    k = min(k, n)
+    if k <= 1:
+        return np.zeros(n, np.int64), v.mean(0, keepdims=True) if n else np.zeros((0, v.shape[1]), v.dtype)
+    rng = np.random.default_rng(seed)
+    cent = [v[rng.integers(n)]]
+    d2 = _sq_dist(v, cent[0][None])[:, 0]
+    for _ in range(1, k):
+        if d2.sum() <= _EPS:
+            break
+        cent.append(v[rng.choice(n, p=d2 / d2.sum())])
+        d2 = np.minimum(d2, _sq_dist(v, cent[-1][None])[:, 0])
+    c = np.stack(cent)
+    lab = np.zeros(n, np.int64)
+    lab = _sq_dist(v, c).argmin(1)
+    for _ in range(iters):
+        counts = np.bincount(lab, minlength=len(c))
+        keep = counts > 0
+        onehot = np.zeros((n, len(c)), v.dtype)
+        onehot[np.arange(n), lab] = 1
+        c = (onehot.T @ v)[keep] / counts[keep, None].astype(v.dtype)
+        new = _sq_dist(v, c).argmin(1)
+        if keep.all() and np.array_equal(new, lab):
+            break
+        lab = new
+    return lab, c
+
+
+def _local_quantile(intervals: np.ndarray, q: float, half: int) -> np.ndarray:
+    n = len(intervals) - 1
+    idx = np.clip(np.arange(n)[:, None] + np.arange(-half + 1, half + 1)[None, :], 0, n)
+    return np.percentile(intervals[idx], q, axis=1)
+
+
+def rhythm_features(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """``(n, 6)``: log pre/local q80 RR, log post/pre, log pre/local median, log (pre+post)/(2 median)
+    (compensatory pause), log pre/previous pre, log local irregularity (median |d log RR| over ±8)."""
+    n = len(pre)
+    if n == 0:
+        return np.zeros((0, 6))
+    iv = np.maximum(np.r_[pre, post[-1]], 0.05).astype(np.float64)  # interval j ends at beat j
+    q80, med = _local_quantile(iv, 80, 16), _local_quantile(iv, 50, 8)
+    p, s = iv[:-1], iv[1:]
+    prev = np.r_[p[0], p[:-1]]
+    change = np.abs(np.diff(np.log(iv)))
+    if len(change):
+        idx = np.clip(np.arange(n)[:, None] + np.arange(-8, 9)[None, :], 0, len(change) - 1)
+        irr = np.log(0.01 + np.median(change[idx], axis=1))
+    else:
+        irr = np.full(n, np.log(0.01))
+    return np.stack([np.log(p / q80), np.log(s / p), np.log(p / med), np.log((p + s) / (2 * med)),
+                     np.log(p / prev), irr], axis=1)
+
+
+def _p_segments(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
+    a, b = r_index - int(round(cfg.p_s[0] * fs)), r_index - int(round(cfg.p_s[1] * fs))
+    seg = _pool(x[:, :, max(a, 0):b].astype(np.float64), max(1, int(round(fs / 90))))
+    return seg - seg.mean(axis=2, keepdims=True)
+
+
+def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg: AdaptConfig) -> np.ndarray:
+    """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment against the
+    template of the reference beats ``ref`` (bool), and the lead-0 difference's robust z within the record."""
+    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t)
+    if not ref.any():
+        ref = np.ones(len(seg), bool)
+    tmpl = np.median(seg[ref], axis=0)  # (L, t)
+    t_rms = np.sqrt((tmpl ** 2).mean(1)) + 0.005  # (L,)
+    diff = np.sqrt(((seg - tmpl) ** 2).mean(2)) / t_rms  # (n, L)
+    sn = seg / (np.sqrt((seg ** 2).sum(2, keepdims=True)) + _EPS)
+    tn = tmpl / (np.sqrt((tmpl ** 2).sum(1, keepdims=True)) + _EPS)
+    corr = (sn * tn[None]).sum(2)  # (n, L)
+    ld = np.log(diff + 0.05)
+    med = np.median(ld[ref, 0])
+    mad = np.median(np.abs(ld[ref, 0] - med)) + 0.05
+    return np.concatenate([ld, corr, ((ld[:, 0] - med) / mad)[:, None]], axis=1)
+
+
+def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
+    """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
+    lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters)
+    order = np.argsort(-np.bincount(lab), kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[lab]
+
+
+def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
+                    cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (n, len(FEATURE_NAMES)) float32, cluster id (n,))`` of one record (segment), beats in order.
+
+    x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``.
+    """
+    n = len(x)
+    if n == 0:
+        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros(0, np.int64)
+    v = qrs_vectors(x, fs, r_index, cfg)
+    lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters)
+    k = len(cent)
+    counts = np.bincount(lab, minlength=k).astype(np.float64)
+    logp = np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))
+    csum = np.stack([np.bincount(lab, weights=proba[:, j], minlength=k) for j in range(proba.shape[1])], 1)
+    cmean = csum / counts[:, None]
+    dom = int(np.argmax(csum[:, 0] + csum[:, 1]))
+    d_dom = np.sqrt(_sq_dist(v, cent[dom][None])[:, 0])
+    d_ref = np.median(d_dom[lab == dom]) + 0.05
+    rhy = rhythm_features(pre, post)
+    ref = (lab == dom) & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
+    pw = p_wave_features(x, fs, r_index, ref if ref.sum() >= 3 else lab == dom, cfg)
+    feats = np.concatenate([logp, np.log(np.clip(cmean[lab], 1e-6, 1.0)), np.log(counts[lab] / n)[:, None],
+                            np.log(d_dom / d_ref + 0.05)[:, None], (lab == dom).astype(np.float64)[:, None],
+                            rhy, pw], axis=1)
+    order = np.argsort(-counts, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(k)
+    return feats.astype(np.float32), rank[lab]
+
+
+@dataclass
+class Stacker:
+    """Features -> logits: standardise, one ReLU hidden layer (or none), linear; then / temperature."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    layers: list[tuple[np.ndarray, np.ndarray]]
+    temperature: float = 1.0
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        h = (feats.astype(np.float64) - self.mean) / self.std
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return (h / self.temperature).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "temperature": float(self.temperature),
+                "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stacker":
+        return cls(np.asarray(d["mean"]), np.asarray(d["std"]),
+                   [(np.asarray(l["w"]), np.asarray(l["b"])) for l in d["layers"]], float(d.get("temperature", 1.0)))
+
+
+def softmax64(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z.astype(np.float64))
+    return e / e.sum(1, keepdims=True)
+
+
+def cluster_average(proba: np.ndarray, cid: np.ndarray) -> np.ndarray:
+    """Label consistency within a morphology group: the V, F, Q probabilities of each beat become its
+    cluster's mean; the beat's own N:S split is kept (S and N share a QRS; only rhythm and P wave part them)."""
+    if len(cid) == 0:
+        return proba
+    k = int(cid.max()) + 1
+    counts = np.bincount(cid, minlength=k).astype(np.float64)
+    out = proba.astype(np.float64).copy()
+    for j in range(2, proba.shape[1]):
+        out[:, j] = (np.bincount(cid, weights=proba[:, j], minlength=k) / np.maximum(counts, 1))[cid]
+    ns = proba[:, :2].astype(np.float64).sum(1, keepdims=True) + 1e-12
+    out[:, :2] = proba[:, :2] / ns * np.clip(1 - out[:, 2:].sum(1, keepdims=True), 0.0, 1.0)
+    return out
+
+
+def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
+                 stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
+    the stacker on :func:`record_features` (temperature-scaled), then :func:`cluster_average`."""
+    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
+    if len(feats) == 0:
+        return proba.astype(np.float32), cid
+    return cluster_average(softmax64(stacker.logits(feats)), cid).astype(np.float32), cid

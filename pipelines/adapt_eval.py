@@ -1,0 +1,164 @@
+"""Choose and fit the adaptive step on the cached DS1 cross-validation outputs (``pipelines/cv.py``).
+
+    python pipelines/adapt_eval.py [--seeds 0 1 2] [--hidden 32] [--power 0.5] [--save runs/cv/adapt.json]
+
+For each CV seed: the record-relative features of every DS1 record (:func:`ecgdl.adapt.record_features`
+on the fold model's held-out probabilities and the record's own beats), then a stacker fitted
+leave-one-fold-out (the fold's records never reach the stacker that scores them), then a temperature
+fitted on those out-of-fold logits. Prints the inductive (fold models alone), cluster-averaged and
+adaptive DS1 CV figures, the ECE, and per-record S. ``--save``: the stacker fitted on all 22 DS1
+records' CV outputs (seed ``--seeds[0]``) with its temperature: what ``pipelines/export.py`` puts in the
+sidecar. DS2 is never read (asserted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ecgdl.adapt import FEATURE_NAMES, AdaptConfig, Stacker, cluster_average, record_features, softmax64
+from ecgdl.calibration import ece
+from ecgdl.metrics import evaluate_predictions
+from ecgdl.splits import DS1, assert_no_test_records
+
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
+    """record -> {feats, y, cid, fold, proba} for every DS1 record of one CV seed."""
+    from ecgdl.dataset import load_beats
+
+    assert_no_test_records(DS1)
+    out = {}
+    for rec in DS1:
+        z = np.load(cv_dir / f"{rec}.npz")
+        b = load_beats([rec])
+        b = b.subset(b.y >= 0)
+        if not np.array_equal(b.sample, z["sample"]):
+            raise AssertionError(f"{rec}: CV cache and dataset beats differ")
+        proba = softmax64(z["logits"])
+        feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
+        out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba}
+    return out
+
+
+def fit_stacker(feats: np.ndarray, y: np.ndarray, hidden: int, power: float, seed: int = 0,
+                epochs: int = 300, wd: float = 1e-3) -> Stacker:
+    """Stacker fitted by class-weighted cross-entropy (weights ∝ count^-power), full batch Adam (torch)."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    mean, std = feats.mean(0), feats.std(0) + 1e-6
+    xt = torch.from_numpy(((feats - mean) / std).astype(np.float32))
+    yt = torch.from_numpy(y)
+    counts = np.bincount(y, minlength=5).astype(np.float64)
+    w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
+    w = torch.from_numpy((w / (w * counts).sum() * counts.sum()).astype(np.float32))
+    d = feats.shape[1]
+    net = (torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 5))
+           if hidden else torch.nn.Sequential(torch.nn.Linear(d, 5)))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=wd)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(xt), yt, weight=w)
+        loss.backward()
+        opt.step()
+    layers = [(m.weight.detach().numpy().T.astype(np.float64), m.bias.detach().numpy().astype(np.float64))
+              for m in net if isinstance(m, torch.nn.Linear)]
+    return Stacker(mean.astype(np.float64), std.astype(np.float64), layers)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """Temperature minimising the NLL of ``softmax(logits / T)`` (scipy, bounded)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(t):
+        p = softmax64(logits / t)
+        return -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean()
+    return float(minimize_scalar(nll, bounds=(0.2, 10.0), method="bounded").x)
+
+
+def lofo(data: dict[str, dict], hidden: int, power: float, seed: int) -> dict[str, np.ndarray]:
+    """Out-of-fold adapted logits per record: the stacker for fold k never sees fold k's records."""
+    out = {}
+    for k in sorted({d["fold"] for d in data.values()}):
+        tr = [r for r, d in data.items() if d["fold"] != k]
+        st = fit_stacker(np.concatenate([data[r]["feats"] for r in tr]), np.concatenate([data[r]["y"] for r in tr]),
+                         hidden, power, seed)
+        for r, d in data.items():
+            if d["fold"] == k:
+                out[r] = st.logits(d["feats"])
+    return out
+
+
+def line(name: str, y: np.ndarray, pred: np.ndarray) -> str:
+    rep = evaluate_predictions(y, pred)
+    pc = rep["per_class"]
+    f = lambda v: "–" if v != v else f"{100 * v:.1f}"  # noqa: E731
+    return (f"| {name} | {f(rep['accuracy'])} | {f(pc['S']['se'])} / {f(pc['S']['ppv'])} | {pc['S']['f1']:.3f} | "
+            f"{f(pc['V']['se'])} / {f(pc['V']['ppv'])} | {pc['V']['f1']:.3f} | {f(pc['F']['se'])} / {f(pc['F']['ppv'])} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cv", type=Path, default=None, help="default runs/cv")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--power", type=float, default=0.3)
+    p.add_argument("--per-record", action="store_true")
+    p.add_argument("--save", type=Path, default=None)
+    p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
+    a = p.parse_args(argv)
+    from ecgdl.paths import runs_dir
+
+    cv = a.cv or runs_dir() / "cv"
+    cfg = AdaptConfig()
+    print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
+    results = {}
+    for s in a.seeds:
+        data = load_seed(cv / f"s{s}", cfg)
+        y = np.concatenate([d["y"] for d in data.values()])
+        base = np.concatenate([d["proba"] for d in data.values()])
+        cavg = np.concatenate([cluster_average(d["proba"], d["cid"]) for d in data.values()])
+        oof = lofo(data, a.hidden, a.power, s)
+        z = np.concatenate([oof[r] for r in data])
+        t = fit_temperature(z, y)
+        cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
+        pa = np.concatenate([cluster_average(softmax64(z[i:j] / t), d["cid"])
+                             for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+        results[s] = {"y": y, "inductive": base, "adaptive": pa}
+        print(line(f"s{s} inductive", y, base.argmax(1)))
+        print(line(f"s{s} cluster-avg V/F", y, cavg.argmax(1)))
+        print(line(f"s{s} adaptive", y, pa.argmax(1)))
+        print(f"ECE s{s}: inductive {ece(base, y):.4f}, stacker T=1 {ece(softmax64(z), y):.4f}, "
+              f"adaptive (T={t:.2f}, cluster-averaged) {ece(pa, y):.4f}", flush=True)
+        if a.per_record:
+            for r, d in data.items():
+                if (d["y"] == 1).sum() >= 20 or (d["y"] == 3).sum() >= 20:
+                    print(line(f"s{s} {r} inductive", d["y"], d["proba"].argmax(1)))
+                    print(line(f"s{s} {r} adaptive", d["y"], pa[cut[list(data).index(r)]:cut[list(data).index(r) + 1]].argmax(1)))
+        if a.save and s == a.seeds[0]:
+            st = fit_stacker(np.concatenate([d["feats"] for d in data.values()]), y, a.hidden, a.power, s)
+            st.temperature = t
+            a.save.parent.mkdir(parents=True, exist_ok=True)
+            a.save.write_text(json.dumps({"config": cfg.to_dict(), "features": list(FEATURE_NAMES),
+                                          "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
+                                          "cv_seed": s, "records": list(DS1)}, indent=0))
+            print(f"saved {a.save}")
+    if a.figure:
+        from ecgdl.calibration import reliability_figure  # noqa: PLC0415
+
+        r = results[a.seeds[0]]
+        reliability_figure({"inductive": r["inductive"], "adaptive": r["adaptive"]}, r["y"], CLASSES, a.figure,
+                           title=f"DS1 cross-validation (out-of-fold, seed {a.seeds[0]})")
+        print(f"wrote {a.figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
