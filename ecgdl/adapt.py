@@ -258,3 +258,40 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     return cluster_average(softmax64(stacker.logits(feats)), cid).astype(np.float32), cid
+
+
+@dataclass
+class Adapter:
+    """The adaptive step of a shipped model (its sidecar's ``adapt`` section): config, stacker, provenance."""
+
+    config: AdaptConfig
+    stacker: Stacker
+    info: dict
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Adapter | None":
+        """The adapter in a sidecar, or ``None`` when the model ships without one."""
+        d = meta.get("adapt")
+        if not d:
+            return None
+        if list(d["features"]) != list(FEATURE_NAMES):
+            raise ValueError("the sidecar's adapt features do not match this ecgdl's ecgdl.adapt.FEATURE_NAMES")
+        info = {k: d[k] for k in ("method", "cv_seed", "records", "hidden", "power") if k in d}
+        return cls(AdaptConfig.from_dict(d["config"]), Stacker.from_dict(d["stacker"]), info)
+
+    def adapt(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
+              record: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """``(adapted proba (n, K) float32, cluster id (n,) int64)`` of a scored record, per feature segment
+        (:func:`ecgdl.beats.segment_beat_sets`: 30-minute segments on a Holter); cluster ids are unique over
+        the record (a later segment's ids continue after the earlier ones')."""
+        from ecgdl.beats import segment_beat_sets
+
+        out = np.asarray(proba, np.float32).copy()
+        cluster = np.zeros(len(peaks), np.int64)
+        offset = 0
+        for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
+            p, cid = adapt_record(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
+                                  self.stacker, self.config)
+            out[sl], cluster[sl] = p, cid + offset
+            offset += int(cid.max()) + 1 if len(cid) else 0
+        return out, cluster

@@ -56,6 +56,7 @@ class BatchConfig:
     csv_units: str = "mV"                # units of .csv inputs
     engine: str = "local"                # "local" (this machine's processes) or "ray" (ecgdl.engine_ray)
     cluster: object | None = None        # ecgdl.engine_ray.ClusterConfig for engine="ray"
+    adapt: bool = True                   # the model's patient-adaptive step (ecgdl.adapt); --no-adapt turns it off
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def output_names(records: list[Path]) -> dict[Path, str]:
 def options_key(cfg: BatchConfig, model_sha256: str | None) -> dict:
     """The options a record's outputs depend on (with its input's content, the resume key)."""
     return {"model_sha256": model_sha256, "beat_source": "reference" if cfg.use_reference_beats else "detected",
-            "reference": bool(cfg.reference), "format": cfg.format}
+            "reference": bool(cfg.reference), "format": cfg.format, "adapt": bool(cfg.adapt)}
 
 
 def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
@@ -226,7 +227,7 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = 
         from ecgdl.io import read_csv
 
         source = read_csv(path, cfg.csv_fs, target_fs=_CLF.meta["fs"], on_gaps="fill", units=cfg.csv_units)
-    res = score_record(source, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference)
+    res = score_record(source, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference, adapt=cfg.adapt)
     beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
     columns = res.beat_columns()
     atomic_write(beats_path, parquet_bytes(columns) if cfg.format == "parquet" else res.beats_csv())

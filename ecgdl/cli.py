@@ -64,7 +64,8 @@ def cmd_score(a: argparse.Namespace) -> int:
     cfg = BatchConfig(out=a.out, model=a.model, device=a.device, workers=a.workers, format=a.format, force=a.force,
                       reference=a.reference or a.use_reference_beats, use_reference_beats=a.use_reference_beats,
                       progress=a.verbosity >= 0 and not a.json and sys.stderr.isatty(),
-                      annotations=a.annotations, csv_fs=a.fs, csv_units=a.units, engine=a.engine, cluster=cluster)
+                      annotations=a.annotations, csv_fs=a.fs, csv_units=a.units, engine=a.engine, cluster=cluster,
+                      adapt=not a.no_adapt)
     from ecgdl.run_folder import OutFolderError, printable
 
     try:
@@ -131,6 +132,8 @@ def add_score(sub) -> None:
     sc.add_argument("--fs", type=float, default=None, metavar="HZ",
                     help="sampling rate of CSV inputs in Hz (required for .csv; WFDB/EDF give their own)")
     sc.add_argument("--units", choices=("mV", "uV", "V"), default="mV", help="units of CSV inputs (default mV)")
+    sc.add_argument("--no-adapt", action="store_true",
+                    help="inductive labels only: skip the patient-adaptive step (ecgdl.adapt) the model ships with")
     sc.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
     sc.add_argument("--engine", choices=("local", "ray"), default="local",
                     help="local processes, or a Ray cluster (pip install 'ecgdl[cluster]'; docs/cluster.md)")

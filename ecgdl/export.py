@@ -281,6 +281,24 @@ def export_checkpoint(checkpoint: Path, name: str, out_dir: Path | None = None, 
     return meta
 
 
+def attach_adapter(sidecar: Path, adapt: dict) -> dict:
+    """Put the patient-adaptive step (``pipelines/adapt_eval.py --save``: config, stacker weights, temperature,
+    the CV it was fitted on) into a shipped sidecar's ``adapt`` section; the ONNX file and its sha256 are
+    untouched. Asserts that no DS2 or paced record reached the adapter's fit. Returns the new sidecar."""
+    from ecgdl.adapt import FEATURE_NAMES
+    from ecgdl.splits import assert_no_test_records
+
+    assert_no_test_records(adapt["records"])
+    if list(adapt["features"]) != list(FEATURE_NAMES):
+        raise ValueError("adapter features differ from ecgdl.adapt.FEATURE_NAMES: refit it (pipelines/adapt_eval.py)")
+    meta = json.loads(Path(sidecar).read_text())
+    meta["adapt"] = {"method": adapt.get("method", "record clusters + rhythm + P wave stacker, cluster-averaged"),
+                     **adapt}
+    meta = strict_json(json.loads(json.dumps(meta, default=_jsonable)))
+    atomic_write(Path(sidecar), json.dumps(meta, indent=1, allow_nan=False))
+    return meta
+
+
 def is_classifier_sidecar(meta: dict) -> bool:
     """True for a beat-classifier sidecar written by :func:`export_checkpoint` (ecgdl/shipped/ also holds others)."""
     return "sidecar_version" in meta and isinstance(meta.get("model"), dict) and "classes" in meta

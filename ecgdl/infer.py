@@ -72,6 +72,9 @@ class BeatClassifier:
         self.window = WindowConfig(**self.meta["window"])
         self.qrs: QRSConfig = QRSConfig.from_dict(self.meta["qrs"]) if "qrs" in self.meta else DEFAULT_QRS
         self.provider: str = loaded.provider
+        from ecgdl.adapt import Adapter
+
+        self.adapter: Adapter | None = Adapter.from_meta(self.meta)  # the patient-adaptive step, if shipped
         # CPU: small batches stay in cache (~15% less CPU time than 4,096 here); GPU: large batches
         self.batch_size = int(batch_size or (4096 if self.provider == CUDA else 256))
         from ecgdl.features import FeatureConfig
@@ -158,6 +161,7 @@ class RecordResult:
     classes: tuple[str, ...] = ()
     edge: np.ndarray | None = None
     ref_label: np.ndarray | None = None  # reference class letter of each beat ("" when unmatched)
+    cluster: np.ndarray | None = None  # morphology cluster id of each beat (ecgdl.adapt), None when not adapted
     episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
 
     def episodes_csv(self) -> str:
@@ -169,13 +173,16 @@ class RecordResult:
     def beat_columns(self) -> dict[str, np.ndarray]:
         """The per-beat table, one array per column, as the outputs carry it (CSV and parquet alike):
         ``sample`` (file's own rate), ``time_s`` (3 decimals), ``label``, ``p_<class>``... (4 decimals),
-        ``edge`` (0/1) [, ``ref_label`` ("" when unmatched), with a reference comparison]."""
+        ``edge`` (0/1) [, ``cluster`` (morphology group, adaptive scoring)] [, ``ref_label`` ("" when
+        unmatched), with a reference comparison]."""
         edge = self.edge if self.edge is not None else np.zeros(len(self.source_sample), bool)
         cols = {"sample": np.asarray(self.source_sample, np.int64),
                 "time_s": np.round(self.source_sample / self.record.source_fs, 3),
                 "label": np.asarray(self.label, dtype=str),
                 **{f"p_{c}": np.round(self.proba[:, i].astype(np.float64), 4) for i, c in enumerate(self.classes)},
                 "edge": edge.astype(np.int64)}
+        if self.cluster is not None:
+            cols["cluster"] = np.asarray(self.cluster, np.int64)
         if self.ref_label is not None:
             cols["ref_label"] = np.asarray(self.ref_label, dtype=str)
         return cols
@@ -201,7 +208,7 @@ class RecordResult:
 
 
 #: printf formats of the per-beat CSV columns (``p_`` stands for every probability column).
-_CSV_FORMATS = {"sample": "%d", "time_s": "%.3f", "label": "%s", "p_": "%.4f", "edge": "%d", "ref_label": "%s"}
+_CSV_FORMATS = {"sample": "%d", "time_s": "%.3f", "label": "%s", "p_": "%.4f", "edge": "%d", "cluster": "%d", "ref_label": "%s"}
 
 
 def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
@@ -215,18 +222,19 @@ def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
 
 
 def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_reference: bool = False,
-                 compare: bool = True) -> RecordResult:
+                 compare: bool = True, adapt: bool = True) -> RecordResult:
     """Score one record end to end, one named step per line (see the module docstring).
 
     use_reference: classify the record's reference beat annotations instead of detected R peaks.
     compare: with annotations present, fill ``reference`` (Se/+P per class, 150 ms matching).
+    adapt: apply the model's patient-adaptive step (:mod:`ecgdl.adapt`) when its sidecar ships one.
     """
     rec = read_for_model(source, clf.fs)                                       # read
     raw = model_leads(rec)
     conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
     proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
-    # adapt: a record-adaptive step rewrites ``proba`` here (from the record's unlabelled beats only)
+    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, proba, rec.name, adapt)  # adapt
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
@@ -237,9 +245,27 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                                     signal=conditioned[:, 0], pauses=summary["pauses"],
                                     vf=summary.get("vf", ()), duration_s=rec.duration_s)
     summary.update(part)
+    summary["adapt"] = adapt_info(clf, cluster)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
-                        ref_label=ref_label, episodes=episodes)
+                        ref_label=ref_label, episodes=episodes, cluster=cluster)
+
+
+def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,
+                record: str = "", enabled: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The adapt step: ``(proba, cluster)`` rewritten from the record's own unlabelled beats (never a label)
+    by the model's :class:`ecgdl.adapt.Adapter`; unchanged and ``None`` when off or not shipped."""
+    if not enabled or clf.adapter is None:
+        return proba, None
+    return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record)
+
+
+def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None) -> dict:
+    """What the summary says about adaptation: applied or not, the method, clusters found."""
+    if cluster is None:
+        return {"applied": False, "available": clf.adapter is not None}
+    return {"applied": True, "method": clf.adapter.info.get("method", ""),
+            "clusters": int(len(np.unique(cluster)))}
 
 
 def read_for_model(source: str | Path | Record, fs: float) -> Record:

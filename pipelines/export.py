@@ -4,6 +4,7 @@ regenerate the per-model sections of ``docs/model_card.md`` from the shipped sid
     python pipelines/export.py --checkpoint runs/best_cnn/checkpoint.pt --name ecgdl_cnn
     python pipelines/export.py --checkpoint runs/best_lstm/checkpoint.pt --name ecgdl_lstm
     python pipelines/export.py --card-only          # rebuild the model card's tables
+    python pipelines/export.py --name ecgdl_cnn --adapt runs/cv/adapt.json   # attach the adaptive step
 
 Parity (max |logit diff| <= 1e-4, same argmax) is measured on 1,000 DS2 beats drawn with a fixed
 seed: a numerical check of the export, not model selection. DS2 metrics come from the evaluation
@@ -20,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ecgdl.export import export_checkpoint, model_card_tables  # noqa: E402
+from ecgdl.export import attach_adapter, export_checkpoint, model_card_tables  # noqa: E402
 from ecgdl.paths import MODELS_DIR  # noqa: E402
 
 CARD = ROOT / "docs" / "model_card.md"
@@ -44,9 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=MODELS_DIR)
     p.add_argument("--ds2-metrics", type=Path, default=None, help="default: ds2_metrics.json beside the checkpoint")
     p.add_argument("--n-parity", type=int, default=1000)
+    p.add_argument("--adapt", type=Path, default=None,
+                   help="adaptive step (pipelines/adapt_eval.py --save) to put in <name>.json; alone: no re-export")
     p.add_argument("--card-only", action="store_true", help="only regenerate docs/model_card.md tables")
     a = p.parse_args(argv)
-    if not a.card_only:
+    if a.adapt and not a.checkpoint:
+        if not a.name:
+            p.error("--adapt needs --name")
+        attach_adapter(a.out / f"{a.name}.json", json.loads(a.adapt.read_text()))
+        print(f"{a.out / (a.name + '.json')}: adaptive step attached from {a.adapt}")
+    elif not a.card_only:
         if not (a.checkpoint and a.name):
             p.error("--checkpoint and --name are required")
         meta = export_checkpoint(a.checkpoint, a.name, a.out, n_parity=a.n_parity, ds2_metrics=a.ds2_metrics)
@@ -54,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.out / (a.name + '.onnx')}: {meta['onnx']['bytes'] / 1e6:.2f} MB, sha256 {meta['onnx']['sha256'][:16]}..")
         print(f"parity on {par['n']} DS2 beats: max |logit diff| {par['max_abs_logit_diff']:.3g}, "
               f"argmax agrees on {par['argmax_agree']}/{par['n']}")
+        if a.adapt:
+            attach_adapter(a.out / f"{a.name}.json", json.loads(a.adapt.read_text()))
         if meta["metrics"]["ds2"] is None:
             print("warning: no ds2_metrics.json found beside the checkpoint; the sidecar has no DS2 metrics")
     if a.out == MODELS_DIR:

@@ -1,0 +1,140 @@
+"""The patient-adaptive step (ecgdl.adapt) on real MIT-BIH records through the real ONNX model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from infer_fixtures import shipped_model, write_excerpt
+
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def clf():
+    from ecgdl.infer import BeatClassifier
+
+    path = shipped_model()
+    if path is None:
+        pytest.skip("no shipped model under ecgdl/shipped/")
+    c = BeatClassifier(path, device="cpu")
+    if c.adapter is None:
+        pytest.skip("the shipped sidecar has no adapt section")
+    return c
+
+
+@pytest.fixture(scope="module")
+def record_119(mitdb_dir, tmp_path_factory):
+    """5 minutes of DS1 record 119 (sinus rhythm with ventricular bigeminy), annotations kept."""
+    from ecgdl.io import read_record
+
+    path = write_excerpt(mitdb_dir / "119", tmp_path_factory.mktemp("adapt"), "x119", start_s=60.0)
+    return read_record(path, target_fs=360.0, on_gaps="fill")
+
+
+def test_adapt_reads_no_label_and_acts_only_through_its_declared_mechanism(clf, record_119):
+    from ecgdl.adapt import adapt_record
+    from ecgdl.beats import segment_beat_sets
+    from ecgdl.infer import score_record
+
+    assert record_119.annotations is not None
+    with_ann = score_record(record_119, clf, compare=False)
+    without = score_record(dataclasses.replace(record_119, annotations=None), clf, compare=False)
+    np.testing.assert_array_equal(with_ann.proba, without.proba)  # no label can have been read
+    np.testing.assert_array_equal(with_ann.cluster, without.cluster)
+    off = score_record(record_119, clf, compare=False, adapt=False)
+    assert off.cluster is None and not off.summary["adapt"]["applied"] and with_ann.summary["adapt"]["applied"]
+    # the declared mechanism, recomputed by hand: stacker on the record-relative features of the inductive
+    # probabilities, then cluster averaging; nothing else changes the labels
+    (sl, beats), = list(segment_beat_sets(off.conditioned, off.sample, 360.0, clf.window, "x119"))
+    p, cid = adapt_record(beats.x, beats.rr[:, 0], beats.rr[:, 1], off.proba[sl], 360.0, clf.window.pre,
+                          clf.adapter.stacker, clf.adapter.config)
+    np.testing.assert_allclose(with_ann.proba, p, atol=1e-6)
+    np.testing.assert_array_equal(with_ann.cluster, cid)
+    assert np.allclose(with_ann.proba.sum(1), 1.0, atol=1e-4)
+    # record 119's bigeminy: the V beats stay V (at least 90 % of the inductive V calls)
+    v = off.label == "V"
+    assert v.sum() > 50 and (with_ann.label[v] == "V").mean() >= 0.9
+
+
+def test_adapt_is_deterministic_for_a_seed(clf, record_119):
+    from ecgdl.infer import score_record
+
+    a, b = score_record(record_119, clf, compare=False), score_record(record_119, clf, compare=False)
+    np.testing.assert_array_equal(a.proba, b.proba)
+    np.testing.assert_array_equal(a.cluster, b.cluster)
+
+
+def _real_beats(clf, rec, cls: str | None = None):
+    """Windows, RR and inductive probabilities of the record's reference beats (optionally one class only)."""
+    from ecgdl.beats import segment_beat_sets
+    from ecgdl.infer import condition_record, model_leads, reference_beats
+    from ecgdl.labels import CLASS_INDEX
+
+    peaks, y = reference_beats(rec)
+    cond = condition_record(model_leads(rec), rec.fs, clf.conditioning)
+    (_, beats), = list(segment_beat_sets(cond, peaks, rec.fs, clf.window, rec.name))
+    keep = np.ones(len(y), bool) if cls is None else y == CLASS_INDEX.index(cls)
+    return beats.x[keep], beats.rr[keep], clf.predict_proba(beats)[keep]
+
+
+def test_one_morphology_two_beats_and_all_ectopic(clf, record_119):
+    from ecgdl.adapt import adapt_record
+
+    x, rr, p = _real_beats(clf, record_119)
+    st, cfg = clf.adapter.stacker, clf.adapter.config
+    # one morphology: a single real beat repeated at a steady rate
+    n = 200
+    one = np.repeat(x[5:6], n, axis=0)
+    pre = np.full(n, 0.8, np.float32)
+    q, cid = adapt_record(one, pre, pre, np.repeat(p[5:6], n, 0), 360.0, clf.window.pre, st, cfg)
+    assert np.isfinite(q).all() and np.allclose(q.sum(1), 1, atol=1e-4) and len(np.unique(cid)) == 1
+    assert len(np.unique(q.argmax(1))) == 1  # identical beats get one label
+    # two beats
+    q2, cid2 = adapt_record(x[:2], rr[:2, 0], rr[:2, 1], p[:2], 360.0, clf.window.pre, st, cfg)
+    assert q2.shape == (2, 5) and np.isfinite(q2).all() and len(cid2) == 2
+    # 100 % ectopic: only the record's V beats (real windows, real RR)
+    xv, rrv, pv = _real_beats(clf, record_119, "V")
+    qv, _ = adapt_record(xv, rrv[:, 0], rrv[:, 1], pv, 360.0, clf.window.pre, st, cfg)
+    assert len(xv) > 50 and np.isfinite(qv).all()
+    assert (qv.argmax(1) == 2).mean() >= 0.8, "an all-V record must not be turned into N by the record reference"
+    # empty input
+    q0, c0 = adapt_record(x[:0], rr[:0, 0], rr[:0, 1], p[:0], 360.0, clf.window.pre, st, cfg)
+    assert q0.shape == (0, 5) and len(c0) == 0
+
+
+def test_cli_no_adapt_switch(clf, mitdb_dir, tmp_path):
+    from ecgdl.cli import main
+
+    rec = write_excerpt(mitdb_dir / "119", tmp_path, "s119", start_s=60.0, seconds=60.0)
+    assert main(["score", str(rec), "--out", str(tmp_path / "on"), "-q"]) == 0
+    assert main(["score", str(rec), "--out", str(tmp_path / "off"), "--no-adapt", "-q"]) == 0
+    on = (tmp_path / "on" / "s119.beats.csv").read_text().splitlines()[0].split(",")
+    off = (tmp_path / "off" / "s119.beats.csv").read_text().splitlines()[0].split(",")
+    assert "cluster" in on and "cluster" not in off
+    assert json.loads((tmp_path / "on" / "s119.summary.json").read_text())["scoring"]["adapt"]["applied"]
+
+
+def test_ds2_never_reaches_the_adapters_fit(clf, tmp_path):
+    import sys
+    from pathlib import Path
+
+    from ecgdl.export import attach_adapter
+    from ecgdl.splits import DS1, DS2, SplitError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pipelines"))
+    import cv
+
+    records = clf.meta["adapt"]["records"]
+    assert set(records) <= set(DS1) and not set(records) & set(DS2)
+    assert sorted(r for f in cv.FOLDS for r in f) == sorted(DS1)  # every DS1 record validated exactly once
+    for k in range(len(cv.FOLDS)):
+        train, val, held = cv.fold_split(k)
+        assert not (set(train) | set(val) | set(held)) & set(DS2)
+    side = tmp_path / "m.json"
+    side.write_text(json.dumps({"name": "m"}))
+    with pytest.raises(SplitError):
+        attach_adapter(side, {**clf.meta["adapt"], "records": [*records, "232"]})
