@@ -16,7 +16,9 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    difference's robust z-score within the record.
 3. A small **stacker** (:class:`Stacker`, one hidden layer, weights in the ONNX sidecar) maps those
    features to new logits; it was fitted on the patient-grouped DS1 cross-validation outputs
-   (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs.
+   (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs;
+4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities, and a second temperature
+   on the result (also fitted on the CV: the probability columns are calibrated, the labels unchanged).
 
 The cluster id of each beat is returned too (the viewer relabels a whole template group with it).
 """
@@ -210,6 +212,7 @@ class Stacker:
     std: np.ndarray
     layers: list[tuple[np.ndarray, np.ndarray]]
     temperature: float = 1.0
+    post_temperature: float = 1.0  # on the log of the cluster-averaged probabilities (fitted on the CV)
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
         h = (feats.astype(np.float64) - self.mean) / self.std
@@ -221,12 +224,14 @@ class Stacker:
 
     def to_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "temperature": float(self.temperature),
+                "post_temperature": float(self.post_temperature),
                 "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stacker":
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]),
-                   [(np.asarray(l["w"]), np.asarray(l["b"])) for l in d["layers"]], float(d.get("temperature", 1.0)))
+                   [(np.asarray(l["w"]), np.asarray(l["b"])) for l in d["layers"]], float(d.get("temperature", 1.0)),
+                   float(d.get("post_temperature", 1.0)))
 
 
 def softmax64(z: np.ndarray) -> np.ndarray:
@@ -257,7 +262,10 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
-    return cluster_average(softmax64(stacker.logits(feats)), cid).astype(np.float32), cid
+    p = cluster_average(softmax64(stacker.logits(feats)), cid)
+    if stacker.post_temperature != 1.0:
+        p = softmax64(np.log(np.clip(p, 1e-12, 1.0)) / stacker.post_temperature)
+    return p.astype(np.float32), cid
 
 
 @dataclass

@@ -131,12 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
         pa = np.concatenate([cluster_average(softmax64(z[i:j] / t), d["cid"])
                              for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+        t2 = fit_temperature(np.log(np.clip(pa, 1e-12, 1)), y)
+        pa = softmax64(np.log(np.clip(pa, 1e-12, 1)) / t2)
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
         print(line(f"s{s} inductive", y, base.argmax(1)))
         print(line(f"s{s} cluster-avg V/F", y, cavg.argmax(1)))
         print(line(f"s{s} adaptive", y, pa.argmax(1)))
         print(f"ECE s{s}: inductive {ece(base, y):.4f}, stacker T=1 {ece(softmax64(z), y):.4f}, "
-              f"adaptive (T={t:.2f}, cluster-averaged) {ece(pa, y):.4f}", flush=True)
+              f"adaptive (T={t:.2f}, cluster-averaged, T2={t2:.2f}) {ece(pa, y):.4f}", flush=True)
         if a.per_record:
             for r, d in data.items():
                 if (d["y"] == 1).sum() >= 20 or (d["y"] == 3).sum() >= 20:
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(line(f"s{s} {r} adaptive", d["y"], pa[cut[list(data).index(r)]:cut[list(data).index(r) + 1]].argmax(1)))
         if a.save and s == a.seeds[0]:
             st = fit_stacker(np.concatenate([d["feats"] for d in data.values()]), y, a.hidden, a.power, s)
-            st.temperature = t
+            st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
             a.save.write_text(json.dumps({"config": cfg.to_dict(), "features": list(FEATURE_NAMES),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
