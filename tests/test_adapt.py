@@ -77,7 +77,7 @@ def _real_beats(clf, rec, cls: str | None = None):
     peaks, y = reference_beats(rec)
     cond = condition_record(model_leads(rec), rec.fs, clf.conditioning)
     (_, beats), = list(segment_beat_sets(cond, peaks, rec.fs, clf.window, rec.name))
-    keep = np.ones(len(y), bool) if cls is None else y == CLASS_INDEX.index(cls)
+    keep = np.ones(len(y), bool) if cls is None else y == CLASS_INDEX[cls]
     return beats.x[keep], beats.rr[keep], clf.predict_proba(beats)[keep]
 
 
@@ -115,7 +115,7 @@ def test_cli_no_adapt_switch(clf, mitdb_dir, tmp_path):
     on = (tmp_path / "on" / "s119.beats.csv").read_text().splitlines()[0].split(",")
     off = (tmp_path / "off" / "s119.beats.csv").read_text().splitlines()[0].split(",")
     assert "cluster" in on and "cluster" not in off
-    assert json.loads((tmp_path / "on" / "s119.summary.json").read_text())["scoring"]["adapt"]["applied"]
+    assert json.loads((tmp_path / "on" / "s119.summary.json").read_text())["adapt"]["applied"]
 
 
 def test_ds2_never_reaches_the_adapters_fit(clf, tmp_path):
