@@ -81,7 +81,12 @@ def qrs_vectors(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.
 
 
 def _sq_dist(v: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return np.maximum((v * v).sum(1)[:, None] - 2 * v @ c.T + (c * c).sum(1)[None, :], 0.0)
+    """``(n, k)`` squared distances, one centroid at a time (no BLAS threads: steady on a busy machine)."""
+    out = np.empty((len(v), len(c)), np.float32)
+    for j in range(len(c)):
+        d = v - c[j]
+        out[:, j] = np.einsum("ij,ij->i", d, d)
+    return out
 
 
 def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +109,8 @@ def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np
     for _ in range(iters):
         counts = np.bincount(lab, minlength=len(c))
         keep = counts > 0
-        onehot = np.zeros((n, len(c)), v.dtype)
-        onehot[np.arange(n), lab] = 1
-        c = (onehot.T @ v)[keep] / counts[keep, None].astype(v.dtype)
+        sums = np.stack([np.bincount(lab, weights=v[:, j], minlength=len(c)) for j in range(v.shape[1])], 1)
+        c = (sums[keep] / counts[keep, None]).astype(v.dtype)  # bincount: no BLAS threads on a busy machine
         new = _sq_dist(v, c).argmin(1)
         if keep.all() and np.array_equal(new, lab):
             break
