@@ -294,7 +294,7 @@ def attach_adapter(sidecar: Path, adapt: dict) -> dict:
     meta = json.loads(Path(sidecar).read_text())
     meta["adapt"] = {"method": adapt.get("method", "record clusters + rhythm + P wave stacker, cluster-averaged"),
                      **adapt}
-    meta = strict_json(json.loads(json.dumps(meta, default=_jsonable)))
+    meta = strict_json(meta)
     atomic_write(Path(sidecar), json.dumps(meta, indent=1, allow_nan=False))
     return meta
 

@@ -138,3 +138,15 @@ def test_ds2_never_reaches_the_adapters_fit(clf, tmp_path):
     side.write_text(json.dumps({"name": "m"}))
     with pytest.raises(SplitError):
         attach_adapter(side, {**clf.meta["adapt"], "records": [*records, "232"]})
+
+
+def test_attach_adapter_round_trip(clf, tmp_path):
+    """pipelines/export.py --adapt: the sidecar's adapt section is written back unchanged; ONNX untouched."""
+    from ecgdl.export import attach_adapter
+
+    side = tmp_path / "m.json"
+    side.write_text(json.dumps(clf.meta))
+    adapt = {k: v for k, v in clf.meta["adapt"].items() if k != "method"}
+    meta = attach_adapter(side, adapt)
+    assert json.loads(side.read_text())["adapt"] == clf.meta["adapt"] == meta["adapt"]
+    assert meta["onnx"] == clf.meta["onnx"]
