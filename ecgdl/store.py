@@ -60,6 +60,7 @@ RECORD_COLUMNS: dict[str, tuple[str, str]] = {
     "quality_min": ("float64", "lowest per-segment signal quality index (0-1)"),
     "edge_beats": ("int64", "beats whose window was clipped at a record edge"),
     "warnings": ("string", "input warnings and reading notes, joined by '; ' (null: none)"),
+    # names and paths that are not UTF-8 (surrogate-escaped bytes) are stored with backslash escapes
     "qrs_se": ("float64", "QRS sensitivity vs the annotations (with --reference)"),
     "qrs_ppv": ("float64", "QRS positive predictivity vs the annotations (with --reference)"),
     "model_name": ("string", "classifier name"), "model_sha256": ("string", "sha256 of the ONNX file"),
@@ -79,8 +80,10 @@ def dataset_dir(out) -> Path:
 
 
 def beats_partition(out, stem: str) -> Path:
-    """The per-beat partition file of one record."""
-    return dataset_dir(out) / "beats" / f"record={stem}" / "part-0.parquet"
+    """The per-beat partition file of one record (a name that is not UTF-8 is written with backslash escapes)."""
+    from ecgdl.run_folder import printable
+
+    return dataset_dir(out) / "beats" / f"record={printable(stem)}" / "part-0.parquet"
 
 
 def parquet_bytes(table) -> bytes:
@@ -94,9 +97,11 @@ def parquet_bytes(table) -> bytes:
 
 def record_row(s: dict, classes: tuple[str, ...]) -> dict:
     """One ``records.parquet`` row from a record's summary dict (plus ``status``, ``error``)."""
+    from ecgdl.run_folder import printable
+
     row = {k: None for k in _columns(classes)}
-    row.update(record=s.get("record"), status=s.get("status"), error=s.get("error") or None,
-               source_path=s.get("source_path"))
+    row.update(record=printable(s.get("record")), status=s.get("status"), error=printable(s["error"]) if s.get("error")
+               else None, source_path=printable(s["source_path"]) if s.get("source_path") else None)
     if s.get("status") == "error":
         return row
     hr, burden, dur = s.get("heart_rate", {}), s.get("ectopic_burden_pct", {}), s.get("duration_s")
@@ -108,7 +113,7 @@ def record_row(s: dict, classes: tuple[str, ...]) -> dict:
                longest_pause_s=max((p["duration_s"] for p in s.get("pauses", [])), default=None),
                unusable_s=unusable, unusable_pct=round(100 * unusable / dur, 3) if dur else None,
                vf_s=_seconds(s.get("vf")), edge_beats=s.get("edge_beats"),
-               warnings="; ".join(map(str, [*s.get("warnings", []), *s.get("notes", [])])) or None)
+               warnings=printable("; ".join(map(str, [*s.get("warnings", []), *s.get("notes", [])]))) or None)
     index = [q for q in (s.get("quality") or {}).get("index") or [] if q is not None]  # None: segment not rated
     row.update(quality_mean=round(sum(index) / len(index), 3) if index else None,
                quality_min=min(index) if index else None)
@@ -176,6 +181,8 @@ def records_table(summaries: list[dict], classes: tuple[str, ...]):
 def event_rows(s: dict, episodes_csv: str | None = None) -> list[dict]:
     """``events.parquet`` rows of one record: its summary's beat events and pauses, and the episodes of
     its ``<record>.episodes.csv`` text when given."""
+    from ecgdl.run_folder import printable
+
     out = []
     for cls, kinds in s.get("events", {}).items():
         for kind, events in kinds.items():
@@ -194,7 +201,7 @@ def event_rows(s: dict, episodes_csv: str | None = None) -> list[dict]:
         dur = e.get("duration_s")
         if dur is None and e.get("start_s") is not None and e.get("end_s") is not None:
             dur = round(e["end_s"] - e["start_s"], 3)
-        rows.append({**{k: e.get(k) for k in _EVENT_TYPES}, "record": s["record"], "duration_s": dur})
+        rows.append({**{k: e.get(k) for k in _EVENT_TYPES}, "record": printable(s["record"]), "duration_s": dur})
     return rows
 
 
