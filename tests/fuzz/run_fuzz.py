@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     @given(upload_cases(make_seed(data_dir() / "mitdb")))
     def run(files):
         counts[outcome(files, scorer)] += 1
+        n = sum(counts.values())
+        if n % 1000 == 0:
+            print(f"{n} cases, {time.perf_counter() - t0:.0f} s: {dict(counts.most_common(4))}", file=sys.stderr,
+                  flush=True)
 
     run()
     other = sum(v for k, v in counts.items() if k.startswith("other:"))
