@@ -188,6 +188,8 @@ def _zip_members(zip_name: str, archive: zipfile.ZipFile, limits: UploadLimits):
                                     f"{limits.max_uncompressed_bytes / _MB:.0f} MB allowed")
     members, seen = [], set()
     for info in infos:
+        if not info.filename:  # zipfile's own is_dir() fails on it
+            raise RecordError(zip_name, "a member of the zip has an empty name: the zip is damaged; make it again")
         if _climbs(info.filename):
             raise RecordError(zip_name, f"member {info.filename[:80]!r} has a path that leaves the archive")
         if stat.S_ISLNK(info.external_attr >> 16):

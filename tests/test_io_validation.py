@@ -166,6 +166,19 @@ def test_item13_negative_seek_in_a_zip_is_the_projects_error():
         record_from_upload([("rec.zip", bytes(data))])
 
 
+def test_item13_zip_member_with_an_empty_name_is_the_projects_error():
+    """Found by the long fuzz run (1 case in 20,000): zipfile's ZipInfo.is_dir() raised IndexError."""
+    data = bytearray(_zip({"x": b"data"}))
+    cd = data.rindex(b"PK\x01\x02")
+    data[cd + 28:cd + 30] = (0).to_bytes(2, "little")  # the central directory's name length
+    del data[cd + 46]                                  # and the name itself
+    end = data.rindex(b"PK\x05\x06")
+    size = int.from_bytes(data[end + 12:end + 16], "little")
+    data[end + 12:end + 16] = (size - 1).to_bytes(4, "little")
+    with pytest.raises(RecordError, match="empty name"):
+        record_from_upload([("rec.zip", bytes(data))])
+
+
 def test_item13_signals_declared_without_signal_lines(copy100):
     copy100.with_suffix(".hea").write_text("100 2 360 650000\n")
     with pytest.raises(RecordError, match=r"declares 2 signal\(s\) but describes 0"):

@@ -62,24 +62,29 @@ def test_store_drops_idle_sessions():
     assert store.get("a", "k") is None and store.sessions() == []
 
 
-def test_result_nbytes_counts_the_arrays_of_a_scored_record(mitdb_dir):
+def test_result_nbytes_counts_the_arrays_of_a_scored_record(mitdb_dir, tmp_path):
     from ecgdl.infer import BeatClassifier, score_record
+    from infer_fixtures import write_excerpt
 
-    res = score_record(mitdb_dir / "100", BeatClassifier(device="cpu"))
-    assert result_nbytes(res) >= res.record.signal.nbytes + res.conditioned.nbytes > 5_000_000
+    res = score_record(write_excerpt(mitdb_dir / "100", tmp_path, "x", seconds=120.0), BeatClassifier(device="cpu"))
+    assert result_nbytes(res) >= res.record.signal.nbytes + res.conditioned.nbytes + res.proba.nbytes
+    assert res.record.signal.nbytes == 120 * 360 * 2 * 4
 
 
-def test_app_keeps_no_result_in_session_state_and_shows_record_warnings(mitdb_dir):
+def test_app_keeps_no_result_in_session_state_and_shows_record_warnings(mitdb_dir, tmp_path):
     pytest.importorskip("streamlit")
     from streamlit.testing.v1 import AppTest
 
-    hea = (mitdb_dir / "100.hea").read_text().splitlines()
-    hea[2] = hea[2].replace(" 200 ", " 4000 ", 1)  # the second lead 20x too small: a loud warning
-    files = [("100.hea", ("\n".join(hea) + "\n").encode()), ("100.dat", (mitdb_dir / "100.dat").read_bytes())]
+    from infer_fixtures import write_excerpt
+
+    rec = write_excerpt(mitdb_dir / "100", tmp_path, "x100", seconds=60.0)
+    hea = rec.with_suffix(".hea").read_text().splitlines()
+    hea[2] = hea[2].replace(" 200.0(", " 4000.0(", 1)  # the second lead 20x too small: a loud warning
+    files = [("x100.hea", ("\n".join(hea) + "\n").encode()), ("x100.dat", rec.with_suffix(".dat").read_bytes())]
     at = AppTest.from_file(str(page_path()), default_timeout=120).run()
     at.sidebar.file_uploader(key="upload").set_value([(n, b, "application/octet-stream") for n, b in files])
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("QRS amplitude" in w.value for w in at.warning)
-    held = [k for k in at.session_state.filtered_state if "memo" in k or "result" in k]
+    held = [k for k in at.session_state if "memo" in k or "result" in k]
     assert held == []  # the result lives in the capped process-wide store, not in the session's state
