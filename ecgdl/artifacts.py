@@ -109,13 +109,19 @@ def _fsync_folder(folder: Path) -> None:
 _TMP_NAME = re.compile(r"^.+\.[0-9a-f]{8}\.(?P<pid>[0-9]+)\.tmp$")
 
 
+def is_atomic_tmp(path: Path, pid: int | None = None) -> bool:
+    """True when ``path`` is a plain file named as :func:`atomic_write_with` names its temp files
+    (by process ``pid`` when given): never a user's ``notes.tmp`` or a folder."""
+    m = _TMP_NAME.match(path.name)
+    return bool(m) and (pid is None or int(m["pid"]) == pid) and path.is_file() and not path.is_symlink()
+
+
 def stale_tmp_files(folder: Path) -> list[Path]:
     """Temp files of :func:`atomic_write_with` in ``folder`` whose writing process is gone. Only plain
     files named exactly as it names them: a user's ``notes.tmp`` or a folder ``cache.tmp`` is never one."""
     stale = []
     for f in folder.glob("*.tmp"):
-        m = _TMP_NAME.match(f.name)
-        if m and f.is_file() and not f.is_symlink() and not _alive(int(m["pid"])):
+        if is_atomic_tmp(f) and not _alive(int(_TMP_NAME.match(f.name)["pid"])):
             stale.append(f)
     return stale
 

@@ -336,8 +336,7 @@ def _write_run_files(result: BatchResult, cfg: BatchConfig, classes: tuple[str, 
     atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
     from ecgdl.store import write_tables
 
-    write_tables(cfg.out, [{**(o.summary.to_dict() if o.summary else {}), "record": o.stem, "status": o.status,
-                            "error": o.error} for o in result.outcomes], classes, atomic_write)
+    write_tables(cfg.out, [_table_entry(o) for o in result.outcomes], classes, atomic_write)
     if cfg.reference:
         result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], classes)
         atomic_write(cfg.out / "reference.json", json.dumps(strict_json(result.reference), indent=1))
@@ -345,6 +344,14 @@ def _write_run_files(result: BatchResult, cfg: BatchConfig, classes: tuple[str, 
         {"record": o.stem, "path": str(o.path), "status": o.status,
          "processing_s": o.summary.seconds if o.summary and o.status == "ok" else None} for o in result.outcomes]}
     atomic_write(cfg.out / "run.json", json.dumps(log, indent=1))
+
+
+def _table_entry(o: RecordOutcome) -> dict:
+    """A record's entry of the run's dataset tables: as the run table, a function of the inputs and options
+    (status ``ok`` whether scored now or reused) and plain UTF-8 text (escaped file names)."""
+    entry = o.summary.to_dict() if o.summary else {}
+    return {**entry, "record": o.stem, "status": "error" if o.status == "error" else "ok",
+            "error": printable(o.error), "source_path": printable(entry.get("source_path", str(o.path)))}
 
 
 class _NoBar:
@@ -400,7 +407,7 @@ def run_row(outcome: RecordOutcome) -> dict:
     from ecgdl.rhythm import event_counts
 
     row = {"record": outcome.stem, "status": "error" if outcome.status == "error" else "ok",
-           "error": outcome.error, "warnings": ""}
+           "error": printable(outcome.error), "warnings": ""}
     if outcome.summary is None:
         return row
     row["warnings"] = "; ".join(outcome.summary.scoring.get("warnings", []))

@@ -265,6 +265,9 @@ def _feed(pool: _Pool, queue: deque, inflight: dict, stems: dict, per_actor: int
 
 def _remove_dead_tmp(out: Path, pids: set[int]) -> None:
     """Temp files of actors that died mid-write (``*.<pid>.tmp``); the finished files are all in place."""
+    from ecgdl.artifacts import is_atomic_tmp
+
     for pid in pids:
         for f in Path(out).rglob(f"*.{pid}.tmp"):
-            f.unlink(missing_ok=True)
+            if is_atomic_tmp(f, pid):  # only atomic_write's own temp files, never a user's
+                f.unlink(missing_ok=True)

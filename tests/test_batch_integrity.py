@@ -64,7 +64,9 @@ def _copy_record(src_dir: Path, src: str, dst_dir: Path, name: str) -> Path:
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file() and p.name not in RUN_ONLY}
+    """Every file under ``out`` (the run's dataset folder included) but the per-run ones, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name not in RUN_ONLY}
 
 
 # ----------------------------------------------------------------------------- 3. names never shared
