@@ -73,5 +73,6 @@ def print_demo(record: Path, out: Path) -> int:
         print(f"Against the cardiologists' annotations (150 ms): QRS Se {percent(ref['matched'] / ref['reference_beats'], 2)} %; "
               + ", ".join(f"{c} Se {percent(m['se'])} % +P {percent(m['ppv'])} %" for c, m in ref["per_class"].items()
                           if m["se"] is not None and m["ppv"] is not None))
-    print(f"Files written: {', '.join(sorted(p.name for p in out.iterdir() if p.is_file()))} in {out}")
+    written = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if not p.name.startswith("."))
+    print(f"Files written in {out}: {', '.join(written)}")
     return 0

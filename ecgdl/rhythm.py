@@ -269,13 +269,16 @@ def describe(summary: dict) -> str:
         spans = summary.get(key) or []
         if spans:
             lines.append(f"{what}: {len(spans)} stretch(es), {sum(u['end_s'] - u['start_s'] for u in spans):.1f} s"
-                         + "".join(f"\n  {u['start_s']:.1f}-{u['end_s']:.1f} s" for u in spans[:5]))
+                         + "".join(f"\n  {u['start_s']:.1f}-{u['end_s']:.1f} s ({at(u['start_s'])[-8:]})"
+                                   for u in spans[:5]))
     lines += _describe_episodes(summary)
     return "\n".join(lines)
 
 
 def _describe_episodes(summary: dict) -> list[str]:
     """Report lines of the summary's ``episodes`` and ``hrv`` parts (``ecgdl.episodes.score_episodes``)."""
+    from ecgdl.clock import format_time
+
     ep, hrv = summary.get("episodes"), summary.get("hrv")
     lines = []
     if ep:
@@ -284,7 +287,8 @@ def _describe_episodes(summary: dict) -> list[str]:
                      + (", ".join(f"{r} {k}" for r, k in found.items()) or "none"))
         for r, e in ep["longest"].items():
             hr = f", {e['mean_hr_bpm']} bpm" if e.get("mean_hr_bpm") is not None else ""
-            lines.append(f"  longest {r}: {e['duration_s']:.1f} s at {e['start_s']:.1f} s{hr}")
+            clock = format_time(e["start_s"], summary.get("start_clock_s"))
+            lines.append(f"  longest {r}: {e['duration_s']:.1f} s at {e['start_s']:.1f} s ({clock}){hr}")
     if hrv and hrv.get("sdnn_ms") is not None:
         f = lambda v, fmt: "-" if v is None else format(v, fmt)  # noqa: E731
         lines.append(f"HRV (N-N, {hrv['nn_count']} intervals): SDNN {f(hrv['sdnn_ms'], '.1f')} ms, RMSSD "
