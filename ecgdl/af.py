@@ -231,6 +231,17 @@ class SequenceAF:
         return 1.0 / (1.0 + np.exp(-logit.astype(np.float64)))
 
 
+def af_model_info(path: str | Path | None = None) -> dict | None:
+    """``{"kind", "threshold", "sha256", "chosen_by"}`` of the shipped AF scorer (what summaries carry), or None."""
+    from ecgdl.paths import MODELS_DIR
+
+    path = Path(path) if path else MODELS_DIR / "episodes_af.json"
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    return {k: meta.get(k) for k in ("kind", "threshold", "sha256", "chosen_by")}
+
+
 def load_af_model(path: str | Path | None = None):
     """The shipped AF scorer (``ecgdl/shipped/episodes_af.json``), or None when it is absent (cached per path)."""
     if path is None:

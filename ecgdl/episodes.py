@@ -305,5 +305,8 @@ def score_episodes(sample, label, fs: float, *, proba=None, classes=AAMI_CLASSES
 
     eps = detect_episodes(sample, label, fs, proba=proba, classes=classes, signal=signal, pauses=pauses, vf=vf,
                           cfg=cfg)
+    from ecgdl.af import af_model_info
+
     not_sinus = _cover([e for e in eps if e.rhythm in NOT_SINUS], len(sample))
-    return eps, {"episodes": episode_summary(eps, duration_s, cfg), "hrv": hrv(sample, label, fs, exclude=not_sinus)}
+    summary = {**episode_summary(eps, duration_s, cfg), "af_model": af_model_info()}
+    return eps, {"episodes": summary, "hrv": hrv(sample, label, fs, exclude=not_sinus)}
