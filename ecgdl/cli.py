@@ -68,11 +68,16 @@ def cmd_score(a: argparse.Namespace) -> int:
                       adapt=not a.no_adapt)
     from ecgdl.run_folder import OutFolderError, printable
 
+    log.info("ecgdl %s: scoring %d path argument(s) into %s (model %s, device %s, %d worker(s))", __version__,
+             len(a.paths), a.out, a.model or "shipped ecgdl_cnn", a.device, a.workers)
+    log.debug("batch config: %s", cfg)
     try:
         result = score_batch(a.paths, cfg)
     except (FileNotFoundError, ValueError, OutFolderError) as exc:
         log.error("%s", printable(exc))
         return EXIT_USAGE
+    log.info("%d record(s) done on %s; what this run did: %s", len(result.outcomes), result.provider,
+             a.out / "run.json")
     if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
         log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
     print_score(result, cfg, as_json=a.json)

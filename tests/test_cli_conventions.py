@@ -85,3 +85,10 @@ def test_quiet_prints_errors_only_and_a_failure_exits_1(mitdb_dir, tmp_path, cap
     assert main(["score", str(bad / "x"), "--out", str(tmp_path / "o"), "-q"]) == EXIT_FAILED
     err = capsys.readouterr().err
     assert err.startswith("ERROR: FAILED") and "x.dat" in err
+
+
+def test_verbose_messages_go_to_stderr_results_to_stdout(mitdb_dir, tmp_path, capsys):
+    assert main(["score", str(mitdb_dir / "100"), "--out", str(tmp_path), "-v"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "INFO: ecgdl" in captured.err and "run.json" in captured.err
+    assert "INFO" not in captured.out and captured.out.startswith("100:")
