@@ -78,25 +78,35 @@ def undetected_gaps(x: np.ndarray, fs: float, peaks: np.ndarray,
     x = np.asarray(x)
     x = x[:, None] if x.ndim == 1 else x
     p = np.asarray(peaks, np.int64)
-    out = []
-    for i in np.flatnonzero(np.diff(p) > cfg.gap_s * fs):
-        if _gap_active(x, fs, p, int(i), cfg):
-            out.append((int(p[i]), int(p[i + 1])))
+    gaps = np.flatnonzero(np.diff(p) > cfg.gap_s * fs)
+    out: list[tuple[int, int]] = []
+    # one envelope per cluster of nearby gaps (a sinus arrest record has hundreds): filter calls
+    # follow the clusters, not the gaps
+    spans = [(max(0, int(p[max(0, i - 4)]) - int(fs)), min(x.shape[0], int(p[min(p.size - 1, i + 5)]) + int(fs)))
+             for i in gaps]
+    k = 0
+    while k < len(gaps):
+        a0, b0 = spans[k]
+        m = k + 1
+        while m < len(gaps) and spans[m][0] <= b0 and spans[m][1] - a0 <= 600 * fs:
+            b0 = max(b0, spans[m][1])
+            m += 1
+        env = [qrs_energy(x[a0:b0, j], fs, cfg) for j in range(x.shape[1])]
+        out += [(int(p[i]), int(p[i + 1])) for i in gaps[k:m] if _gap_active(env, a0, fs, p, int(i), cfg)]
+        k = m
     return tuple(out)
 
 
-def _gap_active(x: np.ndarray, fs: float, p: np.ndarray, i: int, cfg: QualityConfig) -> bool:
-    """True when some lead shows QRS-band activity inside the gap p[i] -> p[i + 1]."""
-    nb = p[max(0, i - 4): i + 6]                  # the neighbouring beats (the gap's two included)
+def _gap_active(env: list[np.ndarray], a0: int, fs: float, p: np.ndarray, i: int, cfg: QualityConfig) -> bool:
+    """True when some lead's envelope (env[j] starts at sample a0) shows QRS activity in gap p[i] -> p[i + 1]."""
+    nb = p[max(0, i - 4): i + 6] - a0              # the neighbouring beats (the gap's two included)
     r = int(round(0.06 * fs))
-    a0 = max(0, int(nb[0]) - int(fs))
-    b0 = min(x.shape[0], int(nb[-1]) + int(fs))
     lo, hi = int(p[i] + cfg.t_wave_s * fs) - a0, int(p[i + 1] - cfg.edge_s * fs) - a0
     if hi <= lo:
         return False
-    for j in range(x.shape[1]):
-        e = qrs_energy(x[a0:b0, j], fs, cfg)
-        beat = np.median([e[max(0, q - a0 - r): q - a0 + r + 1].max() for q in nb])
+    for j, e in enumerate(env):
+        nbk = nb[(nb >= 0) & (nb < e.size)]
+        beat = np.median([e[max(0, q - r): q + r + 1].max() for q in nbk]) if nbk.size else 0.0
         if beat <= 0:
             continue
         act = e[lo:hi].max() / beat
