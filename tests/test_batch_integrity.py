@@ -303,6 +303,7 @@ def test_kill_9_twice_then_resume_is_byte_identical_to_a_clean_run(excerpts, mod
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 21 process starts: ~160 s alone, several minutes on a busy machine
 def test_kill_9_twenty_times_then_resume_is_byte_identical_to_a_clean_run(excerpts, model_path, tmp_path):
     _assert_like_a_clean_run(excerpts, model_path, tmp_path, kills=20, seed=20)
 
