@@ -248,17 +248,9 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = 
 
 def parquet_bytes(columns: dict[str, np.ndarray]) -> bytes:
     """A parquet file of a column table (``RecordResult.beat_columns``): integers int64, text string."""
-    import io
+    from ecgdl.store import arrow_table, parquet_bytes as table_bytes
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.table({name: pa.array(col.tolist() if col.dtype.kind == "U" else col,
-                                     type=pa.string() if col.dtype.kind == "U" else None)
-                      for name, col in columns.items()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    return sink.getvalue()
+    return table_bytes(arrow_table(columns))
 
 
 def _remove_stale_tmp(out: Path) -> int:

@@ -169,13 +169,49 @@ def _arrow(name: str):
     return {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64()}[name]
 
 
-def records_table(summaries: list[dict], classes: tuple[str, ...]):
-    """The ``records.parquet`` table of a run (columns and types of :data:`RECORD_COLUMNS`)."""
+def arrow_array(values, kind: str | None = None):
+    """An Arrow array of ``values`` (a numpy array, or a list with ``None`` for nulls) of ``kind``
+    (``"int64"``, ``"float64"``, ``"string"``; ``None``: a numpy array's own dtype, text as string).
+
+    Built from buffers: pyarrow's ``pa.array``/``pa.table`` import pandas on first use (about 0.5 s
+    and 100 MB at start-up), which a one-record ``ecgdl score`` should not pay.
+    """
+    import numpy as np
     import pyarrow as pa
 
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" and kind != "string":
+        data = np.ascontiguousarray(values if kind is None else values.astype(kind))
+        return pa.Array.from_buffers(pa.from_numpy_dtype(data.dtype), len(data), [None, pa.py_buffer(data)])
+    vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    kind = kind or "string"
+    valid = np.fromiter((v is not None for v in vals), dtype=bool, count=len(vals))
+    nulls = int(len(vals) - valid.sum())
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    if kind == "string":
+        enc = [b"" if v is None else str(v).encode("utf-8") for v in vals]
+        offsets = np.zeros(len(enc) + 1, dtype=np.int32)
+        np.cumsum([len(e) for e in enc], out=offsets[1:])
+        return pa.Array.from_buffers(pa.string(), len(enc), [bitmap, pa.py_buffer(offsets),
+                                                             pa.py_buffer(b"".join(enc))], null_count=nulls)
+    cast = int if kind == "int64" else float
+    data = np.array([0 if v is None else cast(v) for v in vals], dtype=kind)
+    return pa.Array.from_buffers(_arrow(kind), len(data), [bitmap, pa.py_buffer(data)], null_count=nulls)
+
+
+def arrow_table(columns: dict, kinds: dict[str, str] | None = None):
+    """An Arrow table of named columns (each as :func:`arrow_array` takes it), without pandas."""
+    import pyarrow as pa
+
+    kinds = kinds or {}
+    return pa.Table.from_arrays([arrow_array(v, kinds.get(k)) for k, v in columns.items()], names=list(columns))
+
+
+def records_table(summaries: list[dict], classes: tuple[str, ...]):
+    """The ``records.parquet`` table of a run (columns and types of :data:`RECORD_COLUMNS`)."""
     rows = [record_row(s, classes) for s in summaries]
-    return pa.table({c: pa.array([r.get(c) for r in rows], _arrow(RECORD_COLUMNS.get(c, ("int64",))[0]))
-                     for c in _columns(classes)})
+    cols = _columns(classes)
+    return arrow_table({c: [r.get(c) for r in rows] for c in cols},
+                       {c: RECORD_COLUMNS.get(c, ("int64",))[0] for c in cols})
 
 
 def event_rows(s: dict, episodes_csv: str | None = None) -> list[dict]:
@@ -207,14 +243,12 @@ def event_rows(s: dict, episodes_csv: str | None = None) -> list[dict]:
 
 def events_table(out, summaries: list[dict]):
     """The ``events.parquet`` table of a run (episodes read from each record's ``<record>.episodes.csv``)."""
-    import pyarrow as pa
-
     rows = []
     for s in summaries:
         if s.get("status") != "error":
             ep = Path(out) / f"{s['record']}.episodes.csv"
             rows += event_rows(s, ep.read_text() if ep.is_file() else None)
-    return pa.table({c: pa.array([r[c] for r in rows], _arrow(t)) for c, t in _EVENT_TYPES.items()})
+    return arrow_table({c: [r[c] for r in rows] for c in _EVENT_TYPES}, dict(_EVENT_TYPES))
 
 
 def write_tables(out, summaries: list[dict], classes: tuple[str, ...], write) -> None:

@@ -123,3 +123,31 @@ def test_a_resumed_run_keeps_one_row_per_record(scored, tmp_path):
     assert {r["status"] for r in json.loads((out / "run.json").read_text())["records"]} == {"skipped"}
     assert {p: p.read_bytes() for p in (out / "dataset" / "beats").rglob("*.parquet")} == before
     assert query(out, EXAMPLES["vt_or_af"])[1] == query(scored, EXAMPLES["vt_or_af"])[1]
+
+
+def test_arrow_table_equals_pyarrows_own_and_scoring_leaves_pandas_out(tmp_path, mitdb_dir):
+    """The dataset's tables are built from buffers (pyarrow's ``pa.table`` imports pandas, ~0.5 s at
+    start-up): the same table as pyarrow's own, nulls included, and a scored record imports no pandas."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pyarrow as pa
+
+    from ecgdl.store import arrow_table
+
+    cols = {"i": [1, None, 3], "f": [0.5, None, 2.0], "s": ["a", None, "été"], "n": np.arange(3),
+            "u": np.array(["N", "V", "S"])}
+    kinds = {"i": "int64", "f": "float64", "s": "string"}
+    expected = pa.table({"i": pa.array(cols["i"], pa.int64()), "f": pa.array(cols["f"], pa.float64()),
+                         "s": pa.array(cols["s"], pa.string()), "n": pa.array(cols["n"]),
+                         "u": pa.array(cols["u"].tolist(), pa.string())})
+    assert arrow_table(cols, kinds).equals(expected)
+    folder = tmp_path / "rec"
+    write_excerpt(mitdb_dir / "100", folder, "100", seconds=30.0)
+    code = ("import sys; from ecgdl.cli import main; "
+            f"rc = main(['score', {str(folder)!r}, '--out', {str(tmp_path / 'out')!r}, '--device', 'cpu', '-q']); "
+            "print(rc, 'pandas' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.stdout.split()[-2:] == ["0", "False"], run.stderr
+    assert (tmp_path / "out" / "dataset" / "records.parquet").is_file()
