@@ -231,8 +231,14 @@ def _cli(args: list, model_path: Path) -> list[str]:
 
 
 def _children(pid: int) -> list[int]:
-    res = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return [int(x) for x in res.stdout.split()]
+    """Child processes of ``pid`` (Linux /proc; no procps needed)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
 
 
 def test_item11_killing_a_two_worker_run_kills_its_workers(excerpts, model_path, tmp_path):
