@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         overview, full = time_day(a.repeats)
         rows += [("24-h upload -> overview (Chromium), wall", overview), ("24-h upload -> full view, wall", full)]
     load = os.getloadavg()[0]
-    print(f"\nupload -> view, record {a.record} (30 min, 2 leads, 360 Hz; goal <= 3 s) or 24 h (overview goal <= 15 s); "
+    print(f"\nupload -> view, record {a.record} (30 min, 2 leads, 360 Hz; goal <= 3 s) "
+          "or 24 h (overview goal <= 15 s); "
           f"{os.cpu_count()} cores, load average {load:.1f}")
     print("| measured | median s | min s | max s | runs |\n|---|---:|---:|---:|---:|")
     for kind, t in rows:

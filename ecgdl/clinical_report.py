@@ -19,6 +19,7 @@ from html import escape
 import numpy as np
 
 from ecgdl.labels import AAMI_NAMES
+from ecgdl.clock import format_duration
 from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window, metric_rows, minmax_decimate,
                         notable, window_around)
 
@@ -170,7 +171,8 @@ def render_report(result, meta: dict, *, provider: str | None = None, max_strips
     rec, summ = result.record, result.summary
     when = (generated_at or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     body = [f"<h1>ECG beat classification — record {escape(rec.name)}</h1>",
-            f'<p class="muted">Generated {when} by ecgdl. Duration {format_time(rec.duration_s)}, '
+            f'<p class="muted">Generated {when} by ecgdl. Duration {format_duration(rec.duration_s)}, '
+            f'starts {format_time(0, rec.start_clock_s)}, '
             f'{rec.source_fs:g} Hz, leads {escape(", ".join(rec.leads))}.</p>',
             f'<div class="use"><b>Intended use.</b> {escape(intended_use(meta))}</div>',
             "<h2>Summary</h2>", _summary_tables(summ)]
@@ -237,14 +239,16 @@ def _episode_section(result, summ: dict, max_strips: int, strip_s: float) -> str
         eps = _first_beats(result, strip_s)
     if not eps:
         return "<p>No runs, couplets, patterns or pauses were found.</p>"
-    rows = [(e.title, format_time(e.start_s), format_time(e.end_s), e.detail) for e in eps]
+    clock = result.record.start_clock_s
+    rows = [(e.title, format_time(e.start_s, clock), format_time(e.end_s, clock), e.detail) for e in eps]
     out = [_table(["Episode", "Start", "End", "Detail"], rows)]
     y, fs, dur = result.conditioned[:, 0], result.record.fs, result.record.duration_s
     for e in eps:
         a, b = window_around(e.start_s, max(strip_s, e.end_s - e.start_s + 2.0) if e.kind == "pause" else strip_s, dur)
-        out.append(f'<div class="strip"><b>{escape(e.title)}</b> at {format_time(e.start_s)} — '
-                   f"{escape(e.detail)}" + svg_strip(y, fs, a, b, sample=result.sample, label=result.label,
-                                                     highlight=(e.start_s, e.end_s)) + "</div>")
+        lead = result.record.leads[result.record.lead_pair()[0]]
+        strip = svg_strip(y, fs, a, b, sample=result.sample, label=result.label, highlight=(e.start_s, e.end_s))
+        out.append(f'<div class="strip"><b>{escape(e.title)}</b> at {format_time(e.start_s, clock)} — '
+                   f"{escape(e.detail)} (lead {escape(lead)}, 25 mm/s, 10 mm/mV)" + strip + "</div>")
     return "".join(out)
 
 

@@ -170,7 +170,7 @@ def morphology_groups(result, n_groups: int = DEFAULT_GROUPS, seed: int = 0) -> 
 def beat_shapes(result) -> np.ndarray:
     """``(n_beats, d)`` float32: each beat's primary-lead shape around its R peak, median removed."""
     rec = result.record
-    y = np.asarray(result.conditioned)[:, rec.lead_pair()[0]]
+    y = np.asarray(result.conditioned)[:, 0]                       # column 0: the primary lead
     before, after = (int(round(v * rec.fs)) for v in GROUP_WINDOW_S)
     step = max(1, (before + after) // 60)
     offsets = np.arange(-before, after, step)

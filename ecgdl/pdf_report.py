@@ -112,7 +112,8 @@ def _summary(pdf, result, meta: dict) -> None:
     for c in result.classes:
         r = rel[c]
         rows.append([f"{c} {AAMI_NAMES.get(c, '')}", f"{s['counts'].get(c, 0):,}", f"{s['percent'].get(c, 0):.1f}%",
-                     percent(r.se, 0, "%"), percent(r.ppv, 0, "%"), "-" if r.mean_confidence is None else f"{r.mean_confidence:.2f}",
+                     percent(r.se, 0, "%"), percent(r.ppv, 0, "%"),
+                     "-" if r.mean_confidence is None else f"{r.mean_confidence:.2f}",
                      ("check: " + r.reason) if r.needs_look else "ok"])
     _table(pdf, ["Class", "Beats", "Share", "Validated Se", "Validated +P", "Mean confidence", "Reliability"], rows,
            (50, 18, 16, 22, 22, 26, 119))
@@ -125,7 +126,8 @@ def _summary(pdf, result, meta: dict) -> None:
                                 f"{_clock(hr.get('max_at_s'), start)}"),
                  ("Ectopic burden", f"V {burden.get('V', 0):.2f}%, S {burden.get('S', 0):.2f}%, "
                                     f"F {s['percent'].get('F', 0):.2f}% of beats"),
-                 ("Pauses", f"{len(s.get('pauses', []))}"), ("Unusable signal", f"{len(s.get('unusable', []))} stretches")])
+                 ("Pauses", f"{len(s.get('pauses', []))}"),
+                 ("Unusable signal", f"{len(s.get('unusable', []))} stretches")])
 
 
 def _hrv(pdf, hrv) -> None:
@@ -170,13 +172,14 @@ def _strips(pdf, result, max_strips: int) -> None:
         pdf.set_font("Helvetica", "B", 9)
         pdf.cell(0, 5, _latin(f"{e.title} at {format_time(e.start_s, rec.start_clock_s)} - {e.detail}   "
                               f"(lead {rec.leads[lead]}, 25 mm/s, 10 mm/mV)"), new_x="LMARGIN", new_y="NEXT")
-        _strip(pdf, result, lead, a, b, (e.start_s, e.end_s), pdf.get_y(), height)
+        _strip(pdf, result, a, b, (e.start_s, e.end_s), pdf.get_y(), height)
         pdf.set_y(pdf.get_y() + height + 3)
 
 
-def _strip(pdf, result, lead: int, a: float, b: float, shade: tuple[float, float], top: float, height: float) -> None:
-    """One strip: shaded event, 1 mm / 5 mm grid, the trace, each beat's letter in its class colour."""
-    fs, y = result.record.fs, np.asarray(result.conditioned)[:, lead]
+def _strip(pdf, result, a: float, b: float, shade: tuple[float, float], top: float, height: float) -> None:
+    """One strip of the primary lead (column 0 of ``result.conditioned``): shaded event, 1 mm / 5 mm grid, the
+    trace, each beat's letter in its class colour."""
+    fs, y = result.record.fs, np.asarray(result.conditioned)[:, 0]
     x0, width = _MARGIN, (b - a) * MM_PER_S
     mid = float(np.median(y[int(a * fs):int(b * fs)])) if b > a else 0.0
     h0, h1 = max(shade[0], a), min(max(shade[1], shade[0] + 0.3), b)

@@ -49,7 +49,8 @@ def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Ep
 
 def rhythm_episodes(result) -> list[Episode]:
     """The record's rhythm episodes as :class:`Episode` (those the rhythm summary does not already list):
-    ``result.episodes`` (the scoring path's episodes step) or a ``summary["episodes"]`` list, else :func:`ecgdl.episodes.detect_episodes`
+    ``result.episodes`` (the scoring path's episodes step) or a ``summary["episodes"]`` list, else
+    :func:`ecgdl.episodes.detect_episodes`
     on the scored beats (the model's labels, the conditioned primary lead); [] when that fails."""
     out = []
     for e in _episode_dicts(result):
@@ -80,7 +81,7 @@ def _episode_dicts(result) -> list[dict]:
 
         rec = result.record
         eps = detect_episodes(result.sample, result.label, rec.fs, proba=result.proba, classes=result.classes,
-                              signal=np.asarray(result.conditioned)[:, rec.lead_pair()[0]],
+                              signal=np.asarray(result.conditioned)[:, 0],
                               pauses=result.summary.get("pauses", ()))
     except Exception:  # an optional list must never take the review down
         return []

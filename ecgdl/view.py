@@ -136,8 +136,9 @@ def class_times(sample: np.ndarray, label: np.ndarray, fs: float, cls: str) -> n
 class Episode:
     """A notable stretch of the record, for the summary list, navigation and the report.
 
-    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "vf", "undetected", "unreadable", "rhythm" / "rate" (a rhythm episode such as
-    atrial fibrillation, or a rate one such as sinus bradycardia; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
+    kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "vf", "undetected", "unreadable",
+    "rhythm" / "rate" (a rhythm episode such as atrial fibrillation, or a rate one such as sinus
+    bradycardia; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
     cls: "V"/"S" ("" for pauses); name: the title when set (rhythm episodes).
     """
 

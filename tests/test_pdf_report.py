@@ -36,7 +36,8 @@ def test_pdf_renders_every_page_and_holds_the_sections(scored233, tmp_path):
 
     summary = {**fixed.summary, "hrv": {"sdnn_ms": 61.2, "rmssd_ms": 40.5}}
     af = RhythmEpisode("AFIB", 300.0, 420.0, beats=200, mean_hr_bpm=100.0, confidence=0.9)
-    pdf = render_pdf(dataclasses.replace(fixed, summary=summary, episodes=[af]), clf.meta, patient={"Patient name": "Test Person"},
+    pdf = render_pdf(dataclasses.replace(fixed, summary=summary, episodes=[af]), clf.meta,
+                     patient={"Patient name": "Test Person"},
                      corrections=[edit], reviewer="Dr C", review_date="2026-12-01")
     path = tmp_path / "233.pdf"
     path.write_bytes(pdf)

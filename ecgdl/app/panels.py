@@ -21,7 +21,8 @@ def summary_ui(result) -> None:
     hr, pct = s["heart_rate"], s["percent"]
     c1, c2 = st.columns([1, 2])
     with c1:
-        st.markdown(f"**Ventricular burden** {pct.get('V', 0):.2f}%  \n**Supraventricular burden** {pct.get('S', 0):.2f}%"
+        st.markdown(f"**Ventricular burden** {pct.get('V', 0):.2f}%  \n"
+                    f"**Supraventricular burden** {pct.get('S', 0):.2f}%"
                     f"  \n**Ectopic, V + S** {pct.get('V', 0) + pct.get('S', 0):.2f}%  \n**Fusion (F)** "
                     f"{pct.get('F', 0):.2f}% (not counted as ectopic above)")
         for key, label in (("min", "Slowest"), ("max", "Fastest")):

@@ -328,7 +328,8 @@ def panels_ui(fixed, original, clf, events) -> None:
     tabs = st.tabs(PANELS, key="panel", on_change="rerun")
     draw = {"Events": lambda: review_ui.events_ui(fixed, events),
             "Corrections": lambda: corrections_ui.corrections_ui(fixed, original, clf),
-            "Summary": lambda: panels.summary_ui(fixed), "Agreement with reference": lambda: panels.agreement_ui(original),
+            "Summary": lambda: panels.summary_ui(fixed),
+            "Agreement with reference": lambda: panels.agreement_ui(original),
             "Downloads": lambda: corrections_ui.downloads_ui(fixed, clf), "Model": lambda: panels.model_ui(clf)}
     for name, tab in zip(PANELS, tabs):
         if tab.open:
