@@ -100,13 +100,17 @@ def example_app() -> AppTest:
     return at
 
 
-def test_example_opens_without_an_upload(example_app, clf):
+def test_example_opens_without_an_upload(example_app, clf, example_result):
     at = example_app
     assert f"Record {EXAMPLE}" in at.subheader[0].value and "(example)" in at.subheader[0].value
     assert sum(_class_counts(at).values()) > 2000
     assert set(_class_counts(at)) == set(clf.classes)
     assert len(at.get("plotly_chart")) >= 2                    # strip, overview
-    assert "S" in _flagged(at) and "N" not in _flagged(at)     # S: Se/+P under 80 % in validation
+    from ecgdl.clinical_report import ds2_metrics
+    from ecgdl.review import class_reliability
+
+    rel = class_reliability(example_result, ds2_metrics(clf.meta))
+    assert _flagged(at) == {c for c, r in rel.items() if r.needs_look} and "N" not in _flagged(at)
     assert len(_open_panel(at, "Downloads").get("download_button")) == 6
     assert len(_open_panel(at, "Summary").get("plotly_chart")) == 3          # + the heart-rate trend
     _open_panel(at, "Events")

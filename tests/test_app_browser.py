@@ -138,13 +138,39 @@ def scored233(mitdb_dir):
     return score_record(mitdb_dir / RECORD, BeatClassifier(os.environ.get("ECGDL_MODEL") or None))
 
 
+def _group_to_fix(labels: np.ndarray, groups: np.ndarray) -> tuple[int, str]:
+    """The morphology group with the most beats off its own majority label, and that label (what a reader
+    would fix first)."""
+    best = (-1, 0, "N")
+    for g in range(int(groups.max()) + 1):
+        lab, cnt = np.unique(labels[groups == g], return_counts=True)
+        off = int(cnt.sum() - cnt.max())
+        if off > best[0]:
+            best = (off, g, str(lab[cnt.argmax()]))
+    return best[1], best[2]
+
+
+def _choose(page, key: str, option_text: str) -> None:
+    """Pick the option of the selectbox ``key`` whose text starts with ``option_text``."""
+    box = page.locator(f".st-key-{key} input").first
+    box.click()
+    box.fill(option_text)                              # the selectbox filters its options as one types
+    page.keyboard.press("Enter")
+    _settle(page)
+
+
 def test_review_relabel_a_group_and_export(page, mitdb_dir, scored233, tmp_path):
-    """Upload 233, sign as reader, relabel morphology group 1 (the dominant shape) as N, download the WFDB
-    annotations: rdann reads the corrected labels; then the PDF report renders on every page."""
+    """Upload 233, sign as reader, relabel the morphology group with the most beats off its shape's majority
+    label, download the WFDB annotations: rdann reads exactly the corrected labels; then the PDF report
+    renders on every page."""
     import wfdb
 
     from ecgdl.corrections import morphology_groups
+    from ecgdl.view import class_label
 
+    labels = np.asarray(scored233.label).astype(str)
+    groups = morphology_groups(scored233)
+    group, new = _group_to_fix(labels, groups)
     _upload_233(page, mitdb_dir)
     page.get_by_text("Patient, recording and reader").click()
     page.get_by_label("Reader (who reviews and corrects)").fill("Dr Test")
@@ -153,6 +179,8 @@ def test_review_relabel_a_group_and_export(page, mitdb_dir, scored233, tmp_path)
     page.get_by_role("tab", name="Corrections").click()
     page.get_by_role("button", name="Relabel group").wait_for(timeout=120_000)
     _settle(page)
+    _choose(page, "grp_pick", f"Group {group + 1} ·")
+    _choose(page, "grp_new", class_label(new))
     page.get_by_role("button", name="Relabel group").click()
     page.get_by_text("1 correction(s)", exact=False).first.wait_for(timeout=60_000)
     _settle(page)
@@ -161,17 +189,18 @@ def test_review_relabel_a_group_and_export(page, mitdb_dir, scored233, tmp_path)
         page.get_by_role("button", name="Corrected annotations (WFDB .cor)").first.click()
     got.value.save_as(tmp_path / f"{RECORD}.cor")
 
-    expected = np.asarray(scored233.label).astype(str).copy()
-    expected[morphology_groups(scored233) == 0] = "N"
+    expected = labels.copy()
+    expected[groups == group] = new
     ann = wfdb.rdann(str(tmp_path / RECORD), "cor")
     assert np.array_equal(np.asarray(ann.symbol), expected)
     assert np.array_equal(ann.sample, scored233.source_sample)
-    changed = expected != np.asarray(scored233.label)
+    changed = expected != labels
     notes = [a for a, c in zip(ann.aux_note, changed) if c]
-    assert changed.sum() > 0 and all("by Dr Test" in a for a in notes), notes[:2]
+    assert all("by Dr Test" in a for a in notes), notes[:2]
+    assert len([a for a in ann.aux_note if a]) == changed.sum()
     shown = {label.split()[0]: int(value.replace(",", "")) for label, value in metric_values(page).items()
              if len(label.split()[0]) == 1}
-    assert shown["N"] == int((expected == "N").sum())
+    assert shown[new] == int((expected == new).sum())
 
     page.get_by_role("tab", name="Downloads").click()
     _settle(page)
