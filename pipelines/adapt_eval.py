@@ -83,12 +83,15 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.2, 10.0), method="bounded").x)
 
 
-def lofo(data: dict[str, dict], hidden: int, power: float, seed: int) -> dict[str, np.ndarray]:
-    """Out-of-fold adapted logits per record: the stacker for fold k never sees fold k's records."""
+def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
+         pool: list[dict[str, dict]] = ()) -> dict[str, np.ndarray]:
+    """Out-of-fold adapted logits per record: the stacker for fold k never sees fold k's records.
+
+    pool: other CV seeds' data (same folds) whose out-of-fold-k records join the stacker's training set."""
     out = {}
     for k in sorted({d["fold"] for d in data.values()}):
-        tr = [r for r, d in data.items() if d["fold"] != k]
-        st = fit_stacker(np.concatenate([data[r]["feats"] for r in tr]), np.concatenate([data[r]["y"] for r in tr]),
+        tr = [dd[r] for dd in (data, *pool) for r, d in dd.items() if d["fold"] != k]
+        st = fit_stacker(np.concatenate([d["feats"] for d in tr]), np.concatenate([d["y"] for d in tr]),
                          hidden, power, seed)
         for r, d in data.items():
             if d["fold"] == k:
@@ -111,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--power", type=float, default=0.3)
     p.add_argument("--per-record", action="store_true")
+    p.add_argument("--pool", action="store_true",
+                   help="fit each fold's stacker on the out-of-fold records of every given CV seed (not only its own)")
     p.add_argument("--save", type=Path, default=None)
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
@@ -120,12 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = AdaptConfig()
     print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
     results = {}
+    every = {s: load_seed(cv / f"s{s}", cfg) for s in a.seeds}
     for s in a.seeds:
-        data = load_seed(cv / f"s{s}", cfg)
+        data = every[s]
+        pool = [every[o] for o in a.seeds if o != s] if a.pool else []
         y = np.concatenate([d["y"] for d in data.values()])
         base = np.concatenate([d["proba"] for d in data.values()])
         cavg = np.concatenate([cluster_average(d["proba"], d["cid"]) for d in data.values()])
-        oof = lofo(data, a.hidden, a.power, s)
+        oof = lofo(data, a.hidden, a.power, s, pool)
         z = np.concatenate([oof[r] for r in data])
         t = fit_temperature(z, y)
         cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
