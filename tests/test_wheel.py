@@ -103,3 +103,5 @@ def test_installed_viewer_starts(venv, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    with pytest.raises(OSError):  # the server itself got the SIGTERM: nothing is left serving the port
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)

@@ -9,6 +9,8 @@ flags, so the viewer behaves the same from any working directory.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 import tomllib
@@ -41,11 +43,14 @@ def streamlit_command(port: int = 8501, address: str = "127.0.0.1", extra: list[
 def run(port: int = 8501, address: str = "127.0.0.1", extra: list[str] | None = None) -> int:
     """Serve the viewer until interrupted; returns Streamlit's exit status (``ModuleNotFoundError``
     with an install hint when the ``app`` extra is missing)."""
-    try:
-        import streamlit  # noqa: F401
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError("the viewer needs the app extra: pip install 'ecgdl[app]'") from None
-    proc = subprocess.Popen(streamlit_command(port, address, extra))
+    if importlib.util.find_spec("streamlit") is None:
+        raise ModuleNotFoundError("the viewer needs the app extra: pip install 'ecgdl[app]'")
+    cmd = streamlit_command(port, address, extra)
+    if os.name == "posix":
+        # Streamlit takes this process's place, so a SIGTERM (a service manager, a test's terminate())
+        # reaches the server itself instead of orphaning it behind a waiting parent.
+        os.execv(cmd[0], cmd)
+    proc = subprocess.Popen(cmd)
     try:
         return proc.wait()
     except KeyboardInterrupt:
