@@ -41,7 +41,7 @@ th:first-child,td:first-child{text-align:left} .muted{color:#666;font-size:12px}
 
 def svg_strip(y: np.ndarray, fs: float, start_s: float, stop_s: float, *, sample: np.ndarray | None = None,
               label: np.ndarray | None = None, highlight: tuple[float, float] | None = None,
-              px_per_mm: float = 3.6) -> str:
+              px_per_mm: float = 3.6, start_clock_s: float | None = None) -> str:
     """An ECG strip on standard paper as inline SVG.
 
     Args:
@@ -49,6 +49,8 @@ def svg_strip(y: np.ndarray, fs: float, start_s: float, stop_s: float, *, sample
         sample, label: optional beats (R-peak index at ``fs``, class letter) lettered above their peak.
         highlight: optional ``(start_s, end_s)`` shaded behind the trace (the episode).
         px_per_mm: output size hint; the SVG scales to the page width.
+        start_clock_s: the recording's start as seconds after midnight (header base time), for the
+            strip's clock-time caption; ``None``: counted from 00:00:00.
 
     Returns:
         ``<svg>...</svg>``; the viewBox is in millimetres (25 mm/s, 10 mm/mV, 1 mm and 5 mm grid).
@@ -83,7 +85,7 @@ def svg_strip(y: np.ndarray, fs: float, start_s: float, stop_s: float, *, sample
             parts.append(f'<text x="{px(s / fs):.2f}" y="-1.5" font-size="3.2" text-anchor="middle" '
                          f'font-weight="{weight}" fill="{class_colour(str(c))}">{escape(str(c))}</text>')
     parts.append(f'<text x="1" y="{height - 1:.1f}" font-size="2.6" fill="#555">'
-                 f'{escape(format_time(start_s))} · 25 mm/s · 10 mm/mV</text></svg>')
+                 f'{escape(format_time(start_s, start_clock_s))} · 25 mm/s · 10 mm/mV</text></svg>')
     return "".join(parts)
 
 
@@ -175,7 +177,7 @@ def render_report(result, meta: dict, *, provider: str | None = None, max_strips
             f'starts {format_time(0, rec.start_clock_s)}, '
             f'{rec.source_fs:g} Hz, leads {escape(", ".join(rec.leads))}.</p>',
             f'<div class="use"><b>Intended use.</b> {escape(intended_use(meta))}</div>',
-            "<h2>Summary</h2>", _summary_tables(summ)]
+            "<h2>Summary</h2>", _summary_tables(summ, rec.start_clock_s)]
     if getattr(result, "reference", None):
         body += ["<h2>Agreement with the reference annotations</h2>", _agreement_table(result.reference)]
     body += ["<h2>Notable episodes</h2>", _episode_section(result, summ, max_strips, strip_s)]
@@ -198,15 +200,15 @@ def _table(head: list[str], rows: list[tuple], header: bool = True) -> str:
     return "".join(out) + "</table>"
 
 
-def _summary_tables(s: dict) -> str:
+def _summary_tables(s: dict, clock: float | None = None) -> str:
     counts, pct = s.get("counts", {}), s.get("percent", {})
     rows = [(f"{c} – {AAMI_NAMES.get(c, '')}", f"{n:,}", f"{pct.get(c, 0):.2f}%") for c, n in counts.items()]
     rows.append(("All beats", f"{s.get('beats', 0):,}", ""))
     hr = s.get("heart_rate", {})
     burden = s.get("ectopic_burden_pct", {})
     facts = [("Heart rate, mean", _bpm(hr.get("mean_bpm"))),
-             ("Heart rate, min", f"{_bpm(hr.get('min_bpm'))} at {_t(hr.get('min_at_s'))}"),
-             ("Heart rate, max", f"{_bpm(hr.get('max_bpm'))} at {_t(hr.get('max_at_s'))}"),
+             ("Heart rate, min", f"{_bpm(hr.get('min_bpm'))} at {_t(hr.get('min_at_s'), clock)}"),
+             ("Heart rate, max", f"{_bpm(hr.get('max_bpm'))} at {_t(hr.get('max_at_s'), clock)}"),
              ("Ventricular burden", f"{burden.get('V', 0):.2f}%"),
              ("Supraventricular burden", f"{burden.get('S', 0):.2f}%")]
     ev = [(f"{cls} {kind}", len(items)) for cls, kinds in s.get("events", {}).items() for kind, items in kinds.items()]
@@ -219,8 +221,8 @@ def _bpm(v) -> str:
     return "—" if v is None else f"{v:.0f} bpm"
 
 
-def _t(v) -> str:
-    return "—" if v is None else format_time(v)
+def _t(v, clock: float | None = None) -> str:
+    return "—" if v is None else format_time(v, clock)
 
 
 def _agreement_table(ref: dict) -> str:
@@ -246,7 +248,8 @@ def _episode_section(result, summ: dict, max_strips: int, strip_s: float) -> str
     for e in eps:
         a, b = window_around(e.start_s, max(strip_s, e.end_s - e.start_s + 2.0) if e.kind == "pause" else strip_s, dur)
         lead = result.record.leads[result.record.lead_pair()[0]]
-        strip = svg_strip(y, fs, a, b, sample=result.sample, label=result.label, highlight=(e.start_s, e.end_s))
+        strip = svg_strip(y, fs, a, b, sample=result.sample, label=result.label, highlight=(e.start_s, e.end_s),
+                          start_clock_s=clock)
         out.append(f'<div class="strip"><b>{escape(e.title)}</b> at {format_time(e.start_s, clock)} — '
                    f"{escape(e.detail)} (lead {escape(lead)}, 25 mm/s, 10 mm/mV)" + strip + "</div>")
     return "".join(out)

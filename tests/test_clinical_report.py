@@ -53,3 +53,10 @@ def test_model_facts_come_from_the_sidecar():
     assert intended_use(meta) == "Research only."
     assert ds2_metrics(meta) == {"V": {"se": 0.9, "ppv": 0.8}}
     assert "do not use" in intended_use({})
+
+
+def test_svg_strip_caption_reads_the_header_clock(rec233):
+    """The strip's caption is clock time from the header's base time (else from 00:00:00)."""
+    rec, y = rec233
+    assert "01:00:10 · 25 mm/s" in svg_strip(y, rec.fs, 10.0, 20.0, start_clock_s=3600.0)
+    assert "00:00:10 · 25 mm/s" in svg_strip(y, rec.fs, 10.0, 20.0)
