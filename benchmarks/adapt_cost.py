@@ -15,6 +15,7 @@ import time
 
 from ecgdl.infer import BeatClassifier, score_record
 from ecgdl.io import read_record
+from ecgdl.metrics import percent
 from ecgdl.paths import database_dir
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         step.append(time.perf_counter() - t)
     m_on, m_off, m_step = (statistics.median(v) for v in (on, off, step))
     print(f"record {a.record} ({len(res.sample)} beats), median of {a.repeats}: score_record {m_off:.2f} s without "
-          f"adapt, {m_on:.2f} s with (+{100 * (m_on / m_off - 1):.0f} %); adapt step alone {m_step:.2f} s")
+          f"adapt, {m_on:.2f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.2f} s")
     return 0
 
 

@@ -66,6 +66,24 @@ def rhythm_episodes(result) -> list[Episode]:
     return out
 
 
+#: Rhythm codes drawn as bands on the overview and the heart-rate trend (pauses are events, not bands).
+BAND_COLOURS = {"AFIB": "#0072b2", "AFL": "#56b4e9", "VT": "#d55e00", "VFL": "#d55e00", "SVTA": "#cc79a7"}
+_BAND_DEFAULT = "#999999"
+
+
+def episode_bands(result, limit: int = 300) -> list[tuple[float, float, str, str]]:
+    """``(start_s, end_s, rhythm code, colour)`` of the record's rhythm episodes (PAUSE left out: pauses are
+    events), longest first when there are more than ``limit`` (a 24-h record stays light to draw)."""
+    bands = []
+    for e in _episode_dicts(result):
+        code = str(e.get("rhythm", "")).strip("()").upper()
+        if code and code != "PAUSE":
+            bands.append((float(e["start_s"]), float(e["end_s"]), code, BAND_COLOURS.get(code, _BAND_DEFAULT)))
+    if len(bands) > limit:
+        bands = sorted(bands, key=lambda b: b[0] - b[1])[:limit]
+    return sorted(bands)
+
+
 def _episode_dicts(result) -> list[dict]:
     from dataclasses import asdict, is_dataclass
 

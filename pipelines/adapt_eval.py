@@ -22,7 +22,7 @@ import numpy as np
 
 from ecgdl.adapt import FEATURE_NAMES, AdaptConfig, Stacker, cluster_average, record_features, softmax64
 from ecgdl.calibration import ece
-from ecgdl.metrics import evaluate_predictions
+from ecgdl.metrics import evaluate_predictions, percent
 from ecgdl.splits import DS1, assert_no_test_records
 
 CLASSES = ("N", "S", "V", "F", "Q")
@@ -102,7 +102,7 @@ def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
 def line(name: str, y: np.ndarray, pred: np.ndarray) -> str:
     rep = evaluate_predictions(y, pred)
     pc = rep["per_class"]
-    f = lambda v: "–" if v != v else f"{100 * v:.1f}"  # noqa: E731
+    f = percent
     return (f"| {name} | {f(rep['accuracy'])} | {f(pc['S']['se'])} / {f(pc['S']['ppv'])} | {pc['S']['f1']:.3f} | "
             f"{f(pc['V']['se'])} / {f(pc['V']['ppv'])} | {pc['V']['f1']:.3f} | {f(pc['F']['se'])} / {f(pc['F']['ppv'])} |")
 

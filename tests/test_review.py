@@ -124,3 +124,26 @@ def test_vf_and_undetected_stretches_are_events(mitdb_dir, clf):
     assert events[0].title == "Ventricular flutter / fibrillation"
     kinds = {e.kind for e in events}
     assert "undetected" in kinds and "rhythm" not in {e.kind for e in events if "flutter" in e.title and e.kind != "vf"}
+
+
+def test_rhythm_episodes_are_bands_on_the_overview_and_the_trend(scored233):
+    """Every rhythm episode of 233 (pauses aside) is a named band on the overview and shaded on the HR trend."""
+    from dataclasses import asdict, is_dataclass
+
+    from ecgdl import view
+    from ecgdl.app.ecg_figures import overview_figure, trend_figure
+    from ecgdl.review import episode_bands
+
+    result = scored233
+    eps = [asdict(e) if is_dataclass(e) else e for e in result.episodes]
+    expected = sorted((float(e["start_s"]), float(e["end_s"])) for e in eps if e["rhythm"] != "PAUSE")
+    bands = episode_bands(result)
+    assert expected and [(a, b) for a, b, _, _ in bands] == expected
+    rec = result.record
+    tr = view.trace(result.conditioned[:, 0], rec.fs, 0, rec.duration_s, 3000)
+    fig = overview_figure(tr, {}, window=(0, 10), duration_s=rec.duration_s, bands=bands)
+    shapes = {(sh.x0, sh.x1) for sh in fig.layout.shapes}
+    assert set(expected) <= shapes
+    assert {code for _, _, code, _ in bands} <= {a.text for a in fig.layout.annotations}
+    trend = hr_trend(result.sample, rec.fs, rec.duration_s)
+    assert set(expected) <= {(sh.x0, sh.x1) for sh in trend_figure(trend, rec.duration_s, bands=bands).layout.shapes}

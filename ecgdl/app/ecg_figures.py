@@ -100,11 +100,21 @@ def paper_svg(x_range: tuple[float, float], y_range: tuple[float, float], long_w
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
+def add_bands(fig: go.Figure, bands, *, label: bool = True) -> None:
+    """Rhythm-episode bands ``(start_s, end_s, code, colour)`` behind the trace, each named at its top."""
+    for a, b, code, colour in bands:
+        fig.add_vrect(x0=a, x1=b, fillcolor=colour, opacity=0.18, line_width=0, layer="below",
+                      annotation_text=code if label else None, annotation_position="top left",
+                      annotation_font=dict(size=9, color=colour))
+
+
 def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple[float, float],
-                    duration_s: float, start_clock_s: float | None = None) -> go.Figure:
-    """The whole record, small, with the detail window shaded and each V/S beat ticked above it (clock axis)."""
+                    duration_s: float, start_clock_s: float | None = None, bands=()) -> go.Figure:
+    """The whole record, small, with the detail window shaded, each V/S beat ticked above it, the rhythm
+    episodes as named bands (:func:`ecgdl.review.episode_bands`) and a clock axis."""
     fig = go.Figure(go.Scatter(x=tr.t, y=tr.y, mode="lines", line=dict(color="#444", width=0.6),
                                hoverinfo="skip", showlegend=False))
+    add_bands(fig, bands)
     top = float(tr.y.max()) if len(tr.y) else 1.0
     for k, (cls, times) in enumerate(ectopic.items()):
         if len(times):   # one path of vertical ticks per class: cheap to draw even for thousands of beats
@@ -123,14 +133,16 @@ def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple
     return fig
 
 
-def trend_figure(trend: list[dict], duration_s: float, start_clock_s: float | None = None) -> go.Figure:
+def trend_figure(trend: list[dict], duration_s: float, start_clock_s: float | None = None, bands=()) -> go.Figure:
     """Mean heart rate per trend bin (bpm) at each bin's middle, bins clipped to the record, on an axis at
-    least 40 bpm tall (:func:`ecgdl.review.trend_range`) and clock-time labels."""
+    least 40 bpm tall (:func:`ecgdl.review.trend_range`) and clock-time labels; the rhythm episodes
+    (atrial fibrillation first among them) shaded behind it."""
     x = [(b["start_s"] + b["end_s"]) / 2 for b in trend]
     y = [b["mean_bpm"] for b in trend]
     labels = [f"{format_time(b['start_s'], start_clock_s)}-{format_time(b['end_s'], start_clock_s)}" for b in trend]
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color="#d55e00"), customdata=labels,
                                hovertemplate="%{customdata}: %{y:.0f} bpm<extra></extra>"))
+    add_bands(fig, bands)
     vals, text = clock_ticks(0.0, duration_s, start_clock_s, max_ticks=7)
     fig.update_layout(height=200, margin=dict(l=50, r=10, t=10, b=35), template=_TEMPLATE, font=_FONT,
                       xaxis=dict(range=[0, duration_s], tickvals=vals, ticktext=text, title="clock time"),

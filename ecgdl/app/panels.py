@@ -10,7 +10,7 @@ from ecgdl.app import review_ui
 from ecgdl.app.ecg_figures import trend_figure
 from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts
 from ecgdl.clock import format_time
-from ecgdl.review import hr_trend, record_hrv, rhythm_episodes
+from ecgdl.review import episode_bands, hr_trend, record_hrv, rhythm_episodes
 
 PLOT_CONFIG = review_ui.PLOT_CONFIG
 
@@ -32,7 +32,7 @@ def summary_ui(result) -> None:
                           key=f"hr_{key}", on_click=review_ui.show_time, args=(t, rec.duration_s))
     trend = hr_trend(result.sample, rec.fs, rec.duration_s, s.get("rhythm_config"))
     if trend:
-        c2.plotly_chart(trend_figure(trend, rec.duration_s, rec.start_clock_s), config=PLOT_CONFIG, key="trend",
+        c2.plotly_chart(trend_figure(trend, rec.duration_s, rec.start_clock_s, episode_bands(result)), config=PLOT_CONFIG, key="trend",
                         theme=None)
     hrv = record_hrv(result)
     if hrv and hrv.get("sdnn_ms") is not None:

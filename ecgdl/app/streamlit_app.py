@@ -21,7 +21,7 @@ from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
 from ecgdl.metrics import percent
 from ecgdl.result_store import ResultStore, result_nbytes
-from ecgdl.review import class_reliability
+from ecgdl.review import class_reliability, episode_bands
 from ecgdl.uploads import UploadLimits, UploadOptions, describe_limits, record_from_upload
 
 DEFAULT_EXAMPLE = "200"
@@ -268,7 +268,8 @@ def strip_ui(result, classes: tuple[str, ...], events) -> None:
                         config=PLOT_CONFIG, key="strip", theme=None)
     ectopic = {c: list(view.class_times(result.sample, result.label, fs, c)) for c in ("V", "S")}
     st.plotly_chart(overview_figure(view.trace(y, fs, 0, dur, 3000), ectopic, window=(start, stop), duration_s=dur,
-                                    start_clock_s=rec.start_clock_s), config=PLOT_CONFIG, key="overview", theme=None)
+                                    start_clock_s=rec.start_clock_s, bands=episode_bands(result)),
+                    config=PLOT_CONFIG, key="overview", theme=None)
     step = max(1, int(round(dur / 2000)))
     options = list(range(0, int(max(dur - win, 0.0)) + 1, step)) or [0]
     st.session_state["_pos"] = min(options[-1], int(round(start / step)) * step)
