@@ -97,14 +97,15 @@ def test_layout_at_common_screen_sizes(page, width, height, tmp_path):
     page.locator(".st-key-ev_2 button").click()
     page.get_by_text("Event 3 of", exact=False).first.wait_for(timeout=60_000)
     _settle(page)
-    assert in_viewport(page, STRIP, within_ms=5000), "the strip left the viewport after the event click"
+    # the page scrolls the strip back for 4 s after the click (late layout passes on a loaded machine)
+    assert in_viewport(page, STRIP, within_ms=8000), "the strip left the viewport after the event click"
     assert page.locator(f"{STRIP} .shapelayer path").count() >= 1          # the event is shaded
     page.screenshot(path=str(_shots(f"event_{width}x{height}.png", tmp_path)))
     if (width, height) == (1366, 768):                 # keyboard: N is the next event
         page.locator("h3").first.click()
         page.keyboard.press("n")
         page.get_by_text("Event 4 of", exact=False).first.wait_for(timeout=60_000)
-        assert in_viewport(page, STRIP, within_ms=5000)
+        assert in_viewport(page, STRIP, within_ms=8000)
 
 
 def _upload_233(page, mitdb_dir) -> None:

@@ -146,7 +146,7 @@ def scroll_to_strip() -> None:
         return
     n = st.session_state["_scrolls"] = st.session_state.get("_scrolls", 0) + 1
     with st.container(key=f"scroll_{n}"):     # a new element each time: its script runs again
-        st.html("<script>for (const ms of [60, 300, 800, 1500]) setTimeout(() => {"
+        st.html("<script>for (const ms of [60, 300, 800, 1500, 2500, 4000]) setTimeout(() => {"
                 " const el = document.querySelector('.st-key-strip_box');"
                 " if (el) el.scrollIntoView({block: 'center', behavior: 'instant'}); }, ms);</script>",
                 unsafe_allow_javascript=True)
