@@ -219,9 +219,8 @@ def test_worker_node_killed_mid_run_loses_no_record(cluster, tmp_path_factory, t
     assert driver.returncode == 0, stderr
     assert "ray: 2 actors on 2 nodes" in stderr
     assert done_at_kill < len(names)  # it was killed mid-run
-    # whether a record was in flight on the lost node at the kill is timing: when one was, it was requeued
-    # (and scored once: the checks below); either way nothing is lost or written twice
-    assert "requeued" in stderr or "worker lost" not in stderr
+    # whether a record was in flight on the lost node at the kill is timing ("requeued" in the log when one
+    # was); either way every record is scored exactly once, which the checks below assert
     assert f"{len(names)} scored, 0 already done, 0 failed" in stdout
     rows = (out / "summary.csv").read_text().splitlines()[1:]
     assert sorted(r.split(",")[0] for r in rows) == sorted(names)  # every record exactly once
