@@ -100,11 +100,13 @@ def paper_svg(x_range: tuple[float, float], y_range: tuple[float, float], long_w
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def add_bands(fig: go.Figure, bands, *, label: bool = True) -> None:
-    """Rhythm-episode bands ``(start_s, end_s, code, colour)`` behind the trace, each named at its top."""
+def add_bands(fig: go.Figure, bands, *, min_label_s: float = 0.0) -> None:
+    """Rhythm-episode bands ``(start_s, end_s, code, colour)`` behind the trace; those at least
+    ``min_label_s`` long are named at their top (short ones would pile their names into one smudge)."""
     for a, b, code, colour in bands:
+        named = b - a >= min_label_s
         fig.add_vrect(x0=a, x1=b, fillcolor=colour, opacity=0.18, line_width=0, layer="below",
-                      annotation_text=code if label else None, annotation_position="top left",
+                      annotation_text=code if named else None, annotation_position="top left",
                       annotation_font=dict(size=9, color=colour))
 
 
@@ -114,7 +116,7 @@ def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple
     episodes as named bands (:func:`ecgdl.review.episode_bands`) and a clock axis."""
     fig = go.Figure(go.Scatter(x=tr.t, y=tr.y, mode="lines", line=dict(color="#444", width=0.6),
                                hoverinfo="skip", showlegend=False))
-    add_bands(fig, bands)
+    add_bands(fig, bands, min_label_s=duration_s / 40)
     top = float(tr.y.max()) if len(tr.y) else 1.0
     for k, (cls, times) in enumerate(ectopic.items()):
         if len(times):   # one path of vertical ticks per class: cheap to draw even for thousands of beats
@@ -142,7 +144,7 @@ def trend_figure(trend: list[dict], duration_s: float, start_clock_s: float | No
     labels = [f"{format_time(b['start_s'], start_clock_s)}-{format_time(b['end_s'], start_clock_s)}" for b in trend]
     fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color="#d55e00"), customdata=labels,
                                hovertemplate="%{customdata}: %{y:.0f} bpm<extra></extra>"))
-    add_bands(fig, bands)
+    add_bands(fig, bands, min_label_s=duration_s / 40)
     vals, text = clock_ticks(0.0, duration_s, start_clock_s, max_ticks=7)
     fig.update_layout(height=200, margin=dict(l=50, r=10, t=10, b=35), template=_TEMPLATE, font=_FONT,
                       xaxis=dict(range=[0, duration_s], tickvals=vals, ticktext=text, title="clock time"),
