@@ -145,6 +145,8 @@ def test_rhythm_episodes_are_bands_on_the_overview_and_the_trend(scored233):
     shapes = {(sh.x0, sh.x1) for sh in fig.layout.shapes}
     assert set(expected) <= shapes
     long_ones = {code for a, b, code, _ in bands if b - a >= rec.duration_s / 40}
-    assert long_ones and long_ones <= {a.text for a in fig.layout.annotations}   # short bands unnamed
+    names = [a.text for a in fig.layout.annotations]
+    assert long_ones and long_ones <= set(names)
+    assert len(names) == sum(b - a >= rec.duration_s / 40 for a, b, _, _ in bands)   # no "new text" names
     trend = hr_trend(result.sample, rec.fs, rec.duration_s)
     assert set(expected) <= {(sh.x0, sh.x1) for sh in trend_figure(trend, rec.duration_s, bands=bands).layout.shapes}

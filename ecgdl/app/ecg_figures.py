@@ -104,10 +104,9 @@ def add_bands(fig: go.Figure, bands, *, min_label_s: float = 0.0) -> None:
     """Rhythm-episode bands ``(start_s, end_s, code, colour)`` behind the trace; those at least
     ``min_label_s`` long are named at their top (short ones would pile their names into one smudge)."""
     for a, b, code, colour in bands:
-        named = b - a >= min_label_s
+        name = dict(annotation_text=code, annotation_position="top left", annotation_font=dict(size=9, color=colour))
         fig.add_vrect(x0=a, x1=b, fillcolor=colour, opacity=0.18, line_width=0, layer="below",
-                      annotation_text=code if named else None, annotation_position="top left",
-                      annotation_font=dict(size=9, color=colour))
+                      **(name if b - a >= min_label_s else {}))  # plotly writes "new text" on an empty name
 
 
 def overview_figure(tr: Trace, ectopic: dict[str, list[float]], *, window: tuple[float, float],
