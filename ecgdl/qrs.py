@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
+from ecgdl import iir
 
 from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
 from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
@@ -362,7 +362,7 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
     w = max(1, int(round(cfg.integrate_s * fd)))
     if m <= w + 2:
         return None, 0, None
-    bp, _ = sps.sosfilt(sos, v, zi=zi * v[0])   # float32, started in steady state: no transient
+    bp, _ = iir.sosfilt(sos, v, zi=zi * v[0])   # float32, started in steady state: no transient
     if cfg.derivative:
         bp = np.subtract(bp[1:], bp[:-1], out=_scratch(work, ("d", lead), bp.size - 1, np.float32))
     np.multiply(bp, bp, out=bp)
@@ -403,11 +403,11 @@ def _bandpass(fd: float, band: tuple[float, float]):
     """Butterworth band-pass at fd (float32 sos, steady-state zi) and its group delay in samples."""
     key = (round(fd, 6), band)
     if key not in _BP_CACHE:
-        sos = sps.butter(2, band, btype="bandpass", fs=fd, output="sos")
-        b, a = sps.sos2tf(sos)
+        sos = iir.butter(2, band, btype="bandpass", fs=fd, output="sos")
+        b, a = iir.sos2tf(sos)
         f0 = float(np.sqrt(band[0] * band[1]))
-        _, gd = sps.group_delay((b, a), w=[f0], fs=fd)
-        zi = sps.sosfilt_zi(sos).astype(np.float32)
+        _, gd = iir.group_delay((b, a), w=[f0], fs=fd)
+        zi = iir.sosfilt_zi(sos).astype(np.float32)
         _BP_CACHE[key] = (sos.astype(np.float32), zi, int(round(float(gd[0]) + 0.5)))
     return _BP_CACHE[key]
 

@@ -7,9 +7,9 @@ Positions are samples of the envelope (at the detector's internal rate ``fd``).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from ecgdl.qrs_config import QRSConfig
+from ecgdl.signal import median_filter
 
 __all__ = ["block_level", "select_beats"]
 
@@ -22,7 +22,7 @@ def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, i
     fp[: f.size] = f
     bm = fp.reshape(nb, bsz).max(axis=1)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
-    return ndimage.median_filter(bm, size=k, mode="nearest"), bsz
+    return median_filter(bm, size=k, mode="nearest"), bsz
 
 
 def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
@@ -57,7 +57,7 @@ def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.
     mid = np.minimum(starts + counts // 2, max(h.size - 1, 0))
     med = np.where(counts > 0, (key[mid] - np.arange(nb)) * scale, 0.0) if h.size else np.zeros(nb)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
-    return ndimage.median_filter(med, size=k, mode="nearest")[blk]
+    return median_filter(med, size=k, mode="nearest")[blk]
 
 
 def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarray:
@@ -95,7 +95,7 @@ def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: Q
     if kp.size < 3:
         return ci[~tw]
     rr = np.diff(kp)
-    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    ref = median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
     i = np.flatnonzero(tw[:-1])                  # the last one has no next beat: always a T wave
     tw[0] = first
     k = np.clip(np.searchsorted(kp, pos[i]) - 1, 0, ref.size - 1)
@@ -110,7 +110,7 @@ def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -
         return ci
     pos, hh = c[ci], h[ci]
     rr = np.diff(pos)
-    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    ref = median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
     span = pos[2:] - pos[:-2]
     ref_i = np.maximum(ref[:-1], ref[1:])
     weak = hh[1:-1] < cfg.extra_ratio * np.minimum(hh[:-2], hh[2:])
@@ -125,14 +125,14 @@ def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float,
     refr = cfg.refractory_s * fd
     pos = np.concatenate(([-refr], c[ci], [n - 1 + refr]))
     rr = np.diff(c[ci])
-    ref = ndimage.median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
+    ref = median_filter(rr, size=min(9, rr.size) | 1, mode="nearest")
     ref = np.concatenate((ref[:1], ref, ref[-1:]))
     gaps = np.diff(pos) > cfg.searchback_rr * ref
     if not gaps.any():
         return np.zeros(0, np.int64)
     g = np.searchsorted(pos, c, side="right") - 1
     g = np.clip(g, 0, gaps.size - 1)
-    hb = ndimage.median_filter(h[ci], size=min(9, ci.size) | 1, mode="nearest")
+    hb = median_filter(h[ci], size=min(9, ci.size) | 1, mode="nearest")
     hb = np.concatenate((hb[:1], hb, hb[-1:]))
     href = np.minimum(hb[:-1], hb[1:])          # typical beat energy beside each gap
     ok = gaps[g] & (c - pos[g] >= refr) & (pos[g + 1] - c >= refr)
@@ -166,8 +166,8 @@ def second_lead_veto(x1: np.ndarray, fs: float, pk: np.ndarray, hk: np.ndarray, 
     d = np.asarray(x1[idx + k], np.float64) - x1[idx - k]
     e1 = np.max(d * d, axis=1)
     ok = np.isfinite(e1) & (e1 > 0)
-    ref1 = ndimage.median_filter(np.where(ok, e1, 0.0), size=9, mode="nearest")
-    ref0 = ndimage.median_filter(hk, size=9, mode="nearest")
+    ref1 = median_filter(np.where(ok, e1, 0.0), size=9, mode="nearest")
+    ref0 = median_filter(hk, size=9, mode="nearest")
     with np.errstate(divide="ignore", invalid="ignore"):
         veto = ok & (ref1 > 0) & (e1 < cfg.lead2_veto * ref1) & (hk < cfg.lead2_weak * ref0)
     return ~veto

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal as sps
+from ecgdl import iir
 
 from ecgdl.qrs_config import DEFAULT_QUALITY, QualityConfig
 
@@ -57,7 +57,7 @@ def qrs_energy(x: np.ndarray, fs: float, cfg: QualityConfig = DEFAULT_QUALITY) -
     """
     v = np.asarray(x, np.float64)
     sos, zi = bandpass_sos(fs, cfg.energy_band_hz, with_zi=True)
-    v, _ = sps.sosfilt(sos, v, zi=zi * v[0])
+    v, _ = iir.sosfilt(sos, v, zi=zi * v[0])
     d = np.empty_like(v)
     d[1:-1] = (v[2:] - v[:-2]) * 0.5                # central difference (np.gradient's interior)
     d[0], d[-1] = v[1] - v[0], v[-1] - v[-2]
@@ -191,6 +191,6 @@ def bandpass_sos(fs: float, band: tuple[float, float], *, with_zi: bool = False)
     """Cached 2nd-order Butterworth band-pass (sos) at fs; with_zi: (sos, its unit-step zi)."""
     key = (round(fs, 6), band)
     if key not in _SOS:
-        sos = sps.butter(2, band, btype="bandpass", fs=fs, output="sos")
-        _SOS[key] = (sos, sps.sosfilt_zi(sos))
+        sos = iir.butter(2, band, btype="bandpass", fs=fs, output="sos")
+        _SOS[key] = (sos, iir.sosfilt_zi(sos))
     return _SOS[key] if with_zi else _SOS[key][0]

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ecgdl import iir
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,9 @@ def bandpass(x: np.ndarray, fs: float, low_hz: float = 0.5, high_hz: float = 40.
     >>> bool(abs(np.abs(y[720:-720]).max() - 1) < 0.05)
     True
     """
-    from scipy import signal as sps  # lazy: importing scipy.signal costs ~1 s
-
     high_hz = min(high_hz, 0.45 * fs)
-    sos = sps.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs, output="sos")
-    return sps.sosfiltfilt(sos, x, axis=0).astype(np.float32)
+    sos = iir.butter(order, [low_hz, high_hz], btype="bandpass", fs=fs, output="sos")
+    return iir.sosfiltfilt(sos, x, axis=0).astype(np.float32)
 
 
 def remove_baseline(x: np.ndarray, fs: float, windows_s: tuple[float, float] = (0.2, 0.6)) -> np.ndarray:
@@ -57,14 +58,29 @@ def remove_baseline(x: np.ndarray, fs: float, windows_s: tuple[float, float] = (
     return x - base
 
 
+def median_filter(x: np.ndarray, size: int, mode: str = "nearest") -> np.ndarray:
+    """Running median of a 1-D array over ``size`` samples, edges repeated (``scipy.ndimage.median_filter``'s
+    values for ``mode="nearest"``; an even ``size`` takes the upper median, as scipy does).
+
+    >>> median_filter(np.array([1.0, 9.0, 2.0, 3.0, 8.0]), 3).tolist()
+    [1.0, 2.0, 3.0, 3.0, 8.0]
+    """
+    x = np.asarray(x)
+    if x.ndim != 1 or mode != "nearest" or int(size) < 1:
+        raise ValueError(f"median_filter: 1-D input, size >= 1 and mode='nearest' only (got {x.shape}, {size}, {mode!r})")
+    if x.size == 0:
+        return x.copy()
+    h = int(size) // 2
+    win = sliding_window_view(np.pad(x, (h, int(size) - 1 - h), mode="edge"), int(size))
+    return np.partition(win, h, axis=1)[:, h]
+
+
 def notch(x: np.ndarray, fs: float, mains_hz: float = 60.0, quality: float = 30.0) -> np.ndarray:
     """Zero-phase IIR notch at the mains frequency (50 or 60 Hz)."""
     if mains_hz >= fs / 2:
         return np.asarray(x, dtype=np.float32)
-    from scipy import signal as sps
-
-    b, a = sps.iirnotch(mains_hz, quality, fs=fs)
-    return sps.filtfilt(b, a, x, axis=0).astype(np.float32)
+    b, a = iir.iirnotch(mains_hz, quality, fs=fs)
+    return iir.filtfilt(b, a, x, axis=0).astype(np.float32)
 
 
 def condition(x: np.ndarray, fs: float, cfg: ConditioningConfig = ConditioningConfig()) -> np.ndarray:
@@ -100,7 +116,7 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     """Polyphase resampling from ``fs_in`` to ``fs_out`` (rational approximation of the ratio)."""
     if abs(fs_in - fs_out) < 1e-9:
         return np.asarray(x)
-    from scipy import signal as sps
+    from scipy import signal as sps  # lazy: only non-360 Hz input pays for importing scipy.signal (~1 s)
 
     ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
     return sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=0)

@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal as sps
+from ecgdl import iir
 
 from ecgdl.qrs_config import DEFAULT_VF, VFConfig
 from ecgdl.quality import bandpass_sos
@@ -81,8 +81,8 @@ def _decimated(x: np.ndarray, q: int, a: int, b: int, fs: float, cfg: VFConfig) 
     if not np.isfinite(v).all():
         v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
     sos, zi = bandpass_sos(fs / q, cfg.band_hz, with_zi=True)
-    y = sps.sosfilt(sos, v.astype(np.float64), zi=zi * float(v[0]))[0]     # forward, then backward: zero
-    return sps.sosfilt(sos, y[::-1], zi=zi * y[-1])[0][::-1]             # phase, as the thresholds were set
+    y = iir.sosfilt(sos, v.astype(np.float64), zi=zi * float(v[0]))[0]     # forward, then backward: zero
+    return iir.sosfilt(sos, y[::-1], zi=zi * y[-1])[0][::-1]             # phase, as the thresholds were set
 
 
 def _window_moments(v: np.ndarray, st: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -245,8 +245,8 @@ def _smoothness(x: list[np.ndarray], fs: float, start: np.ndarray, w: int, cand:
         seg = np.stack([v[a0:b0] for v in x], axis=1).astype(np.float64)
         if seg.shape[0] < 3 * w:
             continue
-        lo = sps.sosfilt(lo_sos, seg, axis=0, zi=lo_zi[:, :, None] * seg[0])[0] ** 2   # power: phase is moot
-        hi = sps.sosfilt(hi_sos, seg, axis=0, zi=hi_zi[:, :, None] * seg[0])[0] ** 2
+        lo = iir.sosfilt(lo_sos, seg, axis=0, zi=lo_zi[:, :, None] * seg[0])[0] ** 2   # power: phase is moot
+        hi = iir.sosfilt(hi_sos, seg, axis=0, zi=hi_zi[:, :, None] * seg[0])[0] ** 2
         cl, ch = np.cumsum(lo, axis=0), np.cumsum(hi, axis=0)
         s = start[i: j + 1] - a0
         e = np.minimum(s + w, seg.shape[0] - 1)

@@ -1,0 +1,249 @@
+"""Causal and zero-phase IIR filtering in numpy: ``sosfilt``, ``sosfiltfilt``, ``filtfilt`` (scipy's API).
+
+A stable IIR filter is the convolution with its impulse response, which decays geometrically
+(as ``r**n``, ``r`` the largest pole radius). The response is computed exactly on an FFT grid long
+enough that the aliased part is below 1e-60 of it, cut where the rest of it (its l1 tail) is
+under 1e-17 of its l1 norm, and applied by FFT overlap-add in float64; an initial state ``zi``
+adds the zero-input response of each section, and the final state ``zf`` comes from the last two
+samples of each section's input and output. The result equals scipy.signal's recursion to
+float64 rounding (float32 input: scipy's own float32 recursion rounds more; the coefficients are
+rounded to the input's precision first, as scipy does). ``tests/test_iir.py`` checks both.
+
+Filters with a pole on or outside the unit circle are refused (``ValueError``): their response
+does not decay.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["filtfilt", "lfilter_zi", "sosfilt", "sosfilt_zi", "sosfiltfilt"]
+
+_TAIL = 1e-17               # l1 tail of the impulse response left out, relative to its l1 norm
+_DIRECT = 1 << 18           # n * L at or under which np.convolve is used instead of FFT overlap-add
+_BATCH = 1 << 22            # samples per overlap-add batch (bounds the FFT's working memory)
+
+
+def sosfilt(sos, x, axis: int = -1, zi=None):
+    """Causal filtering of ``x`` along ``axis`` by second-order sections; with ``zi``: ``(y, zf)``.
+
+    sos: ``(n_sections, 6)`` rows ``b0 b1 b2 1 a1 a2``; zi: ``(n_sections, ..., 2, ...)`` (``x``'s
+    shape with ``axis`` of length 2), the transposed direct form II state of each section.
+
+    >>> y = sosfilt(np.array([[0.5, 0.5, 0.0, 1.0, 0.0, 0.0]]), np.arange(4.0))
+    >>> y.tolist()
+    [0.0, 0.5, 1.5, 2.5]
+    """
+    x = np.asarray(x)
+    sos = np.atleast_2d(np.asarray(sos))
+    if sos.ndim != 2 or sos.shape[1] != 6 or not np.all(sos[:, 3] == 1):
+        raise ValueError("sos must be (n_sections, 6) with sos[:, 3] == 1")
+    dtype = np.result_type(sos, x, *(() if zi is None else (np.asarray(zi),)))
+    if dtype.char not in "fd":
+        raise NotImplementedError(f"ecgdl.iir.sosfilt: input type {dtype} not supported (float32/float64)")
+    axis = axis % x.ndim
+    n = x.shape[axis]
+    xm = np.moveaxis(x, axis, -1)
+    lead_shape = xm.shape[:-1]
+    x2 = xm.reshape(-1, n).astype(np.float64)
+    resp = _responses(sos.astype(dtype).astype(np.float64).tobytes(), sos.shape[0])
+    y = _causal_conv(x2, resp.h)
+    if zi is None:
+        return np.moveaxis(y.astype(dtype).reshape(lead_shape + (n,)), -1, axis)
+    s = sos.shape[0]
+    want = (s,) + x.shape[:axis] + (2,) + x.shape[axis + 1:]
+    zi = np.asarray(zi, dtype=dtype)
+    if zi.shape != want:
+        raise ValueError(f"zi must have shape {want} for x of shape {x.shape} and axis {axis}, got {zi.shape}")
+    z = np.moveaxis(zi, axis + 1, -1).reshape(s, -1, 2).astype(np.float64)        # (S, C, 2)
+    _add_zero_input(y, z, resp.g[-1])
+    zf = _final_state(x2, z, sos.astype(dtype).astype(np.float64), resp)          # (S, C, 2)
+    y = np.moveaxis(y.astype(dtype).reshape(lead_shape + (n,)), -1, axis)
+    zf = np.moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
+    return y, zf
+
+
+def sosfiltfilt(sos, x, axis: int = -1, padtype: str = "odd", padlen: int | None = None) -> np.ndarray:
+    """Zero-phase forward-backward ``sosfilt`` with scipy's odd extension and steady-state start."""
+    sos = np.atleast_2d(np.asarray(sos))
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    return _forward_backward(sos, sosfilt_zi(sos), np.asarray(x), axis, padtype, 3 * ntaps if padlen is None else padlen)
+
+
+def filtfilt(b, a, x, axis: int = -1, padtype: str = "odd", padlen: int | None = None) -> np.ndarray:
+    """Zero-phase forward-backward filtering by ``(b, a)`` of order <= 2 (scipy's 'pad' method)."""
+    b, a = np.atleast_1d(np.asarray(b, float)), np.atleast_1d(np.asarray(a, float))
+    if max(b.size, a.size) > 3:
+        raise NotImplementedError("ecgdl.iir.filtfilt: order <= 2 only (use sosfiltfilt)")
+    sos = np.zeros((1, 6))
+    sos[0, :b.size], sos[0, 3:3 + a.size] = b / a[0], a / a[0]
+    zi = lfilter_zi(b, a)
+    zi = np.pad(zi, (0, 2 - zi.size))[None]
+    return _forward_backward(sos, zi, np.asarray(x), axis, padtype, 3 * max(b.size, a.size) if padlen is None else padlen)
+
+
+def lfilter_zi(b, a) -> np.ndarray:
+    """Steady-state initial state of ``lfilter(b, a)`` for a unit step input (scipy's ``lfilter_zi``)."""
+    b, a = np.atleast_1d(np.asarray(b, float)), np.atleast_1d(np.asarray(a, float))
+    while a.size > 1 and a[0] == 0.0:
+        a = a[1:]
+    b, a = b / a[0], a / a[0]
+    n = max(a.size, b.size)
+    a, b = np.pad(a, (0, n - a.size)), np.pad(b, (0, n - b.size))
+    companion = np.zeros((n - 1, n - 1))
+    companion[0] = -a[1:]
+    companion[np.arange(1, n - 1), np.arange(n - 2)] = 1.0
+    return np.linalg.solve(np.eye(n - 1) - companion.T, b[1:] - a[1:] * b[0])
+
+
+def sosfilt_zi(sos: np.ndarray) -> np.ndarray:
+    """``(n_sections, 2)`` initial state of :func:`sosfilt` for a unit step (scipy's ``sosfilt_zi``)."""
+    sos = np.asarray(sos)
+    zi = np.empty((sos.shape[0], 2), dtype=sos.dtype if sos.dtype.kind == "f" else np.float64)
+    scale = 1.0
+    for s, (b, a) in enumerate(zip(sos[:, :3], sos[:, 3:])):
+        zi[s] = scale * lfilter_zi(b, a)
+        scale *= b.sum() / a.sum()
+    return zi
+
+
+def _forward_backward(sos, zi, x, axis, padtype, edge) -> np.ndarray:
+    """scipy's filtfilt recipe: odd extension, forward from ``zi * x[0]``, backward from ``zi * y[-1]``."""
+    if padtype not in ("odd", None):
+        raise ValueError(f"padtype {padtype!r} not supported: 'odd' or None")
+    axis = axis % x.ndim
+    edge = 0 if padtype is None else edge
+    if x.shape[axis] <= edge:
+        raise ValueError(f"The length of the input vector x must be greater than padlen, which is {edge}.")
+    ext = _odd_ext(x, edge, axis) if edge > 0 else x
+    shape = [sos.shape[0]] + [1] * x.ndim
+    shape[axis + 1] = 2
+    zi = zi.reshape(shape)
+    y, _ = sosfilt(sos, ext, axis, zi=zi * np.take(ext, [0], axis=axis))
+    y = np.flip(y, axis)
+    y, _ = sosfilt(sos, y, axis, zi=zi * np.take(y, [0], axis=axis))
+    y = np.flip(y, axis)
+    return np.take(y, np.arange(edge, y.shape[axis] - edge), axis=axis) if edge > 0 else y
+
+
+def _odd_ext(x: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Odd extension by ``n`` samples at each end along ``axis``: ``2 x[0] - x[n:0:-1]`` ... (scipy's)."""
+    m = x.shape[axis]
+    first, last = np.take(x, [0], axis=axis), np.take(x, [m - 1], axis=axis)
+    left = 2 * first - np.take(x, np.arange(n, 0, -1), axis=axis)
+    right = 2 * last - np.take(x, np.arange(m - 2, m - n - 2, -1), axis=axis)
+    return np.concatenate((left, x, right), axis=axis)
+
+
+class _Responses:
+    """Impulse responses of one cascade, all of length ``L``.
+
+    h: the whole cascade. part[t]: sections 0..t. g[t][s] (s <= t): the response at section t's
+    output to a unit initial state ``z0`` of section s (the ``z1`` response is it delayed one sample).
+    """
+
+    def __init__(self, h: np.ndarray, part: list, g: list):
+        self.h, self.part, self.g = h, part, g
+
+
+@lru_cache(maxsize=64)
+def _responses(sos_bytes: bytes, n_sections: int) -> _Responses:
+    """The responses of the float64 ``sos`` given as bytes (cached: the pipeline's filters are few)."""
+    sos = np.frombuffer(sos_bytes, np.float64).reshape(n_sections, 6)
+    radius = max(float(np.max(np.abs(np.roots(row[3:])), initial=0.0)) for row in sos)
+    if not radius < 1.0 - 1e-9:
+        raise ValueError(f"IIR filter with a pole at radius {radius:.12g}: not stable, its response does not decay")
+    decay = 1 if radius == 0 else math.ceil(math.log(1e-18) / math.log(radius))
+    nfft = 1 << max(6, (4 * (decay + 16 * n_sections)).bit_length())
+    bf, af = np.fft.rfft(sos[:, :3], nfft, axis=1), np.fft.rfft(sos[:, 3:], nfft, axis=1)
+    part, g, acc = [], [], np.ones(nfft // 2 + 1, complex)
+    for t in range(n_sections):
+        acc = acc * bf[t] / af[t]
+        part.append(acc)
+        g.append([np.prod(bf[s + 1:t + 1] / af[s + 1:t + 1], axis=0) / af[s] for s in range(t + 1)])
+    h = np.fft.irfft(part[-1], nfft)
+    a = np.abs(h)
+    tail = np.cumsum(a[::-1])[::-1]
+    length = max(3, int(np.searchsorted(-tail, -_TAIL * tail[0])) + 1)
+    cut = lambda spec: np.fft.irfft(spec, nfft)[:length]  # noqa: E731
+    return _Responses(h[:length].copy(), [cut(p) for p in part], [[cut(q) for q in row] for row in g])
+
+
+def _causal_conv(x2: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """``y[:, i] = sum_k h[k] x2[:, i - k]`` for ``i < n`` (x2: ``(C, n)`` float64), FFT overlap-add."""
+    c, n = x2.shape
+    L = h.size
+    if n * L <= _DIRECT or c == 0:
+        return np.stack([np.convolve(row, h)[:n] for row in x2]) if c else np.zeros((0, n))
+    nfft = min(1 << max(14, (4 * L - 1).bit_length()), 1 << (n + L - 1).bit_length())
+    m = nfft - L + 1                                   # new samples per block
+    hf = np.fft.rfft(h, nfft)
+    nfull, rest = divmod(n, m)
+    y = np.empty((c, n))
+    per = max(1, _BATCH // nfft)
+    carry = np.zeros((c, L - 1))
+    b0 = 0
+    while b0 < nfull + (rest > 0):
+        b1 = min(nfull, b0 + per)
+        if b1 > b0:
+            blocks = x2[:, b0 * m: b1 * m].reshape(c, b1 - b0, m)
+        else:                                          # the last, partial block
+            b1 = b0 + 1
+            blocks = np.zeros((c, 1, m))
+            blocks[:, 0, :rest] = x2[:, b0 * m:]
+        spec = np.fft.rfft(blocks, nfft, axis=2)
+        spec *= hf
+        out = np.fft.irfft(spec, nfft, axis=2)         # (c, blocks, nfft)
+        out[:, 1:, : L - 1] += out[:, :-1, m:]
+        out[:, 0, : L - 1] += carry
+        carry = out[:, -1, m:]
+        e = min(n, b1 * m)
+        y[:, b0 * m: e] = out[:, :, :m].reshape(c, -1)[:, : e - b0 * m]
+        b0 = b1
+    return y
+
+
+def _add_zero_input(y: np.ndarray, z: np.ndarray, g_out: list) -> None:
+    """Add to y ``(C, n)`` the response to the initial states z ``(S, C, 2)`` (g_out: ``g[S - 1]``)."""
+    n = y.shape[1]
+    for s, g in enumerate(g_out):
+        k = min(n, g.size)
+        y[:, :k] += z[s, :, :1] * g[:k]
+        if k > 1:
+            y[:, 1:k] += z[s, :, 1:] * g[: k - 1]
+
+
+def _tail_value(x2: np.ndarray, h: np.ndarray, i: int) -> np.ndarray:
+    """``(h * x2)[:, i]`` (one output sample of the causal convolution)."""
+    k = min(i + 1, h.size)
+    return x2[:, i - k + 1: i + 1] @ h[:k][::-1]
+
+
+def _zero_input_at(z: np.ndarray, g_row: list, i: int) -> np.ndarray:
+    """Response at sample i of one section's output to the initial states z ``(S, C, 2)``."""
+    out = np.zeros(z.shape[1])
+    for s, g in enumerate(g_row):
+        if i < g.size:
+            out += z[s, :, 0] * g[i]
+        if 1 <= i <= g.size:
+            out += z[s, :, 1] * g[i - 1]
+    return out
+
+
+def _final_state(x2: np.ndarray, z: np.ndarray, sos: np.ndarray, resp: _Responses) -> np.ndarray:
+    """``(S, C, 2)`` state after the last sample, from each section's last two inputs and outputs."""
+    n = x2.shape[1]
+    zf = np.empty_like(z)
+    u_prev = [x2[:, i] if i >= 0 else None for i in (n - 1, n - 2)]       # section input at n-1, n-2
+    for t in range(sos.shape[0]):
+        u = [(_tail_value(x2, resp.part[t], i) + _zero_input_at(z[: t + 1], resp.g[t], i)) if i >= 0 else None
+             for i in (n - 1, n - 2)]
+        b1, b2, a1, a2 = sos[t, 1], sos[t, 2], sos[t, 4], sos[t, 5]
+        zf[t, :, 1] = b2 * u_prev[0] - a2 * u[0]
+        z1_before = (b2 * u_prev[1] - a2 * u[1]) if n >= 2 else z[t, :, 1]
+        zf[t, :, 0] = b1 * u_prev[0] - a1 * u[0] + z1_before
+        u_prev = u
+    return zf
