@@ -1,6 +1,6 @@
 """Heart-rate variability over normal-to-normal (N-N) intervals: time domain and 5-minute LF/HF.
 
-numpy/scipy only (the scoring path stays light); the definitions follow the Task Force of the ESC
+numpy only (the scoring path imports no scipy); the definitions follow the Task Force of the ESC
 and NASPE (1996) and NeuroKit2's ``hrv_time``/``hrv_frequency``, against which ``tests/test_hrv.py``
 checks them (within 1 %) on MIT-BIH records.
 
@@ -93,24 +93,91 @@ def _sdann(nn_ms: np.ndarray, t_s: np.ndarray, segment_s: float) -> float | None
 
 def band_powers(nn_ms: np.ndarray, t_s: np.ndarray, cfg: HRVConfig = HRVConfig()) -> dict:
     """LF and HF power (ms^2) and LF/HF of one stretch of N-N intervals (module docstring)."""
-    from scipy.interpolate import interp1d
-    from scipy.signal import welch
-
     out = {"lf_ms2": None, "hf_ms2": None, "lf_hf": None}
     if len(nn_ms) < 4:
         return out
     grid = np.arange(t_s[0], t_s[-1] + 1 / cfg.interp_hz, 1 / cfg.interp_hz)
-    x = interp1d(t_s, nn_ms, kind="quadratic", bounds_error=False, fill_value=(nn_ms[0], nn_ms[-1]))(grid)
+    x = quadratic_interp(np.asarray(t_s, float), np.asarray(nn_ms, float), grid)
     x = x - x.mean()
-    nper = int(len(x) / 2)
-    f, p = welch(x, fs=cfg.interp_hz, window="hann", nperseg=nper, nfft=2 * nper, detrend=False,
-                 scaling="density", average="mean")
+    f, p = welch_density(x, cfg.interp_hz, int(len(x) / 2))
     for key, (lo, hi) in (("lf_ms2", cfg.lf_band), ("hf_ms2", cfg.hf_band)):
         m = (f >= lo) & (f < hi)
         out[key] = float(np.trapezoid(p[m], f[m])) if m.sum() > 1 else None
     if out["lf_ms2"] is not None and out["hf_ms2"]:
         out["lf_hf"] = out["lf_ms2"] / out["hf_ms2"]
     return out
+
+
+def quadratic_interp(x: np.ndarray, y: np.ndarray, xq: np.ndarray) -> np.ndarray:
+    """Quadratic-spline interpolation (``scipy.interpolate.interp1d(kind="quadratic")``'s values): knots
+    between the sites (not-a-knot), constant ``y[0]`` / ``y[-1]`` outside ``[x[0], x[-1]]``.
+
+    x: ``(n,)`` strictly increasing, n >= 3. The collocation matrix is tridiagonal (each site lies
+    between two knots), solved by elimination without pivoting (it is diagonally dominant).
+    """
+    n = x.size
+    mid = (x[1:] + x[:-1]) / 2
+    t = np.r_[(x[0],) * 3, mid[1:-1], (x[-1],) * 3]
+    rows = _basis(t, x)                                   # (n, 3): basis j-2, j-1, j at each site
+    c = _solve_tridiagonal(rows, y)
+    out = np.where(xq < x[0], y[0], y[-1]).astype(float)
+    inside = (xq >= x[0]) & (xq <= x[-1])
+    j = _interval(t, xq[inside])
+    b = _basis(t, xq[inside], j)
+    out[inside] = (b * c[j[:, None] - 2 + np.arange(3)]).sum(axis=1)
+    return out
+
+
+def _interval(t: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Knot interval ``j`` (2 <= j <= len(t) - 4) with ``t[j] <= u < t[j + 1]`` (the last one holds the end)."""
+    return np.clip(np.searchsorted(t, u, side="right") - 1, 2, t.size - 4)
+
+
+def _basis(t: np.ndarray, u: np.ndarray, j: np.ndarray | None = None) -> np.ndarray:
+    """``(m, 3)`` the three non-zero quadratic B-splines at each ``u`` (Cox-de Boor, vectorised)."""
+    j = _interval(t, u) if j is None else j
+    left = [None, u - t[j], u - t[j - 1]]
+    right = [None, t[j + 1] - u, t[j + 2] - u]
+    N = [np.ones_like(u), np.zeros_like(u), np.zeros_like(u)]
+    for r in (1, 2):
+        saved = np.zeros_like(u)
+        for s in range(r):
+            temp = N[s] / (right[s + 1] + left[r - s])
+            N[s] = saved + right[s + 1] * temp
+            saved = left[r - s] * temp
+        N[r] = saved
+    return np.stack(N, axis=1)
+
+
+def _solve_tridiagonal(rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Solve the collocation system: row i holds columns i-1, i, i+1 (rows 0 and n-1: 0..2, n-3..n-1)."""
+    n = y.size
+    a, b, c = rows[:, 0].tolist(), rows[:, 1].tolist(), rows[:, 2].tolist()
+    a[0], b[0], c[0] = 0.0, rows[0, 0], rows[0, 1]          # row 0: columns 0, 1 (its column 2 weight is 0)
+    a[-1], b[-1], c[-1] = rows[-1, 1], rows[-1, 2], 0.0     # row n-1: columns n-2, n-1
+    d = y.tolist()
+    for i in range(1, n):
+        w = a[i] / b[i - 1]
+        b[i] -= w * c[i - 1]
+        d[i] -= w * d[i - 1]
+    x = [0.0] * n
+    x[-1] = d[-1] / b[-1]
+    for i in range(n - 2, -1, -1):
+        x[i] = (d[i] - c[i] * x[i + 1]) / b[i]
+    return np.asarray(x)
+
+
+def welch_density(x: np.ndarray, fs: float, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Welch PSD as ``scipy.signal.welch(x, fs, "hann", nperseg, nfft=2 * nperseg, detrend=False)``:
+    periodic Hann window, half-overlapping segments, one-sided density, mean over segments."""
+    step = nperseg - nperseg // 2
+    win = 0.5 + 0.5 * np.cos(np.linspace(-np.pi, np.pi, nperseg + 1)[:-1])
+    nseg = (x.size - nperseg) // step + 1
+    seg = x[np.arange(nseg)[:, None] * step + np.arange(nperseg)] * win
+    spec = np.fft.rfft(seg, 2 * nperseg, axis=1)
+    p = (spec.real**2 + spec.imag**2) / (fs * (win * win).sum())
+    p[:, 1:-1] *= 2
+    return np.fft.rfftfreq(2 * nperseg, 1 / fs), p.mean(axis=0)
 
 
 def segments(t_s: np.ndarray, segment_s: float) -> list[np.ndarray]:

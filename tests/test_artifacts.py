@@ -110,3 +110,22 @@ def test_scoring_imports_neither_torch_nor_the_training_cache(mitdb_dir, tmp_pat
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
     assert json.loads((tmp_path / "100.summary.json").read_text())["beats"] > 2000
+
+
+#: What the scoring path must not import (start-up: scipy.signal alone costs about 1 s, wfdb + pandas 0.4 s).
+HEAVY = ("scipy.signal", "scipy.stats", "scipy.interpolate", "scipy.ndimage", "pandas", "wfdb", "torch")
+
+
+def test_scoring_path_imports_no_scipy_signal_pandas_wfdb_or_torch(mitdb_dir, tmp_path):
+    """Importing ecgdl.infer / ecgdl.batch / ecgdl.cli, then ``ecgdl score`` of a 360-Hz record, leaves
+    none of HEAVY in sys.modules (filters: ecgdl.iir; WFDB: ecgdl.wfdb_reader)."""
+    code = ("import sys; import ecgdl.infer, ecgdl.batch, ecgdl.cli; "
+            f"heavy = {HEAVY!r}; print(sorted(m for m in heavy if m in sys.modules)); "
+            f"rc = ecgdl.cli.main(['score', {str(mitdb_dir / '100')!r}, '--out', {str(tmp_path)!r}, '-q']); "
+            "print(rc, sorted(m for m in heavy if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert (lines[0], lines[-1]) == ("[]", "0 []")
+    assert json.loads((tmp_path / "100.summary.json").read_text())["beats"] > 2000

@@ -6,8 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ecgdl.hrv import HRVConfig, hrv, nn_intervals, segments
+from ecgdl.hrv import HRVConfig, hrv, nn_intervals, quadratic_interp, segments, welch_density
 
 RECORDS = ("101", "106", "112", "115", "122")   # DS1; reference beats, so the check is about HRV alone
 TIME_KEYS = {"sdnn_ms": "HRV_SDNN", "rmssd_ms": "HRV_RMSSD", "pnn50_pct": "HRV_pNN50", "sdann_ms": "HRV_SDANN5",
@@ -56,3 +58,25 @@ def test_ectopic_beats_and_neighbours_are_left_out():
 def test_short_input_gives_none_not_nonsense():
     h = hrv(np.array([0, 300], np.int64), np.array(["N", "N"]), 360.0)
     assert h["sdnn_ms"] is None and h["lf_hf"] is None and h["nn_count"] == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(4, 900))
+def test_interpolation_and_welch_equal_scipy(seed, n):
+    """The numpy quadratic interpolation and Welch PSD give scipy's interp1d / welch values (to 1e-10)."""
+    from scipy.interpolate import interp1d
+    from scipy.signal import welch
+
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.uniform(0.3, 2.0, n))
+    y = rng.uniform(300.0, 2000.0, n)
+    grid = np.arange(t[0], t[-1] + 0.25, 0.25)
+    ref = interp1d(t, y, kind="quadratic", bounds_error=False, fill_value=(y[0], y[-1]))(grid)
+    ours = quadratic_interp(t, y, grid)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-10 * np.abs(ref).max())
+    x = ref - ref.mean()
+    nper = int(len(x) / 2)
+    f, p = welch(x, fs=4.0, window="hann", nperseg=nper, nfft=2 * nper, detrend=False, scaling="density")
+    f2, p2 = welch_density(x, 4.0, nper)
+    np.testing.assert_array_equal(f2, f)
+    np.testing.assert_allclose(p2, p, rtol=0, atol=1e-10 * np.abs(p).max())
