@@ -13,7 +13,9 @@ Features (one row per beat, :data:`FEATURE_NAMES`):
 * ``p_coherence``: atrial activity. The segment 250-90 ms before each R peak, averaged over the
   window's non-V beats: energy of the average / average energy. A P wave repeats beat after beat
   (near 1); fibrillatory waves do not (near ``1/window``).
-* ``frac_v``, ``frac_s``: share of V and S labels in the window.
+* ``frac_v``: share of V labels in the window. (No share of S labels: the patient-adaptive step
+  labels a third of 201's AF beats S, and a scorer that had learned "S runs are not AF" on the
+  adaptive labels lost 201's AF in DS1 cross-validation: AFIB duration F1 0.81 -> 0.88 without it.)
 * ``p_corr``: median over the window of each beat's correlation between its pre-R segment and the
   window's average (robust to premature beats with their own P wave: sinus with frequent APCs ~0.95,
   AF ~0.3).
@@ -40,12 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURE_NAMES: tuple[str, ...] = ("nrmssd", "nmad", "pnn", "p_coherence", "frac_v", "frac_s", "p_corr")
+FEATURE_NAMES: tuple[str, ...] = ("nrmssd", "nmad", "pnn", "p_coherence", "frac_v", "p_corr")
 #: Inputs of the sequence model per beat (after :func:`sequence_inputs`).
-SEQUENCE_NAMES: tuple[str, ...] = ("rr_rel", "drr_rel", "p_N", "p_S", "p_V", "rr_ok") + FEATURE_NAMES
+SEQUENCE_NAMES: tuple[str, ...] = ("rr_rel", "drr_rel", "p_V", "rr_ok") + FEATURE_NAMES
 #: Upper caps of the features before scoring: beyond them irregularity says nothing more about AF
 #: (a run of premature beats is more irregular than AF; without the cap a linear score extrapolates).
-FEATURE_CAPS: tuple[float, ...] = (0.4, 0.3, 1.0, 1.0, 1.0, 1.0, 1.0)
+FEATURE_CAPS: tuple[float, ...] = (0.4, 0.3, 1.0, 1.0, 1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,8 @@ def af_features(sample, label, fs: float, sig: np.ndarray | None = None,
     out[:, 2] = _window_sum((okd & (d > cfg.pnn_frac * np.maximum(mean_rr, 1e-3))).astype(float), w) / kd
     out[:, 1] = _windowed_median_ratio(rr, d, ok, okd, w)
     if sig is not None:
-        out[:, 3], out[:, 6] = atrial_activity(np.asarray(sig), sample, fs, label != "V", cfg)
+        out[:, 3], out[:, 5] = atrial_activity(np.asarray(sig), sample, fs, label != "V", cfg)
     out[:, 4] = _window_sum((label == "V").astype(float), w) / _window_sum(np.ones(n), w)
-    out[:, 5] = _window_sum((label == "S").astype(float), w) / _window_sum(np.ones(n), w)
     out[k < 4, :3] = np.nan  # too few usable intervals: irregularity unknown
     return out
 
@@ -166,8 +167,8 @@ def sequence_inputs(sample, label, proba: np.ndarray | None, classes, fs: float,
     """``(n, len(SEQUENCE_NAMES))`` float32 per-beat inputs of the sequence model.
 
     RR relative to the record's median usable RR, its successive difference, the beat classifier's
-    N/S/V probabilities (one-hot of ``label`` without ``proba``), and the :func:`capped` window features
-    (NaN -> 0, p_coherence NaN -> 0.5).
+    V probability (``label == "V"`` without ``proba``; no N/S probabilities, for the reason
+    ``frac_s`` is gone), and the :func:`capped` window features (NaN -> 0, p_coherence NaN -> 0.5).
     """
     sample = np.asarray(sample, np.int64)
     label = np.asarray(label).astype(str)
@@ -177,16 +178,13 @@ def sequence_inputs(sample, label, proba: np.ndarray | None, classes, fs: float,
     x = np.zeros((len(sample), len(SEQUENCE_NAMES)), np.float32)
     x[:, 0] = rel - 1.0
     x[:, 1] = np.clip(np.diff(rel, prepend=rel[:1]), -2, 2)
-    for j, c in enumerate("NSV"):
-        if proba is not None and c in classes:
-            x[:, 2 + j] = proba[:, list(classes).index(c)]
-        else:
-            x[:, 2 + j] = label == c
-    x[:, 5] = ok
+    x[:, 2] = proba[:, list(classes).index("V")] if proba is not None and "V" in classes else label == "V"
+    x[:, 3] = ok
     f = capped(feats)
-    f[:, 3] = np.nan_to_num(f[:, 3], nan=0.5)
-    f[:, 6] = np.nan_to_num(f[:, 6], nan=0.5)
-    x[:, 6:] = np.nan_to_num(f, nan=0.0)
+    for name in ("p_coherence", "p_corr"):
+        j = FEATURE_NAMES.index(name)
+        f[:, j] = np.nan_to_num(f[:, j], nan=0.5)
+    x[:, 4:] = np.nan_to_num(f, nan=0.0)
     return x
 
 

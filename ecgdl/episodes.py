@@ -18,7 +18,9 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **AFIB**: per-beat AF probability (``ecgdl.af``: RR irregularity + absent P waves) >= the AF
   model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it);
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
-* **VT**: >= 3 consecutive V beats at > 100 bpm; **IVR**: the same at <= 100 bpm.
+* **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
+  V probability >= ``vt_min_pv``, and at most ``vt_bridge_beats`` beat labelled S or F between two
+  of them (a wide-complex run with one beat the classifier got wrong); **IVR**: the same at <= 100 bpm.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -65,6 +67,10 @@ class EpisodeConfig:
     af_merge_s: float = 10.0
     run_min_beats: int = 3
     vt_min_bpm: float = 100.0
+    vt_bridge: str = "SF"        # labels that may sit inside a V run (between two strong V beats) ...
+    vt_bridge_beats: int = 1     # ... at most this many in a row
+    vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
+    vt_min_pv: float = 0.7       # strong: V probability at least this (every V beat when no probabilities)
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)
@@ -124,15 +130,26 @@ def _runs_to_episodes(rhythm, mask, sample, fs, min_s: float, merge_s: float = 0
     return out
 
 
-def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig) -> tuple[list[Episode], list[Episode]]:
-    """``(fast, slow)`` runs of >= ``run_min_beats`` consecutive ``cls`` beats (> / <= ``vt_min_bpm``).
+def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig,
+                 p_v: np.ndarray | None = None) -> tuple[list[Episode], list[Episode]]:
+    """``(fast, slow)`` runs of >= ``run_min_beats`` ``cls`` beats (> / <= ``vt_min_bpm``).
 
-    Fusion beats do not extend a ventricular run (on DS1 that cost more false runs than it found).
+    For ``V`` runs: a V beat is *strong* when its V probability ``p_v`` is >= ``vt_min_pv``; up to
+    ``vt_bridge_beats`` consecutive beats between two strong V beats that are labelled V (weak) or
+    one of ``vt_bridge`` are taken into the run (a wide-complex run with a beat the classifier
+    called S or F); a run needs >= ``vt_min_v`` strong V beats.
     """
     fast, slow = [], []
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
-    for a, b in consecutive_runs(label == cls):
-        if b - a + 1 < cfg.run_min_beats:
+    is_x = label == cls
+    if cls == "V":
+        strong = is_x & (p_v >= cfg.vt_min_pv) if p_v is not None else is_x
+        mask = bridged(strong, is_x | np.isin(label, list(cfg.vt_bridge)), cfg.vt_bridge_beats)
+        need = cfg.vt_min_v
+    else:
+        strong, mask, need = is_x, is_x, cfg.run_min_beats
+    for a, b in consecutive_runs(mask):
+        if b - a + 1 < cfg.run_min_beats or int(strong[a:b + 1].sum()) < need:
             continue
         ep = _episode(name[0], a, b, sample, fs)
         if ep.mean_hr_bpm is not None and ep.mean_hr_bpm > cfg.vt_min_bpm:
@@ -140,6 +157,21 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig) -> tuple[list[
         elif name[1]:
             slow.append(replace(ep, rhythm=name[1]))
     return fast, slow
+
+
+def bridged(is_x: np.ndarray, may: np.ndarray, gap: int) -> np.ndarray:
+    """``is_x`` with runs of at most ``gap`` ``may`` beats lying between two ``is_x`` beats set True.
+
+    >>> bridged(np.array([1, 0, 1, 0, 0, 1], bool), np.ones(6, bool), 1).astype(int).tolist()
+    [1, 1, 1, 0, 0, 1]
+    """
+    out = is_x.copy()
+    if gap < 1:
+        return out
+    for a, b in consecutive_runs(~is_x):
+        if 0 < a and b < len(is_x) - 1 and b - a + 1 <= gap and may[a:b + 1].all():
+            out[a:b + 1] = True
+    return out
 
 
 def local_rate(sample, label, fs, beats: int) -> np.ndarray:
@@ -180,9 +212,11 @@ def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
 
 def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeConfig) -> list[Episode]:
     """SBR, BRADY, TACHY and NOD episodes (module docstring); ``covered``: beats already in AF/VT/VFL/BII."""
+    from ecgdl.af import FEATURE_NAMES
+
     hr = local_rate(sample, label, fs, cfg.rate_beats)
-    p = feats[:, 6] if feats is not None else np.full(len(sample), np.nan)
-    irr = feats[:, 0] if feats is not None else np.full(len(sample), np.nan)
+    p = feats[:, FEATURE_NAMES.index("p_corr")] if feats is not None else np.full(len(sample), np.nan)
+    irr = feats[:, FEATURE_NAMES.index("nrmssd")] if feats is not None else np.full(len(sample), np.nan)
     free = ~covered
     out = _runs_to_episodes("SBR", free & (hr < cfg.sbr_bpm) & ~(p < cfg.p_present), sample, fs, cfg.rate_min_s,
                             score=None)
@@ -229,7 +263,8 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
                                       af_model=af_model)
     thr = thr if cfg.af_threshold is None else cfg.af_threshold
     af = _runs_to_episodes("AFIB", p_af >= thr, sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
-    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg)
+    p_v = proba[:, list(classes).index("V")] if proba is not None and "V" in classes else None
+    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v)
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
     ventricular = np.where(label == "F", "V", label)  # fusion beats count as ventricular in patterns

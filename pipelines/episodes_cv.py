@@ -55,8 +55,9 @@ def record_table(rec: str, clf, fcfg: AFFeatureConfig) -> dict:
     from ecgdl.infer import score_record
 
     cache = cache_dir() / "episodes" / f"{rec}.npz"
-    if cache.is_file():
+    if cache.is_file():   # beats, labels and lead are cached; features are recomputed (they change with ecgdl.af)
         t = dict(np.load(cache, allow_pickle=False))
+        t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
         t["seq"] = sequence_inputs(t["sample"], t["label"], t["proba"], clf.classes, float(t["fs"]), t["feats"], fcfg)
         return t
     path = database_dir("mitdb") / rec
@@ -162,7 +163,7 @@ class _Fixed:
 
 
 def write_episodes(tab: dict, p: np.ndarray, folder: Path, rec: str, fcfg: AFFeatureConfig, thr: float) -> None:
-    eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), signal=tab["sig"],
+    eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), proba=tab["proba"], signal=tab["sig"],
                           pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
                           af_model=_Fixed(p, fcfg, thr), cfg=EpisodeConfig())
     folder.mkdir(parents=True, exist_ok=True)
@@ -272,6 +273,7 @@ def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results
         lr = fit_logistic(tabs, fcfg)
         lr.threshold = thr
         meta.update(lr.to_dict())
+        (MODELS_DIR / "episodes_af.onnx").unlink(missing_ok=True)   # a sequence model shipped before
     else:
         model = fit_sequence(tabs, steps=steps, seed=0)
         export_sequence(model, tabs[0]["seq"].shape[1], MODELS_DIR / "episodes_af.onnx")

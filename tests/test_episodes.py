@@ -104,6 +104,10 @@ def test_af_needs_absent_p_waves():
     ("NNNNNVVNNNNNN", 0.4, []),                 # a couplet is not a run
     ("NNNNNVVVNNNNN", 0.8, [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
     ("NNNNNSSSSNNNN", 0.45, [("SVTA", 4)]),     # 4 S at 133 bpm
+    ("NNNNNVSVNNNNN", 0.4, [("VT", 3)]),        # one beat the classifier called S inside a fast V run
+    ("NNNNNVFVVNNNN", 0.4, [("VT", 4)]),        # ... or F
+    ("NNNNNVNVNNNNN", 0.4, []),                 # not N: a fast bigeminy-like V N V is no run
+    ("NNNNNVSSVNNNN", 0.4, []),                 # at most one bridged beat
 ])
 def test_ectopic_runs(text, rr_s, expected):
     lab = np.array(list(text))
@@ -111,6 +115,33 @@ def test_ectopic_runs(text, rr_s, expected):
     sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
     eps = detect_episodes(sample, lab, FS, af_model=None)
     assert [(e.rhythm, e.beats) for e in eps] == expected
+
+
+def test_weak_v_beats_do_not_make_a_run():
+    """A run needs 2 V beats with V probability >= vt_min_pv; a weak V between two strong ones is taken in."""
+    lab = np.array(list("NNNNNVVVNNNNN"))
+    rr = np.where(np.r_[False, lab[1:] != "N"], 0.4, 0.8)
+    sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
+    proba = np.tile([1.0, 0.0, 0.0, 0.0, 0.0], (len(lab), 1))
+    classes = ("N", "S", "V", "F", "Q")
+
+    def runs(p_v):
+        proba[5:8] = [[1 - v, 0, v, 0, 0] for v in p_v]
+        return [(e.rhythm, e.beats) for e in detect_episodes(sample, lab, FS, proba=proba, classes=classes,
+                                                             af_model=None)]
+
+    assert runs([0.9, 0.5, 0.9]) == [("VT", 3)]
+    assert runs([0.5, 0.9, 0.9]) == []           # only 2 beats from the first strong V on
+    assert runs([0.5, 0.9, 0.5]) == []
+
+
+def test_af_features_do_not_read_s_labels():
+    """AF evidence is the same whatever the classifier calls S or N (the adaptive step moves AF beats to S)."""
+    from ecgdl.af import af_features
+
+    sample, lab, sig, _ = synthetic_record()
+    relabelled = np.where(np.arange(len(lab)) % 3 == 0, np.where(lab == "N", "S", lab), lab)
+    np.testing.assert_array_equal(af_features(sample, lab, FS, sig), af_features(sample, relabelled, FS, sig))
 
 
 def test_bigeminy_and_trigeminy():
