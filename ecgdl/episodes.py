@@ -28,7 +28,7 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **PAUSE**: the detector's pauses lasting >= ``pause_min_s`` (3 s).
 * **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
   >= ``bii_min_beats`` beats (2:1 conduction); it lasts while RR stays at that ratio or within
-  ``bii_tolerance`` of the block's first RR intervals.
+  ``bii_tolerance`` of the block's first RR intervals; blocks shorter than ``bii_min_s`` dropped.
 * **SBR**: rate < 50 bpm with P waves (the clinical 60 bpm flags 79 min of DS1 that MIT-BIH's
   annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
   bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
@@ -77,6 +77,7 @@ class EpisodeConfig:
     bii_min_beats: int = 4
     bii_ref_beats: int = 20
     bii_tolerance: float = 0.15   # a block goes on while RR stays within 15 % of its first RRs
+    bii_min_s: float = 20.0       # shorter blocks dropped (DS1: both false ones, 10 and 17 s)
     rate_beats: int = 16
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
@@ -205,7 +206,8 @@ def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
         own = rr[a:] / np.median(rr[a:a + m])      # or the block's own RR (the sinus rate drifts under it)
         stop = np.flatnonzero(((r < lo) | (r > hi)) & (np.abs(own - 1.0) > cfg.bii_tolerance))
         j = a + (int(stop[0]) if len(stop) else len(r))
-        out.append(_episode("BII", a, j, sample, fs))
+        if (sample[j] - sample[a]) / fs >= cfg.bii_min_s:
+            out.append(_episode("BII", a, j, sample, fs))
         last = j
     return out
 

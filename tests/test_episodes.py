@@ -158,6 +158,8 @@ def test_second_degree_block_and_bradycardia():
     eps = detect_episodes(sample, np.full(len(rr), "N"), FS, af_model=None)
     bii = [e for e in eps if e.rhythm == "BII"]
     assert len(bii) == 1 and bii[0].beats >= 38
+    short = np.round(np.cumsum(np.r_[np.full(60, 0.8), np.full(10, 1.6), np.full(60, 0.8)]) * FS).astype(np.int64)
+    assert "BII" not in {e.rhythm for e in detect_episodes(short, np.full(130, "N"), FS, af_model=None)}  # 16 s < 20 s
     slow = np.round(np.cumsum(np.full(80, 1.3)) * FS).astype(np.int64)  # 46 bpm, P waves unknown
     assert {e.rhythm for e in detect_episodes(slow, np.full(80, "N"), FS, af_model=None)} == {"SBR"}
 
