@@ -41,8 +41,10 @@ DEVICES = ("auto", "cpu", "cuda")
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of the file at ``path``."""
+def sha256_file(path: str | os.PathLike | IO[bytes]) -> str:
+    """Hex sha256 of the file at ``path``, or of what an open binary file (a ``pyarrow.fs`` stream) reads."""
+    if hasattr(path, "read"):
+        return hashlib.file_digest(path, "sha256").hexdigest()
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -114,6 +116,12 @@ def is_atomic_tmp(path: Path, pid: int | None = None) -> bool:
     (by process ``pid`` when given): never a user's ``notes.tmp`` or a folder."""
     m = _TMP_NAME.match(path.name)
     return bool(m) and (pid is None or int(m["pid"]) == pid) and path.is_file() and not path.is_symlink()
+
+
+def atomic_tmp_pid(name: str) -> int | None:
+    """The writer's pid when ``name`` is named as :func:`atomic_write_with` names its temp files, else None."""
+    m = _TMP_NAME.match(name)
+    return int(m["pid"]) if m else None
 
 
 def stale_tmp_files(folder: Path) -> list[Path]:

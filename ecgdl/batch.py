@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.artifacts import atomic_write, stale_tmp_files, strict_json
+from ecgdl.artifacts import atomic_write, strict_json
 from ecgdl.metrics import percent
-from ecgdl.run_folder import check_out_folder, input_digest, locked, output_keys, printable, resume_key
+from ecgdl.run_folder import input_digest, output_keys, printable, resume_key
+from ecgdl.storage import UriRecord, check_out, find_uri_records, is_uri, locked, out_folder
 
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf", ".csv")
@@ -42,7 +43,7 @@ class BatchConfig:
     """How a batch is scored. ``reference``: compare with ``.atr`` annotations (Se/+P, 150 ms);
     ``use_reference_beats``: classify the reference beats instead of detected R peaks."""
 
-    out: Path
+    out: Path | str                      # a local folder or a pyarrow.fs URI (ecgdl.storage)
     model: Path | None = None
     device: str = "auto"
     workers: int = 1
@@ -98,7 +99,7 @@ class RecordOutcome:
     """One record of a batch: ``status`` ``"ok"`` (scored now), ``"skipped"`` (already done) or
     ``"error"`` (``error`` says why; ``summary`` is None)."""
 
-    path: Path
+    path: Path | UriRecord
     stem: str
     status: str
     summary: RecordSummary | None = None
@@ -121,13 +122,17 @@ class BatchResult:
         return not self.failures
 
 
-def find_records(paths) -> list[Path]:
-    """Record paths (without extension for WFDB) from files, record names, folders or glob patterns.
+def find_records(paths) -> list[Path | UriRecord]:
+    """Record paths (without extension for WFDB) from files, record names, folders or glob patterns;
+    ``pyarrow.fs`` URIs (``s3://bucket/holter``) give :class:`~ecgdl.storage.UriRecord` records.
 
     Raises ``FileNotFoundError`` naming an argument that matches nothing.
     """
-    found: list[Path] = []
+    found: list[Path | UriRecord] = []
     for arg in map(str, paths):
+        if is_uri(arg):
+            found += find_uri_records(arg, RECORD_SUFFIXES)
+            continue
         p = Path(arg)
         if p.is_dir():
             items = sorted(q for q in p.iterdir() if q.suffix.lower() in RECORD_SUFFIXES and q.is_file())
@@ -158,18 +163,19 @@ def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
     return out / f"{stem}.beats.{fmt}", out / f"{stem}.summary.json"
 
 
-def finished(out: Path, stem: str, cfg: BatchConfig, key: str) -> RecordSummary | None:
+def finished(out, stem: str, cfg: BatchConfig, key: str, present: set[str] | None = None) -> RecordSummary | None:
     """The saved summary when this record is already done from the same input content with the same
-    model and options (its ``resume_key`` equals ``key``), else None. The name alone is never enough."""
-    beats, summ = _paths(out, stem, cfg.format)
-    from ecgdl.store import beats_partition
+    model and options (its ``resume_key`` equals ``key``), else None. The name alone is never enough.
+    ``present``: the files of a URI ``out`` (one listing), instead of asking for each file."""
+    from ecgdl.store import partition_key
 
-    if not (beats.is_file() and summ.is_file() and (out / f"{stem}.episodes.csv").is_file()
-            and beats_partition(out, stem).is_file()):
+    folder = out_folder(out)
+    needed = [f"{stem}.beats.{cfg.format}", f"{stem}.summary.json", f"{stem}.episodes.csv", partition_key(stem)]
+    if not all(folder.files(needed) if present is None else (n in present for n in needed)):
         return None
     try:
-        s = json.loads(summ.read_text())
-    except (OSError, ValueError):
+        s = json.loads(folder.read(needed[1]) or b"")
+    except ValueError:
         return None
     return RecordSummary.from_dict(s) if isinstance(s, dict) and s.get("resume_key") == key else None
 
@@ -216,8 +222,32 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="ecgdl-parent-watch", daemon=True).start()
 
 
-def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = ("", "")) -> RecordSummary:
-    """Score one record and write its two files (the summary last); returns its summary."""
+def _score_one(path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = ("", "")) -> RecordSummary:
+    """Score one record and write its files (the summary last); returns its summary. A URI record is staged
+    to a local temp folder first; for a URI ``out`` the files are written there, then uploaded (the summary
+    last), so the bytes are those of a local run."""
+    if not isinstance(path, UriRecord) and not is_uri(cfg.out):
+        return _score_local(path, stem, cfg, keys)
+    import dataclasses
+
+    from ecgdl.storage import restaged, staging_dir, stage
+
+    with staging_dir() as tmp:
+        local = stage(path, tmp / "in") if isinstance(path, UriRecord) else path
+        work = dataclasses.replace(cfg, out=tmp / "out") if is_uri(cfg.out) else cfg
+        Path(work.out).mkdir(parents=True, exist_ok=True)
+        try:
+            summary = _score_local(local, stem, work, keys, given=str(path))
+        except Exception as exc:  # noqa: BLE001 - the message names the record's URI, not the staging folder
+            raise restaged(exc, tmp / "in", path) from None
+        if is_uri(cfg.out):
+            out_folder(cfg.out).put_tree(tmp / "out", last=f"{stem}.summary.json")
+    return summary
+
+
+def _score_local(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str], given: str | None = None
+                 ) -> RecordSummary:
+    """:func:`_score_one` for a local record into a local folder (``given``: the record as given, a URI)."""
     from ecgdl.infer import score_record
     from ecgdl.store import beats_partition
 
@@ -240,7 +270,7 @@ def _score_one(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str] = 
     part.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(part, parquet_bytes(columns))
     summary = RecordSummary(scoring=res.summary, reference=res.short_reference(),
-                            has_annotations=res.record.annotations is not None, source_path=str(path),
+                            has_annotations=res.record.annotations is not None, source_path=given or str(path),
                             seconds=round(time.perf_counter() - t0, 3), input_sha256=keys[0], resume_key=keys[1])
     atomic_write(summ_path, summary.to_json())
     return summary
@@ -253,14 +283,13 @@ def parquet_bytes(columns: dict[str, np.ndarray]) -> bytes:
     return table_bytes(arrow_table(columns))
 
 
-def _remove_stale_tmp(out: Path) -> int:
-    """Delete temp files left by interrupted runs (their process is gone); returns how many."""
-    from ecgdl.store import dataset_dir
+def _remove_stale_tmp(out) -> int:
+    """Delete temp files left by interrupted runs (their process is gone), and this machine's staging
+    folders of dead workers; returns how many temp files."""
+    from ecgdl.storage import remove_dead_staging
 
-    stale = [f for d in (out, dataset_dir(out), *dataset_dir(out).glob("beats/record=*")) for f in stale_tmp_files(d)]
-    for f in stale:
-        f.unlink(missing_ok=True)
-    return len(stale)
+    remove_dead_staging()
+    return out_folder(out).remove_stale_tmp()
 
 
 def score_batch(paths, cfg: BatchConfig) -> BatchResult:
@@ -277,7 +306,7 @@ def score_batch(paths, cfg: BatchConfig) -> BatchResult:
     records = find_records(paths)
     if cfg.csv_fs is None and any(r.suffix.lower() == ".csv" for r in records):
         raise ValueError("a .csv record carries no sampling rate: give it (--fs HZ, BatchConfig.csv_fs)")
-    check_out_folder(cfg.out)
+    check_out(cfg.out)
     with locked(cfg.out):
         return _score_locked(records, cfg)
 
@@ -293,8 +322,9 @@ def _score_locked(records: list[Path], cfg: BatchConfig) -> BatchResult:
     keys = {r: record_keys(r, opts) for r in records}
     outcomes: dict[Path, RecordOutcome] = {}
     todo = []
+    present = out_folder(cfg.out).listing() if is_uri(cfg.out) and not cfg.force else None
     for r in records:
-        done = None if cfg.force else finished(cfg.out, stems[r], cfg, keys[r][1])
+        done = None if cfg.force else finished(cfg.out, stems[r], cfg, keys[r][1], present)
         if done is not None:
             outcomes[r] = RecordOutcome(r, stems[r], "skipped", done)
         else:
@@ -313,10 +343,12 @@ def _score_locked(records: list[Path], cfg: BatchConfig) -> BatchResult:
     return result
 
 
-def record_keys(record: Path, opts: dict) -> tuple[str, str]:
+def record_keys(record: Path | UriRecord, opts: dict) -> tuple[str, str]:
     """``(input sha256, resume key)`` of a record scored with ``opts`` (:func:`options_key`)."""
+    from ecgdl.storage import uri_input_digest
+
     try:
-        digest = input_digest(record)
+        digest = uri_input_digest(record) if isinstance(record, UriRecord) else input_digest(record)
     except OSError:
         digest = ""  # unreadable now: it is scored (and fails with the reader's message)
     return digest, resume_key(digest, opts)
@@ -325,17 +357,18 @@ def record_keys(record: Path, opts: dict) -> tuple[str, str]:
 def _write_run_files(result: BatchResult, cfg: BatchConfig, classes: tuple[str, ...]) -> None:
     """``summary.csv`` and ``reference.json`` (functions of the inputs and options) and ``run.json`` (this run)."""
     result.rows = [run_row(o) for o in result.outcomes]
-    atomic_write(cfg.out / "summary.csv", rows_csv(result.rows))
+    folder = out_folder(cfg.out)
+    folder.write("summary.csv", rows_csv(result.rows))
     from ecgdl.store import write_tables
 
-    write_tables(cfg.out, [_table_entry(o) for o in result.outcomes], classes, atomic_write)
+    write_tables(folder, [_table_entry(o) for o in result.outcomes], classes)
     if cfg.reference:
         result.reference = reference_totals([o.summary for o in result.outcomes if o.summary], classes)
-        atomic_write(cfg.out / "reference.json", json.dumps(strict_json(result.reference), indent=1))
+        folder.write("reference.json", json.dumps(strict_json(result.reference), indent=1))
     log = {"provider": result.provider, "records": [
         {"record": o.stem, "path": str(o.path), "status": o.status,
          "processing_s": o.summary.seconds if o.summary and o.status == "ok" else None} for o in result.outcomes]}
-    atomic_write(cfg.out / "run.json", json.dumps(log, indent=1))
+    folder.write("run.json", json.dumps(log, indent=1))
 
 
 def _table_entry(o: RecordOutcome) -> dict:

@@ -67,17 +67,18 @@ def cmd_score(a: argparse.Namespace) -> int:
                       annotations=a.annotations, csv_fs=a.fs, csv_units=a.units, engine=a.engine, cluster=cluster,
                       adapt=not a.no_adapt)
     from ecgdl.run_folder import OutFolderError, printable
+    from ecgdl.storage import display
 
     log.info("ecgdl %s: scoring %d path argument(s) into %s (model %s, device %s, %d worker(s))", __version__,
-             len(a.paths), a.out, a.model or "shipped ecgdl_cnn", a.device, a.workers)
+             len(a.paths), display(str(a.out)), a.model or "shipped ecgdl_cnn", a.device, a.workers)
     log.debug("batch config: %s", cfg)
     try:
         result = score_batch(a.paths, cfg)
     except (FileNotFoundError, ValueError, OutFolderError) as exc:
         log.error("%s", printable(exc))
         return EXIT_USAGE
-    log.info("%d record(s) done on %s; what this run did: %s", len(result.outcomes), result.provider,
-             a.out / "run.json")
+    log.info("%d record(s) done on %s; what this run did: %s/run.json", len(result.outcomes), result.provider,
+             display(str(a.out)).rstrip("/"))
     if a.device == "cuda" and result.provider != "CUDAExecutionProvider":
         log.warning("--device cuda was asked for but the records were scored on %s", result.provider)
     print_score(result, cfg, as_json=a.json)
@@ -87,6 +88,11 @@ def cmd_score(a: argparse.Namespace) -> int:
     for path, err in result.failures:
         log.error("%s", printable(f"FAILED {path}: {err}"))
     return score_exit_status(result)
+
+
+def _out_arg(text: str) -> Path | str:
+    """``--out``: a local folder (a Path) or a ``pyarrow.fs`` URI kept as written (``s3://`` is no path)."""
+    return text if "://" in text else Path(text)
 
 
 def score_exit_status(result) -> int:
@@ -117,8 +123,9 @@ def add_score(sub) -> None:
                      "  ecgdl score holter.csv --fs 250 --units uV --out out/", SCORE_FILES)
     sc.add_argument("paths", nargs="+",
                     help="records (.hea, .edf, .csv or a WFDB record path without extension), folders or globs")
-    sc.add_argument("--out", type=Path, required=True,
-                    help="output folder (created; checked and locked before scoring; finished records are kept)")
+    sc.add_argument("--out", type=_out_arg, required=True,
+                    help="output folder (created; checked and locked before scoring; finished records are kept), "
+                         "or a pyarrow.fs URI (s3://bucket/run, file:///...; docs/cluster.md)")
     sc.add_argument("--model", type=Path, default=None,
                     help="ONNX model with its .json sidecar beside it (default: the shipped ecgdl_cnn)")
     sc.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

@@ -80,6 +80,9 @@ class Scorer:
             onnx = next(n for n in model_files if n.endswith(".onnx"))
             self.clf = work.load(Path(tmp, onnx), device, threads)
         self.work, self.records = work, 0
+        from ecgdl.storage import remove_dead_staging
+
+        remove_dead_staging()  # staging folders of actors killed earlier on this node
 
     def ready(self) -> dict:
         """Where this actor runs and on what (called once, to know it started)."""
@@ -87,10 +90,10 @@ class Scorer:
 
         return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "provider": self.clf.provider}
 
-    def score(self, path: str, stem: str, key) -> tuple[str, object]:
-        """``("ok", summary)`` or ``("error", exception)`` for one record."""
+    def score(self, record, stem: str, key) -> tuple[str, object]:
+        """``("ok", summary)`` or ``("error", exception)`` for one record (a path or an ``ecgdl.storage.UriRecord``)."""
         try:
-            summary = self.work.score(Path(path), stem, self.work.cfg, key)
+            summary = self.work.score(record, stem, self.work.cfg, key)
         except Exception as exc:  # noqa: BLE001 - a bad record is reported, not retried
             return "error", _picklable(exc)
         self.records += 1
@@ -259,15 +262,15 @@ def _feed(pool: _Pool, queue: deque, inflight: dict, stems: dict, per_actor: int
     for actor in list(pool.live):
         while queue and busy.get(actor, 0) < per_actor:
             rec = queue.popleft()
-            inflight[actor.score.remote(str(rec), stems[rec], pool.work.keys[rec])] = (actor, rec)
+            inflight[actor.score.remote(rec, stems[rec], pool.work.keys[rec])] = (actor, rec)
             busy[actor] = busy.get(actor, 0) + 1
 
 
-def _remove_dead_tmp(out: Path, pids: set[int]) -> None:
-    """Temp files of actors that died mid-write (``*.<pid>.tmp``); the finished files are all in place."""
-    from ecgdl.artifacts import is_atomic_tmp
+def _remove_dead_tmp(out, pids: set[int]) -> None:
+    """Temp files of actors that died mid-write (``*.<pid>.tmp``, atomic_write's own only, never a user's);
+    the finished files are all in place. ``out``: a local folder or a URI (``ecgdl.storage``)."""
+    from ecgdl.storage import out_folder
 
+    folder = out_folder(out)
     for pid in pids:
-        for f in Path(out).rglob(f"*.{pid}.tmp"):
-            if is_atomic_tmp(f, pid):  # only atomic_write's own temp files, never a user's
-                f.unlink(missing_ok=True)
+        folder.remove_stale_tmp(pid)

@@ -40,7 +40,9 @@ def connect(out):
 
     con = duckdb.connect()
     if _is_uri(out):
-        _register_arrow(con, str(out).rstrip("/") + "/" + DATASET)
+        from ecgdl.storage import join
+
+        _register_arrow(con, join(str(out), DATASET))
         return con
     folder = Path(out) / DATASET
     if not (folder / "records.parquet").is_file():
@@ -63,9 +65,12 @@ def _register_arrow(con, uri: str) -> None:
     import pyarrow.dataset as ds
     import pyarrow.fs as pafs
 
-    fs, root = pafs.FileSystem.from_uri(uri)
+    from ecgdl.storage import display, filesystem
+
+    fs, root = filesystem(uri)
+    root = root.rstrip("/")
     if fs.get_file_info(f"{root}/records.parquet").type == pafs.FileType.NotFound:
-        raise FileNotFoundError(f"{uri}: no records.parquet")
+        raise FileNotFoundError(f"{display(uri)}: no records.parquet")
     con.register("records", ds.dataset(f"{root}/records.parquet", filesystem=fs, format="parquet"))
     con.register("events", ds.dataset(f"{root}/events.parquet", filesystem=fs, format="parquet"))
     part = ds.partitioning(pa.schema([("record", pa.string())]), flavor="hive")

@@ -103,11 +103,16 @@ def output_keys(records: list[Path]) -> dict[Path, str]:
         if not clash:
             break
         for r in clash:
-            parents = [safe_name(p) for p in Path(os.path.abspath(r)).parent.parts[-depth:] if p != os.sep]
+            parents = [safe_name(p) for p in _folder_parts(r)[-depth:] if p != os.sep]
             keys[r] = "_".join([*parents, own[r]])
     for i, r in enumerate(sorted(_clashes(keys), key=str)):
         keys[r] = f"{keys[r]}_{i + 1}"
     return keys
+
+
+def _folder_parts(r) -> tuple[str, ...]:
+    """The folders above a record (a ``pyarrow.fs`` record, ``ecgdl.storage.UriRecord``, gives its own)."""
+    return r.folder_parts if hasattr(r, "folder_parts") else Path(os.path.abspath(r)).parent.parts
 
 
 _FILE_RECORDS = (".edf", ".csv")  # records that are one file, named with their suffix (WFDB: without)
@@ -137,22 +142,29 @@ def input_files(record: Path) -> list[Path]:
     if record.suffix.lower() in _FILE_RECORDS:
         return [record]
     hea = record.with_name(record.name + ".hea")
-    files = [hea]
     try:
-        lines = [ln.split() for ln in hea.read_bytes().decode("latin-1").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
-        files += [record.with_name(ln[0]) for ln in lines[1:] if ln and "/" not in ln[0]]
+        names = [hea.name, *signal_files(hea.read_bytes()), record.name + ".atr"]
     except OSError:
-        pass
-    files.append(record.with_name(record.name + ".atr"))
-    return list(dict.fromkeys(f for f in files if f.is_file()))
+        names = [hea.name, record.name + ".atr"]
+    return list(dict.fromkeys(f for f in map(record.with_name, names) if f.is_file()))
+
+
+def signal_files(header: bytes) -> list[str]:
+    """The signal file names a WFDB header names (those in the header's own folder)."""
+    lines = [ln.split() for ln in header.decode("latin-1").splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return [ln[0] for ln in lines[1:] if ln and "/" not in ln[0]]
 
 
 def input_digest(record: Path) -> str:
     """sha256 over the names and contents of :func:`input_files` (changes when any of them changes)."""
+    return files_digest((f.name, sha256_file(f)) for f in input_files(record))
+
+
+def files_digest(named_hashes) -> str:
+    """The input digest of ``(file name, hex sha256)`` pairs, in order (local files and ``pyarrow.fs`` ones alike)."""
     h = hashlib.sha256()
-    for f in input_files(record):
-        h.update(os.fsencode(f.name) + b"\0" + bytes.fromhex(sha256_file(f)))
+    for name, hexdigest in named_hashes:
+        h.update(os.fsencode(name) + b"\0" + bytes.fromhex(hexdigest))
     return h.hexdigest()
 
 

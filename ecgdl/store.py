@@ -81,9 +81,14 @@ def dataset_dir(out) -> Path:
 
 def beats_partition(out, stem: str) -> Path:
     """The per-beat partition file of one record (a name that is not UTF-8 is written with backslash escapes)."""
+    return Path(out) / partition_key(stem)
+
+
+def partition_key(stem: str) -> str:
+    """The partition file of one record relative to the run's folder: ``dataset/beats/record=<stem>/part-0.parquet``."""
     from ecgdl.run_folder import printable
 
-    return dataset_dir(out) / "beats" / f"record={printable(stem)}" / "part-0.parquet"
+    return f"{DATASET}/beats/record={printable(stem)}/part-0.parquet"
 
 
 def parquet_bytes(table) -> bytes:
@@ -241,19 +246,19 @@ def event_rows(s: dict, episodes_csv: str | None = None) -> list[dict]:
     return rows
 
 
-def events_table(out, summaries: list[dict]):
-    """The ``events.parquet`` table of a run (episodes read from each record's ``<record>.episodes.csv``)."""
+def events_table(folder, summaries: list[dict]):
+    """The ``events.parquet`` table of a run (episodes read from each record's ``<record>.episodes.csv`` in
+    ``folder``, an ``ecgdl.storage`` folder: ``read(name) -> bytes | None``)."""
     rows = []
     for s in summaries:
         if s.get("status") != "error":
-            ep = Path(out) / f"{s['record']}.episodes.csv"
-            rows += event_rows(s, ep.read_text() if ep.is_file() else None)
+            ep = folder.read(f"{s['record']}.episodes.csv")
+            rows += event_rows(s, ep.decode() if ep is not None else None)
     return arrow_table({c: [r[c] for r in rows] for c in _EVENT_TYPES}, dict(_EVENT_TYPES))
 
 
-def write_tables(out, summaries: list[dict], classes: tuple[str, ...], write) -> None:
-    """Write ``records.parquet`` and ``events.parquet`` with ``write(path, bytes)`` (an atomic writer)."""
-    folder = dataset_dir(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    write(folder / "records.parquet", parquet_bytes(records_table(summaries, classes)))
-    write(folder / "events.parquet", parquet_bytes(events_table(out, summaries)))
+def write_tables(folder, summaries: list[dict], classes: tuple[str, ...]) -> None:
+    """Write ``dataset/records.parquet`` and ``dataset/events.parquet`` into ``folder`` (an ``ecgdl.storage``
+    folder: ``write(name, bytes)`` atomic, local or at a URI)."""
+    folder.write(f"{DATASET}/records.parquet", parquet_bytes(records_table(summaries, classes)))
+    folder.write(f"{DATASET}/events.parquet", parquet_bytes(events_table(folder, summaries)))
