@@ -23,13 +23,15 @@ from pathlib import Path
 
 import pytest
 
+import s3_server
 from infer_fixtures import write_excerpt
 
 ray = pytest.importorskip("ray", reason="ray not installed (pip install 'ecgdl[cluster]')")
 pytest.importorskip("duckdb", reason="duckdb not installed (pip install 'ecgdl[cluster]')")
 
 REPO = Path(__file__).resolve().parent.parent
-RAY_ENV = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+RAY_ENV = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+           **s3_server.ENV}  # the nodes read and write s3:// with these (as a cluster's nodes would with theirs)
 RAY = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
 DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201", "203",
        "205", "207", "208", "209", "215", "220", "223", "230")
@@ -200,20 +202,42 @@ def test_ray_outputs_equal_local_engine_on_ds1(cluster, tmp_path, mitdb_dir):
     _assert_same_as_local([mitdb_dir / r for r in DS1], tmp_path, cluster, "--reference")
 
 
-def test_worker_node_killed_mid_run_loses_no_record(cluster, tmp_path_factory, tmp_path, mitdb_dir):
-    """The default run's Ray case: 12 records, the worker node killed after 2 finish; the outputs are
-    then compared byte for byte with the local engine's (the 22-record comparison is the slow test)."""
-    names = ("100", "101", "103", "105", "106", "112", "113", "115", "116", "117", "121", "122")
-    records = _excerpts(tmp_path_factory, mitdb_dir, names, 600.0)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ecgdl.cli", "score", str(records), "--out", str(out), "--device", "cpu",
+@pytest.fixture(scope="module")
+def s3():
+    if s3_server.MOTO is None:
+        pytest.skip("moto_server not installed (pip install 'moto[server]', in the dev extra)")
+    server = s3_server.S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("where", ["s3", pytest.param("posix", marks=pytest.mark.slow)])
+def test_worker_node_killed_mid_run_loses_no_record(where, cluster, request, tmp_path_factory, tmp_path, mitdb_dir):
+    """The default run's Ray case: 8 records read from a bucket and scored into it (``s3://`` on a real
+    S3-compatible server; ``posix``: the same on local paths, slow), the worker node killed after 2
+    finish; every record exactly once, and the files the local engine's, byte for byte (the record's
+    source path and wall times aside; the 22-record POSIX comparison is the slow test above)."""
+    names = ("100", "101", "103", "105", "106", "112", "113", "115")
+    records = _excerpts(tmp_path_factory, mitdb_dir, names, 300.0)
+    if where == "s3":
+        s3 = request.getfixturevalue("s3")
+        s3.upload(records, "kill/in")
+        src, out = s3.uri("kill/in"), s3.uri("kill/out")
+
+        def listing() -> dict[str, bytes]:
+            return s3.files("kill/out")
+    else:
+        src, out = str(records), str(tmp_path / "out")
+
+        def listing() -> dict[str, bytes]:
+            return _raw(tmp_path / "out")
+    cmd = [sys.executable, "-m", "ecgdl.cli", "score", src, "--out", out, "--device", "cpu",
            "-v", "--reference", "--engine", "ray", "--address", cluster.address]
-    driver = subprocess.Popen(cmd, env=RAY_ENV, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    driver = subprocess.Popen(cmd, env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while len(list(out.glob("*.summary.json"))) < 2 and driver.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    done_at_kill = len(list(out.glob("*.summary.json")))
+    while _summaries(listing()) < 2 and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done_at_kill = _summaries(listing())
     os.kill(cluster.worker_raylet_pid(), signal.SIGKILL)  # the worker node goes, with its actor
     stdout, stderr = driver.communicate(timeout=300)
     assert driver.returncode == 0, stderr
@@ -222,17 +246,53 @@ def test_worker_node_killed_mid_run_loses_no_record(cluster, tmp_path_factory, t
     # whether a record was in flight on the lost node at the kill is timing ("requeued" in the log when one
     # was); either way every record is scored exactly once, which the checks below assert
     assert f"{len(names)} scored, 0 already done, 0 failed" in stdout
-    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    files = listing()
+    rows = files["summary.csv"].decode().splitlines()[1:]
     assert sorted(r.split(",")[0] for r in rows) == sorted(names)  # every record exactly once
-    assert sorted(p.name for p in out.glob("*.summary.json")) == sorted(f"{n}.summary.json" for n in names)
-    parts = sorted(p.relative_to(out / "dataset" / "beats").parts for p in (out / "dataset" / "beats").rglob("*")
-                   if p.is_file())
-    assert parts == sorted((f"record={n}", "part-0.parquet") for n in names)
-    assert not list(out.rglob("*.tmp"))
+    assert sorted(k for k in files if k.endswith(".summary.json")) == sorted(f"{n}.summary.json" for n in names)
+    assert sorted(k for k in files if k.startswith("dataset/beats/")) == sorted(
+        f"dataset/beats/record={n}/part-0.parquet" for n in names)
+    assert not [k for k in files if k.endswith(".tmp")] and ".ecgdl-score.lock" not in files
     # and each record's files are whole and right: the same bytes as a local run of the same records
     assert _score([records], tmp_path / "local", "--reference").returncode == 0
-    a, b = _files(tmp_path / "local"), _files(out)
-    assert [k for k in a if a[k] != b.get(k)] == []
+    a, b = _without_source(_raw(tmp_path / "local")), _without_source(files)
+    assert sorted(a) == sorted(b) and [k for k in a if a[k] != b[k]] == []
+    if where == "s3":
+        from ecgdl.query import query
+
+        assert len(query(out, "SELECT record FROM records WHERE status = 'ok'")[1]) == len(names)
+
+
+def _summaries(files: dict[str, bytes]) -> int:
+    return sum(k.endswith(".summary.json") for k in files)
+
+
+def _raw(out: Path) -> dict[str, bytes]:
+    """Every file under ``out`` (the lock file aside), relative name -> bytes."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()
+            and p.name != ".ecgdl-score.lock"}
+
+
+def _without_source(files: dict[str, bytes]) -> dict[str, object]:
+    """Files with the fields naming where each record was read from (path or URI) and wall times dropped."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    def drop(v):
+        if isinstance(v, dict):
+            return {k: drop(x) for k, x in v.items() if k not in ("source_path", "path", "seconds", "processing_s")}
+        return [drop(x) for x in v] if isinstance(v, list) else v
+
+    out = {}
+    for name, data in files.items():
+        if name.endswith(".json"):
+            out[name] = drop(json.loads(data))
+        elif name == "dataset/records.parquet":
+            out[name] = pq.read_table(io.BytesIO(data)).drop_columns(["source_path"]).to_pylist()
+        elif name != ".ecgdl-score.lock":
+            out[name] = data
+    return out
 
 
 def test_zz_cluster_stops_leaving_nothing_running(cluster):
