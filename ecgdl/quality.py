@@ -58,14 +58,25 @@ def qrs_energy(x: np.ndarray, fs: float, cfg: QualityConfig = DEFAULT_QUALITY) -
     v = np.asarray(x, np.float64)
     sos, zi = bandpass_sos(fs, cfg.energy_band_hz, with_zi=True)
     v, _ = iir.sosfilt(sos, v, zi=zi * v[0])
+    n = v.size
     d = np.empty_like(v)
-    d[1:-1] = (v[2:] - v[:-2]) * 0.5                # central difference (np.gradient's interior)
+    np.subtract(v[2:], v[:-2], out=d[1:-1])
+    d[1:-1] *= 0.5                                   # central difference (np.gradient's interior)
     d[0], d[-1] = v[1] - v[0], v[-1] - v[-2]
     d *= d
     w = max(1, int(round(cfg.integrate_s * fs)))
-    c = np.concatenate(([0.0], np.cumsum(d)))
-    lo = np.clip(np.arange(v.size) - w // 2, 0, v.size)       # centred moving sum by cumulative sums
-    return c[np.minimum(lo + w, v.size)] - c[lo]
+    c = np.empty(n + 1)
+    c[0] = 0.0
+    np.cumsum(d, out=c[1:])
+    h = w // 2                                       # centred moving sum by cumulative sums:
+    if n < w + h:                                    # out[t] = c[min(lo + w, n)] - c[lo], lo = max(t - h, 0)
+        lo = np.minimum(np.maximum(np.arange(n) - h, 0), n)
+        return c[np.minimum(lo + w, n)] - c[lo]
+    out = np.empty(n)
+    out[:h] = c[w] - c[0]
+    np.subtract(c[w:], c[: n + 1 - w], out=out[h: h + n + 1 - w])
+    out[h + n + 1 - w:] = c[n] - c[n + 1 - w: n - h]
+    return out
 
 
 def undetected_gaps(x: np.ndarray, fs: float, peaks: np.ndarray,
@@ -87,37 +98,67 @@ def undetected_gaps(x: np.ndarray, fs: float, peaks: np.ndarray,
     out: list[tuple[int, int]] = []
     # one envelope per cluster of nearby gaps (a sinus arrest record has hundreds): filter calls
     # follow the clusters, not the gaps
-    spans = [(max(0, int(p[max(0, i - 4)]) - int(fs)), min(x.shape[0], int(p[min(p.size - 1, i + 5)]) + int(fs)))
-             for i in gaps]
+    lo_s = np.maximum(0, p[np.maximum(0, gaps - 4)] - int(fs))
+    hi_s = np.minimum(x.shape[0], p[np.minimum(p.size - 1, gaps + 5)] + int(fs))
     k = 0
-    while k < len(gaps):
-        a0, b0 = spans[k]
+    while k < gaps.size:
+        a0, b0 = int(lo_s[k]), int(hi_s[k])
         m = k + 1
-        while m < len(gaps) and spans[m][0] <= b0 and spans[m][1] - a0 <= 600 * fs:
-            b0 = max(b0, spans[m][1])
+        while m < gaps.size and lo_s[m] <= b0 and hi_s[m] - a0 <= 600 * fs:
+            b0 = max(b0, int(hi_s[m]))
             m += 1
-        env = [qrs_energy(x[a0:b0, j], fs, cfg) for j in range(x.shape[1])]
-        out += [(int(p[i]), int(p[i + 1])) for i in gaps[k:m] if _gap_active(env, a0, fs, p, int(i), cfg)]
+        active = _gaps_active(x[a0:b0], a0, fs, p, gaps[k:m], cfg)
+        out += [(int(p[i]), int(p[i + 1])) for i in gaps[k:m][active]]
         k = m
     return tuple(out)
 
 
-def _gap_active(env: list[np.ndarray], a0: int, fs: float, p: np.ndarray, i: int, cfg: QualityConfig) -> bool:
-    """True when some lead's envelope (env[j] starts at sample a0) shows QRS activity in gap p[i] -> p[i + 1]."""
-    nb = p[max(0, i - 4): i + 6] - a0              # the neighbouring beats (the gap's two included)
+def _gaps_active(x: np.ndarray, a0: int, fs: float, p: np.ndarray, gi: np.ndarray,
+                 cfg: QualityConfig) -> np.ndarray:
+    """(len(gi),) bool: some lead of x (samples a0...) shows QRS activity in gap p[i] -> p[i + 1].
+
+    Activity: the envelope's maximum inside the gap over the median of its peaks at the
+    neighbouring beats (p[i - 4] ... p[i + 5], +-60 ms each); lead 1 on is checked only where
+    the leads before show none.
+    """
     r = int(round(0.06 * fs))
-    lo, hi = int(p[i] + cfg.t_wave_s * fs) - a0, int(p[i + 1] - cfg.edge_s * fs) - a0
-    if hi <= lo:
-        return False
-    for j, e in enumerate(env):
-        nbk = nb[(nb >= 0) & (nb < e.size)]
-        beat = np.median([e[max(0, q - r): q + r + 1].max() for q in nbk]) if nbk.size else 0.0
-        if beat <= 0:
-            continue
-        act = e[lo:hi].max() / beat
-        if act > (cfg.activity_primary if j == 0 else cfg.activity_other):
-            return True
-    return False
+    lo = (p[gi] + cfg.t_wave_s * fs).astype(np.int64) - a0
+    hi = (p[gi + 1] - cfg.edge_s * fs).astype(np.int64) - a0
+    ok = hi > lo
+    span = np.clip(gi[:, None] + np.arange(-4, 6), -1, p.size)            # the neighbouring beats
+    inside = (span >= 0) & (span < p.size)
+    nb = p[np.clip(span, 0, p.size - 1)] - a0
+    inside &= (nb >= 0) & (nb < x.shape[0])
+    active = np.zeros(gi.size, bool)
+    for j in range(x.shape[1]):
+        todo = ok & ~active
+        if not todo.any():
+            break
+        e = qrs_energy(x[:, j], fs, cfg)
+        beat = _median_rows(np.where(inside, _window_max(e, np.clip(nb, 0, e.size - 1), r), np.nan))
+        t = np.flatnonzero(todo)
+        edges = np.stack([lo[t], hi[t]], axis=1).ravel()                    # disjoint, increasing
+        gmax = np.maximum.reduceat(np.r_[e, 0.0], edges)[::2]
+        thr = cfg.activity_primary if j == 0 else cfg.activity_other
+        with np.errstate(invalid="ignore", divide="ignore"):
+            active[t] = (beat[t] > 0) & (gmax / beat[t] > thr)
+    return active
+
+
+def _window_max(e: np.ndarray, idx: np.ndarray, r: int) -> np.ndarray:
+    """max(e[i - r : i + r + 1]) (clipped to e) for each i of idx (any shape), computed once per distinct i."""
+    u, inv = np.unique(idx, return_inverse=True)
+    win = e[np.clip(u[:, None] + np.arange(-r, r + 1), 0, e.size - 1)]
+    return win.max(axis=1)[inv].reshape(idx.shape)
+
+
+def _median_rows(a: np.ndarray) -> np.ndarray:
+    """Median of each row of a 2-D array over its non-NaN entries (NaN for an all-NaN row)."""
+    s = np.sort(a, axis=1)                           # NaN sort last
+    cnt = np.sum(~np.isnan(a), axis=1)
+    rows = np.arange(a.shape[0])
+    hi, lo = s[rows, np.maximum(cnt // 2, 0)], s[rows, np.maximum((cnt - 1) // 2, 0)]
+    return np.where(cnt > 0, (lo + hi) / 2, np.nan)
 
 
 def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
