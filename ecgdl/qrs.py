@@ -34,6 +34,7 @@ import numpy as np
 from ecgdl import iir
 
 from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
+from ecgdl.qrs_noise import redetect_noisy
 from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
 from ecgdl.quality import SegmentQuality, concat_quality, segment_quality, undetected_gaps
 from ecgdl.vf import vf_stretches
@@ -294,21 +295,49 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
     feat, off = _combine(feats, fd, cfg)
     if feat is None:
         return np.zeros(0, np.int64), ranges, leads[0], []
-    pk, hk = select_beats(feat, fd, cfg)
+    pk, hk, ratio = select_beats(feat, fd, cfg)
     pk = (pk + off) * q + (q - 1) // 2
     if x.shape[1] > 1 and bads[0] is None:       # second-lead check (lead 0 fully usable here)
         keep = second_lead_veto(x[:, 1], fs, pk, hk, cfg)
         pk = pk[keep]
     pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s, cfg=cfg)
+    pk_energy = pk                               # VF suspicion reads the energy detector's beats
+    if cfg.noise.enabled and ratio.size > 2 and ratio[1:-1].max() > cfg.noise.noisy_ratio:
+        pk = _redetect_noisy(x, leads, bads, fs, pk, ratio, off, q, cfg)
     if bads[0] is not None and len(leads) > 1 and pk.size:
         lost = bads[0][pk]                       # placed from another lead: refine on that lead
         pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
     if all_bad is not None and pk.size:
         pk = pk[~all_bad[pk]]
-    fib = _vf_where_suspect(_vf_leads(leads, x), fs, pk, cfg) if cfg.vf.enabled else []
+        pk_energy = pk_energy[~all_bad[pk_energy]]
+    fib = _vf_where_suspect(_vf_leads(leads, x), fs, pk_energy, cfg) if cfg.vf.enabled else []
     for s, e in fib:
         pk = pk[(pk < s) | (pk >= e)]
     return pk, ranges, leads[0], fib
+
+
+def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.ndarray, ratio: np.ndarray,
+                    off: int, q: int, cfg: QRSConfig) -> np.ndarray:
+    """Beats in the chunk's noisy 1-s blocks chosen again by :func:`ecgdl.qrs_noise.redetect_noisy`."""
+    nc = cfg.noise
+    n = x.shape[0]
+    bsz = max(1, int(round(cfg.level_block_s * fs / q)))
+    blk = np.clip((np.arange(n) // q - off) // bsz, 0, ratio.size - 1)      # each sample's block
+    grow = int(round(nc.dilate_s / cfg.level_block_s))
+    noisy_b = ratio > nc.noisy_ratio
+    noisy_b[[0, -1]] = False                     # a chunk's first and last block: filter start, partial block
+    noisy_b = np.convolve(noisy_b, np.ones(2 * grow + 1), mode="same") > 0 if grow else noisy_b
+    use = [leads[0]]
+    for j in range(1, min(nc.leads, x.shape[1])):
+        v = leads[j] if j < len(leads) else np.asarray(x[:, j], np.float32)
+        bad = bads[j] if j < len(bads) else _bad_mask(v, fs, cfg)
+        use.append(v if bad is None else _fill(v, bad))
+    found = redetect_noisy(use, fs, pk, noisy_b[blk], (ratio < nc.clean_ratio)[blk], cfg.refractory_s, nc)
+    if found is pk:
+        return pk
+    found = refine_peaks(leads[0], fs, found, cfg.refine_radius_s, cfg=cfg)
+    found = np.unique(found)
+    return found[np.r_[True, np.diff(found) > cfg.refractory_s * fs / 2]] if found.size else found
 
 
 def _vf_where_suspect(leads: list[np.ndarray], fs: float, pk: np.ndarray, cfg: QRSConfig) -> list:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_QUALITY", "DEFAULT_VF", "QRSConfig", "QualityConfig", "VFConfig"]
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_QUALITY", "DEFAULT_VF", "NoiseConfig", "QRSConfig", "QualityConfig",
+           "VFConfig"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,29 @@ DEFAULT_QUALITY = QualityConfig()
 
 
 @dataclass(frozen=True)
+class NoiseConfig:
+    """Noisy-stretch re-detection (:mod:`ecgdl.qrs_noise`); durations in seconds."""
+
+    noisy_ratio: float = 0.04        # a 1-s block whose noise floor exceeds this x the QRS level is noisy
+    clean_ratio: float = 0.02        # templates and the RR prior come from blocks under this
+    dilate_s: float = 3.0            # noisy blocks grown by this on each side
+    leads: int = 2                   # leads averaged in the matched filter
+    template_s: float = 0.06         # template half-width
+    min_template_beats: int = 20
+    fast_s: float = 0.02             # band-pass: centred boxcar of fast_s minus one of slow_s
+    slow_s: float = 0.1
+    candidate_min: float = 0.15      # filter peaks under this x a clean beat's are not candidates
+    nms_s: float = 0.05
+    beat_cost: float = 0.3           # a beat of filter height a is worth a - beat_cost ...
+    rhythm_weight: float = 0.25      # ... and each RR interval costs this x -ln p(RR)
+    rr_sigma: float = 0.08           # log-RR kernel of the RR distribution
+    rr_floor: float = 0.01
+    max_rr: float = 2.5              # no interval longer than this x the clean RR's 90th percentile
+    context_s: float = 60.0          # clean beats within this of a stretch give its RR distribution
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class QRSConfig:
     """Detector parameters; all durations in seconds, frequencies in Hz."""
 
@@ -85,6 +109,7 @@ class QRSConfig:
     refine_negative_ratio: float = 2.0   # take the minimum when |neg| > ratio * pos
     vf: VFConfig = field(default_factory=VFConfig)                  # VF/VFL stretches (ecgdl.vf)
     quality: QualityConfig = field(default_factory=QualityConfig)   # quality index, undetected gaps
+    noise: NoiseConfig = field(default_factory=NoiseConfig)         # noisy stretches (ecgdl.qrs_noise)
 
 
 
@@ -98,7 +123,7 @@ class QRSConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown QRSConfig keys: {sorted(unknown)}")
-        nested = {"vf": VFConfig, "quality": QualityConfig}
+        nested = {"vf": VFConfig, "quality": QualityConfig, "noise": NoiseConfig}
         kw = {}
         for k, v in d.items():
             if k in nested:

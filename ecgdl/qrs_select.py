@@ -25,15 +25,23 @@ def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, i
     return median_filter(bm, size=k, mode="nearest"), bsz
 
 
-def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
-    """Beat positions (samples at fd) chosen among the local maxima of the envelope f, and their heights."""
+def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig):
+    """Beats chosen among the local maxima of the envelope f.
+
+    Returns:
+        (positions (samples at fd), their heights, the noise ratio per ``level_block_s`` block:
+        local noise floor over local QRS level, the detector's noise index).
+    """
     if f.size < 3:
-        return np.zeros(0, np.int64), np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     lvl, bsz = block_level(f, fd, cfg)
     c = np.flatnonzero((f[1:-1] > f[:-2]) & (f[1:-1] >= f[2:])) + 1
     h = f[c]
     lv = lvl[c // bsz]
-    floor = _noise_floor(c // bsz, h, lvl.size, cfg)
+    block_floor = _noise_floor(c // bsz, h, lvl.size, cfg)
+    floor = block_floor[c // bsz]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(lvl > 0, block_floor / np.where(lvl > 0, lvl, 1.0), 0.0)
     low = (h > cfg.searchback_threshold * lv) & (h > cfg.noise_factor * floor)
     c, h, lv = c[low], h[low], lv[low]
     refr = cfg.refractory_s * fd
@@ -45,11 +53,11 @@ def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig) -> np.ndarray:
             break
         kept = np.union1d(kept, add)
         kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
-    return c[kept], h[kept]
+    return c[kept], h[kept], ratio
 
 
 def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.ndarray:
-    """Per-candidate noise level: median height of all local maxima in its block, median-smoothed."""
+    """Per-block noise level: median height of all local maxima in the block, median-smoothed."""
     scale = float(h.max()) * 1.000001 if h.size else 1.0
     key = np.sort(blk + h / scale)               # blk is sorted: sort within blocks in one go
     counts = np.bincount(blk, minlength=nb)
@@ -57,7 +65,7 @@ def _noise_floor(blk: np.ndarray, h: np.ndarray, nb: int, cfg: QRSConfig) -> np.
     mid = np.minimum(starts + counts // 2, max(h.size - 1, 0))
     med = np.where(counts > 0, (key[mid] - np.arange(nb)) * scale, 0.0) if h.size else np.zeros(nb)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
-    return median_filter(med, size=k, mode="nearest")[blk]
+    return median_filter(med, size=k, mode="nearest")
 
 
 def _nms(ci: np.ndarray, c: np.ndarray, h: np.ndarray, refr: float) -> np.ndarray:
