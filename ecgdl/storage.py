@@ -118,26 +118,27 @@ class UriRecord:
 
 
 def find_uri_records(arg: str, suffixes: tuple[str, ...]) -> list[UriRecord]:
-    """Records (WFDB without extension) of a URI folder, file, record name or ``*?[`` pattern in its last part.
+    """Records (WFDB without extension) of a URI folder, file, record name or ``*``/``[...]`` pattern in its
+    last part (``?`` starts a URI's options, so it is no wildcard here).
 
     Raises ``FileNotFoundError`` naming an argument that matches nothing.
     """
     import pyarrow.fs as pafs
 
-    fs, path = filesystem(arg)
-    kind = fs.get_file_info(path).type
     base, query = _split(arg)
     parent = base.rstrip("/").rsplit("/", 1)[0] + (f"?{query}" if query else "")
     last = base.rstrip("/").rsplit("/", 1)[1]
-    if kind == pafs.FileType.Directory:
-        root, names = arg, _listed(fs, path, suffixes)
-    elif kind == pafs.FileType.File or fs.get_file_info(path + ".hea").type == pafs.FileType.File:
-        root, names = parent, [last]
-    elif any(ch in last for ch in "*?["):
-        root = parent
-        names = [n for n in _listed(fs, path.rsplit("/", 1)[0], suffixes) if fnmatch.fnmatchcase(n, last)]
+    if any(ch in last for ch in "*["):
+        fs, folder = filesystem(parent)
+        root, names = parent, [n for n in _listed(fs, folder, suffixes) if fnmatch.fnmatchcase(n, last)]
     else:
-        raise FileNotFoundError(f"{display(arg)}: no such record, folder or matching files")
+        fs, path = filesystem(arg)
+        if fs.get_file_info(path).type == pafs.FileType.Directory:
+            root, names = arg, _listed(fs, path, suffixes)
+        elif pafs.FileType.File in (fs.get_file_info(path).type, fs.get_file_info(path + ".hea").type):
+            root, names = parent, [last]
+        else:
+            raise FileNotFoundError(f"{display(arg)}: no such record, folder or matching files")
     if not names:
         raise FileNotFoundError(f"{display(arg)}: no records (.hea, .edf or .csv) found")
     stems = [n.rsplit(".", 1)[0] if n.lower().endswith((".hea", ".dat", ".atr")) else n for n in names]

@@ -295,6 +295,21 @@ def _without_source(files: dict[str, bytes]) -> dict[str, object]:
     return out
 
 
+@pytest.mark.gpu
+def test_gpu_actor_scores_on_cuda(tmp_path, mitdb_dir):
+    """On a GPU machine (skipped without CUDA): Ray started by the run, one actor per GPU (``num_gpus``),
+    and that actor's ONNX Runtime session on the CUDA provider."""
+    from ecgdl.batch import BatchConfig, score_batch
+    from ecgdl.engine_ray import ClusterConfig
+
+    folder = tmp_path / "rec"
+    write_excerpt(mitdb_dir / "100", folder, "100", seconds=60.0)
+    result = score_batch([folder], BatchConfig(out=tmp_path / "out", device="cuda", engine="ray", progress=False,
+                                               cluster=ClusterConfig()))
+    assert result.ok and result.workers
+    assert all(w["provider"] == "CUDAExecutionProvider" for w in result.workers)
+
+
 def test_zz_cluster_stops_leaving_nothing_running(cluster):
     assert len(cluster.pids()) > 4  # the cluster's processes (GCS, raylets, agents, actors) while it runs ...
     assert cluster.stop() == []     # ... and none is left once it is stopped

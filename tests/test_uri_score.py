@@ -104,6 +104,16 @@ def test_file_uris_give_the_local_paths_outputs(records, local_run, tmp_path):
     assert query(f"file://{out}", EXAMPLES["vt_or_af"]) == query(local_run, EXAMPLES["vt_or_af"])
 
 
+@pytest.mark.parametrize("arg", ["", "/1*.hea", "/100", "/100.hea", "/2*3.*", "/[12]0*.hea"])
+def test_uri_record_search_is_the_local_one(records, arg):
+    """Folder, pattern, record name and header file: the same records, and the same output names."""
+    from ecgdl.batch import find_records, output_names
+
+    local, uri = find_records([f"{records}{arg}"]), find_records([f"file://{records}{arg}"])
+    assert [str(r) for r in uri] == [f"file://{p}" for p in local] and local
+    assert list(output_names(uri).values()) == list(output_names(local).values())
+
+
 def test_s3_run_is_the_local_run_and_resumes(s3, records, local_run):
     s3.upload(records, "archive/in")
     src, out = s3.uri("archive/in"), s3.uri("archive/out")
