@@ -322,7 +322,6 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
     nc = cfg.noise
     n = x.shape[0]
     bsz = max(1, int(round(cfg.level_block_s * fs / q)))
-    blk = np.clip((np.arange(n) // q - off) // bsz, 0, ratio.size - 1)      # each sample's block
     grow = int(round(nc.dilate_s / cfg.level_block_s))
     noisy_b = ratio > nc.noisy_ratio
     noisy_b[[0, -1]] = False                     # a chunk's first and last block: filter start, partial block
@@ -332,12 +331,23 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
         v = leads[j] if j < len(leads) else np.asarray(x[:, j], np.float32)
         bad = bads[j] if j < len(bads) else _bad_mask(v, fs, cfg)
         use.append(v if bad is None else _fill(v, bad))
-    found = redetect_noisy(use, fs, pk, noisy_b[blk], (ratio < nc.clean_ratio)[blk], cfg.refractory_s, nc)
+    found = redetect_noisy(use, fs, pk, _per_sample(noisy_b, n, bsz, off, q),
+                           _per_sample(ratio < nc.clean_ratio, n, bsz, off, q), cfg.refractory_s, nc)
     if found is pk:
         return pk
-    found = refine_peaks(leads[0], fs, found, cfg.refine_radius_s, cfg=cfg)
+    new = ~np.isin(found, pk)                    # the energy detector's beats are refined already
+    found[new] = refine_peaks(leads[0], fs, found[new], cfg.refine_radius_s, cfg=cfg)
     found = np.unique(found)
     return found[np.r_[True, np.diff(found) > cfg.refractory_s * fs / 2]] if found.size else found
+
+
+def _per_sample(flags: np.ndarray, n: int, bsz: int, off: int, q: int) -> np.ndarray:
+    """(n,) bool: each native sample's block flag (block k covers envelope samples [k, k + 1) x bsz,
+    envelope sample i describes native sample (i + off) x q); the end blocks extend to the edges."""
+    per = np.repeat(flags, bsz * q)
+    head = np.full(off * q, flags[0]) if off > 0 else np.zeros(0, bool)
+    per = np.concatenate((head, per))[:n]
+    return np.concatenate((per, np.full(n - per.size, flags[-1]))) if per.size < n else per
 
 
 def _vf_where_suspect(leads: list[np.ndarray], fs: float, pk: np.ndarray, cfg: QRSConfig) -> list:

@@ -65,6 +65,7 @@ class NoiseConfig:
     leads: int = 2                   # leads averaged in the matched filter
     template_s: float = 0.06         # template half-width
     min_template_beats: int = 20
+    template_beats: int = 200        # templates from the clean beats nearest the noisy stretches
     fast_s: float = 0.02             # band-pass: centred boxcar of fast_s minus one of slow_s
     slow_s: float = 0.1
     candidate_min: float = 0.15      # filter peaks under this x a clean beat's are not candidates

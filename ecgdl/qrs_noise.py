@@ -31,7 +31,7 @@ import numpy as np
 
 from ecgdl.qrs_config import NoiseConfig
 
-__all__ = ["NoiseConfig", "matched_filter", "redetect_noisy"]
+__all__ = ["MatchedFilter", "NoiseConfig", "redetect_noisy"]
 
 
 def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np.ndarray,
@@ -54,55 +54,91 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
     good = good[clean[good]]
     if good.size < cfg.min_template_beats or not noisy.any():
         return pk
-    a = matched_filter(leads[: cfg.leads], fs, good, r, cfg)
-    c = _candidates(a, fs, cfg)
+    mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, noisy, cfg.template_beats), r, cfg)
     d = np.diff(np.r_[0, noisy.view(np.int8), 0])
     keep = [pk[~noisy[pk]]]
     for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
         prior = _rr_prior(good, s, e, fs, cfg)
-        if prior is None:
+        if prior is None or not mf.templates:
             keep.append(pk[(pk >= s) & (pk < e)])
             continue
         before, after = pk[pk < s], pk[pk >= e]
         first = int(before[-1]) if before.size else None
         last = int(after[0]) if after.size else None
-        cc = c[(c > (s if first is None else first)) & (c < (e if last is None else last))]
-        keep.append(_best_path(cc, a[cc], first, last, prior, fs, refractory_s, cfg))
+        lo, hi = (s if first is None else first + 1), (e if last is None else last)
+        a = mf.output(lo, hi)
+        cc = _candidates(a, fs, cfg)
+        keep.append(_best_path(cc + lo, a[cc], first, last, prior, fs, refractory_s, cfg))
     return np.unique(np.concatenate(keep).astype(np.int64))
 
 
-def matched_filter(leads: list[np.ndarray], fs: float, good: np.ndarray, r: int,
-                   cfg: NoiseConfig) -> np.ndarray:
-    """(n,) mean over leads of the positive template-correlation output, 1 at a typical clean beat."""
-    out = np.zeros(leads[0].size)
-    used = 0
-    for v in leads:
-        b = _band(np.asarray(v, np.float64), fs, cfg)
-        t = np.median(b[good[:, None] + np.arange(-r, r + 1)], axis=0)
-        t -= t.mean()
-        norm = np.linalg.norm(t)
-        if not np.isfinite(norm) or norm <= 0:
-            continue
-        g = np.maximum(np.correlate(b, t / norm, mode="same"), 0.0)
-        level = float(np.median(g[good]))
-        if level > 0:
-            out += g / level
-            used += 1
-    return out / max(used, 1)
+class MatchedFilter:
+    """Per-lead QRS templates from clean beats and the leads' mean template correlation on demand.
+
+    Each lead is band-passed by a difference of centred boxcars (``fast_s`` minus ``slow_s``: linear
+    phase, no delay), computed only where asked (from a local cumulative sum); the template is
+    the median of the clean beats' +-r windows; each lead's positive correlation is scaled to 1 at
+    a typical clean beat (median) before the leads are averaged.
+    """
+
+    def __init__(self, leads: list[np.ndarray], fs: float, good: np.ndarray, r: int, cfg: NoiseConfig):
+        self.r = r
+        self.h = (max(1, int(cfg.fast_s * fs)) // 2, max(1, int(cfg.slow_s * fs)) // 2)
+        self.leads, self.templates = [], []
+        for v in leads:
+            w = self._windows(v, good)
+            t = np.median(w, axis=0)
+            t -= t.mean()
+            norm = np.linalg.norm(t)
+            if not np.isfinite(norm) or norm <= 0:
+                continue
+            t /= norm
+            level = float(np.median(np.maximum(w @ t, 0.0)))
+            if level > 0:
+                self.leads.append(v)
+                self.templates.append(t / level)
+
+    def _windows(self, v: np.ndarray, good: np.ndarray) -> np.ndarray:
+        """(len(good), 2r + 1) the band-passed lead around each beat (samples clipped at v's ends)."""
+        r, pad = self.r, self.h[1] + 1
+        x = v[np.clip(good[:, None] + np.arange(-r - pad, r + pad + 1), 0, v.size - 1)]
+        cs = np.concatenate((np.zeros((good.size, 1)), np.cumsum(x, axis=1, dtype=np.float64)), axis=1)
+        p = np.arange(2 * r + 1) + pad                   # x[:, p] is the window's sample
+        out = np.zeros((good.size, p.size))
+        for sign, h in zip((1.0, -1.0), self.h):
+            out += sign * (cs[:, p + h + 1] - cs[:, p - h]) / (2 * h + 1)
+        return out
+
+    def band(self, v: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """(hi - lo,) the band-passed lead v at samples [lo, hi) (moving means shorten at v's ends)."""
+        n, pad = v.size, self.h[1] + 1
+        a, b = max(0, lo - pad), min(n, hi + pad)
+        cs = np.concatenate(([0.0], np.cumsum(v[a:b], dtype=np.float64)))
+        idx = np.arange(lo, hi)
+        out = np.zeros(idx.size)
+        for sign, h in zip((1.0, -1.0), self.h):
+            s, e = np.clip(idx - h, 0, n), np.clip(idx + h + 1, 0, n)
+            out += sign * (cs[e - a] - cs[s - a]) / np.maximum(e - s, 1)
+        return out
+
+    def output(self, lo: int, hi: int) -> np.ndarray:
+        """(hi - lo,) mean over leads of the scaled positive template correlation at samples [lo, hi)."""
+        out = np.zeros(max(hi - lo, 0))
+        if out.size == 0:
+            return out
+        for v, t in zip(self.leads, self.templates):
+            out += np.maximum(np.correlate(self.band(v, lo - self.r, hi + self.r), t, mode="valid"), 0.0)
+        return out / max(len(self.templates), 1)
 
 
-def _band(x: np.ndarray, fs: float, cfg: NoiseConfig) -> np.ndarray:
-    """Band-pass by a difference of centred boxcars (fast_s minus slow_s): linear phase, no delay."""
-    return _boxcar(x, cfg.fast_s * fs) - _boxcar(x, cfg.slow_s * fs)
-
-
-def _boxcar(x: np.ndarray, length: float) -> np.ndarray:
-    """Centred moving mean over an odd number of samples (shorter at the ends)."""
-    h = max(1, int(length)) // 2
-    c = np.concatenate(([0.0], np.cumsum(x)))
-    i = np.arange(x.size)
-    lo, hi = np.maximum(i - h, 0), np.minimum(i + h + 1, x.size)
-    return (c[hi] - c[lo]) / (hi - lo)
+def _nearest(good: np.ndarray, noisy: np.ndarray, k: int) -> np.ndarray:
+    """The k clean beats nearest a noisy sample (all when there are fewer), sorted."""
+    if good.size <= k:
+        return good
+    z = np.flatnonzero(np.diff(np.r_[0, noisy.view(np.int8), 0]))
+    j = np.clip(np.searchsorted(z, good), 1, z.size - 1)
+    dist = np.minimum(np.abs(good - z[j - 1]), np.abs(z[np.minimum(j, z.size - 1)] - good))
+    return np.sort(good[np.argsort(dist, kind="stable")[:k]])
 
 
 def _candidates(a: np.ndarray, fs: float, cfg: NoiseConfig) -> np.ndarray:
@@ -146,25 +182,26 @@ def _best_path(c: np.ndarray, a: np.ndarray, first: int | None, last: int | None
     pos = np.r_[first if first is not None else -1, c, last if last is not None else -1].astype(np.int64)
     gain = np.r_[0.0, a - cfg.beat_cost, 0.0]
     m = pos.size
+    # predecessors of node k: the up-to-w nodes before it (node 0 only when it is a real beat)
+    w = max(1, int(np.max(np.searchsorted(pos[1:], pos[1:] + span) - np.arange(m - 1))) + 1) if m > 1 else 1
+    j = np.arange(m)[:, None] - np.arange(1, w + 1)[None, :]               # (m, w)
+    d = pos[:, None] - pos[np.maximum(j, 0)]
+    bad = (j < 0) | (d < refractory_s * fs) | (d > span)
+    if first is None:
+        bad |= j == 0
+    step = np.where(bad, np.inf, cfg.rhythm_weight * np.interp(np.log(np.maximum(d, 1) / fs), grid, cost))
     best = np.full(m, -np.inf)
     back = np.zeros(m, np.int64)
     best[0] = 0.0
-    refr = refractory_s * fs
-    lo = 0 if first is not None else 1
     for k in range(1, m):
         if k == m - 1 and last is None:              # chunk edge: the path may end anywhere
             i = int(np.argmax(best[:k]))
             best[k], back[k] = best[i], i
             continue
-        while lo < k - 1 and pos[k] - pos[lo] > span:
-            lo += 1
-        j = np.arange(lo, k)
-        d = pos[k] - pos[j]
-        v = best[j] - cfg.rhythm_weight * np.interp(np.log(np.maximum(d, 1) / fs), grid, cost)
-        v[(d < refr) | (d > span)] = -np.inf
-        if v.size and np.isfinite(v).any():
-            t = int(np.argmax(v))
-            i, val = int(j[t]), float(v[t])
+        v = best[np.maximum(j[k], 0)] - step[k]
+        t = int(np.argmax(v))
+        if np.isfinite(v[t]):
+            i, val = int(j[k, t]), float(v[t])
         else:                                        # nothing in range: continue from the previous node
             i, val = k - 1, float(best[k - 1])
         if first is None and best[0] >= val:         # chunk edge: the first beat has no interval before it
