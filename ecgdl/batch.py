@@ -58,6 +58,7 @@ class BatchConfig:
     engine: str = "local"                # "local" (this machine's processes) or "ray" (ecgdl.engine_ray)
     cluster: object | None = None        # ecgdl.engine_ray.ClusterConfig for engine="ray"
     adapt: bool = True                   # the model's patient-adaptive step (ecgdl.adapt); --no-adapt turns it off
+    lead: str | None = None              # the lead read as primary ("-NAME": inverted); None: ecgdl.leads decides
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def output_names(records: list[Path]) -> dict[Path, str]:
 def options_key(cfg: BatchConfig, model_sha256: str | None) -> dict:
     """The options a record's outputs depend on (with its input's content, the resume key)."""
     return {"model_sha256": model_sha256, "beat_source": "reference" if cfg.use_reference_beats else "detected",
-            "reference": bool(cfg.reference), "format": cfg.format, "adapt": bool(cfg.adapt)}
+            "reference": bool(cfg.reference), "format": cfg.format, "adapt": bool(cfg.adapt),
+            **({"lead": cfg.lead} if cfg.lead else {})}
 
 
 def _paths(out: Path, stem: str, fmt: str) -> tuple[Path, Path]:
@@ -257,7 +259,8 @@ def _score_local(path: Path, stem: str, cfg: BatchConfig, keys: tuple[str, str],
         from ecgdl.io import read_csv
 
         source = read_csv(path, cfg.csv_fs, target_fs=_CLF.meta["fs"], on_gaps="fill", units=cfg.csv_units)
-    res = score_record(source, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference, adapt=cfg.adapt)
+    res = score_record(source, _CLF, use_reference=cfg.use_reference_beats, compare=cfg.reference, adapt=cfg.adapt,
+                       lead=cfg.lead)
     beats_path, summ_path = _paths(cfg.out, stem, cfg.format)
     columns = res.beat_columns()
     atomic_write(beats_path, parquet_bytes(columns) if cfg.format == "parquet" else res.beats_csv())

@@ -65,7 +65,7 @@ def cmd_score(a: argparse.Namespace) -> int:
                       reference=a.reference or a.use_reference_beats, use_reference_beats=a.use_reference_beats,
                       progress=a.verbosity >= 0 and not a.json and sys.stderr.isatty(),
                       annotations=a.annotations, csv_fs=a.fs, csv_units=a.units, engine=a.engine, cluster=cluster,
-                      adapt=not a.no_adapt)
+                      adapt=not a.no_adapt, lead=a.lead)
     from ecgdl.run_folder import OutFolderError, printable
     from ecgdl.storage import display
 
@@ -146,6 +146,9 @@ def add_score(sub) -> None:
     sc.add_argument("--units", choices=("mV", "uV", "V"), default="mV", help="units of CSV inputs (default mV)")
     sc.add_argument("--no-adapt", action="store_true",
                     help="inductive labels only: skip the patient-adaptive step (ecgdl.adapt) the model ships with")
+    sc.add_argument("--lead", default=None, metavar="NAME",
+                    help="the lead to read as the primary (MLII-like) lead, e.g. ECG2; --lead=-ECG2 when it is inverted "
+                         "(default: by name, MLII trusted; unknown names decided from each lead's median beat)")
     sc.add_argument("--json", action="store_true", help="print the run's summary as JSON on stdout")
     sc.add_argument("--engine", choices=("local", "ray"), default="local",
                     help="local processes, or a Ray cluster (pip install 'ecgdl[cluster]'; docs/cluster.md)")

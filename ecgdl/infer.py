@@ -4,7 +4,8 @@ Torch-free. Everything the path needs (classes, sampling rate, window, condition
 feature recipe and statistics) is read from the model's sidecar JSON, never from a literal.
 :func:`score_record` is a column of named steps, each owned by its concept's module:
 
-    read (ecgdl.io, gaps filled)        -> condition (ecgdl.signal.condition_record)
+    read (ecgdl.io, gaps filled) -> leads (ecgdl.leads: which lead is MLII-like, which way up)
+    -> condition (ecgdl.signal.condition_record)
     -> detect (ecgdl.qrs.detect_r_peaks, or the reference beats: ecgdl.reference)
     -> beats (ecgdl.beats.segment_beat_sets) -> classify (inputs ecgdl.features, ONNX here)
     -> [adapt] -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
@@ -27,6 +28,7 @@ from ecgdl.artifacts import CUDA, load_onnx, strict_json
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
 from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
+from ecgdl.leads import decide_leads
 from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
 from ecgdl.qrs_config import QRSConfig
 from ecgdl.reference import compare_record, reference_beats
@@ -222,14 +224,16 @@ def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
 
 
 def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_reference: bool = False,
-                 compare: bool = True, adapt: bool = True) -> RecordResult:
+                 compare: bool = True, adapt: bool = True, lead: str | None = None) -> RecordResult:
     """Score one record end to end, one named step per line (see the module docstring).
 
     use_reference: classify the record's reference beat annotations instead of detected R peaks.
     compare: with annotations present, fill ``reference`` (Se/+P per class, 150 ms matching).
     adapt: apply the model's patient-adaptive step (:mod:`ecgdl.adapt`) when its sidecar ships one.
+    lead: the lead to read as primary, ``"-NAME"`` when it is inverted (else decided: :mod:`ecgdl.leads`).
     """
     rec = read_for_model(source, clf.fs)                                       # read
+    rec, lead_choice = decide_leads(rec, lead)                                  # leads
     raw = model_leads(rec)
     conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
@@ -246,6 +250,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                                     vf=summary.get("vf", ()), duration_s=rec.duration_s)
     summary.update(part)
     summary["adapt"] = adapt_info(clf, cluster)
+    summary["lead_choice"] = lead_choice.to_dict(rec.leads)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
                         ref_label=ref_label, episodes=episodes, cluster=cluster)
@@ -277,9 +282,13 @@ def read_for_model(source: str | Path | Record, fs: float) -> Record:
 
 
 def model_leads(rec: Record) -> np.ndarray:
-    """``(n, 2)`` the primary and secondary leads the model reads (a view when possible: 24 h is 250 MB)."""
+    """``(n, 2)`` the primary and secondary leads the model reads, a lead marked inverted
+    (``rec.lead_invert``) turned upright (a view when possible: 24 h is 250 MB)."""
     pair = list(rec.lead_pair())
-    return rec.signal[:, :2] if pair == [0, 1] else rec.signal[:, pair]
+    x = rec.signal[:, :2] if pair == [0, 1] else rec.signal[:, pair]
+    if any(rec.lead_invert):
+        x = x * np.where(np.asarray(rec.lead_invert), -1.0, 1.0).astype(np.float32)
+    return x
 
 
 def find_beats(rec: Record, raw: np.ndarray, qrs: QRSConfig,

@@ -5,9 +5,10 @@ problem. Supported inputs: WFDB (``.hea`` + signal files, ``.atr`` annotations o
 and CSV with the sampling rate given. Signals come out in millivolts, resampled to ``target_fs``
 (the models' 360 Hz) unless ``target_fs=None``.
 
-Lead selection is by name: :data:`PRIMARY_LEADS` lists the names accepted as the primary lead in
-order of preference (MLII first). A record with none of them uses its first channel as primary
-and says so in ``Record.notes`` (MIT-BIH 102 and 104 have V5/V2 only).
+Lead selection is by name: :data:`PRIMARY_LEADS` lists the names that identify MLII, in order of
+preference. A record with none of them uses its first channel as primary and says so in
+``Record.notes`` (MIT-BIH 102 and 104 have V5/V2 only) until scoring decides from the names and the
+signal (:mod:`ecgdl.leads`, stored in ``Record.lead_order`` / ``Record.lead_invert``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from ecgdl.wfdb_header import WFDB_FORMAT_BITS  # noqa: F401 (re-exported)
 MIN_FS, MAX_FS = 100.0, 2000.0
 #: The models' sampling rate.
 MODEL_FS = 360.0
-#: Primary-lead names in order of preference.
-PRIMARY_LEADS: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II", "ECG", "ECG1")
+#: Names that identify MLII (a limb lead II), in order of preference. ``ECG``/``ECG1`` say nothing of the
+#: placement: :mod:`ecgdl.leads` decides those from the signal.
+PRIMARY_LEADS: tuple[str, ...] = ("MLII", "II", "ML2", "LEAD II")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Record:
     gaps: ``[start, stop)`` sample ranges (at ``fs``) that were NaN in the file and were filled.
     notes: how the record was read (resampled, lead chosen). warnings: what makes its result less
     trustworthy (odd amplitude, annotations ignored, extra bytes): shown loudly wherever it is reported.
+    lead_order: (primary, secondary) channel indices decided by :func:`ecgdl.leads.choose_leads`, None
+    before (then by name); lead_invert: whether each of that pair is read upside down.
     """
 
     name: str
@@ -67,6 +71,8 @@ class Record:
     notes: tuple[str, ...] = field(default_factory=tuple)
     warnings: tuple[str, ...] = field(default_factory=tuple)
     start_clock_s: float | None = None  # clock time of the first sample, s after midnight (header base time)
+    lead_order: tuple[int, int] | None = None
+    lead_invert: tuple[bool, bool] = (False, False)
 
     @property
     def duration_s(self) -> float:
@@ -80,7 +86,10 @@ class Record:
         return names.index(name.upper())
 
     def primary_lead(self) -> int:
-        """Index of the primary lead: the first of :data:`PRIMARY_LEADS` present, else channel 0."""
+        """Index of the primary lead: the decided one (``lead_order``), else the first of :data:`PRIMARY_LEADS`
+        present, else channel 0."""
+        if self.lead_order is not None:
+            return self.lead_order[0]
         upper = [n.upper() for n in self.leads]
         for name in PRIMARY_LEADS:
             if name in upper:
@@ -89,6 +98,8 @@ class Record:
 
     def lead_pair(self) -> tuple[int, int]:
         """(primary, secondary) lead indices; a one-lead record returns the primary twice."""
+        if self.lead_order is not None:
+            return self.lead_order
         primary = self.primary_lead()
         others = [i for i in range(len(self.leads)) if i != primary]
         return primary, (others[0] if others else primary)
@@ -237,7 +248,7 @@ def finish_record(path: Path, name: str, signal: np.ndarray, fs: float, leads: t
     rec = Record(name=name, signal=np.ascontiguousarray(signal, dtype=np.float32), fs=out_fs, leads=tuple(leads),
                  source_fs=source_fs, annotations=ann, gaps=tuple(gaps))
     if rec.leads[rec.primary_lead()].upper() not in PRIMARY_LEADS:
-        notes.append(f"no MLII lead: using {rec.leads[0]!r} as the primary lead")
+        notes.append(f"no MLII lead named (leads: {', '.join(rec.leads)})")
     return Record(**{**rec.__dict__, "notes": tuple(notes), "warnings": tuple(dict.fromkeys(found))})
 
 

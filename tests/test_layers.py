@@ -17,7 +17,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "signal and records": ("signal", "quality", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
                            "qrs_select", "qrs_noise",
                            "dataset_tables"),
-    "beats": ("beats", "qrs", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
+    "beats": ("beats", "qrs", "leads", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
     "serving and training": ("adapt", "calibration", "infer", "denoise", "train", "pretrain", "classifier_training"),
