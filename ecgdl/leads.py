@@ -66,17 +66,21 @@ class LeadChoice:
 
 @dataclass(frozen=True)
 class LeadModel:
-    """Fitted weights: ``limb_w`` over even features (P(channel 0 is the limb lead) = sigmoid(w . (e0 - e1))),
-    ``single_w`` (+ bias) for one lead alone, ``invert_w`` over odd features (P(inverted) = sigmoid(-w . o)),
-    the feature scale, and the mean normalised MLII / precordial median beats the correlations use."""
+    """Fitted weights. Which lead is the limb lead: each lead's :func:`library_match` (how closely its
+    normalised median beat matches, either way up, the DS1 MLII beats and the DS1 precordial beats),
+    P(channel 0 is the limb lead) = sigmoid(``limb_w`` . (m0 - m1)); one lead alone: P(limb-like) =
+    sigmoid(``single_w`` . m + ``single_b``). Polarity: P(inverted) = sigmoid(-``invert_w`` . odd features).
+    ``mlii_template`` / ``v_template``: mean normalised beats (correlation features); ``library_*``: one
+    normalised median beat per DS1 record and lead."""
 
     limb_w: np.ndarray
     single_w: np.ndarray
     single_b: float
     invert_w: np.ndarray
-    scale: np.ndarray
     mlii_template: np.ndarray
     v_template: np.ndarray
+    library_mlii: np.ndarray
+    library_v: np.ndarray
     info: dict
 
 
@@ -89,8 +93,8 @@ def load_lead_model(path: str | Path | None = None) -> LeadModel | None:
 @lru_cache(maxsize=4)
 def _load(path: str) -> LeadModel:
     d = json.loads(Path(path).read_text())
-    arr = {k: np.asarray(d[k], np.float64) for k in ("limb_w", "single_w", "invert_w", "scale", "mlii_template",
-                                                      "v_template")}
+    arr = {k: np.asarray(d[k], np.float64) for k in ("limb_w", "single_w", "invert_w", "mlii_template",
+                                                      "v_template", "library_mlii", "library_v")}
     return LeadModel(**arr, single_b=float(d["single_b"]), info=d.get("info", {}))
 
 
@@ -157,14 +161,13 @@ def _sigmoid(z: float) -> float:
 
 def _signal_choice(leads: tuple[str, ...], feats: list[dict], model: LeadModel) -> LeadChoice:
     """The call from each channel's features: which is the limb lead (two leads), is it inverted."""
+    m = [library_match(f["beat"], model.library_mlii, model.library_v) for f in feats[:2]]
     if len(feats) >= 2:
-        e = [f["even"] / model.scale[: len(f["even"])] for f in feats[:2]]
-        p0 = _sigmoid(float(model.limb_w @ (e[0] - e[1])))
+        p0 = _sigmoid(float(model.limb_w @ (m[0] - m[1])))
         primary, p_order = (0, p0) if p0 >= 0.5 else (1, 1 - p0)
     else:
         primary = 0
-        e = feats[0]["even"] / model.scale[: len(feats[0]["even"])]
-        p_order = _sigmoid(float(model.single_w @ e + model.single_b))  # P(this one lead is limb-like)
+        p_order = _sigmoid(float(model.single_w @ m[0] + model.single_b))  # P(this one lead is limb-like)
     o = feats[primary]["odd"]
     p_inv = _sigmoid(-float(model.invert_w @ o))
     inv = p_inv >= 0.5
@@ -232,6 +235,26 @@ def normalised_beat(m: np.ndarray, fs: float) -> np.ndarray:
     qrs = b[int((PRE_S - 0.08) * fs): int((PRE_S + 0.10) * fs)]
     s = float(qrs.max() - qrs.min()) or 1.0
     return np.interp(np.linspace(0, len(b) - 1, 80), np.arange(len(b)), b / s)
+
+
+def lag_correlation(a: np.ndarray, library: np.ndarray, max_lag: int = 4) -> np.ndarray:
+    """Per row of ``library`` ``(k, 80)``, the correlation with ``a`` ``(80,)`` of largest magnitude over
+    shifts of up to ``max_lag`` points (10 ms each), with its sign."""
+    core = slice(max_lag, len(a) - max_lag)
+    lib = library[:, core]
+    lib = (lib - lib.mean(1, keepdims=True)) / (lib.std(1, keepdims=True) + 1e-9)
+    best = np.zeros(len(library))
+    for lag in range(-max_lag, max_lag + 1):
+        x = np.roll(a, lag)[core]
+        c = lib @ ((x - x.mean()) / (x.std() + 1e-9)) / len(x)
+        best = np.where(np.abs(c) > np.abs(best), c, best)
+    return best
+
+
+def library_match(beat: np.ndarray, library_mlii: np.ndarray, library_v: np.ndarray, k: int = 3) -> np.ndarray:
+    """``[MLII match, precordial match]``: mean |correlation| of the normalised ``beat`` with its ``k`` best
+    matches among the library's MLII beats, and among its precordial beats (either way up)."""
+    return np.array([np.sort(np.abs(lag_correlation(beat, lib)))[-k:].mean() for lib in (library_mlii, library_v)])
 
 
 def beat_features(m: np.ndarray, fs: float, model: LeadModel | None = None) -> dict:
