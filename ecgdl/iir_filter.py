@@ -116,26 +116,54 @@ def _forward_backward(sos, zi, x, axis, padtype, edge) -> np.ndarray:
         raise ValueError(f"padtype {padtype!r} not supported: 'odd' or None")
     axis = axis % x.ndim
     edge = 0 if padtype is None else edge
-    if x.shape[axis] <= edge:
+    n = x.shape[axis]
+    if n <= edge:
         raise ValueError(f"The length of the input vector x must be greater than padlen, which is {edge}.")
-    ext = _odd_ext(x, edge, axis) if edge > 0 else x
-    shape = [sos.shape[0]] + [1] * x.ndim
-    shape[axis + 1] = 2
-    zi = zi.reshape(shape)
-    y, _ = sosfilt(sos, ext, axis, zi=zi * np.take(ext, [0], axis=axis))
-    y = np.flip(y, axis)
-    y, _ = sosfilt(sos, y, axis, zi=zi * np.take(y, [0], axis=axis))
-    y = np.flip(y, axis)
-    return np.take(y, np.arange(edge, y.shape[axis] - edge), axis=axis) if edge > 0 else y
+    dtype = np.result_type(sos, x, zi)
+    xm = np.moveaxis(x, axis, -1)
+    lead_shape = xm.shape[:-1]
+    x2 = xm.reshape(-1, n)
+    ext = np.concatenate((2 * x2[:, :1] - x2[:, edge:0:-1], x2, 2 * x2[:, -1:] - x2[:, -2:-edge - 2:-1]), axis=1) \
+        if edge > 0 else x2                                         # in x's own precision, as scipy
+    ext = ext.astype(np.float64)
+    sos64 = sos.astype(dtype).astype(np.float64)
+    y = _zero_phase(sos64, np.asarray(zi, np.float64), ext)[:, edge: edge + n]
+    return np.moveaxis(y.astype(dtype, copy=False).reshape(lead_shape + (n,)), -1, axis)
 
 
-def _odd_ext(x: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Odd extension by ``n`` samples at each end along ``axis``: ``2 x[0] - x[n:0:-1]`` ... (scipy's)."""
-    m = x.shape[axis]
-    first, last = np.take(x, [0], axis=axis), np.take(x, [m - 1], axis=axis)
-    left = 2 * first - np.take(x, np.arange(n, 0, -1), axis=axis)
-    right = 2 * last - np.take(x, np.arange(m - 2, m - n - 2, -1), axis=axis)
-    return np.concatenate((left, x, right), axis=axis)
+def _zero_phase(sos: np.ndarray, zi: np.ndarray, ext: np.ndarray) -> np.ndarray:
+    """Forward-backward filtering of ``ext`` ``(C, N)`` (float64), forward from ``zi * ext[:, 0]``.
+
+    Long inputs: away from the ends (more than 2 L samples, L the response length) the result is the
+    convolution with the response's autocorrelation: one FFT pass instead of two; the ends are
+    filtered forward and backward on pieces of 3 L samples, exactly as the two passes would.
+    """
+    L = _responses(sos.tobytes(), sos.shape[0]).h.size
+    n = ext.shape[1]
+    start = zi[:, None, :] * ext[None, :, :1]                     # (S, C, 2)
+    if n < 8 * L:
+        y, _ = sosfilt(sos, ext, -1, zi=start)
+        y = y[:, ::-1]
+        y, _ = sosfilt(sos, y, -1, zi=zi[:, None, :] * y[None, :, :1])
+        return y[:, ::-1]
+    out = np.empty_like(ext)
+    out[:, 2 * L: n - 2 * L] = _causal_conv(ext, _autocorrelation(sos.tobytes(), sos.shape[0]))[:, 3 * L - 1: n - L - 1]
+    c, _ = sosfilt(sos, ext[:, : 3 * L + 1], -1, zi=start)        # left end: exact forward from the start
+    out[:, : 2 * L] = sosfilt(sos, c[:, ::-1])[:, ::-1][:, : 2 * L]
+    c = sosfilt(sos, ext[:, n - 3 * L:])[:, L:][:, ::-1]           # right end: forward is settled after L
+    c, _ = sosfilt(sos, c, -1, zi=zi[:, None, :] * c[None, :, :1])
+    out[:, n - 2 * L:] = c[:, ::-1]
+    return out
+
+
+@lru_cache(maxsize=16)
+def _autocorrelation(sos_bytes: bytes, n_sections: int) -> np.ndarray:
+    """``(2 L - 1,)`` autocorrelation of the cascade's impulse response (the zero-phase kernel), lag -(L-1) first."""
+    h = _responses(sos_bytes, n_sections).h
+    L = h.size
+    nfft = 1 << (2 * L).bit_length()
+    r = np.fft.irfft(np.abs(np.fft.rfft(h, nfft)) ** 2, nfft)
+    return np.concatenate((r[nfft - L + 1:], r[:L]))
 
 
 class _Responses:
@@ -175,6 +203,7 @@ def _responses(sos_bytes: bytes, n_sections: int) -> _Responses:
 def _causal_conv(x2: np.ndarray, h: np.ndarray) -> np.ndarray:
     """``y[:, i] = sum_k h[k] x2[:, i - k]`` for ``i < n`` (x2: ``(C, n)`` float64), FFT overlap-add."""
     c, n = x2.shape
+    h = h[:n]                                          # y[:, i] uses h[: i + 1] only
     L = h.size
     if n * L <= _DIRECT or c == 0:
         return np.stack([np.convolve(row, h)[:n] for row in x2]) if c else np.zeros((0, n))
