@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from ecgdl.iir_filter import filtfilt, lfilter_zi, sosfilt, sosfilt_zi, sosfiltfilt
+from ecgdl.iir_filter import filtfilt, lfilter_zi, sosfilt, sosfilt_zi, sosfiltfilt, sosfiltfilt_into
 
 __all__ = ["butter", "filtfilt", "group_delay", "iirnotch", "lfilter_zi", "sos2tf", "sosfilt", "sosfilt_zi",
-           "sosfiltfilt"]
+           "sosfiltfilt", "sosfiltfilt_into"]
 
 _BTYPES = {"low": "lowpass", "lowpass": "lowpass", "high": "highpass", "highpass": "highpass",
            "band": "bandpass", "bandpass": "bandpass", "bp": "bandpass", "lp": "lowpass", "hp": "highpass"}

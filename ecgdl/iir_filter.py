@@ -1,9 +1,9 @@
 """Causal and zero-phase IIR filtering in numpy: ``sosfilt``, ``sosfiltfilt``, ``filtfilt`` (scipy's API).
 
 A stable IIR filter is the convolution with its impulse response, which decays geometrically
-(as ``r**n``, ``r`` the largest pole radius). The response is computed exactly on an FFT grid long
-enough that the aliased part is below 1e-60 of it, cut where the rest of it (its l1 tail) is
-under 1e-17 of its l1 norm, and applied by FFT overlap-add in float64; an initial state ``zi``
+(as ``r**n``, ``r`` the largest pole radius). The response is computed on an FFT grid long enough
+that its aliased part is nil, kept for 1.5 times the samples ``r**n`` takes to fall under 1e-17,
+and applied by FFT overlap-add in float64; an initial state ``zi``
 adds the zero-input response of each section, and the final state ``zf`` comes from the last two
 samples of each section's input and output. The result equals scipy.signal's recursion to
 float64 rounding (float32 input: scipy's own float32 recursion rounds more; the coefficients are
@@ -20,9 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["filtfilt", "lfilter_zi", "sosfilt", "sosfilt_zi", "sosfiltfilt"]
+__all__ = ["filtfilt", "lfilter_zi", "sosfilt", "sosfilt_zi", "sosfiltfilt", "sosfiltfilt_into"]
 
-_TAIL = 1e-17               # l1 tail of the impulse response left out, relative to its l1 norm
 _DIRECT = 1 << 18           # n * L at or under which np.convolve is used instead of FFT overlap-add
 _BATCH = 1 << 22            # samples per overlap-add batch (bounds the FFT's working memory)
 
@@ -156,6 +155,57 @@ def _zero_phase(sos: np.ndarray, zi: np.ndarray, ext: np.ndarray) -> np.ndarray:
     return out
 
 
+def sosfiltfilt_into(sos, x: np.ndarray, out: np.ndarray, *, padlen: int | None = None,
+                     piece: int = 1 << 21) -> np.ndarray:
+    """``out[:] = sosfiltfilt(sos, x, axis=0)`` for a long ``x`` ``(n, C)``, in pieces (memory: a few pieces).
+
+    Equal to the whole-record :func:`sosfiltfilt` (to float64 rounding, then ``out``'s precision): the
+    ends as in :func:`_zero_phase`, the rest by the autocorrelation kernel over ``piece`` samples at a time.
+    """
+    sos = np.atleast_2d(np.asarray(sos, np.float64))
+    ntaps = 2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    edge = 3 * ntaps if padlen is None else padlen
+    L = _responses(sos.tobytes(), sos.shape[0]).h.size
+    n = x.shape[0]
+    if n < 8 * L:
+        out[:] = sosfiltfilt(sos, x, axis=0, padlen=edge)
+        return out
+    zi = sosfilt_zi(sos)[:, None, :]
+    head = np.concatenate((2 * x[:1] - x[edge:0:-1], x[: 3 * L + 1 - edge]), axis=0).T.astype(np.float64)
+    c, _ = sosfilt(sos, head, -1, zi=zi * head[None, :, :1])
+    out[: 2 * L - edge] = sosfilt(sos, c[:, ::-1])[:, ::-1][:, edge: 2 * L].T
+    tail = np.concatenate((x[n - (3 * L - edge):], 2 * x[-1:] - x[-2:-edge - 2:-1]), axis=0).T.astype(np.float64)
+    c = sosfilt(sos, tail)[:, L:][:, ::-1]
+    c, _ = sosfilt(sos, c, -1, zi=zi * c[None, :, :1])
+    out[n + edge - 2 * L:] = c[:, ::-1][:, : 2 * L - edge].T
+    q = _autocorrelation(sos.tobytes(), sos.shape[0])
+    for j in range(x.shape[1]):
+        _symmetric_into(x[:, j], q, out[:, j], 2 * L - edge, n + edge - 2 * L, piece)
+    return out
+
+
+def _symmetric_into(x: np.ndarray, q: np.ndarray, out: np.ndarray, lo: int, hi: int, piece: int) -> None:
+    """``out[i] = sum_d q[h + d] x[i + d]`` (``h = len(q) // 2``) for ``lo <= i < hi`` by FFT overlap-save.
+
+    x, out: ``(n,)`` (views of one lead); needs ``lo >= h`` and ``hi <= n - h``. Works ``piece`` samples
+    at a time in float64; blocks of ``nfft`` inputs give ``nfft - len(q) + 1`` outputs each.
+    """
+    k = q.size
+    h = k // 2
+    nfft = 1 << max(14, (4 * k - 1).bit_length())        # 4 x the kernel: 3/4 of each block is output
+    m = nfft - k + 1
+    qf = np.fft.rfft(q, nfft)
+    for a in range(lo, hi, piece):
+        b = min(hi, a + piece)
+        nb = -(-(b - a) // m)
+        buf = np.zeros(nb * m + k - 1)
+        buf[: b - a + k - 1] = x[a - h: b + h]
+        segs = np.lib.stride_tricks.as_strided(buf, (nb, nfft), (m * buf.itemsize, buf.itemsize), writeable=False)
+        spec = np.fft.rfft(segs, axis=1)
+        spec *= qf
+        out[a:b] = np.fft.irfft(spec, nfft, axis=1)[:, k - 1:].reshape(-1)[: b - a]
+
+
 @lru_cache(maxsize=16)
 def _autocorrelation(sos_bytes: bytes, n_sections: int) -> np.ndarray:
     """``(2 L - 1,)`` autocorrelation of the cascade's impulse response (the zero-phase kernel), lag -(L-1) first."""
@@ -179,25 +229,26 @@ class _Responses:
 
 @lru_cache(maxsize=64)
 def _responses(sos_bytes: bytes, n_sections: int) -> _Responses:
-    """The responses of the float64 ``sos`` given as bytes (cached: the pipeline's filters are few)."""
+    """The responses of the float64 ``sos`` given as bytes (cached: the pipeline's filters are few).
+
+    Their length: 1.5 times the samples it takes ``r**n`` (``r`` the largest pole radius) to fall under
+    1e-17, plus 32 (room for the polynomial factor of repeated poles).
+    """
     sos = np.frombuffer(sos_bytes, np.float64).reshape(n_sections, 6)
     radius = max(float(np.max(np.abs(np.roots(row[3:])), initial=0.0)) for row in sos)
     if not radius < 1.0 - 1e-9:
         raise ValueError(f"IIR filter with a pole at radius {radius:.12g}: not stable, its response does not decay")
-    decay = 1 if radius == 0 else math.ceil(math.log(1e-18) / math.log(radius))
-    nfft = 1 << max(6, (4 * (decay + 16 * n_sections)).bit_length())
+    decay = 1 if radius < 1e-3 else math.ceil(math.log(1e-17) / math.log(radius))
+    length = math.ceil(1.5 * decay) + 32
+    nfft = 1 << (4 * length).bit_length()                 # aliasing: r ** (4 L) of the response, nil
     bf, af = np.fft.rfft(sos[:, :3], nfft, axis=1), np.fft.rfft(sos[:, 3:], nfft, axis=1)
     part, g, acc = [], [], np.ones(nfft // 2 + 1, complex)
     for t in range(n_sections):
         acc = acc * bf[t] / af[t]
         part.append(acc)
         g.append([np.prod(bf[s + 1:t + 1] / af[s + 1:t + 1], axis=0) / af[s] for s in range(t + 1)])
-    h = np.fft.irfft(part[-1], nfft)
-    a = np.abs(h)
-    tail = np.cumsum(a[::-1])[::-1]
-    length = max(3, int(np.searchsorted(-tail, -_TAIL * tail[0])) + 1)
     cut = lambda spec: np.fft.irfft(spec, nfft)[:length]  # noqa: E731
-    return _Responses(h[:length].copy(), [cut(p) for p in part], [[cut(q) for q in row] for row in g])
+    return _Responses(cut(part[-1]), [cut(p) for p in part], [[cut(q) for q in row] for row in g])
 
 
 def _causal_conv(x2: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -181,20 +182,17 @@ def _unpack_212(raw: np.ndarray, n: int) -> np.ndarray:
 
 def _to_physical(d: np.ndarray, gain: float, baseline: int, digital_nan: int, out: np.ndarray) -> None:
     """``out[:] = float32((d - baseline) / gain)`` as wfdb computes it (float64, then float32), NaN where
-    ``d == digital_nan``.
+    ``d == digital_nan``: a look-up in the table of all 65,536 int16 values, each computed that way."""
+    out[:] = _physical_table(float(gain), int(baseline), int(digital_nan))[d.view(np.uint16)]
 
-    When the gain is exact in float32 the arithmetic is done in float32 in place: the integers are exact
-    and a float32 division is correctly rounded, which equals float64 division rounded to float32
-    (double rounding is innocuous for division when 53 >= 2 * 24 + 2 bits).
-    """
-    if float(np.float32(gain)) == gain and abs(baseline) < 2 ** 15:
-        out[:] = d
-        out -= np.float32(baseline)
-        out /= np.float32(gain)
-    else:
-        out[:] = (d.astype(np.float64) - baseline) / gain
-    if digital_nan in d:
-        out[d == digital_nan] = np.nan
+
+@lru_cache(maxsize=32)
+def _physical_table(gain: float, baseline: int, digital_nan: int) -> np.ndarray:
+    """``(65536,)`` float32: the physical value of each int16 digital value, indexed by its uint16 bits."""
+    d = np.arange(65536, dtype=np.uint16).view(np.int16)
+    table = ((d.astype(np.float64) - baseline) / gain).astype(np.float32)
+    table[d == digital_nan] = np.nan
+    return table
 
 
 # ----------------------------------------------------------------------------- annotations

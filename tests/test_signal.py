@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -85,3 +86,24 @@ def test_resample_preserves_duration_and_frequency(fs_in):
 def test_snr_db_definition():
     clean = _sine(10, 360)
     assert abs(snr_db(clean, clean + 0.1 * clean) - 20.0) < 1e-9
+
+
+@pytest.mark.parametrize("notch_hz", [None, 60.0])
+def test_long_record_conditioning_equals_the_whole_record_filter(notch_hz):
+    """Over CHUNK_CONDITION_S the record is filtered in pieces: the same values (to float32 rounding) as the
+    zero-phase filter of the whole record at once (scipy.signal's sosfiltfilt / filtfilt)."""
+    from scipy import signal as sps
+
+    from ecgdl.signal import CHUNK_CONDITION_S, ConditioningConfig, condition_record
+
+    fs = 128.0
+    rng = np.random.default_rng(5)
+    n = int(CHUNK_CONDITION_S * fs) + 12_345
+    x = (np.cumsum(rng.standard_normal((n, 2)), axis=0) * 0.02 + rng.standard_normal((n, 2))).astype(np.float32)
+    cfg = ConditioningConfig(notch_hz=notch_hz)
+    got = condition_record(x, fs, cfg, chunk_s=600.0)
+    ref = sps.sosfiltfilt(sps.butter(2, (0.5, 40.0), btype="bandpass", fs=fs, output="sos"), x, axis=0).astype(np.float32)
+    if notch_hz:
+        ref = sps.filtfilt(*sps.iirnotch(notch_hz, 30.0, fs=fs), ref, axis=0).astype(np.float32)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, ref, rtol=0, atol=4 * np.finfo(np.float32).eps * np.abs(ref).max())
