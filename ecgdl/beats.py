@@ -151,12 +151,18 @@ def cut_windows(signal: np.ndarray, peaks: np.ndarray, cfg: WindowConfig = Windo
     Windows crossing the ends are padded with the edge sample; returns ``(x, edge)``.
     """
     peaks = np.asarray(peaks, dtype=np.int64)
-    offsets = np.arange(-cfg.pre, cfg.post)
-    idx = peaks[:, None] + offsets[None, :]
-    edge = (idx[:, 0] < 0) | (idx[:, -1] >= signal.shape[0])
-    np.clip(idx, 0, signal.shape[0] - 1, out=idx)
-    x = signal[idx]  # (n, T, C)
-    return np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32), edge
+    n, width = signal.shape[0], cfg.pre + cfg.post
+    start = peaks - cfg.pre
+    edge = (start < 0) | (start + width > n)
+    if n < width:
+        idx = np.clip(start[:, None] + np.arange(width)[None, :], 0, n - 1)
+        return np.ascontiguousarray(signal[idx].transpose(0, 2, 1), dtype=np.float32), edge
+    windows = np.lib.stride_tricks.sliding_window_view(signal, width, axis=0)    # (n - T + 1, C, T) view
+    x = np.ascontiguousarray(windows[np.clip(start, 0, n - width)], dtype=np.float32)   # (n, C, T)
+    for i in np.flatnonzero(edge):                                               # few: pad with the edge sample
+        idx = np.clip(start[i] + np.arange(width), 0, n - 1)
+        x[i] = signal[idx].T
+    return x, edge
 
 
 def make_beats(signal: np.ndarray, peaks: np.ndarray, fs: float, *, labels: np.ndarray | None = None,

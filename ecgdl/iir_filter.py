@@ -195,15 +195,21 @@ def _symmetric_into(x: np.ndarray, q: np.ndarray, out: np.ndarray, lo: int, hi: 
     nfft = 1 << max(14, (4 * k - 1).bit_length())        # 4 x the kernel: 3/4 of each block is output
     m = nfft - k + 1
     qf = np.fft.rfft(q, nfft)
+    piece = max(m, piece // m * m)
+    buf = np.empty(piece + k - 1)
     for a in range(lo, hi, piece):
         b = min(hi, a + piece)
         nb = -(-(b - a) // m)
-        buf = np.zeros(nb * m + k - 1)
         buf[: b - a + k - 1] = x[a - h: b + h]
+        buf[b - a + k - 1:] = 0.0
         segs = np.lib.stride_tricks.as_strided(buf, (nb, nfft), (m * buf.itemsize, buf.itemsize), writeable=False)
         spec = np.fft.rfft(segs, axis=1)
         spec *= qf
-        out[a:b] = np.fft.irfft(spec, nfft, axis=1)[:, k - 1:].reshape(-1)[: b - a]
+        y = np.fft.irfft(spec, nfft, axis=1)
+        full = (b - a) // m
+        out[a: a + full * m].reshape(full, m)[:] = y[:full, k - 1:]
+        if full < nb:
+            out[a + full * m: b] = y[full, k - 1: k - 1 + b - a - full * m]
 
 
 @lru_cache(maxsize=16)

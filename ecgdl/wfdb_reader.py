@@ -143,11 +143,16 @@ def _read_file_into(path: Path, hdr: Header, chans: list[int], n_frames: int, ou
     """Decode one signal file (its channels interleaved by frame) into ``out[:, chans]``, a chunk of
     frames at a time: the digital samples of the whole record are never held at once."""
     fmt, n_chan = hdr.fmt[chans[0]], len(chans)
+    keys = {(float(hdr.adc_gain[ch]), int(hdr.baseline[ch]), _DIGITAL_NAN[fmt]) for ch in chans}
+    same = next(iter(keys)) if len(keys) == 1 else None
     with open(path, "rb") as fh:
         fh.seek(hdr.byte_offset[chans[0]])
         for a in range(0, n_frames, _CHUNK):  # _CHUNK is even: every chunk starts on a 212 byte triple
             f = min(_CHUNK, n_frames - a)
             digital = _read_samples(fh, fmt, f * n_chan, path).reshape(f, n_chan)
+            if same and chans == list(range(chans[0], chans[0] + n_chan)):    # one table, adjacent columns
+                out[a:a + f, chans[0]:chans[0] + n_chan] = _physical_table(*same)[digital.view(np.uint16)]
+                continue
             for k, ch in enumerate(chans):
                 _to_physical(digital[:, k], hdr.adc_gain[ch], hdr.baseline[ch], _DIGITAL_NAN[fmt], out[a:a + f, ch])
 
