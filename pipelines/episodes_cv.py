@@ -1,9 +1,11 @@
 """AF scorer choice: patient-grouped cross-validation over the 22 DS1 records, classical vs sequence model.
 
-    python pipelines/episodes_cv.py [--folds 5] [--name episodes_cv] [--no-ship]
+    python pipelines/episodes_cv.py [--folds 5] [--name episodes_cv] [--no-ship] [--oof runs/cv/s0]
 
 1. Every DS1 record goes through the one scoring path (``ecgdl.infer.score_record``, detected beats,
-   predicted labels); per-beat AF features and sequence inputs (``ecgdl.af``) are cached.
+   predicted labels); per-beat AF features and sequence inputs (``ecgdl.af``) are cached. With
+   ``--oof``, labels and probabilities come from ``pipelines/cv.py``'s out-of-fold fold models instead
+   (:func:`out_of_fold_beats`; the shipped classifier's are in-sample on DS1).
 2. Each beat's target: 1 when the reference rhythm (``+`` aux notes of the ``.atr``) is ``(AFIB``.
 3. Folds group records (a patient never sits on both sides); the two AF records 201 and 203 go to
    different folds. Per fold: the classical baseline (logistic regression on RR irregularity and
@@ -75,6 +77,32 @@ def record_table(rec: str, clf, fcfg: AFFeatureConfig) -> dict:
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)
     return out
+
+
+def out_of_fold_beats(tab: dict, fold_out: dict, classes=("N", "S", "V", "F", "Q"),
+                      tol_s: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """``(label, proba)`` of the detected beats from ``pipelines/cv.py``'s out-of-fold outputs.
+
+    fold_out: one ``<out>/s<seed>/<record>.npz`` (``logits`` ``(m, K)`` and ``sample`` of the reference
+    beats); each detected beat takes the softmax of the nearest reference beat within ``tol_s``, a beat
+    with none keeps the shipped classifier's output. (The shipped classifier was trained on DS1, so its
+    labels there are in-sample; rules read on them look better than on new patients.)
+
+    >>> t = {"sample": np.array([100, 460, 900]), "label": np.array(list("NNN")), "proba": np.eye(5)[[0, 0, 0]],
+    ...      "fs": 360.0}
+    >>> lab, _ = out_of_fold_beats(t, {"sample": np.array([102, 470]), "logits": np.eye(5)[[2, 1]] * 9})
+    >>> "".join(lab)
+    'VSN'
+    """
+    ref, lg = np.asarray(fold_out["sample"]), np.asarray(fold_out["logits"], np.float64)
+    p = np.exp(lg - lg.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    s = np.asarray(tab["sample"])
+    j = np.clip(np.searchsorted(ref, s), 1, max(len(ref) - 1, 1))
+    j = np.where(np.abs(ref[j - 1] - s) < np.abs(ref[j] - s), j - 1, j)
+    near = np.abs(ref[j] - s) <= tol_s * float(tab["fs"])
+    proba = np.where(near[:, None], p[j], tab["proba"])
+    return np.asarray(classes)[proba.argmax(1)].astype("<U1"), proba
 
 
 def make_folds(records, k: int) -> list[list[str]]:
@@ -223,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="episodes_cv")
     p.add_argument("--steps", type=int, default=600, help="sequence model training steps per fit")
     p.add_argument("--no-ship", action="store_true", help="do not write ecgdl/shipped/episodes_af.*")
+    p.add_argument("--oof", type=Path, default=None,
+                   help="pipelines/cv.py output folder (runs/cv/s0): beat labels and probabilities out of fold")
     a = p.parse_args(argv)
     import torch
 
@@ -233,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     fcfg = AFFeatureConfig()
     clf = BeatClassifier(device="cpu")
     tabs = {r: record_table(r, clf, fcfg) for r in DS1}
+    if a.oof:
+        for r, t in tabs.items():
+            t["label"], t["proba"] = out_of_fold_beats(t, np.load(a.oof / f"{r}.npz"), clf.classes)
+            t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
+            t["seq"] = sequence_inputs(t["sample"], t["label"], t["proba"], clf.classes, float(t["fs"]), t["feats"], fcfg)
     run = runs_dir() / a.name
     oof = {"classical": {}, "sequence": {}}
     for k, test in enumerate(make_folds(DS1, a.folds)):
