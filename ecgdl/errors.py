@@ -16,3 +16,7 @@ class RecordError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self):
+        """Pickled with both arguments (a Ray actor's failed record reaches the driver as the same error)."""
+        return type(self), (self.path, self.problem)

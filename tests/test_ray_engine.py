@@ -326,6 +326,19 @@ def test_local_engine_never_imports_ray(tmp_path, mitdb_dir):
     assert run.stdout.split()[-3:] == ["0", "False", "False"], run.stderr
 
 
+def test_a_failed_record_reaches_the_driver_as_the_same_error():
+    """An actor's failed record crosses to the driver pickled: the same type and message as the local
+    engine reports (the run table's ``error`` cell is then the same)."""
+    import pickle
+
+    from ecgdl.engine_ray import _picklable
+    from ecgdl.errors import RecordError
+
+    err = RecordError("s3://archive/in/bad.dat", "truncated: 999 bytes")
+    back = pickle.loads(pickle.dumps(_picklable(err)))
+    assert type(back) is RecordError and str(back) == str(err) and back.problem == err.problem
+
+
 @pytest.mark.parametrize("device, per_node, threads, expected", [
     ("auto", None, 1, [("cpu-node", 1.0, 0, "cpu")] * 4 + [("gpu-node", 1.0, 1, "cuda")] * 2),
     ("cpu", None, 2, [("cpu-node", 2.0, 0, "cpu")] * 2 + [("gpu-node", 2.0, 0, "cpu")] * 4),
