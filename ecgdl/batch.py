@@ -30,7 +30,8 @@ import numpy as np
 from ecgdl.artifacts import atomic_write, strict_json
 from ecgdl.metrics import percent
 from ecgdl.run_folder import input_digest, output_keys, printable, resume_key
-from ecgdl.storage import UriRecord, check_out, find_uri_records, is_uri, locked, out_folder
+from ecgdl.out_folder import check_out, locked, out_folder
+from ecgdl.storage import UriRecord, find_uri_records, is_uri
 
 #: Files accepted as records (a WFDB record is named by its ``.hea``).
 RECORD_SUFFIXES = (".hea", ".edf", ".csv")

@@ -269,7 +269,7 @@ def _feed(pool: _Pool, queue: deque, inflight: dict, stems: dict, per_actor: int
 def _remove_dead_tmp(out, pids: set[int]) -> None:
     """Temp files of actors that died mid-write (``*.<pid>.tmp``, atomic_write's own only, never a user's);
     the finished files are all in place. ``out``: a local folder or a URI (``ecgdl.storage``)."""
-    from ecgdl.storage import out_folder
+    from ecgdl.out_folder import out_folder
 
     folder = out_folder(out)
     for pid in pids:

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 #: Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS: dict[str, tuple[str, ...]] = {
     "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "edf_annotations", "errors", "clock",
-                   "run_folder", "iir", "iir_filter", "storage"),
+                   "run_folder", "iir", "iir_filter", "storage", "out_folder"),
     "signal and records": ("signal", "quality", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
                            "qrs_select", "qrs_noise",
                            "dataset_tables"),
