@@ -16,7 +16,9 @@ Design (offline, non-causal, vectorised numpy/scipy; no torch):
    compete (largest wins); a small candidate soon after a beat is a T wave unless the interval it
    splits is long (a premature beat is followed by a pause); a weak detection splitting a normal RR
    interval is dropped; RR gaps longer than ``searchback_rr`` x the local RR are searched again.
-5. A weak detection that the second lead does not show at all is dropped (``lead2_*``).
+5. A weak detection that the second lead does not show at all is dropped (``lead2_*``). Where the
+   selection's noise index (noise floor over QRS level) says a 1-s block is noisy, the beats there
+   are chosen again by a two-lead matched filter and a rhythm prior (:mod:`ecgdl.qrs_noise`).
 6. Each detection is moved to the R peak on the primary lead by :func:`refine_peaks` (extremum
    of the lightly smoothed signal, positive unless the negative deflection dominates), the
    same rule used to align reference annotations.
