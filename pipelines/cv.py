@@ -62,7 +62,7 @@ def _embed(model, inputs: dict) -> np.ndarray:
 
 
 def run_fold(k: int, cfg_path: Path, seed: int, epochs: int, out: Path) -> dict:
-    from ecgdl.classifier import load_config, predict_logits, prepare_data, train_classifier
+    from ecgdl.classifier_training import load_config, predict_logits, prepare_data, train_classifier
     from ecgdl.dataset import load_beats
     from ecgdl.features import make_inputs
 
