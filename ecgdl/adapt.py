@@ -46,6 +46,10 @@ class AdaptConfig:
 
     n_clusters: k-means clusters per record (segment); seed: k-means++ seed; iters: Lloyd iterations.
     qrs_s: QRS window (before, after R) in seconds used for clustering; p_s: P-wave window (before R).
+    af_gate: ``(irregularity, p_consistency)`` thresholds of :func:`af_gate` (``None``: no gate): a beat
+    whose 32-beat neighbourhood has median |dRR| / median RR above the first and a median P-segment
+    correlation with the neighbourhood's mean below the second is in an atrial-fibrillation-like
+    rhythm, where prematurity means nothing: its S probability goes to N.
     """
 
     n_clusters: int = 12
@@ -53,15 +57,18 @@ class AdaptConfig:
     iters: int = 15
     qrs_s: tuple[float, float] = (0.08, 0.12)
     p_s: tuple[float, float] = (0.25, 0.06)
+    af_gate: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
-                "qrs_s": list(self.qrs_s), "p_s": list(self.p_s)}
+                "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
+                "af_gate": list(self.af_gate) if self.af_gate else None}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdaptConfig":
+        gate = d.get("af_gate")
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
-                   qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]))
+                   qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None)
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -168,6 +175,42 @@ def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg
     return np.concatenate([ld, corr, ((ld[:, 0] - med) / mad)[:, None]], axis=1)
 
 
+def atrial_evidence(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, vlike: np.ndarray,
+                    window: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``(irregularity, p_consistency)`` per beat over a centred window of ``window`` beats (the
+    measures of :mod:`ecgdl.af`, computed from the beat windows): median |dRR| / median RR over
+    intervals that touch no ventricular-like beat (``vlike``) and are 0.15-2.5 s long, and the median
+    correlation of each non-ventricular beat's lead-0 segment 250-90 ms before R with the window's mean
+    segment (a P wave repeats: ~0.9; fibrillatory waves do not: ~0.3). NaN where unknown."""
+    from ecgdl.af import windowed_nanmedian
+
+    n = len(x)
+    rr = np.asarray(pre, np.float64)
+    ok = ~vlike & ~np.r_[True, vlike[:-1]] & (rr > 0.15) & (rr <= 2.5)
+    okd = ok & np.r_[False, ok[:-1]]
+    d = np.abs(np.diff(rr, prepend=rr[:1]))
+    irr = windowed_nanmedian(np.where(okd, d, np.nan), window) / windowed_nanmedian(np.where(ok, rr, np.nan), window)
+    a, b = max(r_index - int(round(0.25 * fs)), 0), r_index - int(round(0.09 * fs))
+    seg = x[:, 0, a:b].astype(np.float64)
+    seg = (seg - seg.mean(1, keepdims=True)) * (~vlike)[:, None]
+    c = np.concatenate([np.zeros((1, seg.shape[1])), np.cumsum(seg, 0)])
+    i = np.arange(n)
+    m = c[np.clip(i + window // 2, 0, n)] - c[np.clip(i - window // 2, 0, n)]  # window sum = mean direction
+    corr = (seg * m).sum(1) / (np.linalg.norm(seg, axis=1) * np.linalg.norm(m, axis=1) + 1e-9)
+    return irr, windowed_nanmedian(np.where(~vlike, corr, np.nan), window)
+
+
+def af_gate(proba: np.ndarray, irr: np.ndarray, pcons: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """``proba`` with the S probability moved to N where the rhythm is AF-like (irregular RR and no
+    repeating P wave, :func:`atrial_evidence`): in atrial fibrillation a beat that comes early is not
+    an atrial ectopic beat. Beats with unknown evidence (NaN) keep their probabilities."""
+    gate = (irr > thresholds[0]) & (pcons < thresholds[1])
+    out = proba.astype(np.float64).copy()
+    out[gate, 0] += out[gate, 1]
+    out[gate, 1] = 0.0
+    return out
+
+
 def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
     """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
     lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters)
@@ -267,6 +310,9 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(stacker.logits(feats)), cid)
+    if cfg.af_gate is not None:
+        irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
+        p = af_gate(p, irr, pcons, cfg.af_gate)
     if stacker.post_temperature != 1.0:
         p = softmax64(np.log(np.clip(p, 1e-12, 1.0)) / stacker.post_temperature)
     return p.astype(np.float32), cid

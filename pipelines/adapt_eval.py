@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.adapt import FEATURE_NAMES, AdaptConfig, Stacker, cluster_average, record_features, softmax64
+from ecgdl.adapt import (FEATURE_NAMES, AdaptConfig, Stacker, af_gate, atrial_evidence, cluster_average,
+                         record_features, softmax64)
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
 from ecgdl.splits import DS1, assert_no_test_records
@@ -29,7 +30,7 @@ CLASSES = ("N", "S", "V", "F", "Q")
 
 
 def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
-    """record -> {feats, y, cid, fold, proba} for every DS1 record of one CV seed."""
+    """record -> {feats, y, cid, fold, proba, x, pre} for every DS1 record of one CV seed."""
     from ecgdl.dataset import load_beats
 
     assert_no_test_records(DS1)
@@ -42,7 +43,8 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
         feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
-        out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba}
+        out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
+                    "x": b.x, "pre": b.rr[:, 0]}
     return out
 
 
@@ -99,6 +101,23 @@ def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
     return out
 
 
+def gated(data: dict[str, dict], pa: np.ndarray, gate: tuple[float, float] | None) -> np.ndarray:
+    """The AF gate of :mod:`ecgdl.adapt` on the cluster-averaged adaptive probabilities ``pa`` (records in order)."""
+    if gate is None:
+        return pa
+    out, i = [], 0
+    for d in data.values():
+        p = pa[i:i + len(d["y"])]
+        irr, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], p[:, 2:4].sum(1) > 0.5)
+        out.append(af_gate(p, irr, pcons, gate))
+        i += len(d["y"])
+    return np.concatenate(out)
+
+
+def _gate_arg(text: str) -> tuple[float, float] | None:
+    return None if text == "none" else tuple(float(v) for v in text.split(","))
+
+
 def line(name: str, y: np.ndarray, pred: np.ndarray) -> str:
     rep = evaluate_predictions(y, pred)
     pc = rep["per_class"]
@@ -116,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-record", action="store_true")
     p.add_argument("--pool", action="store_true",
                    help="fit each fold's stacker on the out-of-fold records of every given CV seed (not only its own)")
+    p.add_argument("--gate", type=_gate_arg, nargs="+", default=[None], metavar="IRR,PCONS|none",
+                   help="AF gate thresholds to measure (ecgdl.adapt.af_gate); the first is the one --save keeps")
     p.add_argument("--save", type=Path, default=None)
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
@@ -136,28 +157,37 @@ def main(argv: list[str] | None = None) -> int:
         z = np.concatenate([oof[r] for r in data])
         t = fit_temperature(z, y)
         cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
-        pa = np.concatenate([cluster_average(softmax64(z[i:j] / t), d["cid"])
+        pc = np.concatenate([cluster_average(softmax64(z[i:j] / t), d["cid"])
                              for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-        t2 = fit_temperature(np.log(np.clip(pa, 1e-12, 1)), y)
-        pa = softmax64(np.log(np.clip(pa, 1e-12, 1)) / t2)
-        results[s] = {"y": y, "inductive": base, "adaptive": pa}
         print(line(f"s{s} inductive", y, base.argmax(1)))
         print(line(f"s{s} cluster-avg V/F", y, cavg.argmax(1)))
-        print(line(f"s{s} adaptive", y, pa.argmax(1)))
+        for gate in a.gate:
+            pg = gated(data, pc, gate)
+            t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
+            pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
+            print(line(f"s{s} adaptive, gate {gate}", y, pg.argmax(1)))
+            if gate == a.gate[0]:
+                pa, t2_keep = pg, t2
+        t2 = t2_keep
+        results[s] = {"y": y, "inductive": base, "adaptive": pa}
         print(f"ECE s{s}: inductive {ece(base, y):.4f}, stacker T=1 {ece(softmax64(z), y):.4f}, "
-              f"adaptive (T={t:.2f}, cluster-averaged, T2={t2:.2f}) {ece(pa, y):.4f}", flush=True)
+              f"adaptive (T={t:.2f}, cluster-averaged, gate {a.gate[0]}, T2={t2:.2f}) {ece(pa, y):.4f}", flush=True)
         if a.per_record:
             for r, d in data.items():
                 if (d["y"] == 1).sum() >= 20 or (d["y"] == 3).sum() >= 20:
                     print(line(f"s{s} {r} inductive", d["y"], d["proba"].argmax(1)))
                     print(line(f"s{s} {r} adaptive", d["y"], pa[cut[list(data).index(r)]:cut[list(data).index(r) + 1]].argmax(1)))
         if a.save and s == a.seeds[0]:
-            st = fit_stacker(np.concatenate([d["feats"] for d in data.values()]), y, a.hidden, a.power, s)
+            every_rec = [d for dd in (data, *pool) for d in dd.values()]  # --pool: all seeds' CV outputs
+            st = fit_stacker(np.concatenate([d["feats"] for d in every_rec]),
+                             np.concatenate([d["y"] for d in every_rec]), a.hidden, a.power, s)
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
-            a.save.write_text(json.dumps({"config": cfg.to_dict(), "features": list(FEATURE_NAMES),
+            keep = AdaptConfig(af_gate=a.gate[0])
+            a.save.write_text(json.dumps({"config": keep.to_dict(), "features": list(FEATURE_NAMES),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
-                                          "cv_seed": s, "records": list(DS1)}, indent=0))
+                                          "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],
+                                          "records": list(DS1)}, indent=0))
             print(f"saved {a.save}")
     if a.figure:
         from ecgdl.calibration import reliability_figure  # noqa: PLC0415

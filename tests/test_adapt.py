@@ -150,3 +150,24 @@ def test_attach_adapter_round_trip(clf, tmp_path):
     meta = attach_adapter(side, adapt)
     assert json.loads(side.read_text())["adapt"] == clf.meta["adapt"] == meta["adapt"]
     assert meta["onnx"] == clf.meta["onnx"]
+
+
+def test_af_gate_acts_in_atrial_fibrillation_only(clf, record_119, mitdb_dir, tmp_path):
+    """The AF gate (ecgdl.adapt.af_gate) on real records: DS1 203 (atrial fibrillation with irregular RR and
+    no repeating P wave) is gated nearly everywhere, 119 (sinus rhythm with ventricular bigeminy) nowhere;
+    where it acts, S probability goes to N and nothing else moves."""
+    from ecgdl.adapt import af_gate, atrial_evidence
+    from ecgdl.io import read_record
+
+    rec_203 = read_record(write_excerpt(mitdb_dir / "203", tmp_path, "x203", start_s=0.0, seconds=180.0),
+                          target_fs=360.0, on_gaps="fill")
+    share = {}
+    for name, rec in (("119", record_119), ("203", rec_203)):
+        x, rr, p = _real_beats(clf, rec)
+        irr, pcons = atrial_evidence(x, 360.0, clf.window.pre, rr[:, 0], p[:, 2:4].sum(1) > 0.5)
+        q = af_gate(p, irr, pcons, (0.08, 0.6))
+        moved = np.abs(q - p).max(1) > 0
+        share[name] = ((irr > 0.08) & (pcons < 0.6)).mean()
+        np.testing.assert_allclose(q[:, 2:], p[:, 2:], atol=1e-7)  # V, F, Q untouched
+        assert (q[moved, 1] == 0).all() and np.allclose(q.sum(1), p.sum(1), atol=1e-6)
+    assert share["203"] > 0.8 and share["119"] < 0.02, share
