@@ -16,9 +16,13 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    difference's robust z-score within the record.
 3. A small **stacker** (:class:`Stacker`, one hidden layer, weights in the ONNX sidecar) maps those
    features to new logits; it was fitted on the patient-grouped DS1 cross-validation outputs
-   (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs;
-4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities, and a second temperature
-   on the result (also fitted on the CV: the probability columns are calibrated, the labels unchanged).
+   (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs and
+   **blended** with the inductive log-probabilities (:func:`blend_logits`, weight ``AdaptConfig.blend``);
+4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities;
+5. the **AF gate** (:func:`atrial_evidence`, :func:`af_gate`): where the beat's neighbourhood has
+   irregular RR and no repeating P wave (atrial fibrillation), S probability goes to N;
+6. a second temperature on the result (also fitted on the CV: the probability columns are calibrated,
+   the labels unchanged).
 
 The cluster id of each beat is returned too (the viewer relabels a whole template group with it).
 """
@@ -50,6 +54,8 @@ class AdaptConfig:
     whose 32-beat neighbourhood has median |dRR| / median RR above the first and a median P-segment
     correlation with the neighbourhood's mean below the second is in an atrial-fibrillation-like
     rhythm, where prematurity means nothing: its S probability goes to N.
+    blend: weight of the inductive log-probabilities mixed into the stacker's logits (0: stacker only),
+    a hedge for rhythms the few DS1 training records do not show (SVTA runs with aberrant conduction).
     """
 
     n_clusters: int = 12
@@ -58,17 +64,19 @@ class AdaptConfig:
     qrs_s: tuple[float, float] = (0.08, 0.12)
     p_s: tuple[float, float] = (0.25, 0.06)
     af_gate: tuple[float, float] | None = None
+    blend: float = 0.0
 
     def to_dict(self) -> dict:
         return {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
                 "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
-                "af_gate": list(self.af_gate) if self.af_gate else None}
+                "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdaptConfig":
         gate = d.get("af_gate")
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
-                   qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None)
+                   qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
+                   blend=float(d.get("blend", 0.0)))
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -287,6 +295,13 @@ def softmax64(z: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
+def blend_logits(z: np.ndarray, proba: np.ndarray, weight: float) -> np.ndarray:
+    """``(1 - weight) * z + weight * log(proba)``: the stacker's logits hedged with the inductive ones."""
+    if weight == 0.0:
+        return z
+    return (1.0 - weight) * z + weight * np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))
+
+
 def cluster_average(proba: np.ndarray, cid: np.ndarray) -> np.ndarray:
     """Label consistency within a morphology group: the V, F, Q probabilities of each beat become its
     cluster's mean; the beat's own N:S split is kept (S and N share a QRS; only rhythm and P wave part them)."""
@@ -305,11 +320,12 @@ def cluster_average(proba: np.ndarray, cid: np.ndarray) -> np.ndarray:
 def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                  stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
-    the stacker on :func:`record_features` (temperature-scaled), then :func:`cluster_average`."""
+    the stacker on :func:`record_features` (temperature-scaled, blended with the inductive logits), then
+    :func:`cluster_average`, the AF gate and the post temperature."""
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
-    p = cluster_average(softmax64(stacker.logits(feats)), cid)
+    p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
         p = af_gate(p, irr, pcons, cfg.af_gate)

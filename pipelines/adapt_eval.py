@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from ecgdl.adapt import (FEATURE_NAMES, AdaptConfig, Stacker, af_gate, atrial_evidence, cluster_average,
+from ecgdl.adapt import (FEATURE_NAMES, AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
                          record_features, softmax64)
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
@@ -42,7 +43,16 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
         if not np.array_equal(b.sample, z["sample"]):
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
-        feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
+        cache = cv_dir / f"{rec}.features.npz"  # the record-relative features of this seed's fold outputs
+        key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend")},
+                          list(FEATURE_NAMES)])
+        if cache.is_file() and str(np.load(cache)["key"]) == key:
+            feats, cid = np.load(cache)["feats"], np.load(cache)["cid"]
+        else:
+            feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
+            tmp = cache.with_suffix(f".{os.getpid()}.npz")
+            np.savez(tmp, feats=feats, cid=cid, key=key)
+            os.replace(tmp, cache)
         out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
                     "x": b.x, "pre": b.rr[:, 0]}
     return out
@@ -137,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="fit each fold's stacker on the out-of-fold records of every given CV seed (not only its own)")
     p.add_argument("--gate", type=_gate_arg, nargs="+", default=[None], metavar="IRR,PCONS|none",
                    help="AF gate thresholds to measure (ecgdl.adapt.af_gate); the first is the one --save keeps")
+    p.add_argument("--blend", type=float, nargs="+", default=[0.0],
+                   help="inductive weights to measure (ecgdl.adapt.blend_logits); the first is the one --save keeps")
     p.add_argument("--save", type=Path, default=None)
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
@@ -157,17 +169,18 @@ def main(argv: list[str] | None = None) -> int:
         z = np.concatenate([oof[r] for r in data])
         t = fit_temperature(z, y)
         cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
-        pc = np.concatenate([cluster_average(softmax64(z[i:j] / t), d["cid"])
-                             for i, j, d in zip(cut[:-1], cut[1:], data.values())])
         print(line(f"s{s} inductive", y, base.argmax(1)))
         print(line(f"s{s} cluster-avg V/F", y, cavg.argmax(1)))
-        for gate in a.gate:
-            pg = gated(data, pc, gate)
-            t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
-            pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
-            print(line(f"s{s} adaptive, gate {gate}", y, pg.argmax(1)))
-            if gate == a.gate[0]:
-                pa, t2_keep = pg, t2
+        for blend in a.blend:
+            pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
+                                 for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+            for gate in a.gate:
+                pg = gated(data, pc, gate)
+                t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
+                pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
+                print(line(f"s{s} adaptive, blend {blend}, gate {gate}", y, pg.argmax(1)), flush=True)
+                if gate == a.gate[0] and blend == a.blend[0]:
+                    pa, t2_keep = pg, t2
         t2 = t2_keep
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
         print(f"ECE s{s}: inductive {ece(base, y):.4f}, stacker T=1 {ece(softmax64(z), y):.4f}, "
@@ -183,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                              np.concatenate([d["y"] for d in every_rec]), a.hidden, a.power, s)
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
-            keep = AdaptConfig(af_gate=a.gate[0])
-            a.save.write_text(json.dumps({"config": keep.to_dict(), "features": list(FEATURE_NAMES),
+            keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0])
+            method = "record clusters + rhythm + P wave stacker, cluster-averaged" + (", AF gate" if a.gate[0] else "")
+            a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(FEATURE_NAMES),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
                                           "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],
                                           "records": list(DS1)}, indent=0))
