@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from ecgdl.adapt import (FEATURE_NAMES, AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
                          record_features, softmax64)
+from ecgdl.artifacts import atomic_write_with
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
 from ecgdl.splits import DS1, assert_no_test_records
@@ -50,9 +50,7 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
             feats, cid = np.load(cache)["feats"], np.load(cache)["cid"]
         else:
             feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
-            tmp = cache.with_suffix(f".{os.getpid()}.npz")
-            np.savez(tmp, feats=feats, cid=cid, key=key)
-            os.replace(tmp, cache)
+            atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, key=key))
         out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
                     "x": b.x, "pre": b.rr[:, 0]}
     return out

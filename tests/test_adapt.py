@@ -146,8 +146,7 @@ def test_attach_adapter_round_trip(clf, tmp_path):
 
     side = tmp_path / "m.json"
     side.write_text(json.dumps(clf.meta))
-    adapt = {k: v for k, v in clf.meta["adapt"].items() if k != "method"}
-    meta = attach_adapter(side, adapt)
+    meta = attach_adapter(side, dict(clf.meta["adapt"]))
     assert json.loads(side.read_text())["adapt"] == clf.meta["adapt"] == meta["adapt"]
     assert meta["onnx"] == clf.meta["onnx"]
 
