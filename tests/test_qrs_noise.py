@@ -71,3 +71,17 @@ def test_nstdb_noise_stretches(nstdb_dir, name, min_se, min_ppv):
 def test_noise_config_round_trip():
     cfg = dataclasses.replace(DEFAULT_CONFIG, noise=NoiseConfig(beat_cost=0.4))
     assert QRSConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_nstdb_noise_stretch_with_lead1_missing_and_at_250_hz(nstdb_dir):
+    """118e00, 13 min: 20 s of NaN on lead 1 inside a noisy stretch, and the record at 250 Hz
+    (measured 99.5 / 99.5 and 99.4 / 99.3)."""
+    from ecgdl.signal import resample
+    x, fs, ref = _nstdb(nstdb_dir, "118e00", 13.0)
+    y = x.copy()
+    y[int(320 * fs): int(340 * fs), 1] = np.nan
+    se, ppv = _se_ppv(ref, detect_r_peaks(y, fs).peaks, fs)
+    assert se >= 99.0 and ppv >= 99.0, (se, ppv)
+    z = np.stack([resample(x[:, j], fs, 250.0) for j in range(2)], axis=1).astype(np.float32)
+    se, ppv = _se_ppv(np.round(ref * 250.0 / fs).astype(np.int64), detect_r_peaks(z, 250.0).peaks, 250.0)
+    assert se >= 98.8 and ppv >= 98.7, (se, ppv)
