@@ -124,7 +124,9 @@ def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np
     for _ in range(iters):
         counts = np.bincount(lab, minlength=len(c))
         keep = counts > 0
-        sums = np.stack([np.bincount(lab, weights=v[:, j], minlength=len(c)) for j in range(v.shape[1])], 1)
+        dim = v.shape[1]  # one bincount over (cluster, dimension) buckets: each sum in beat order, as per column
+        sums = np.bincount((lab[:, None] * dim + np.arange(dim)).ravel(), weights=v.ravel(),
+                           minlength=len(c) * dim).reshape(len(c), dim)
         c = (sums[keep] / counts[keep, None]).astype(v.dtype)  # bincount: no BLAS threads on a busy machine
         new = _sq_dist(v, c).argmin(1)
         if keep.all() and np.array_equal(new, lab):
