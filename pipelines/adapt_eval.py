@@ -1,14 +1,18 @@
 """Choose and fit the adaptive step on the cached DS1 cross-validation outputs (``pipelines/cv.py``).
 
-    python pipelines/adapt_eval.py [--seeds 0 1 2] [--hidden 32] [--power 0.5] [--save runs/cv/adapt.json]
+    python pipelines/adapt_eval.py [--seeds 0 1 2] [--hidden 32] [--power 0.5] [--gate 0.08,0.6 none]
+                                   [--blend 0.5 0.25] [--pool] [--save runs/cv/adapt.json]
 
 For each CV seed: the record-relative features of every DS1 record (:func:`ecgdl.adapt.record_features`
 on the fold model's held-out probabilities and the record's own beats), then a stacker fitted
 leave-one-fold-out (the fold's records never reach the stacker that scores them), then a temperature
-fitted on those out-of-fold logits. Prints the inductive (fold models alone), cluster-averaged and
+fitted on those out-of-fold logits, then for each ``--blend`` weight and ``--gate`` setting the blend, cluster
+averaging, the AF gate and a second temperature (:func:`ecgdl.adapt.adapt_record`'s order). Prints the inductive (fold models alone), cluster-averaged and
 adaptive DS1 CV figures, the ECE, and per-record S. ``--save``: the stacker fitted on all 22 DS1
-records' CV outputs (seed ``--seeds[0]``) with its temperature: what ``pipelines/export.py`` puts in the
-sidecar. DS2 is never read (asserted).
+records' CV outputs (seed ``--seeds[0]``; ``--pool``: every seed's) with its temperatures and the first
+blend / gate: what ``pipelines/export.py`` puts in the
+sidecar. The record features of each seed are cached beside its CV outputs (``<record>.features.npz``).
+DS2 is never read (asserted).
 """
 
 from __future__ import annotations
