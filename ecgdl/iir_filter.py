@@ -246,7 +246,7 @@ def _responses(sos_bytes: bytes, n_sections: int) -> _Responses:
         raise ValueError(f"IIR filter with a pole at radius {radius:.12g}: not stable, its response does not decay")
     decay = 1 if radius < 1e-3 else math.ceil(math.log(1e-17) / math.log(radius))
     length = math.ceil(1.5 * decay) + 32
-    nfft = 1 << (4 * length).bit_length()                 # aliasing: r ** (4 L) of the response, nil
+    nfft = 1 << (2 * length).bit_length()                 # aliasing: r ** (2 L) < 1e-45 of the response
     bf, af = np.fft.rfft(sos[:, :3], nfft, axis=1), np.fft.rfft(sos[:, 3:], nfft, axis=1)
     part, g, acc = [], [], np.ones(nfft // 2 + 1, complex)
     for t in range(n_sections):
