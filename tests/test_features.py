@@ -100,3 +100,14 @@ def test_upper_reference_sees_prematurity_when_ectopic_beats_are_the_majority():
     short[:17] = short[-17:] = False  # away from the ends, where the ±16-beat window is clipped
     assert np.all(np.abs(med[short]) < 0.05)  # the median *is* the short interval: not premature
     assert np.all(up[short] < np.log(0.6 / 1.4) + 0.05)  # against the upper quantile: clearly premature
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 7])
+@pytest.mark.parametrize("t", [252, 253, 9])
+def test_pool_is_the_bin_mean_bit_for_bit(k, t):
+    from ecgdl.features import _pool
+
+    x = np.random.default_rng(k * t).standard_normal((50, 2, t)) * 3.0
+    tt = t // k * k
+    ref = x[..., :tt].reshape(50, 2, tt // k, k).mean(-1) if k > 1 else x
+    np.testing.assert_array_equal(_pool(x, k), ref)
