@@ -44,7 +44,8 @@ def one_record(rec: Record) -> dict:
         x = rec.signal[:, ::-1] if swap else rec.signal
         c = choose_leads(as_unknown(rec, -x if inv else x))
         truth = 1 - mlii if swap else mlii
-        out[name] = {"order": c.order[0] == truth, "polarity": c.invert[0] == inv, "confidence": c.confidence}
+        out[name] = {"order": c.order[0] == truth, "polarity": c.invert[0] == inv, "second": c.invert[1] == inv,
+                     "confidence": c.confidence}
     for k, label in ((mlii, "mlii_alone"), (1 - mlii, "v_alone")):
         for inv in (False, True):
             x = rec.signal[:, [k]]
@@ -64,20 +65,22 @@ def at_rate(rec: Record, rate: float) -> Record:
 
 def table(results: dict) -> str:
     """Markdown: per rate and variant, the share right (and the records wrong)."""
-    lines = ["| rate | variant | order right | polarity right | both right | wrong records |", "|---|---|---:|---:|---:|---|"]
+    lines = ["| rate | variant | order right | polarity right | both right | wrong records | second lead's polarity right |",
+             "|---|---|---:|---:|---:|---|---:|"]
     for rate, per in results.items():
         for v in VARIANTS:
             rows = {r: d[v] for r, d in per.items()}
             both = [r for r, x in rows.items() if not (x["order"] and x["polarity"])]
             n = len(rows)
             lines.append(f"| {rate} Hz | {v} | {sum(x['order'] for x in rows.values())}/{n} | "
-                         f"{sum(x['polarity'] for x in rows.values())}/{n} | {n - len(both)}/{n} | {' '.join(both)} |")
+                         f"{sum(x['polarity'] for x in rows.values())}/{n} | {n - len(both)}/{n} | {' '.join(both)} | "
+                         f"{sum(x['second'] for x in rows.values())}/{n} |")
         for v in ("mlii_alone", "mlii_alone_inverted", "v_alone", "v_alone_inverted"):
             rows = {r: d[v] for r, d in per.items()}
             n = len(rows)
             lines.append(f"| {rate} Hz | {v} | warned {sum(x['warned'] for x in rows.values())}/{n} | "
                          f"upright-right {sum(x['polarity'] for x in rows.values())}/{n} | "
-                         f"flipped {sum(x['flipped'] for x in rows.values())}/{n} | |")
+                         f"flipped {sum(x['flipped'] for x in rows.values())}/{n} | | |")
     return "\n".join(lines)
 
 
