@@ -47,11 +47,11 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     n = x.shape[axis]
     xm = np.moveaxis(x, axis, -1)
     lead_shape = xm.shape[:-1]
-    x2 = xm.reshape(-1, n).astype(np.float64)
+    x2 = np.asarray(xm.reshape(-1, n), np.float64)          # read only: no copy when already float64
     resp = _responses(sos.astype(dtype).astype(np.float64).tobytes(), sos.shape[0])
     y = _causal_conv(x2, resp.h)
     if zi is None:
-        return np.moveaxis(y.astype(dtype).reshape(lead_shape + (n,)), -1, axis)
+        return np.moveaxis(y.astype(dtype, copy=False).reshape(lead_shape + (n,)), -1, axis)
     s = sos.shape[0]
     want = (s,) + x.shape[:axis] + (2,) + x.shape[axis + 1:]
     zi = np.asarray(zi, dtype=dtype)
@@ -60,7 +60,7 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     z = np.moveaxis(zi, axis + 1, -1).reshape(s, -1, 2).astype(np.float64)        # (S, C, 2)
     _add_zero_input(y, z, resp.g[-1])
     zf = _final_state(x2, z, sos.astype(dtype).astype(np.float64), resp)          # (S, C, 2)
-    y = np.moveaxis(y.astype(dtype).reshape(lead_shape + (n,)), -1, axis)
+    y = np.moveaxis(y.astype(dtype, copy=False).reshape(lead_shape + (n,)), -1, axis)
     zf = np.moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
     return y, zf
 
@@ -286,8 +286,10 @@ def _causal_conv(x2: np.ndarray, h: np.ndarray) -> np.ndarray:
         out[:, 1:, : L - 1] += out[:, :-1, m:]
         out[:, 0, : L - 1] += carry
         carry = out[:, -1, m:]
-        e = min(n, b1 * m)
-        y[:, b0 * m: e] = out[:, :, :m].reshape(c, -1)[:, : e - b0 * m]
+        if b1 * m <= n:
+            y[:, b0 * m: b1 * m].reshape(c, b1 - b0, m)[:] = out[:, :, :m]
+        else:
+            y[:, b0 * m:] = out[:, 0, : n - b0 * m]
         b0 = b1
     return y
 
