@@ -1,0 +1,144 @@
+"""VT rule and AF threshold chosen on DS1 out-of-fold beat outputs (``pipelines/cv.py``), several seeds.
+
+    python pipelines/episodes_rules_cv.py --oof ../adapt/runs/cv --seeds 0 1 2 [--name episodes_rules_cv]
+
+For each seed's out-of-fold beat labels/probabilities (``<oof>/s<seed>/<record>.npz``, mapped to the
+detected beats by :func:`pipelines.episodes_cv.out_of_fold_beats`):
+
+* **AF**: the classical scorer is fitted per fold (``make_folds``) and its held-out probabilities go
+  through the episode rules at each of ``THRESHOLDS``; AFIB duration F1 (``af_duration``) per threshold.
+* **VT**: every ``(vt_min_pv, vt_bridge, vt_bridge_beats)`` of :data:`VT_GRID` through the episode
+  rules; VT episode and duration Se/+P from ``../shared/scorers/eval_episodes.py``.
+
+Choice (declared before the grid was looked at): VT, the largest mean VT *episode* F1 over the seeds
+(ties: higher episode Se); AF, the largest mean AFIB duration F1. Results: ``runs/<name>/grid.json``.
+DS2 is never read; nothing is shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from episodes_cv import THRESHOLDS, af_duration, fit_logistic, make_folds, out_of_fold_beats, record_table  # noqa: E402
+
+from ecgdl.af import AFFeatureConfig, af_features  # noqa: E402
+from ecgdl.episodes import EpisodeConfig, detect_episodes, episodes_csv  # noqa: E402
+from ecgdl.paths import database_dir, runs_dir  # noqa: E402
+from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
+
+SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "eval_episodes.py"
+#: (vt_min_pv, vt_bridge labels, vt_bridge_beats) tried; bridge_beats 0 = every run beat strong.
+VT_GRID = [(pv, br, nb) for pv in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
+
+
+class _Fixed:
+    """AF 'model' returning precomputed out-of-fold probabilities."""
+
+    def __init__(self, p: np.ndarray, threshold: float):
+        self.p, self.threshold, self.features = p, threshold, AFFeatureConfig()
+
+    def predict(self, feats, seq=None):
+        return self.p
+
+
+def write(tab: dict, p_af: np.ndarray, folder: Path, rec: str, cfg: EpisodeConfig) -> None:
+    """Episode CSV of one record under ``cfg`` with AF probabilities ``p_af``."""
+    eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), proba=tab["proba"], signal=tab["sig"],
+                          pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
+                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{rec}.episodes.csv").write_text(episodes_csv(eps))
+
+
+def score(folder: Path, rhythms: str) -> dict:
+    """The shared scorer's per-rhythm counts for ``folder`` (DS1 records)."""
+    js = folder / "eval.json"
+    subprocess.run([sys.executable, str(SCORER), str(folder), str(database_dir("mitdb")), *DS1, "--json", str(js),
+                    "--rhythms", rhythms], check=True, capture_output=True)
+    return json.loads(js.read_text())["rhythms"]
+
+
+def f1(se, ppv) -> float:
+    return 2 * se * ppv / (se + ppv) if se and ppv else 0.0
+
+
+def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes) -> dict:
+    """AF threshold sweep and VT grid on one seed's out-of-fold beats."""
+    for r, t in tabs.items():
+        t["label"], t["proba"] = out_of_fold_beats(t, np.load(oof / f"{r}.npz"), classes)
+        t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
+    p_af = {}
+    for test in make_folds(DS1, 5):
+        lr = fit_logistic([tabs[r] for r in DS1 if r not in test], fcfg)
+        p_af.update({r: lr.predict(tabs[r]["feats"]) for r in test})
+    out = {"af": {}, "vt": {}}
+    for thr in THRESHOLDS:
+        cfg = replace(EpisodeConfig(), af_threshold=thr)
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"af_t{thr:g}", r, cfg)
+        out["af"][str(thr)] = af_duration(run / f"af_t{thr:g}", tabs)
+        print(oof.name, "AF", thr, {k: round(v, 3) for k, v in out["af"][str(thr)].items()}, flush=True)
+    for pv, br, nb in VT_GRID:
+        cfg = replace(EpisodeConfig(), vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb)
+        key = f"pv{pv:g}_br{br or '-'}{nb}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg)
+        out["vt"][key] = score(run / f"vt_{key}", "VT")["VT"]
+        v = out["vt"][key]
+        print(oof.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--oof", type=Path, required=True, help="pipelines/cv.py output root (holds s<seed>/)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--name", default="episodes_rules_cv")
+    a = p.parse_args(argv)
+    import torch
+
+    from ecgdl.infer import BeatClassifier
+
+    torch.set_num_threads(1)
+    assert_no_test_records(DS1)
+    fcfg, clf = AFFeatureConfig(), BeatClassifier(device="cpu")
+    run = runs_dir() / a.name
+    res = {}
+    for s in a.seeds:
+        tabs = {r: record_table(r, clf, fcfg) for r in DS1}
+        res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes)
+    (run / "grid.json").write_text(json.dumps(res, indent=1, default=float))
+    print(summary(res))
+    return 0
+
+
+def summary(res: dict) -> str:
+    """Markdown tables: mean over seeds of the AF sweep and the VT grid, and the choices."""
+    seeds = list(res)
+    lines = ["| AF threshold | dur Se | dur +P | F1 |", "|---|---:|---:|---:|"]
+    af = {t: [res[s]["af"][t] for s in seeds] for t in res[seeds[0]]["af"]}
+    for t, v in af.items():
+        lines.append(f"| {t} | {100*np.mean([x['dur_se'] for x in v]):.1f} | "
+                     f"{100*np.mean([x['dur_ppv'] for x in v]):.1f} | {np.mean([x['f1'] for x in v]):.3f} |")
+    lines += ["", "| VT rule | ep Se | ep +P | ep F1 | dur Se | dur +P | det episodes |", "|---|---:|---:|---:|---:|---:|---:|"]
+    vt = {k: [res[s]["vt"][k] for s in seeds] for k in res[seeds[0]]["vt"]}
+    mean = lambda v, k: float(np.mean([x[k] or 0.0 for x in v]))
+    for k, v in vt.items():
+        lines.append(f"| {k} | {100*mean(v, 'ep_se'):.1f} | {100*mean(v, 'ep_ppv'):.1f} | "
+                     f"{np.mean([f1(x['ep_se'], x['ep_ppv']) for x in v]):.3f} | {100*mean(v, 'dur_se'):.1f} | "
+                     f"{100*mean(v, 'dur_ppv'):.1f} | {mean(v, 'det_n'):.1f} |")
+    best_af = max(af, key=lambda t: np.mean([x["f1"] for x in af[t]]))
+    best_vt = max(vt, key=lambda k: (np.mean([f1(x["ep_se"], x["ep_ppv"]) for x in vt[k]]), mean(vt[k], "ep_se")))
+    return "\n".join(lines + ["", f"chosen: AF threshold {best_af}; VT {best_vt}"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
