@@ -36,7 +36,7 @@ from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
 
 SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "eval_episodes.py"
 #: (vt_min_pv, vt_bridge labels, vt_bridge_beats) tried; bridge_beats 0 = every run beat strong.
-VT_GRID = [(pv, br, nb) for pv in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
+VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
 
 class _Fixed:

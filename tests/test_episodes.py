@@ -99,21 +99,22 @@ def test_af_needs_absent_p_waves():
     assert "AFIB" not in {e.rhythm for e in eps}
 
 
-@pytest.mark.parametrize("text, rr_s, expected", [
-    ("NNNNNVVVNNNNN", 0.4, [("VT", 3)]),        # exactly 3 V at 150 bpm
-    ("NNNNNVVNNNNNN", 0.4, []),                 # a couplet is not a run
-    ("NNNNNVVVNNNNN", 0.8, [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
-    ("NNNNNSSSSNNNN", 0.45, [("SVTA", 4)]),     # 4 S at 133 bpm
-    ("NNNNNVSVNNNNN", 0.4, [("VT", 3)]),        # one beat the classifier called S inside a fast V run
-    ("NNNNNVFVVNNNN", 0.4, [("VT", 4)]),        # ... or F
-    ("NNNNNVNVNNNNN", 0.4, []),                 # not N: a fast bigeminy-like V N V is no run
-    ("NNNNNVSSVNNNN", 0.4, []),                 # at most one bridged beat
+@pytest.mark.parametrize("text, rr_s, bridge, expected", [
+    ("NNNNNVVVNNNNN", 0.4, "", [("VT", 3)]),        # exactly 3 V at 150 bpm
+    ("NNNNNVVNNNNNN", 0.4, "", []),                 # a couplet is not a run
+    ("NNNNNVVVNNNNN", 0.8, "", [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
+    ("NNNNNSSSSNNNN", 0.45, "", [("SVTA", 4)]),     # 4 S at 133 bpm
+    ("NNNNNVSVNNNNN", 0.4, "", []),                 # default: no S/F beat bridged (DS1 out of fold)
+    ("NNNNNVSVNNNNN", 0.4, "SF", [("VT", 3)]),      # vt_bridge="SF": one beat called S inside a fast V run
+    ("NNNNNVFVVNNNN", 0.4, "SF", [("VT", 4)]),      # ... or F
+    ("NNNNNVNVNNNNN", 0.4, "SF", []),               # not N: a fast bigeminy-like V N V is no run
+    ("NNNNNVSSVNNNN", 0.4, "SF", []),               # at most one bridged beat
 ])
-def test_ectopic_runs(text, rr_s, expected):
+def test_ectopic_runs(text, rr_s, bridge, expected):
     lab = np.array(list(text))
     rr = np.where(np.r_[False, lab[1:] != "N"], rr_s, 0.8)
     sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
-    eps = detect_episodes(sample, lab, FS, af_model=None)
+    eps = detect_episodes(sample, lab, FS, af_model=None, cfg=EpisodeConfig(vt_bridge=bridge))
     assert [(e.rhythm, e.beats) for e in eps] == expected
 
 
