@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from episodes_cv import THRESHOLDS, af_duration, fit_logistic, make_folds, out_of_fold_beats, record_table  # noqa: E402
 
 from ecgdl.af import AFFeatureConfig, af_features  # noqa: E402
+from ecgdl.metrics import percent  # noqa: E402
 from ecgdl.episodes import EpisodeConfig, detect_episodes, episodes_csv  # noqa: E402
 from ecgdl.paths import database_dir, runs_dir  # noqa: E402
 from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
@@ -126,15 +127,15 @@ def summary(res: dict) -> str:
     lines = ["| AF threshold | dur Se | dur +P | F1 |", "|---|---:|---:|---:|"]
     af = {t: [res[s]["af"][t] for s in seeds] for t in res[seeds[0]]["af"]}
     for t, v in af.items():
-        lines.append(f"| {t} | {100*np.mean([x['dur_se'] for x in v]):.1f} | "
-                     f"{100*np.mean([x['dur_ppv'] for x in v]):.1f} | {np.mean([x['f1'] for x in v]):.3f} |")
+        lines.append(f"| {t} | {percent(np.mean([x['dur_se'] for x in v]))} | "
+                     f"{percent(np.mean([x['dur_ppv'] for x in v]))} | {np.mean([x['f1'] for x in v]):.3f} |")
     lines += ["", "| VT rule | ep Se | ep +P | ep F1 | dur Se | dur +P | det episodes |", "|---|---:|---:|---:|---:|---:|---:|"]
     vt = {k: [res[s]["vt"][k] for s in seeds] for k in res[seeds[0]]["vt"]}
     mean = lambda v, k: float(np.mean([x[k] or 0.0 for x in v]))
     for k, v in vt.items():
-        lines.append(f"| {k} | {100*mean(v, 'ep_se'):.1f} | {100*mean(v, 'ep_ppv'):.1f} | "
-                     f"{np.mean([f1(x['ep_se'], x['ep_ppv']) for x in v]):.3f} | {100*mean(v, 'dur_se'):.1f} | "
-                     f"{100*mean(v, 'dur_ppv'):.1f} | {mean(v, 'det_n'):.1f} |")
+        lines.append(f"| {k} | {percent(mean(v, 'ep_se'))} | {percent(mean(v, 'ep_ppv'))} | "
+                     f"{np.mean([f1(x['ep_se'], x['ep_ppv']) for x in v]):.3f} | {percent(mean(v, 'dur_se'))} | "
+                     f"{percent(mean(v, 'dur_ppv'))} | {mean(v, 'det_n'):.1f} |")
     best_af = max(af, key=lambda t: np.mean([x["f1"] for x in af[t]]))
     best_vt = max(vt, key=lambda k: (np.mean([f1(x["ep_se"], x["ep_ppv"]) for x in vt[k]]), mean(vt[k], "ep_se")))
     return "\n".join(lines + ["", f"chosen: AF threshold {best_af}; VT {best_vt}"])
