@@ -245,14 +245,15 @@ def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signa
 
 def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None, classes=AAMI_CLASSES,
                     signal: np.ndarray | None = None, pauses=(), vf=(), af_model="shipped",
-                    cfg: EpisodeConfig = EpisodeConfig()) -> list[Episode]:
+                    cfg: EpisodeConfig = EpisodeConfig(), p_v: np.ndarray | None = None) -> list[Episode]:
     """Every episode of a scored record, sorted by start time (module docstring for the rules).
 
     sample: ``(n,)`` sorted R-peak samples at ``fs``; label: ``(n,)`` predicted class letters;
     proba: ``(n, K)`` classifier probabilities (``classes`` order); signal: ``(n_samples,)`` conditioned
     lead for atrial activity; pauses: dicts or ``(start_s, end_s)`` from the detector's pause list;
     vf: ``(start_s, end_s)`` ventricular flutter/fibrillation stretches; af_model: ``"shipped"``
-    (``ecgdl/shipped/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection).
+    (``ecgdl/shipped/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection);
+    p_v: ``(n,)`` V probabilities the VT rule reads (default: ``proba``'s V column).
     """
     sample = np.asarray(sample, np.int64)
     label = np.asarray(label).astype(str)
@@ -266,7 +267,8 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
                                       af_model=af_model)
     thr = thr if cfg.af_threshold is None else cfg.af_threshold
     af = _runs_to_episodes("AFIB", p_af >= thr, sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
-    p_v = proba[:, list(classes).index("V")] if proba is not None and "V" in classes else None
+    if p_v is None and proba is not None and "V" in classes:
+        p_v = proba[:, list(classes).index("V")]
     vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v)
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]

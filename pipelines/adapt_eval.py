@@ -1,7 +1,7 @@
 """Choose and fit the adaptive step on the cached DS1 cross-validation outputs (``pipelines/cv.py``).
 
     python pipelines/adapt_eval.py [--seeds 0 1 2] [--hidden 32] [--power 0.5] [--gate 0.08,0.6 none]
-                                   [--blend 0.5 0.25] [--pool] [--save runs/cv/adapt.json]
+                                   [--blend 0.5 0.25] [--pool] [--save runs/cv/adapt.json] [--save-oof DIR]
 
 For each CV seed: the record-relative features of every DS1 record (:func:`ecgdl.adapt.record_features`
 on the fold model's held-out probabilities and the record's own beats), then a stacker fitted
@@ -11,7 +11,9 @@ averaging, the AF gate and a second temperature (:func:`ecgdl.adapt.adapt_record
 adaptive DS1 CV figures, the ECE, and per-record S. ``--save``: the stacker fitted on all 22 DS1
 records' CV outputs (seed ``--seeds[0]``; ``--pool``: every seed's) with its temperatures and the first
 blend / gate: what ``pipelines/export.py`` puts in the
-sidecar. The record features of each seed are cached beside its CV outputs (``<record>.features.npz``).
+sidecar. ``--save-oof DIR``: the adaptive out-of-fold probabilities (first blend / gate) per record as
+``DIR/s<seed>/<record>.npz`` (``logits`` = log-probabilities, ``sample``, ``y``, ``fold``: the format
+``pipelines/episodes_rules_cv.py --oof`` reads). The record features of each seed are cached beside its CV outputs (``<record>.features.npz``).
 DS2 is never read (asserted).
 """
 
@@ -126,6 +128,18 @@ def gated(data: dict[str, dict], pa: np.ndarray, gate: tuple[float, float] | Non
     return np.concatenate(out)
 
 
+def save_oof(folder: Path, data: dict[str, dict], pa: np.ndarray, cut: np.ndarray, cv_dir: Path) -> None:
+    """One ``<record>.npz`` per record: the adaptive out-of-fold probabilities ``pa`` (records in ``data``
+    order, bounded by ``cut``) as log-probabilities ``logits``, with the CV cache's ``sample``, ``y``, ``fold``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (rec, d) in enumerate(data.items()):
+        z = np.load(cv_dir / f"{rec}.npz")
+        logp = np.log(np.clip(pa[cut[i]:cut[i + 1]], 1e-12, 1.0)).astype(np.float32)
+        atomic_write_with(folder / f"{rec}.npz", lambda fh: np.savez(fh, logits=logp, sample=z["sample"], y=d["y"],
+                                                                      fold=d["fold"]))
+    print(f"wrote {folder} ({len(data)} records)", flush=True)
+
+
 def _gate_arg(text: str) -> tuple[float, float] | None:
     return None if text == "none" else tuple(float(v) for v in text.split(","))
 
@@ -152,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blend", type=float, nargs="+", default=[0.0],
                    help="inductive weights to measure (ecgdl.adapt.blend_logits); the first is the one --save keeps")
     p.add_argument("--save", type=Path, default=None)
+    p.add_argument("--save-oof", type=Path, default=None,
+                   help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
     from ecgdl.paths import runs_dir
@@ -185,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                     pa, t2_keep = pg, t2
         t2 = t2_keep
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
+        if a.save_oof:
+            save_oof(a.save_oof / f"s{s}", data, pa, cut, cv / f"s{s}")
         print(f"ECE s{s}: inductive {ece(base, y):.4f}, stacker T=1 {ece(softmax64(z), y):.4f}, "
               f"adaptive (T={t:.2f}, cluster-averaged, gate {a.gate[0]}, T2={t2:.2f}) {ece(pa, y):.4f}", flush=True)
         if a.per_record:

@@ -1,6 +1,7 @@
 """VT rule and AF threshold chosen on DS1 out-of-fold beat outputs (``pipelines/cv.py``), several seeds.
 
     python pipelines/episodes_rules_cv.py --oof ../adapt/runs/cv --seeds 0 1 2 [--name episodes_rules_cv]
+                                          [--pv-oof ../adapt/runs/cv]
 
 For each seed's out-of-fold beat labels/probabilities (``<oof>/s<seed>/<record>.npz``, mapped to the
 detected beats by :func:`pipelines.episodes_cv.out_of_fold_beats`):
@@ -8,7 +9,9 @@ detected beats by :func:`pipelines.episodes_cv.out_of_fold_beats`):
 * **AF**: the classical scorer is fitted per fold (``make_folds``) and its held-out probabilities go
   through the episode rules at each of ``THRESHOLDS``; AFIB duration F1 (``af_duration``) per threshold.
 * **VT**: every ``(vt_min_pv, vt_bridge, vt_bridge_beats)`` of :data:`VT_GRID` through the episode
-  rules; VT episode and duration Se/+P from ``../shared/scorers/eval_episodes.py``.
+  rules; VT episode and duration Se/+P from ``../shared/scorers/eval_episodes.py``. ``--pv-oof``: the grid
+  once more (keys ``ind_...``) with the labels of ``--oof`` but the V probability the VT rule reads taken
+  from these outputs (e.g. ``--oof`` adaptive, ``--pv-oof`` the inductive ones they were adapted from).
 
 Choice (declared before the grid was looked at): VT, the largest mean VT *episode* F1 over the seeds
 (ties: higher episode Se); AF, the largest mean AFIB duration F1. Results: ``runs/<name>/grid.json``.
@@ -50,11 +53,12 @@ class _Fixed:
         return self.p
 
 
-def write(tab: dict, p_af: np.ndarray, folder: Path, rec: str, cfg: EpisodeConfig) -> None:
-    """Episode CSV of one record under ``cfg`` with AF probabilities ``p_af``."""
+def write(tab: dict, p_af: np.ndarray, folder: Path, rec: str, cfg: EpisodeConfig,
+          p_v: np.ndarray | None = None) -> None:
+    """Episode CSV of one record under ``cfg`` with AF probabilities ``p_af`` (``p_v``: the VT rule's p(V))."""
     eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), proba=tab["proba"], signal=tab["sig"],
                           pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
-                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg)
+                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg, p_v=p_v)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{rec}.episodes.csv").write_text(episodes_csv(eps))
 
@@ -71,9 +75,11 @@ def f1(se, ppv) -> float:
     return 2 * se * ppv / (se + ppv) if se and ppv else 0.0
 
 
-def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes) -> dict:
-    """AF threshold sweep and VT grid on one seed's out-of-fold beats."""
+def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None) -> dict:
+    """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from there)."""
     for r, t in tabs.items():
+        if pv_oof is not None:
+            t["pv_other"] = out_of_fold_beats(t, np.load(pv_oof / f"{r}.npz"), classes)[1][:, list(classes).index("V")]
         t["label"], t["proba"] = out_of_fold_beats(t, np.load(oof / f"{r}.npz"), classes)
         t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
     p_af = {}
@@ -87,11 +93,11 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes) -
             write(tabs[r], p_af[r], run / f"af_t{thr:g}", r, cfg)
         out["af"][str(thr)] = af_duration(run / f"af_t{thr:g}", tabs)
         print(oof.name, "AF", thr, {k: round(v, 3) for k, v in out["af"][str(thr)].items()}, flush=True)
-    for pv, br, nb in VT_GRID:
+    for (pv, br, nb), other in [(g, o) for o in ((False, True) if pv_oof else (False,)) for g in VT_GRID]:
         cfg = replace(EpisodeConfig(), vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb)
-        key = f"pv{pv:g}_br{br or '-'}{nb}"
+        key = ("ind_" if other else "") + f"pv{pv:g}_br{br or '-'}{nb}"
         for r in DS1:
-            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg)
+            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, tabs[r]["pv_other"] if other else None)
         out["vt"][key] = score(run / f"vt_{key}", "VT")["VT"]
         v = out["vt"][key]
         print(oof.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--oof", type=Path, required=True, help="pipelines/cv.py output root (holds s<seed>/)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--pv-oof", type=Path, default=None,
+                   help="second output root (s<seed>/) whose p(V) the VT rule reads in a second grid (keys ind_...)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
     import torch
@@ -115,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     res = {}
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
-        res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes)
+        res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
+                          a.pv_oof / f"s{s}" if a.pv_oof else None)
     (run / "grid.json").write_text(json.dumps(res, indent=1, default=float))
     print(summary(res))
     return 0
