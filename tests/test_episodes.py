@@ -134,6 +134,9 @@ def test_weak_v_beats_do_not_make_a_run():
     assert runs([0.9, 0.5, 0.9]) == [("VT", 3)]
     assert runs([0.5, 0.9, 0.9]) == []           # only 2 beats from the first strong V on
     assert runs([0.5, 0.9, 0.5]) == []
+    proba[5:8] = [[0.5, 0, 0.5, 0, 0]] * 3        # weak in proba, strong in the p_v the VT rule is given
+    eps = detect_episodes(sample, lab, FS, proba=proba, classes=classes, af_model=None, p_v=np.full(len(lab), 0.9))
+    assert [(e.rhythm, e.beats) for e in eps] == [("VT", 3)]
 
 
 def test_af_features_do_not_read_s_labels():
