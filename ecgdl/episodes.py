@@ -19,9 +19,9 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it);
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
 * **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
-  V probability >= ``vt_min_pv`` (0.6), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
-  ``vt_bridge``, none by default) between two strong ones; chosen on DS1 out-of-fold beat outputs
-  (``pipelines/episodes_rules_cv.py``, docs/episodes.md round 3); **IVR**: the same at <= 100 bpm.
+  V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
+  ``vt_bridge``, S or F by default) between two strong ones; chosen on DS1 adaptive out-of-fold beat
+  outputs (``pipelines/episodes_rules_cv.py``, docs/episodes.md round 4); **IVR**: the same at <= 100 bpm.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -68,10 +68,10 @@ class EpisodeConfig:
     af_merge_s: float = 10.0
     run_min_beats: int = 3
     vt_min_bpm: float = 100.0
-    vt_bridge: str = ""          # labels besides weak V that may sit inside a V run (between two strong V beats) ...
+    vt_bridge: str = "SF"        # labels besides weak V that may sit inside a V run (between two strong V beats) ...
     vt_bridge_beats: int = 1     # ... at most this many in a row
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
-    vt_min_pv: float = 0.6       # strong: V probability at least this (every V beat when no probabilities)
+    vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)

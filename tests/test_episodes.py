@@ -104,7 +104,7 @@ def test_af_needs_absent_p_waves():
     ("NNNNNVVNNNNNN", 0.4, "", []),                 # a couplet is not a run
     ("NNNNNVVVNNNNN", 0.8, "", [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
     ("NNNNNSSSSNNNN", 0.45, "", [("SVTA", 4)]),     # 4 S at 133 bpm
-    ("NNNNNVSVNNNNN", 0.4, "", []),                 # default: no S/F beat bridged (DS1 out of fold)
+    ("NNNNNVSVNNNNN", 0.4, "", []),                 # vt_bridge="": no S/F beat bridged
     ("NNNNNVSVNNNNN", 0.4, "SF", [("VT", 3)]),      # vt_bridge="SF": one beat called S inside a fast V run
     ("NNNNNVFVVNNNN", 0.4, "SF", [("VT", 4)]),      # ... or F
     ("NNNNNVNVNNNNN", 0.4, "SF", []),               # not N: a fast bigeminy-like V N V is no run
@@ -131,10 +131,10 @@ def test_weak_v_beats_do_not_make_a_run():
         return [(e.rhythm, e.beats) for e in detect_episodes(sample, lab, FS, proba=proba, classes=classes,
                                                              af_model=None)]
 
-    assert runs([0.9, 0.5, 0.9]) == [("VT", 3)]
-    assert runs([0.5, 0.9, 0.9]) == []           # only 2 beats from the first strong V on
-    assert runs([0.5, 0.9, 0.5]) == []
-    proba[5:8] = [[0.5, 0, 0.5, 0, 0]] * 3        # weak in proba, strong in the p_v the VT rule is given
+    assert runs([0.9, 0.4, 0.9]) == [("VT", 3)]
+    assert runs([0.4, 0.9, 0.9]) == []           # only 2 beats from the first strong V on
+    assert runs([0.4, 0.9, 0.4]) == []
+    proba[5:8] = [[0.6, 0, 0.4, 0, 0]] * 3        # weak in proba, strong in the p_v the VT rule is given
     eps = detect_episodes(sample, lab, FS, proba=proba, classes=classes, af_model=None, p_v=np.full(len(lab), 0.9))
     assert [(e.rhythm, e.beats) for e in eps] == [("VT", 3)]
 
