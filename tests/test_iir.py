@@ -118,3 +118,16 @@ def test_median_filter_equals_scipy_ndimage(seed, n, size):
 
     x = np.random.default_rng(seed).integers(-50, 50, n).astype(np.float64)   # many ties
     np.testing.assert_array_equal(median_filter(x, size), ndimage.median_filter(x, size=size, mode="nearest"))
+
+
+def test_long_two_lead_filtering_in_threads_is_bit_equal_to_the_lead_loop():
+    """A long record's leads are filtered in one thread each: the very values of the one-lead-at-a-time loop."""
+    from ecgdl.iir_filter import sosfiltfilt_into
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((400_000, 2)).astype(np.float32)
+    sos = iir.butter(2, (0.5, 40.0), btype="bandpass", fs=360.0, output="sos")
+    threaded = sosfiltfilt_into(sos, x, np.empty(x.shape, np.float32), piece=60_000)   # n >= 4 pieces: threads
+    looped = np.stack([sosfiltfilt_into(sos, x[:, [j]], np.empty((len(x), 1), np.float32), piece=60_000)[:, 0]
+                       for j in range(2)], axis=1)                                      # one lead: no thread
+    assert np.array_equal(threaded, looped)
