@@ -129,12 +129,13 @@ def stale_tmp_files(folder: Path) -> list[Path]:
     files named exactly as it names them: a user's ``notes.tmp`` or a folder ``cache.tmp`` is never one."""
     stale = []
     for f in folder.glob("*.tmp"):
-        if is_atomic_tmp(f) and not _alive(int(_TMP_NAME.match(f.name)["pid"])):
+        if is_atomic_tmp(f) and not process_alive(int(_TMP_NAME.match(f.name)["pid"])):
             stale.append(f)
     return stale
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a pid we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -28,9 +28,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ecgdl.artifacts import atomic_write, stale_tmp_files
+from ecgdl.artifacts import atomic_write, process_alive, stale_tmp_files
 from ecgdl.run_folder import LOCK_NAME, OutFolderError, check_out_folder, locked as local_lock
-from ecgdl.storage import alive, display, filesystem, is_uri
+from ecgdl.storage import display, filesystem, is_uri
 
 #: pyarrow filesystems whose single PUT is atomic (see the module docstring).
 OBJECT_STORES = ("s3", "gcs", "abfs")
@@ -205,7 +205,7 @@ def _claim(folder: UriFolder) -> None:
         except ValueError:
             owner = {}
         pid = owner.get("pid") if isinstance(owner.get("pid"), int) else 0
-        if owner.get("host") != me["host"] or (pid > 0 and alive(pid)):
+        if owner.get("host") != me["host"] or (pid > 0 and process_alive(pid)):
             raise OutFolderError(
                 f"--out {display(folder.uri)}: a run on {owner.get('host')} (pid {owner.get('pid')}, started "
                 f"{owner.get('started')}) holds it; if that run is gone, delete {LOCK_NAME} there and run again")

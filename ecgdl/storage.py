@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ecgdl.artifacts import sha256_file
+from ecgdl.artifacts import process_alive, sha256_file
 from ecgdl.run_folder import files_digest, signal_files
 
 _SECRETS = ("access_key", "secret_key", "session_token")
@@ -201,18 +201,8 @@ def remove_dead_staging() -> int:
     n = 0
     for d in Path(tempfile.gettempdir()).glob(f"{_STAGE}*-*"):
         pid = d.name[len(_STAGE):].split("-", 1)[0]
-        if pid.isdigit() and not alive(int(pid)) and d.is_dir() and not d.is_symlink():
+        if pid.isdigit() and not process_alive(int(pid)) and d.is_dir() and not d.is_symlink():
             shutil.rmtree(d, ignore_errors=True)
             n += 1
     return n
 
-
-def alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
