@@ -247,7 +247,7 @@ def evaluation_table(model, blob) -> dict:
 
 
 def part_ds2(a, model, blob) -> dict:
-    from ecgdl.batch import reference_table
+    from ecgdl.run_table import reference_table
 
     src = database_dir("mitdb")
     out = {}

@@ -42,7 +42,7 @@ def _count(result, status: str) -> int:
 
 def print_score(result, cfg, *, as_json: bool = False) -> None:
     """The run on stdout: one line per record and the totals, or :func:`run_json`."""
-    from ecgdl.batch import reference_table
+    from ecgdl.run_table import reference_table
 
     if as_json:
         json.dump(run_json(result, cfg), sys.stdout, indent=1, default=str)
