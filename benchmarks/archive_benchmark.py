@@ -99,25 +99,6 @@ def run_engine(engine: str, archive: Path, out: Path, workers: int) -> dict:
             "worker_peak_rss_mib": workers_mem, "workers": result.workers}
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".ecgdl-score.lock"):  # lock: not output
-        data = f.read_bytes()
-        if f.name.endswith(".summary.json"):
-            s = json.loads(data)
-            s.pop("seconds", None)
-            data = json.dumps(s).encode()
-        elif f.name == "run.json":  # what this run did, with each record's wall time
-            log = json.loads(data)
-            data = json.dumps([{k: v for k, v in r.items() if k != "processing_s"} for r in log["records"]]).encode()
-        elif f.name == "summary.csv":
-            rows = [r.split(",") for r in data.decode().splitlines()]
-            drop = {j for j, c in enumerate(rows[0]) if c in ("seconds", "processing_s")}  # wall time
-            data = "\n".join(",".join(c for j, c in enumerate(r) if j not in drop) for r in rows).encode()
-        files[str(f.relative_to(out))] = data
-    return files
-
-
 def expected_answer(out: Path) -> list[str]:
     """The question answered straight from the per-record JSON files."""
     hits = []
@@ -173,7 +154,9 @@ def main(argv=None) -> int:
         print(engine, report["engines"][engine], flush=True)
     loc, ray = report["engines"]["local"], report["engines"]["ray"]
     report["ray_over_local_records_per_s"] = round(ray["records_per_s"] / loc["records_per_s"], 3)
-    a_files, b_files = _files(outs["local"]), _files(outs["ray"])
+    from ecgdl.run_folder import comparable_outputs
+
+    a_files, b_files = comparable_outputs(outs["local"]), comparable_outputs(outs["ray"])
     report["outputs_identical"] = sorted(a_files) == sorted(b_files) and all(a_files[k] == b_files[k] for k in a_files)
     report["files_compared"] = len(a_files)
     report["query"] = time_query(outs["ray"])

@@ -12,9 +12,7 @@ so medians of ``--repeats`` runs are quoted.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,15 +21,7 @@ sys.path.insert(0, str(ROOT))
 from ecgdl.episodes import score_episodes  # noqa: E402
 from ecgdl.infer import BeatClassifier, score_record  # noqa: E402
 from ecgdl.paths import database_dir  # noqa: E402
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from infer_benchmark import median_time  # noqa: E402  (benchmarks/ is on sys.path as the script's folder)
 
 
 def measure(path: Path, clf: BeatClassifier, repeats: int) -> dict:

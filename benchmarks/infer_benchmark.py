@@ -43,7 +43,8 @@ ECGDL = [str(_SCRIPT)] if _SCRIPT.is_file() else [sys.executable, "-m", "ecgdl.c
 BENCH_DIR = Path(os.environ.get("ECGDL_BENCH", Path.home() / ".cache" / "ecgdl" / "bench"))
 
 
-def _median_time(fn, repeats: int) -> float:
+def median_time(fn, repeats: int) -> float:
+    """Median wall seconds of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -148,7 +149,7 @@ def part_record(a) -> dict:
         runs = [_timed_command(score_cmd([rec], Path(tmp), a)) for _ in range(a.repeats)]
     clf = BeatClassifier(a.model, device="cpu")
     score_record(rec, clf)
-    inproc = _median_time(lambda: score_record(rec, clf), a.repeats)
+    inproc = median_time(lambda: score_record(rec, clf), a.repeats)
     wall = statistics.median(r[0] for r in runs)
     print(f"[record] `ecgdl score` of MIT-BIH {a.record} (30 min): {wall:.2f} s wall (median of {a.repeats}, "
           f"process start and imports included; peak RSS {max(r[1] for r in runs):.0f} MB); "

@@ -173,3 +173,26 @@ def resume_key(digest: str, options: dict) -> str:
     source, reference comparison, format), as a sha256 hex string."""
     blob = json.dumps({"input": digest, **options}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def comparable_outputs(out: Path) -> dict[str, bytes]:
+    """A finished run folder's files (relative name -> bytes) without what differs between two runs of the
+    same inputs: the lock file and the wall-time fields (``seconds`` of each summary JSON, ``processing_s`` of
+    ``run.json``'s records, the ``seconds``/``processing_s`` columns of ``summary.csv``). Two engines, or a run
+    and its resumed twin, must agree on every byte of what is left."""
+    files = {}
+    for f in sorted(p for p in Path(out).rglob("*") if p.is_file() and p.name != LOCK_NAME):
+        data = f.read_bytes()
+        if f.name.endswith(".summary.json"):
+            s = json.loads(data)
+            s.pop("seconds", None)
+            data = json.dumps(s).encode()
+        elif f.name == "run.json":  # what this run did, with each record's wall time
+            log = json.loads(data)
+            data = json.dumps([{k: v for k, v in r.items() if k != "processing_s"} for r in log["records"]]).encode()
+        elif f.name == "summary.csv":
+            rows = [r.split(",") for r in data.decode().splitlines()]
+            drop = {j for j, c in enumerate(rows[0]) if c in ("seconds", "processing_s")}
+            data = "\n".join(",".join(c for j, c in enumerate(r) if j not in drop) for r in rows).encode()
+        files[str(f.relative_to(out))] = data
+    return files

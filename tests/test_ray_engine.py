@@ -26,6 +26,8 @@ import pytest
 import s3_server
 from infer_fixtures import write_excerpt
 
+from ecgdl.run_folder import comparable_outputs
+
 ray = pytest.importorskip("ray", reason="ray not installed (pip install 'ecgdl[cluster]')")
 pytest.importorskip("duckdb", reason="duckdb not installed (pip install 'ecgdl[cluster]')")
 
@@ -160,26 +162,6 @@ def _score(paths, out: Path, *extra: str, model=None) -> subprocess.CompletedPro
     return subprocess.run(cmd, env=RAY_ENV, capture_output=True, text=True, timeout=600)
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    """Every output file's bytes; the per-record wall time (``seconds``) dropped from the two files holding it."""
-    files = {}
-    for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != ".ecgdl-score.lock"):  # lock: not output
-        data = f.read_bytes()
-        if f.name.endswith(".summary.json"):
-            s = json.loads(data)
-            s.pop("seconds", None)
-            data = json.dumps(s, indent=1).encode()
-        elif f.name == "run.json":  # what this run did, with each record's wall time
-            log = json.loads(data)
-            data = json.dumps([{k: v for k, v in r.items() if k != "processing_s"} for r in log["records"]]).encode()
-        elif f.name == "summary.csv":
-            lines = [line.split(",") for line in data.decode().splitlines()]
-            drop = {j for j, c in enumerate(lines[0]) if c in ("seconds", "processing_s")}  # wall time
-            data = "\n".join(",".join(c for j, c in enumerate(line) if j not in drop) for line in lines).encode()
-        files[str(f.relative_to(out))] = data
-    return files
-
-
 def _excerpts(tmp_path_factory, mitdb_dir, names, seconds: float) -> Path:
     folder = tmp_path_factory.mktemp("records")
     for r in names:
@@ -192,7 +174,7 @@ def _assert_same_as_local(records, tmp_path: Path, cluster: LocalCluster, *extra
     assert _score(records, local, *extra).returncode == 0
     run = _score(records, dist, "--engine", "ray", "--address", cluster.address, *extra)
     assert run.returncode == 0, run.stderr
-    a, b = _files(local), _files(dist)
+    a, b = comparable_outputs(local), comparable_outputs(dist)
     assert sorted(a) == sorted(b)
     assert [k for k in a if a[k] != b[k]] == []
 
