@@ -145,11 +145,20 @@ def intended_use(meta: dict) -> str:
     return str(text) if text else "The model's sidecar states no intended use: do not use for patient care."
 
 
-def ds2_metrics(meta: dict) -> dict[str, dict[str, float]]:
-    """Per-class test metrics from the sidecar (``{"V": ecgdl.metrics.class_metrics dict, ...}``), {} when absent."""
-    metrics = ds2_summary(meta)
+def ds2_metrics(meta: dict, adaptive: bool = False) -> dict[str, dict[str, float]]:
+    """Per-class test metrics from the sidecar (``{"V": ecgdl.metrics.class_metrics dict, ...}``), {} when absent.
+
+    adaptive: the figures of the patient-adaptive scoring (``metrics.ds2_adaptive``: DS2 through ``ecgdl score``
+    with the adaptive step), {} when the sidecar has none: an adapted record is never shown the inductive model's
+    figures as its own."""
+    metrics = ((meta.get("metrics") or {}).get("ds2_adaptive") or {}) if adaptive else ds2_summary(meta)
     per_class = metrics.get("per_class", metrics)
     return {c: v for c, v in per_class.items() if isinstance(v, dict)}
+
+
+def validated_metrics(result, meta: dict) -> dict[str, dict[str, float]]:
+    """:func:`ds2_metrics` of the way ``result`` was scored (adaptive step applied or not)."""
+    return ds2_metrics(meta, adaptive=bool((result.summary.get("adapt") or {}).get("applied")))
 
 
 def ds2_summary(meta: dict) -> dict:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ecgdl.clinical_report import ds2_metrics, intended_use, model_facts
+from ecgdl.clinical_report import intended_use, model_facts, validated_metrics
 from ecgdl.clock import format_duration, format_time
 from ecgdl.labels import AAMI_NAMES
 from ecgdl.metrics import percent
@@ -107,7 +107,7 @@ def _table(pdf, head: list[str], rows: list[list[str]], widths: tuple[float, ...
 def _summary(pdf, result, meta: dict) -> None:
     _heading(pdf, "Summary")
     s = result.summary
-    rel = class_reliability(result, ds2_metrics(meta))
+    rel = class_reliability(result, validated_metrics(result, meta))
     rows = []
     for c in result.classes:
         r = rel[c]

@@ -153,3 +153,18 @@ def test_rhythm_episodes_are_bands_on_the_overview_and_the_trend(scored233):
     assert len(names) == sum(b - a >= rec.duration_s / 40 for a, b, _, _ in bands)   # no "new text" names
     trend = hr_trend(result.sample, rec.fs, rec.duration_s)
     assert set(expected) <= {(sh.x0, sh.x1) for sh in trend_figure(trend, rec.duration_s, bands=bands).layout.shapes}
+
+
+def test_an_adapted_record_is_shown_the_adaptive_figures(mitdb_dir, scored233, clf):
+    """The class tiles and the PDF read the validated figures of the way the record was scored: the adaptive
+    step's DS2 figures for an adapted record (the inductive model's are not its own), the model's otherwise."""
+    from ecgdl.clinical_report import ds2_metrics, validated_metrics
+    from ecgdl.infer import score_record
+
+    adapted = score_record(mitdb_dir / "233", clf)  # the default: adaptive step on
+    assert adapted.summary["adapt"]["applied"] and not scored233.summary["adapt"]["applied"]
+    adaptive = clf.meta["metrics"]["ds2_adaptive"]["per_class"]
+    assert validated_metrics(adapted, clf.meta) == adaptive
+    assert class_reliability(adapted, validated_metrics(adapted, clf.meta))["F"].se == adaptive["F"]["se"]
+    assert validated_metrics(scored233, clf.meta) == ds2_metrics(clf.meta) != adaptive
+    assert ds2_metrics({"metrics": {"ds2": clf.meta["metrics"]["ds2"]}}, adaptive=True) == {}   # none: not validated

@@ -16,7 +16,7 @@ import streamlit as st
 from ecgdl import view
 from ecgdl.app import corrections_ui, panels, review_ui
 from ecgdl.app.ecg_figures import overview_figure, strip_figure
-from ecgdl.clinical_report import ds2_metrics, intended_use
+from ecgdl.clinical_report import intended_use, validated_metrics
 from ecgdl.clock import format_duration, format_time
 from ecgdl.io import RecordError
 from ecgdl.metrics import percent
@@ -217,7 +217,7 @@ def header_ui(result, clf) -> None:
     tiles = [_tile("Beats", f"{s['beats']:,}", "all classes", key="beats"),
              _tile("Mean heart rate", "—" if hr["mean_bpm"] is None else f"{hr['mean_bpm']:.0f} bpm",
                    "over the usable signal", key="hr")]
-    rel = class_reliability(result, ds2_metrics(clf.meta))
+    rel = class_reliability(result, validated_metrics(result, clf.meta))
     for cls in result.classes:
         r = rel[cls]
         sub = f"{s['percent'].get(cls, 0):.1f}% · Se {percent(r.se, 0, '%')} +P {percent(r.ppv, 0, '%')} · conf " + \
