@@ -131,3 +131,26 @@ def test_long_two_lead_filtering_in_threads_is_bit_equal_to_the_lead_loop():
     looped = np.stack([sosfiltfilt_into(sos, x[:, [j]], np.empty((len(x), 1), np.float32), piece=60_000)[:, 0]
                        for j in range(2)], axis=1)                                      # one lead: no thread
     assert np.array_equal(threaded, looped)
+
+
+@pytest.mark.parametrize("n", [1, 2, 31, 32, 33, 64, 65, 1000])
+def test_sosfilt_block_edges_equal_scipy(n):
+    """The causal filter works on blocks of 32 samples: inputs shorter than, equal to and just past a block."""
+    sos = sps.butter(3, (5.0, 20.0), btype="bandpass", fs=360.0, output="sos")
+    x = _signal(n, n, 2).T                                   # (2, n): filtered along axis 1
+    zi = sps.sosfilt_zi(sos)[:, None, :] * x[None, :, :1] + 0.3
+    y, zf = iir.sosfilt(sos, x, axis=1, zi=zi)
+    ry, rzf = sps.sosfilt(sos, x, axis=1, zi=zi)
+    np.testing.assert_allclose(y, ry, rtol=0, atol=1e-12 * np.abs(x).max())
+    np.testing.assert_allclose(zf, rzf, rtol=0, atol=1e-12 * np.abs(x).max())
+
+
+def test_sosfilt_slow_pole_long_input_stays_near_float64_rounding():
+    """The hardest case of the pipeline's rates: a 0.5-Hz high-pass at 500 Hz (poles nearest 1) over 400,000 samples."""
+    sos = sps.butter(2, 0.5, btype="highpass", fs=500.0, output="sos")
+    x = _signal(5, 400_000, 1)[:, 0]
+    zi = sps.sosfilt_zi(sos) * x[0]
+    y, zf = iir.sosfilt(sos, x, zi=zi)
+    ry, rzf = sps.sosfilt(sos, x, zi=zi)
+    assert _rel(y, ry) < 1e-10
+    assert _rel(zf, rzf) < 1e-10
