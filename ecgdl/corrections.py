@@ -112,7 +112,11 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
     src = np.array([old.get(int(s), -1) for s in sample], np.int64)
     onehot = np.eye(len(classes), dtype=np.float32)[[classes.index(c) for c in label]] if len(label) else \
         np.zeros((0, len(classes)), np.float32)
-    proba = np.where(((src >= 0) & (label == model))[:, None], np.asarray(result.proba)[np.maximum(src, 0)], onehot)
+    kept = (src >= 0) & (label == model)                  # beats whose model output still stands
+    proba = np.where(kept[:, None], np.asarray(result.proba)[np.maximum(src, 0)], onehot)
+    p_ind = getattr(result, "p_v_inductive", None)        # the VT rule's pre-adaptation p(V), remapped the same way
+    if p_ind is not None and "V" in classes:
+        p_ind = np.where(kept, np.asarray(p_ind)[np.maximum(src, 0)], onehot[:, classes.index("V")])
     edge = None if result.edge is None else np.where(src >= 0, np.asarray(result.edge)[np.maximum(src, 0)], False)
     ref = None if result.ref_label is None else np.where(src >= 0, np.asarray(result.ref_label)[np.maximum(src, 0)], "")
     s = result.summary
@@ -130,10 +134,12 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
 
         episodes, part = score_episodes(sample, label, rec.fs, proba=proba, classes=classes,
                                         signal=np.asarray(result.conditioned)[:, 0], pauses=summary["pauses"],
-                                        vf=s.get("vf", ()), duration_s=rec.duration_s)
+                                        vf=s.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_ind)
         summary.update(part)
     fixed = dataclasses.replace(result, sample=sample, label=label, proba=proba, edge=edge, ref_label=ref,
                                 source_sample=source_sample, summary=summary)
+    if p_ind is not None:
+        fixed.p_v_inductive = p_ind
     if episodes is not None:
         fixed.episodes = episodes
     fixed.model_label = model                       # RecordResult is a plain (unfrozen) dataclass

@@ -20,8 +20,10 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
 * **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
   V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
-  ``vt_bridge``, S or F by default) between two strong ones; chosen on DS1 adaptive out-of-fold beat
-  outputs (``pipelines/episodes_rules_cv.py``, docs/episodes.md round 4); **IVR**: the same at <= 100 bpm.
+  ``vt_bridge``, S or F by default) between two strong ones; with the classifier's pre-adaptation p(V)
+  given (``p_v_ind``), a beat with ``p_v_ind >= vt_ind_pv`` (0.9) is a strong V beat whatever its adaptive
+  label; chosen on DS1 adaptive out-of-fold beat outputs (``pipelines/episodes_rules_cv.py``,
+  docs/episodes.md rounds 4-5); **IVR**: the same at <= 100 bpm.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -72,6 +74,7 @@ class EpisodeConfig:
     vt_bridge_beats: int = 1     # ... at most this many in a row
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
     vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
+    vt_ind_pv: float | None = 0.9   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)
@@ -132,20 +135,25 @@ def _runs_to_episodes(rhythm, mask, sample, fs, min_s: float, merge_s: float = 0
     return out
 
 
-def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig,
-                 p_v: np.ndarray | None = None) -> tuple[list[Episode], list[Episode]]:
+def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarray | None = None,
+                 p_v_ind: np.ndarray | None = None) -> tuple[list[Episode], list[Episode]]:
     """``(fast, slow)`` runs of >= ``run_min_beats`` ``cls`` beats (> / <= ``vt_min_bpm``).
 
     For ``V`` runs: a V beat is *strong* when its V probability ``p_v`` is >= ``vt_min_pv``; up to
     ``vt_bridge_beats`` consecutive beats between two strong V beats that are labelled V (weak) or
     one of ``vt_bridge`` are taken into the run (a wide-complex run with a beat the classifier
-    called S or F); a run needs >= ``vt_min_v`` strong V beats.
+    called S or F); a run needs >= ``vt_min_v`` strong V beats. With ``p_v_ind`` (the classifier's
+    p(V) before the adaptive step) and ``vt_ind_pv`` set, a beat with ``p_v_ind >= vt_ind_pv`` is a
+    strong V beat whatever its (adaptive) label.
     """
     fast, slow = [], []
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
     is_x = label == cls
     if cls == "V":
         strong = is_x & (p_v >= cfg.vt_min_pv) if p_v is not None else is_x
+        if p_v_ind is not None and cfg.vt_ind_pv is not None:
+            ind = np.asarray(p_v_ind) >= cfg.vt_ind_pv
+            strong, is_x = strong | ind, is_x | ind
         mask = bridged(strong, is_x | np.isin(label, list(cfg.vt_bridge)), cfg.vt_bridge_beats)
         need = cfg.vt_min_v
     else:
@@ -245,7 +253,8 @@ def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signa
 
 def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None, classes=AAMI_CLASSES,
                     signal: np.ndarray | None = None, pauses=(), vf=(), af_model="shipped",
-                    cfg: EpisodeConfig = EpisodeConfig(), p_v: np.ndarray | None = None) -> list[Episode]:
+                    cfg: EpisodeConfig = EpisodeConfig(), p_v: np.ndarray | None = None,
+                    p_v_ind: np.ndarray | None = None) -> list[Episode]:
     """Every episode of a scored record, sorted by start time (module docstring for the rules).
 
     sample: ``(n,)`` sorted R-peak samples at ``fs``; label: ``(n,)`` predicted class letters;
@@ -253,7 +262,8 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     lead for atrial activity; pauses: dicts or ``(start_s, end_s)`` from the detector's pause list;
     vf: ``(start_s, end_s)`` ventricular flutter/fibrillation stretches; af_model: ``"shipped"``
     (``ecgdl/shipped/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection);
-    p_v: ``(n,)`` V probabilities the VT rule reads (default: ``proba``'s V column).
+    p_v: ``(n,)`` V probabilities the VT rule reads (default: ``proba``'s V column); p_v_ind: ``(n,)``
+    the classifier's V probabilities before the adaptive step (read when ``cfg.vt_ind_pv`` is set).
     """
     sample = np.asarray(sample, np.int64)
     label = np.asarray(label).astype(str)
@@ -269,7 +279,7 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     af = _runs_to_episodes("AFIB", p_af >= thr, sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
     if p_v is None and proba is not None and "V" in classes:
         p_v = proba[:, list(classes).index("V")]
-    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v)
+    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind)
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
     ventricular = np.where(label == "F", "V", label)  # fusion beats count as ventricular in patterns
@@ -335,16 +345,18 @@ def episode_summary(episodes: list[Episode], duration_s: float | None, cfg: Epis
 
 
 def score_episodes(sample, label, fs: float, *, proba=None, classes=AAMI_CLASSES, signal=None, pauses=(), vf=(),
-                   duration_s: float | None = None, cfg: EpisodeConfig = EpisodeConfig()) -> tuple[list[Episode], dict]:
+                   duration_s: float | None = None, cfg: EpisodeConfig = EpisodeConfig(),
+                   p_v_ind: np.ndarray | None = None) -> tuple[list[Episode], dict]:
     """The ``episodes`` step of ``ecgdl.infer.score_record``: ``(episodes, summary part)``.
 
     The summary part holds ``"episodes"`` (:func:`episode_summary`) and ``"hrv"`` (``ecgdl.hrv.hrv``
-    over N-N intervals outside the :data:`NOT_SINUS` episodes).
+    over N-N intervals outside the :data:`NOT_SINUS` episodes). p_v_ind: the classifier's p(V) before
+    the adaptive step (:func:`detect_episodes`).
     """
     from ecgdl.hrv import hrv
 
     eps = detect_episodes(sample, label, fs, proba=proba, classes=classes, signal=signal, pauses=pauses, vf=vf,
-                          cfg=cfg)
+                          cfg=cfg, p_v_ind=p_v_ind)
     from ecgdl.af import af_model_info
 
     not_sinus = _cover([e for e in eps if e.rhythm in NOT_SINUS], len(sample))

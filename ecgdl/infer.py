@@ -165,6 +165,7 @@ class RecordResult:
     ref_label: np.ndarray | None = None  # reference class letter of each beat ("" when unmatched)
     cluster: np.ndarray | None = None  # morphology cluster id of each beat (ecgdl.adapt), None when not adapted
     episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
+    p_v_inductive: np.ndarray | None = None  # the classifier's p(V) before the adapt step (VT rule), None when not adapted
 
     def episodes_csv(self) -> str:
         """The ``<record>.episodes.csv`` text (``ecgdl.episodes.CSV_COLUMNS``, seconds from the record's start)."""
@@ -237,8 +238,9 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     raw = model_leads(rec)
     conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
-    proba, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
-    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, proba, rec.name, adapt)  # adapt
+    inductive, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
+    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt)  # adapt
+    p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
@@ -247,13 +249,13 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                              beat_source="reference" if use_reference else "detected", edge_beats=int(edge.sum()))
     episodes, part = score_episodes(peaks, label, rec.fs, proba=proba, classes=clf.classes,           # episodes
                                     signal=conditioned[:, 0], pauses=summary["pauses"],
-                                    vf=summary.get("vf", ()), duration_s=rec.duration_s)
+                                    vf=summary.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_v_ind)
     summary.update(part)
     summary["adapt"] = adapt_info(clf, cluster)
     summary["lead_choice"] = lead_choice.to_dict(rec.leads)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
-                        ref_label=ref_label, episodes=episodes, cluster=cluster)
+                        ref_label=ref_label, episodes=episodes, cluster=cluster, p_v_inductive=p_v_ind)
 
 
 def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,

@@ -296,13 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results: dict) -> None:
+def ship(best: str, tabs: list[dict], fcfg: AFFeatureConfig, steps: int, results: dict,
+         chosen_by: str = "DS1 patient-grouped CV, AFIB duration F1") -> None:
     """Refit ``best`` on all of DS1 and write ``ecgdl/shipped/episodes_af.json`` (+ ``.onnx``)."""
     from dataclasses import asdict
 
     from ecgdl.artifacts import sha256_file
 
-    meta = {"trained_on": list(DS1), "cv": results, "chosen_by": "DS1 patient-grouped CV, AFIB duration F1"}
+    meta = {"trained_on": list(DS1), "cv": results, "chosen_by": chosen_by}
     thr = results[best]["threshold"]
     if best == "classical":
         lr = fit_logistic(tabs, fcfg)

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from episodes_cv import THRESHOLDS, af_duration, fit_logistic, make_folds, out_of_fold_beats, record_table  # noqa: E402
+from episodes_cv import (THRESHOLDS, af_duration, fit_logistic, make_folds, out_of_fold_beats,  # noqa: E402
+                         record_table, ship)
 
 from ecgdl.af import AFFeatureConfig, af_features  # noqa: E402
 from ecgdl.metrics import percent  # noqa: E402
@@ -41,6 +42,10 @@ from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
 SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "eval_episodes.py"
 #: (vt_min_pv, vt_bridge labels, vt_bridge_beats) tried; bridge_beats 0 = every run beat strong.
 VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
+#: ``--union`` (round 5): (vt_ind_pv, vt_min_pv, vt_bridge, vt_bridge_beats); the VT rule reads the adaptive
+#: label and p(V) and, beside them, the inductive p(V) of ``--pv-oof`` (``EpisodeConfig.vt_ind_pv``).
+UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
+              for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
 
 class _Fixed:
@@ -54,11 +59,12 @@ class _Fixed:
 
 
 def write(tab: dict, p_af: np.ndarray, folder: Path, rec: str, cfg: EpisodeConfig,
-          p_v: np.ndarray | None = None) -> None:
-    """Episode CSV of one record under ``cfg`` with AF probabilities ``p_af`` (``p_v``: the VT rule's p(V))."""
+          p_v: np.ndarray | None = None, p_v_ind: np.ndarray | None = None) -> None:
+    """Episode CSV of one record under ``cfg`` with AF probabilities ``p_af`` (``p_v``: the VT rule's p(V),
+    ``p_v_ind``: the inductive p(V) read by ``cfg.vt_ind_pv``)."""
     eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), proba=tab["proba"], signal=tab["sig"],
                           pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
-                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg, p_v=p_v)
+                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg, p_v=p_v, p_v_ind=p_v_ind)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{rec}.episodes.csv").write_text(episodes_csv(eps))
 
@@ -75,8 +81,10 @@ def f1(se, ppv) -> float:
     return 2 * se * ppv / (se + ppv) if se and ppv else 0.0
 
 
-def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None) -> dict:
-    """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from there)."""
+def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
+             union: bool = False) -> dict:
+    """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
+    there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
         if pv_oof is not None:
             t["pv_other"] = out_of_fold_beats(t, np.load(pv_oof / f"{r}.npz"), classes)[1][:, list(classes).index("V")]
@@ -93,6 +101,9 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
             write(tabs[r], p_af[r], run / f"af_t{thr:g}", r, cfg)
         out["af"][str(thr)] = af_duration(run / f"af_t{thr:g}", tabs)
         print(oof.name, "AF", thr, {k: round(v, 3) for k, v in out["af"][str(thr)].items()}, flush=True)
+    if union:
+        out["vt"] = union_grid(tabs, p_af, run)
+        return out
     for (pv, br, nb), other in [(g, o) for o in ((False, True) if pv_oof else (False,)) for g in VT_GRID]:
         cfg = replace(EpisodeConfig(), vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb)
         key = ("ind_" if other else "") + f"pv{pv:g}_br{br or '-'}{nb}"
@@ -104,14 +115,34 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     return out
 
 
+def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """VT episode counts of every rule of :data:`UNION_GRID` (keys ``u<t>_pv<pv>_br<bridge><beats>``)."""
+    out = {}
+    for t, pv, br, nb in UNION_GRID:
+        cfg = replace(EpisodeConfig(), vt_ind_pv=t, vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb)
+        key = f"u{'-' if t is None else f'{t:g}'}_pv{pv:g}_br{br or '-'}{nb}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
+        v = out[key] = score(run / f"vt_{key}", "VT")["VT"]
+        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--oof", type=Path, required=True, help="pipelines/cv.py output root (holds s<seed>/)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--pv-oof", type=Path, default=None,
                    help="second output root (s<seed>/) whose p(V) the VT rule reads in a second grid (keys ind_...)")
+    p.add_argument("--union", action="store_true",
+                   help="round 5: the VT rule reads the --pv-oof p(V) beside the labels (UNION_GRID)")
+    p.add_argument("--ship-af", action="store_true",
+                   help="no grid: refit the classical AF scorer on all DS1 beats of --oof s<first seed> at the AF "
+                        "threshold runs/<name>/grid.json chose, and ship it (ecgdl/shipped/episodes_af.json)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
+    if a.union and a.pv_oof is None:
+        p.error("--union needs --pv-oof (the inductive outputs)")
     import torch
 
     from ecgdl.infer import BeatClassifier
@@ -120,13 +151,34 @@ def main(argv: list[str] | None = None) -> int:
     assert_no_test_records(DS1)
     fcfg, clf = AFFeatureConfig(), BeatClassifier(device="cpu")
     run = runs_dir() / a.name
+    if a.ship_af:
+        return ship_af(run, a.oof / f"s{a.seeds[0]}", clf, fcfg)
     res = {}
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None)
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union)
     (run / "grid.json").write_text(json.dumps(res, indent=1, default=float))
     print(summary(res))
+    return 0
+
+
+def ship_af(run: Path, oof: Path, clf, fcfg: AFFeatureConfig) -> int:
+    """Refit the classical AF scorer on all 22 DS1 records' out-of-fold beats of ``oof`` at the threshold
+    chosen by ``run/grid.json`` (largest mean AFIB duration F1) and ship it."""
+    res = json.loads((run / "grid.json").read_text())
+    seeds = list(res)
+    mean = {t: {k: float(np.mean([res[s]["af"][t][k] for s in seeds])) for k in res[seeds[0]]["af"][t]}
+            for t in res[seeds[0]]["af"]}
+    thr = max(mean, key=lambda t: mean[t]["f1"])
+    tabs = {r: record_table(r, clf, fcfg) for r in DS1}
+    for r, t in tabs.items():
+        t["label"], t["proba"] = out_of_fold_beats(t, np.load(oof / f"{r}.npz"), clf.classes)
+        t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
+    results = {"classical": {**mean[thr], "threshold": float(thr), "sweep": mean, "seeds": seeds}}
+    ship("classical", list(tabs.values()), fcfg, 0, results,
+         chosen_by=f"DS1 patient-grouped CV on adaptive out-of-fold beats ({run.name}, seeds {' '.join(seeds)}), "
+                   f"AFIB duration F1; weights fitted on {oof}")
     return 0
 
 

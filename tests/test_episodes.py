@@ -139,6 +139,24 @@ def test_weak_v_beats_do_not_make_a_run():
     assert [(e.rhythm, e.beats) for e in eps] == [("VT", 3)]
 
 
+def test_inductive_p_v_joins_a_run_the_adaptive_labels_split():
+    """With ``vt_ind_pv`` set, a beat whose pre-adaptation p(V) reaches it is a strong V beat whatever its label."""
+    lab = np.array(list("NNNNNVNVNNNNN"))                  # the adaptive step relabelled the middle beat N
+    rr = np.full(13, 0.8)
+    rr[6:8] = 0.4                                          # beats 5-7 at 150 bpm
+    sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
+    p_ind = np.where(np.arange(13) == 6, 0.95, 0.0)
+    p_ind[[5, 7]] = 0.9
+
+    def runs(cfg, p=p_ind):
+        return [(e.rhythm, e.beats) for e in detect_episodes(sample, lab, FS, af_model=None, cfg=cfg, p_v_ind=p)]
+
+    assert runs(EpisodeConfig(vt_ind_pv=None)) == []                    # off: the labels only
+    assert runs(EpisodeConfig(vt_ind_pv=0.9)) == [("VT", 3)]
+    assert runs(EpisodeConfig(vt_ind_pv=0.96)) == []                    # 0.95 < 0.96: the N beat stays N
+    assert runs(EpisodeConfig(vt_ind_pv=0.9), None) == []               # no inductive p(V) given: labels only
+
+
 def test_af_features_do_not_read_s_labels():
     """AF evidence is the same whatever the classifier calls S or N (the adaptive step moves AF beats to S)."""
     from ecgdl.af import af_features
@@ -231,3 +249,24 @@ def test_record_207_ventricular_flutter_is_found(mitdb_dir):
     overlap = sum(max(0.0, min(b, d) - max(a, c)) for a, b in ref for c, d in vfl)
     assert ref and overlap / sum(b - a for a, b in ref) > 0.8      # duration Se (measured: 91.9 %)
     assert overlap / sum(d - c for c, d in vfl) > 0.8              # duration +P (measured: 95.2 %)
+
+
+def test_record_203_vt_run_the_adaptive_step_relabels_is_still_found(mitdb_dir):
+    """DS1 record 203: the adaptive step calls the beats of the reference ``(VT`` run at 303.6-307.5 s N
+    (p(V) ~0.01); the classifier alone gives them p(V) >= 0.9, and the VT rule (``vt_ind_pv``) still finds it."""
+    from ecgdl.infer import BeatClassifier, score_record
+
+    res = score_record(mitdb_dir / "203", BeatClassifier(device="cpu"), compare=False)
+    assert res.summary["adapt"]["applied"] and res.p_v_inductive is not None
+
+    def vt_over(eps, a=303.59, b=307.53):
+        return [e for e in eps if e.rhythm == "VT" and e.start_s < b and e.end_s > a]
+
+    found = vt_over(res.episodes)
+    assert found, "the reference VT run at 303.6 s was not found"
+    run = slice(found[0].first_beat, found[0].last_beat + 1)
+    assert (res.label[run] == "N").sum() >= 3 and (res.p_v_inductive[run] >= 0.9).all()
+    labels_only = detect_episodes(res.sample, res.label, res.record.fs, proba=res.proba, classes=res.classes,
+                                  signal=res.conditioned[:, 0], pauses=res.summary["pauses"],
+                                  vf=res.summary.get("vf", ()), cfg=EpisodeConfig(vt_ind_pv=None))
+    assert not vt_over(labels_only)                   # the adaptive labels alone lose it
