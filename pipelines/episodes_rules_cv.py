@@ -44,6 +44,7 @@ SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "ev
 VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
 #: ``--union`` (round 5): (vt_ind_pv, vt_min_pv, vt_bridge, vt_bridge_beats); the VT rule reads the adaptive
 #: label and p(V) and, beside them, the inductive p(V) of ``--pv-oof`` (``EpisodeConfig.vt_ind_pv``).
+RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
               for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
@@ -82,7 +83,7 @@ def f1(se, ppv) -> float:
 
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
-             union: bool = False) -> dict:
+             union: bool = False, final: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -94,6 +95,8 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     for test in make_folds(DS1, 5):
         lr = fit_logistic([tabs[r] for r in DS1 if r not in test], fcfg)
         p_af.update({r: lr.predict(tabs[r]["feats"]) for r in test})
+    if final:
+        return {"final": final_figures(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
         cfg = replace(EpisodeConfig(), af_threshold=thr)
@@ -113,6 +116,17 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         v = out["vt"][key]
         print(oof.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
     return out
+
+
+def final_figures(tabs: dict, p_af: dict, run: Path) -> dict:
+    """Every rhythm of the shared scorer under the shipped rules (``EpisodeConfig()``) at the shipped AF threshold,
+    the AF scorer refitted per fold (the DS1 CV figures beside a DS2 run); episodes in ``run/final``."""
+    from ecgdl.af import load_af_model
+
+    cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold))
+    for r in DS1:
+        write(tabs[r], p_af[r], run / "final", r, cfg, p_v_ind=tabs[r].get("pv_other"))
+    return score(run / "final", ",".join(RHYTHMS_SCORED))
 
 
 def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
@@ -139,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ship-af", action="store_true",
                    help="no grid: refit the classical AF scorer on all DS1 beats of --oof s<first seed> at the AF "
                         "threshold runs/<name>/grid.json chose, and ship it (ecgdl/shipped/episodes_af.json)")
+    p.add_argument("--final", action="store_true",
+                   help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
     if a.union and a.pv_oof is None:
@@ -157,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union)
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final)
+    if a.final:
+        (run / "final.json").write_text(json.dumps(res, indent=1, default=float))
+        print(final_table(res))
+        return 0
     (run / "grid.json").write_text(json.dumps(res, indent=1, default=float))
     print(summary(res))
     return 0
@@ -180,6 +200,22 @@ def ship_af(run: Path, oof: Path, clf, fcfg: AFFeatureConfig) -> int:
          chosen_by=f"DS1 patient-grouped CV on adaptive out-of-fold beats ({run.name}, seeds {' '.join(seeds)}), "
                    f"AFIB duration F1; weights fitted on {oof}")
     return 0
+
+
+def final_table(res: dict) -> str:
+    """Markdown: per rhythm, the mean over seeds of the shared scorer's figures (``--final``)."""
+    seeds = list(res)
+    keys = ("ref_s", "det_s", "dur_se", "dur_ppv", "ep_se", "ep_ppv", "ref_n", "det_n")
+    lines = ["| DS1 CV (mean of seeds) | ref min | det min | dur Se | dur +P | ep Se | ep +P | ref ep | det ep |",
+             "|---" * (len(keys) + 1) + "|"]
+    for rh in RHYTHMS_SCORED:
+        vals = [[res[s]["final"][rh].get(k) for s in seeds] for k in keys]
+        cells = ["-" if any(v is None for v in vs) else
+                 percent(float(np.mean(vs))) if k in ("dur_se", "dur_ppv", "ep_se", "ep_ppv") else
+                 f"{np.mean(vs) / 60:.1f}" if k.endswith("_s") else f"{np.mean(vs):.1f}"
+                 for k, vs in zip(keys, vals)]
+        lines.append(f"| {rh} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def summary(res: dict) -> str:
