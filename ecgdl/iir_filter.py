@@ -35,7 +35,8 @@ __all__ = ["filtfilt", "lfilter_zi", "sosfilt", "sosfilt_zi", "sosfiltfilt", "so
 _DIRECT = 1 << 18           # n * L at or under which np.convolve is used instead of FFT overlap-add
 _BATCH = 1 << 22            # samples per overlap-add batch (bounds the FFT's working memory)
 _BLOCK = 32                 # samples per block of the causal filter's state-space form
-_ONE_THREAD = 1 << 18       # m * n * k of a product under which OpenBLAS keeps to one thread
+_ONE_THREAD = 1 << 18       # m * n * k of a product under which OpenBLAS keeps to one thread (its threads
+                            # cost up to 20x the product itself on a loaded machine)
 
 
 def sosfilt(sos, x, axis: int = -1, zi=None):
@@ -59,19 +60,20 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     n = x.shape[axis]
     xm = np.moveaxis(x, axis, -1)
     lead_shape = xm.shape[:-1]
-    x2 = np.asarray(xm.reshape(-1, n), np.float64)          # read only: no copy when already float64
+    x2 = np.asarray(xm.reshape(-1, n), dtype)               # read only: a view when already float32/64
     s = sos.shape[0]
     model = _block_model(sos.astype(dtype).astype(np.float64).tobytes(), s)
+    y = np.empty(x2.shape, dtype)
     if zi is None:
-        y, _ = _block_filter(x2, np.zeros((x2.shape[0], 2 * s)), model)
-        return np.moveaxis(y.astype(dtype, copy=False).reshape(lead_shape + (n,)), -1, axis)
+        _block_filter(x2, np.zeros((x2.shape[0], 2 * s)), model, y)
+        return np.moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
     want = (s,) + x.shape[:axis] + (2,) + x.shape[axis + 1:]
     zi = np.asarray(zi, dtype=dtype)
     if zi.shape != want:
         raise ValueError(f"zi must have shape {want} for x of shape {x.shape} and axis {axis}, got {zi.shape}")
     z = np.moveaxis(zi, axis + 1, -1).reshape(s, -1, 2).astype(np.float64)        # (S, C, 2)
-    y, zf = _block_filter(x2, z.transpose(1, 0, 2).reshape(-1, 2 * s), model)     # states (C, 2 S)
-    y = np.moveaxis(y.astype(dtype, copy=False).reshape(lead_shape + (n,)), -1, axis)
+    zf = _block_filter(x2, z.transpose(1, 0, 2).reshape(-1, 2 * s), model, y)     # states (C, 2 S)
+    y = np.moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
     zf = zf.reshape(-1, s, 2).transpose(1, 0, 2)                                    # (S, C, 2)
     zf = np.moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
     return y, zf
@@ -324,44 +326,47 @@ def _block_model(sos_bytes: bytes, n_sections: int) -> _BlockModel:
     return _BlockModel(step, (power[:B] @ b)[::-1].copy(), power, scan)
 
 
-def _block_filter(x2: np.ndarray, z0: np.ndarray, m: _BlockModel) -> tuple[np.ndarray, np.ndarray]:
-    """Causal filtering of ``x2`` ``(C, n)`` (float64) from the states ``z0`` ``(C, 2 S)``: ``(y, zf)``.
+def _block_filter(x2: np.ndarray, z0: np.ndarray, m: _BlockModel, out: np.ndarray) -> np.ndarray:
+    """Causal filtering of ``x2`` ``(C, n)`` into ``out`` (same shape, float32 or float64) from the
+    states ``z0`` ``(C, 2 S)``; returns the final states ``(C, 2 S)``. The work is float64 throughout.
 
     The samples are cut into blocks of ``B``; each block's final state from its inputs alone is one
     product, the states at every block start follow by a doubling scan (``log2`` of the blocks steps,
-    stopped where ``A**(B d)`` is nil), and each block's output is one product of [inputs | start state].
+    stopped where ``A**(B d)`` is nil), and each block's output is one product of [inputs | start state],
+    taken a cache-sized slice of blocks at a time (no full-length float64 copy of the input or output).
     """
     c, n = x2.shape
     B, k = m.step.shape[1], z0.shape[1]
     nb, r = divmod(n, B)
-    y, zf = np.empty((c, n)), np.empty((c, k))
+    zf = np.empty((c, k))
+    rows_e, rows_y = max(1, _ONE_THREAD // (B * k)), max(1, _ONE_THREAD // ((B + k) * B))
+    work, y = np.empty((min(nb, rows_y), B + k)), np.empty((min(nb, rows_y), B))
     for ch in range(c):
-        rows = np.empty((nb, B + k))
-        rows[:, :B] = x2[ch, : nb * B].reshape(nb, B)
+        xb = x2[ch, : nb * B].reshape(nb, B)
         start = np.empty((nb + 1, k))
         start[0] = z0[ch]
-        _matmul(rows[:, :B], m.into, start[1:])
+        for i in range(0, nb, rows_e):
+            j = min(nb, i + rows_e)
+            np.matmul(np.asarray(xb[i:j], np.float64), m.into, out=start[1 + i: 1 + j])
         d = 1
         for p in m.scan:                               # start[i] = sum_j A**(B (i - j)) start[j]
             if d > nb:
                 break
             start[d:] += start[:-d] @ p
             d *= 2
-        rows[:, B:] = start[:nb]
-        _matmul(rows, m.step, y[ch, : nb * B].reshape(nb, B))
-        s, tail = start[nb], x2[ch, nb * B:]
-        y[ch, nb * B:] = s @ m.step[B:, :r] + tail @ m.step[:r, :r]
+        ob = out[ch, : nb * B].reshape(nb, B)
+        for i in range(0, nb, rows_y):
+            j = min(nb, i + rows_y)
+            w = work[: j - i]
+            w[:, :B], w[:, B:] = xb[i:j], start[i:j]
+            if ob.dtype == np.float64:
+                np.matmul(w, m.step, out=ob[i:j])
+            else:
+                ob[i:j] = np.matmul(w, m.step, out=y[: j - i])
+        s, tail = start[nb], np.asarray(x2[ch, nb * B:], np.float64)
+        out[ch, nb * B:] = s @ m.step[B:, :r] + tail @ m.step[:r, :r]
         zf[ch] = s @ m.power[r].T + tail @ m.into[B - r:]
-    return y, zf
-
-
-def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out[:] = a @ b`` in row slices small enough that BLAS keeps to one thread (OpenBLAS's threads,
-    on a loaded machine, cost up to 20x the product itself)."""
-    rows = max(1, _ONE_THREAD // (a.shape[1] * b.shape[1]))
-    for i in range(0, a.shape[0], rows):
-        np.matmul(a[i: i + rows], b, out=out[i: i + rows])
-    return out
+    return zf
 
 
 def _causal_conv(x2: np.ndarray, h: np.ndarray) -> np.ndarray:
