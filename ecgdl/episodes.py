@@ -85,6 +85,7 @@ class EpisodeConfig:
     rate_beats: int = 16
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
+    sbr_mean_bpm: float | None = None  # also SBR: mean rate (pauses counted) below this; None: off
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
     p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
@@ -184,8 +185,9 @@ def bridged(is_x: np.ndarray, may: np.ndarray, gap: int) -> np.ndarray:
     return out
 
 
-def local_rate(sample, label, fs, beats: int) -> np.ndarray:
-    """``(n,)`` bpm: 60 / median of the ``beats`` RR intervals centred on each beat (V-adjacent RR left out)."""
+def local_rate(sample, label, fs, beats: int, mean: bool = False) -> np.ndarray:
+    """``(n,)`` bpm: 60 / median (``mean``: mean, pauses weigh in) of the ``beats`` RR intervals centred on
+    each beat (V-adjacent RR left out)."""
     from ecgdl.af import windowed_nanmedian
 
     n = len(sample)
@@ -193,7 +195,14 @@ def local_rate(sample, label, fs, beats: int) -> np.ndarray:
     rr = np.r_[rr[:1], rr] if n > 1 else np.ones(n)
     is_v = label == "V"
     rr = np.where(is_v | np.r_[False, is_v[:-1]], np.nan, rr)
-    return 60.0 / windowed_nanmedian(rr, beats)
+    if not mean:
+        return 60.0 / windowed_nanmedian(rr, beats)
+    pad = beats // 2                                  # the window of windowed_nanmedian: [i - w//2, i + w//2)
+    ok = np.pad(~np.isnan(rr), (pad, beats - pad - 1)).astype(np.float64)
+    val = np.pad(np.nan_to_num(rr), (pad, beats - pad - 1))
+    k = np.ones(beats)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 60.0 * np.convolve(ok, k, "valid") / np.convolve(val, k, "valid")
 
 
 def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
@@ -229,8 +238,10 @@ def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeCon
     p = feats[:, FEATURE_NAMES.index("p_corr")] if feats is not None else np.full(len(sample), np.nan)
     irr = feats[:, FEATURE_NAMES.index("nrmssd")] if feats is not None else np.full(len(sample), np.nan)
     free = ~covered
-    out = _runs_to_episodes("SBR", free & (hr < cfg.sbr_bpm) & ~(p < cfg.p_present), sample, fs, cfg.rate_min_s,
-                            score=None)
+    slow = hr < cfg.sbr_bpm
+    if cfg.sbr_mean_bpm is not None:
+        slow |= local_rate(sample, label, fs, cfg.rate_beats, mean=True) < cfg.sbr_mean_bpm
+    out = _runs_to_episodes("SBR", free & slow & ~(p < cfg.p_present), sample, fs, cfg.rate_min_s, score=None)
     out += _runs_to_episodes("BRADY", hr < cfg.brady_bpm, sample, fs, cfg.rate_min_s)
     out += _runs_to_episodes("TACHY", free & (hr > cfg.tachy_bpm), sample, fs, cfg.rate_min_s)
     nod = free & (p < cfg.p_absent) & (irr < cfg.nod_max_nrmssd) & (label == "N") & (hr >= 40) & (hr <= 100)

@@ -44,6 +44,7 @@ SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "ev
 VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
 #: ``--union`` (round 5): (vt_ind_pv, vt_min_pv, vt_bridge, vt_bridge_beats); the VT rule reads the adaptive
 #: label and p(V) and, beside them, the inductive p(V) of ``--pv-oof`` (``EpisodeConfig.vt_ind_pv``).
+SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
               for br, nb in (("SF", 1), ("", 1), ("", 0))]
@@ -83,7 +84,7 @@ def f1(se, ppv) -> float:
 
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
-             union: bool = False, final: bool = False) -> dict:
+             union: bool = False, final: bool = False, sbr: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -97,6 +98,8 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         p_af.update({r: lr.predict(tabs[r]["feats"]) for r in test})
     if final:
         return {"final": final_figures(tabs, p_af, run)}
+    if sbr:
+        return {"sbr": sbr_grid(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
         cfg = replace(EpisodeConfig(), af_threshold=thr)
@@ -129,6 +132,21 @@ def final_figures(tabs: dict, p_af: dict, run: Path) -> dict:
     return score(run / "final", ",".join(RHYTHMS_SCORED))
 
 
+def sbr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """SBR counts (shared scorer) of the shipped rules with ``sbr_mean_bpm`` off and at each of :data:`SBR_GRID`."""
+    from ecgdl.af import load_af_model
+
+    out = {}
+    for x in (None, *SBR_GRID):
+        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), sbr_mean_bpm=x)
+        key = f"sbr_mean{'-' if x is None else f'{x:g}'}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / key, r, cfg, p_v_ind=tabs[r].get("pv_other"))
+        v = out[key] = score(run / key, "SBR")["SBR"]
+        print(run.name, key, round(v["det_s"] / 60, 2), v["det_n"], flush=True)
+    return out
+
+
 def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every rule of :data:`UNION_GRID` (keys ``u<t>_pv<pv>_br<bridge><beats>``)."""
     out = {}
@@ -155,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                         "threshold runs/<name>/grid.json chose, and ship it (ecgdl/shipped/episodes_af.json)")
     p.add_argument("--final", action="store_true",
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
+    p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
     if a.union and a.pv_oof is None:
@@ -173,10 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final)
-    if a.final:
-        (run / "final.json").write_text(json.dumps(res, indent=1, default=float))
-        print(final_table(res))
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr)
+    if a.final or a.sbr:
+        (run / ("final.json" if a.final else "sbr.json")).write_text(json.dumps(res, indent=1, default=float))
+        print(final_table(res) if a.final else json.dumps({s: {k: round(v["det_s"] / 60, 2) for k, v in r["sbr"].items()}
+                                                          for s, r in res.items()}))
         return 0
     (run / "grid.json").write_text(json.dumps(res, indent=1, default=float))
     print(summary(res))
