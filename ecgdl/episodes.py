@@ -16,7 +16,8 @@ Stable API (the viewer, the batch and the report use these; documented in ``docs
 Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 
 * **AFIB**: per-beat AF probability (``ecgdl.af``: RR irregularity + absent P waves) >= the AF
-  model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it);
+  model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it), held down to
+  ``af_hold`` (hysteresis: a run >= ``af_hold`` that reaches the threshold is AF end to end);
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
 * **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
   V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
@@ -32,8 +33,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
   >= ``bii_min_beats`` beats (2:1 conduction); it lasts while RR stays at that ratio or within
   ``bii_tolerance`` of the block's first RR intervals; blocks shorter than ``bii_min_s`` dropped.
-* **SBR**: rate < 50 bpm with P waves (the clinical 60 bpm flags 79 min of DS1 that MIT-BIH's
-  annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
+* **SBR**: rate < 50 bpm, or mean rate (pauses counted) < ``sbr_mean_bpm`` (40), with P waves (the
+  clinical 60 bpm flags 79 min of DS1 that MIT-BIH's annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
   bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
   40-100 bpm for >= ``nod_min_s``. Rate = 60 / median RR of ``rate_beats`` beats (V beats left out).
 
@@ -68,6 +69,7 @@ class EpisodeConfig:
     af_threshold: float | None = None   # None: the AF model's own threshold
     af_min_s: float = 30.0
     af_merge_s: float = 10.0
+    af_hold: float | None = 0.8    # hysteresis: runs >= this holding a beat >= the threshold are AF; None: off
     run_min_beats: int = 3
     vt_min_bpm: float = 100.0
     vt_bridge: str = "SF"        # labels besides weak V that may sit inside a V run (between two strong V beats) ...
@@ -85,7 +87,7 @@ class EpisodeConfig:
     rate_beats: int = 16
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
-    sbr_mean_bpm: float | None = None  # also SBR: mean rate (pauses counted) below this; None: off
+    sbr_mean_bpm: float | None = 40.0  # also SBR: mean rate (pauses counted) below this; None: off
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
     p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
@@ -168,6 +170,22 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
         elif name[1]:
             slow.append(replace(ep, rhythm=name[1]))
     return fast, slow
+
+
+def held(p: np.ndarray, hi: float, lo: float | None) -> np.ndarray:
+    """``p >= hi``, or with ``lo``: every run of ``p >= lo`` that holds a beat with ``p >= hi`` (hysteresis).
+
+    >>> held(np.array([0.5, 0.8, 0.95, 0.8, 0.5, 0.8]), 0.9, 0.7).astype(int).tolist()
+    [0, 1, 1, 1, 0, 0]
+    """
+    on = p >= hi
+    if lo is None or lo >= hi:
+        return on
+    out = np.zeros(len(p), bool)
+    for a, b in consecutive_runs(p >= lo):
+        if on[a:b + 1].any():
+            out[a:b + 1] = True
+    return out
 
 
 def bridged(is_x: np.ndarray, may: np.ndarray, gap: int) -> np.ndarray:
@@ -287,7 +305,7 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     feats, p_af, thr = af_probability(sample, label, fs, proba=proba, classes=classes, signal=signal,
                                       af_model=af_model)
     thr = thr if cfg.af_threshold is None else cfg.af_threshold
-    af = _runs_to_episodes("AFIB", p_af >= thr, sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
+    af = _runs_to_episodes("AFIB", held(p_af, thr, cfg.af_hold), sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
     if p_v is None and proba is not None and "V" in classes:
         p_v = proba[:, list(classes).index("V")]
     vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind)

@@ -44,6 +44,7 @@ SCORER = Path(__file__).resolve().parents[1] / ".." / "shared" / "scorers" / "ev
 VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for br, nb in (("SF", 1), ("", 1), ("", 0))]
 #: ``--union`` (round 5): (vt_ind_pv, vt_min_pv, vt_bridge, vt_bridge_beats); the VT rule reads the adaptive
 #: label and p(V) and, beside them, the inductive p(V) of ``--pv-oof`` (``EpisodeConfig.vt_ind_pv``).
+HOLD_GRID = [(hi, lo) for hi in (0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8) if lo is None or lo < hi]
 SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
@@ -84,7 +85,7 @@ def f1(se, ppv) -> float:
 
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
-             union: bool = False, final: bool = False, sbr: bool = False) -> dict:
+             union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -100,9 +101,11 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         return {"final": final_figures(tabs, p_af, run)}
     if sbr:
         return {"sbr": sbr_grid(tabs, p_af, run)}
+    if hold:
+        return {"af": hold_grid(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
-        cfg = replace(EpisodeConfig(), af_threshold=thr)
+        cfg = replace(EpisodeConfig(), af_threshold=thr, af_hold=None)   # the threshold alone (rounds 3-5)
         for r in DS1:
             write(tabs[r], p_af[r], run / f"af_t{thr:g}", r, cfg)
         out["af"][str(thr)] = af_duration(run / f"af_t{thr:g}", tabs)
@@ -130,6 +133,19 @@ def final_figures(tabs: dict, p_af: dict, run: Path) -> dict:
     for r in DS1:
         write(tabs[r], p_af[r], run / "final", r, cfg, p_v_ind=tabs[r].get("pv_other"))
     return score(run / "final", ",".join(RHYTHMS_SCORED))
+
+
+def hold_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """AFIB duration figures (``af_duration``) for every (threshold, ``af_hold``) of :data:`HOLD_GRID`."""
+    out = {}
+    for hi, lo in HOLD_GRID:
+        cfg = replace(EpisodeConfig(), af_threshold=hi, af_hold=lo)
+        key = f"t{hi:g}_hold{'-' if lo is None else f'{lo:g}'}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / key, r, cfg)
+        v = out[key] = af_duration(run / key, tabs)
+        print(run.name, key, {k: round(x, 3) for k, x in v.items()}, flush=True)
+    return out
 
 
 def sbr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
@@ -174,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--final", action="store_true",
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
+    p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
     if a.union and a.pv_oof is None:
@@ -192,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr)
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold)
+    if a.af_hold:
+        (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
+        print(hold_table(res))
+        return 0
     if a.final or a.sbr:
         (run / ("final.json" if a.final else "sbr.json")).write_text(json.dumps(res, indent=1, default=float))
         print(final_table(res) if a.final else json.dumps({s: {k: round(v["det_s"] / 60, 2) for k, v in r["sbr"].items()}
@@ -220,6 +241,18 @@ def ship_af(run: Path, oof: Path, clf, fcfg: AFFeatureConfig) -> int:
          chosen_by=f"DS1 patient-grouped CV on adaptive out-of-fold beats ({run.name}, seeds {' '.join(seeds)}), "
                    f"AFIB duration F1; weights fitted on {oof}")
     return 0
+
+
+def hold_table(res: dict) -> str:
+    """Markdown: mean over seeds of the AF hysteresis grid, and the choice (largest F1; ties: no hysteresis)."""
+    seeds = list(res)
+    keys = list(res[seeds[0]]["af"])
+    mean = {k: {m: float(np.mean([res[s]["af"][k][m] for s in seeds])) for m in ("dur_se", "dur_ppv", "f1")}
+            for k in keys}
+    lines = ["| AF rule | dur Se | dur +P | F1 |", "|---|---:|---:|---:|"]
+    lines += [f"| {k} | {percent(v['dur_se'])} | {percent(v['dur_ppv'])} | {v['f1']:.3f} |" for k, v in mean.items()]
+    best = max(keys, key=lambda k: (round(mean[k]["f1"], 6), k.endswith("hold-")))
+    return "\n".join(lines + ["", f"chosen: {best}"])
 
 
 def final_table(res: dict) -> str:

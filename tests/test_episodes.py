@@ -186,6 +186,29 @@ def test_second_degree_block_and_bradycardia():
     assert {e.rhythm for e in detect_episodes(slow, np.full(80, "N"), FS, af_model=None)} == {"SBR"}
 
 
+def test_sbr_from_the_mean_rate_counts_the_pauses():
+    """Sinus at 60 bpm with a 4-s pause every 4 beats: the median rate stays 60, the mean rate is 34.3 bpm."""
+    rr = np.tile([1.0, 1.0, 1.0, 4.0], 30)                               # 120 s, mean RR 1.75 s
+    sample = np.round(np.cumsum(rr) * FS).astype(np.int64)
+    lab = np.full(len(rr), "N")
+    off = EpisodeConfig(sbr_mean_bpm=None)                              # the median rule alone
+    assert "SBR" not in {e.rhythm for e in detect_episodes(sample, lab, FS, af_model=None, cfg=off)}
+    eps = detect_episodes(sample, lab, FS, af_model=None)              # shipped: mean rate < 40 bpm
+    assert [e.rhythm for e in eps if e.rhythm == "SBR"] == ["SBR"]
+    assert not [e for e in detect_episodes(sample, lab, FS, af_model=None, cfg=EpisodeConfig(sbr_mean_bpm=30.0))
+                if e.rhythm == "SBR"]
+
+
+def test_af_hysteresis_holds_a_run_through_lower_probabilities():
+    """``af_hold``: a run of beats >= the hold level that reaches the threshold somewhere is AF end to end."""
+    from ecgdl.episodes import held
+
+    p = np.r_[np.full(10, 0.2), np.full(40, 0.8), [0.95], np.full(40, 0.8), np.full(10, 0.2)]
+    np.testing.assert_array_equal(held(p, 0.9, None), p >= 0.9)
+    np.testing.assert_array_equal(held(p, 0.9, 0.7), (p >= 0.7))
+    np.testing.assert_array_equal(held(np.full(5, 0.8), 0.9, 0.7), np.zeros(5, bool))   # never reaches 0.9
+
+
 def test_vf_stretches_become_vfl_episodes():
     sample = (np.arange(100) * 0.8 * FS).astype(np.int64)
     eps = detect_episodes(sample, np.full(100, "N"), FS, vf=[(20.0, 31.5)], af_model=None)
