@@ -27,6 +27,8 @@ NSTDB's two-minute pattern (docs/qrs.md); NSTDB 118e*/119e* were not used to cho
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ecgdl.qrs_config import NoiseConfig
@@ -193,20 +195,23 @@ def _best_path(c: np.ndarray, a: np.ndarray, first: int | None, last: int | None
     best = np.full(m, -np.inf)
     back = np.zeros(m, np.int64)
     best[0] = 0.0
+    jj, gains = np.maximum(j, 0), gain.tolist()
     for k in range(1, m):
         if k == m - 1 and last is None:              # chunk edge: the path may end anywhere
             i = int(np.argmax(best[:k]))
             best[k], back[k] = best[i], i
             continue
-        v = best[np.maximum(j[k], 0)] - step[k]
-        t = int(np.argmax(v))
-        if np.isfinite(v[t]):
-            i, val = int(j[k, t]), float(v[t])
+        v = best.take(jj[k])
+        v -= step[k]
+        t = int(v.argmax())
+        val = float(v[t])
+        if math.isfinite(val):
+            i = int(j[k, t])
         else:                                        # nothing in range: continue from the previous node
             i, val = k - 1, float(best[k - 1])
         if first is None and best[0] >= val:         # chunk edge: the first beat has no interval before it
             i, val = 0, 0.0
-        best[k], back[k] = val + gain[k], i
+        best[k], back[k] = val + gains[k], i
     out, k = [], back[m - 1]
     while k > 0:
         out.append(pos[k])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ecgdl import iir
 
@@ -70,8 +70,11 @@ def median_filter(x: np.ndarray, size: int, mode: str = "nearest") -> np.ndarray
         raise ValueError(f"median_filter: 1-D input, size >= 1 and mode='nearest' only (got {x.shape}, {size}, {mode!r})")
     if x.size == 0:
         return x.copy()
-    h = int(size) // 2
-    win = sliding_window_view(np.pad(x, (h, int(size) - 1 - h), mode="edge"), int(size))
+    size = int(size)
+    h = size // 2
+    ext = np.empty(x.size + size - 1, x.dtype)            # edges repeated (np.pad's "edge", without its cost)
+    ext[:h], ext[h: h + x.size], ext[h + x.size:] = x[0], x, x[-1]
+    win = as_strided(ext, (x.size, size), (ext.strides[0],) * 2, writeable=False)
     return np.partition(win, h, axis=1)[:, h]
 
 
