@@ -13,6 +13,13 @@ detected beats by :func:`pipelines.episodes_cv.out_of_fold_beats`):
   once more (keys ``ind_...``) with the labels of ``--oof`` but the V probability the VT rule reads taken
   from these outputs (e.g. ``--oof`` adaptive, ``--pv-oof`` the inductive ones they were adapted from).
 
+Modes, each a grid of its own (docs/episodes.md round 5): ``--union`` (with ``--pv-oof``): :data:`UNION_GRID`,
+the VT rule reading the adaptive labels and, beside them, the inductive p(V) (``EpisodeConfig.vt_ind_pv``);
+``--af-hold``: :data:`HOLD_GRID`, AF threshold x hysteresis (``af_hold``); ``--sbr``: :data:`SBR_GRID`, SBR from
+the mean rate (``sbr_mean_bpm``); ``--final``: every rhythm under the shipped rules (the DS1 CV figures beside a
+DS2 run); ``--ship-af``: refit the classical AF scorer on all DS1 beats of the first seed at the threshold
+``runs/<name>/grid.json`` chose, and ship it.
+
 Choice (declared before the grid was looked at): VT, the largest mean VT *episode* F1 over the seeds
 (ties: higher episode Se); AF, the largest mean AFIB duration F1. Results: ``runs/<name>/grid.json``.
 DS2 is never read; nothing is shipped.
