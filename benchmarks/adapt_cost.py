@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         clf.adapter.adapt(res.conditioned, res.sample, clf.fs, clf.window, res.proba, rec.name)
         step.append(time.perf_counter() - t)
     m_on, m_off, m_step = (statistics.median(v) for v in (on, off, step))
-    print(f"record {a.record} ({len(res.sample)} beats), median of {a.repeats}: score_record {m_off:.2f} s without "
+    print(f"record {a.record} ({len(res.sample)} beats), median of {a.repeats}: score_record {m_off:.3f} s without "
           f"adapt, {m_on:.2f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.2f} s")
     return 0
 

@@ -170,3 +170,48 @@ def test_af_gate_acts_in_atrial_fibrillation_only(clf, record_119, mitdb_dir, tm
         np.testing.assert_allclose(q[:, 2:], p[:, 2:], atol=1e-7)  # V, F, Q untouched
         assert (q[moved, 1] == 0).all() and np.allclose(q.sum(1), p.sum(1), atol=1e-6)
     assert share["203"] > 0.8 and share["119"] < 0.02, share
+
+
+def _plain_kmeans(v, k, seed, iters):
+    """The reference k-means: k-means++ then Lloyd over every beat and centroid (the previous code)."""
+    from ecgdl.adapt import _sq_dist
+
+    n = len(v)
+    rng = np.random.default_rng(seed)
+    cent = [v[rng.integers(n)]]
+    d2 = _sq_dist(v, cent[0][None])[:, 0]
+    for _ in range(1, k):
+        if d2.sum() <= 1e-6:
+            break
+        cent.append(v[rng.choice(n, p=d2 / d2.sum())])
+        d2 = np.minimum(d2, _sq_dist(v, cent[-1][None])[:, 0])
+    c = np.stack(cent)
+    lab = _sq_dist(v, c).argmin(1)
+    for _ in range(iters):
+        counts = np.bincount(lab, minlength=len(c))
+        keep = counts > 0
+        sums = np.stack([np.bincount(lab, weights=v[:, j], minlength=len(c)) for j in range(v.shape[1])], 1)
+        c = (sums[keep] / counts[keep, None]).astype(v.dtype)
+        new = _sq_dist(v, c).argmin(1)
+        if keep.all() and np.array_equal(new, lab):
+            break
+        lab = new
+    return lab, c
+
+
+def test_fast_kmeans_and_pooling_equal_the_plain_computation(clf, record_119):
+    """The faster k-means (float64 products, sorted sums) and pooling give the plain code's numbers."""
+    from ecgdl.adapt import _pool, kmeans, qrs_vectors
+
+    x, _, _ = _real_beats(clf, record_119)
+    v = qrs_vectors(x, 360.0, clf.window.pre, clf.adapter.config)
+    for seed, k in ((0, 12), (1, 8), (2, 20)):
+        lab, c = kmeans(v, k, seed, 15)
+        ref_lab, ref_c = _plain_kmeans(v, k, seed, 15)
+        np.testing.assert_array_equal(lab, ref_lab)
+        np.testing.assert_array_equal(c, ref_c)
+    for k in range(1, 10):
+        for dtype in (np.float32, np.float64):
+            seg = x[:, :, 3:77].astype(dtype)
+            t = seg.shape[-1] // k * k
+            np.testing.assert_array_equal(_pool(seg, k), seg[..., :t].reshape(*seg.shape[:-1], t // k, k).mean(-1))
