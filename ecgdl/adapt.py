@@ -42,6 +42,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "pre_q80", "post_pre", "pre_med", "comp_pause", "pre_prev", "irregularity",
     "p_rms0", "p_rms1", "p_corr0", "p_corr1", "p_z",
 )
+#: Extra features of ``AdaptConfig.p_long``: the P wave against the longest-RR beats' template.
+LONG_RR_NAMES: tuple[str, ...] = ("plong_corr0", "plong_corr1", "plong_z", "pre_long")
+
+
+def feature_names(cfg: "AdaptConfig") -> tuple[str, ...]:
+    """The record-relative features :func:`record_features` computes for ``cfg``, in order."""
+    return FEATURE_NAMES + (LONG_RR_NAMES if cfg.p_long else ())
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,8 @@ class AdaptConfig:
     rhythm, where prematurity means nothing: its S probability goes to N.
     blend: weight of the inductive log-probabilities mixed into the stacker's logits (0: stacker only),
     a hedge for rhythms the few DS1 training records do not show (SVTA runs with aberrant conduction).
+    p_long: add :data:`LONG_RR_NAMES` (:func:`long_rr_features`) to the stacker's features.
+    self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     """
 
     n_clusters: int = 12
@@ -65,18 +74,23 @@ class AdaptConfig:
     p_s: tuple[float, float] = (0.25, 0.06)
     af_gate: tuple[float, float] | None = None
     blend: float = 0.0
+    p_long: bool = False
+    self_train: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
-        return {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
-                "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
-                "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
+        d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
+             "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
+             "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
+        d = {**d, "p_long": True} if self.p_long else d
+        return {**d, "self_train": list(self.self_train)} if self.self_train else d
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdaptConfig":
         gate = d.get("af_gate")
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
-                   blend=float(d.get("blend", 0.0)))
+                   blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
+                   self_train=tuple(d["self_train"]) if d.get("self_train") else None)
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -199,12 +213,9 @@ def _p_segments(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.
     return seg - seg.mean(axis=2, keepdims=True)
 
 
-def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg: AdaptConfig) -> np.ndarray:
-    """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment against the
-    template of the reference beats ``ref`` (bool), and the lead-0 difference's robust z within the record."""
-    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t)
-    if not ref.any():
-        ref = np.ones(len(seg), bool)
+def _p_compare(seg: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(log relative RMS difference (n, L), correlation (n, L), lead-0 robust z (n,))`` of each beat's
+    P-wave segment against the median segment of the reference beats ``ref`` (bool)."""
     tmpl = np.median(seg[ref], axis=0)  # (L, t)
     t_rms = np.sqrt((tmpl ** 2).mean(1)) + 0.005  # (L,)
     diff = np.sqrt(((seg - tmpl) ** 2).mean(2)) / t_rms  # (n, L)
@@ -214,7 +225,34 @@ def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg
     ld = np.log(diff + 0.05)
     med = np.median(ld[ref, 0])
     mad = np.median(np.abs(ld[ref, 0] - med)) + 0.05
-    return np.concatenate([ld, corr, ((ld[:, 0] - med) / mad)[:, None]], axis=1)
+    return ld, corr, (ld[:, 0] - med) / mad
+
+
+def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg: AdaptConfig) -> np.ndarray:
+    """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment against the
+    template of the reference beats ``ref`` (bool), and the lead-0 difference's robust z within the record."""
+    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t)
+    if not ref.any():
+        ref = np.ones(len(seg), bool)
+    ld, corr, z = _p_compare(seg, ref)
+    return np.concatenate([ld, corr, z[:, None]], axis=1)
+
+
+def long_rr_features(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, dom: np.ndarray,
+                     cfg: AdaptConfig) -> np.ndarray:
+    """``(n, 4)`` (:data:`LONG_RR_NAMES`): each beat's P wave against the template of the dominant-cluster
+    beats ``dom`` (bool) that end the longest RR intervals (their top quarter, at least 5 beats; else all
+    of ``dom``) - correlation per lead, the lead-0 difference's robust z - and log RR / their median RR.
+    Where atrial ectopics outnumber sinus beats, the sinus beats are the ones after the longest pauses."""
+    pre = np.asarray(pre, np.float64)
+    ref = dom.copy() if dom.any() else np.ones(len(pre), bool)
+    if ref.sum() >= 20:
+        ref &= pre >= np.percentile(pre[ref], 75)
+    if ref.sum() < 5:
+        ref = dom if dom.sum() >= 1 else np.ones(len(pre), bool)
+    _, corr, z = _p_compare(_p_segments(x, fs, r_index, cfg), ref)
+    pre_long = np.log(np.maximum(pre, 0.05) / max(float(np.median(pre[ref])), 0.05))
+    return np.concatenate([corr, z[:, None], pre_long[:, None]], axis=1)
 
 
 def atrial_evidence(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, vlike: np.ndarray,
@@ -270,7 +308,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     """
     n = len(x)
     if n == 0:
-        return np.zeros((0, len(FEATURE_NAMES)), np.float32), np.zeros(0, np.int64)
+        return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
     v = qrs_vectors(x, fs, r_index, cfg)
     lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters)
     k = len(cent)
@@ -284,9 +322,10 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     rhy = rhythm_features(pre, post)
     ref = (lab == dom) & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
     pw = p_wave_features(x, fs, r_index, ref if ref.sum() >= 3 else lab == dom, cfg)
+    extra = [long_rr_features(x, fs, r_index, pre, lab == dom, cfg)] if cfg.p_long else []
     feats = np.concatenate([logp, np.log(np.clip(cmean[lab], 1e-6, 1.0)), np.log(counts[lab] / n)[:, None],
                             np.log(d_dom / d_ref + 0.05)[:, None], (lab == dom).astype(np.float64)[:, None],
-                            rhy, pw], axis=1)
+                            rhy, pw, *extra], axis=1)
     order = np.argsort(-counts, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(k)
@@ -351,6 +390,32 @@ def cluster_average(proba: np.ndarray, cid: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Columns of :data:`FEATURE_NAMES` that part N from S within a QRS morphology (rhythm and P wave).
+SELF_COLUMNS: tuple[int, ...] = tuple(range(FEATURE_NAMES.index("pre_q80"), len(FEATURE_NAMES)))
+
+
+def self_train(p: np.ndarray, feats: np.ndarray, conf: float, weight: float, min_beats: int = 20) -> np.ndarray:
+    """Per-record self-training of the N:S split: the beats called N or S with probability >= ``conf``
+    are pseudo-labels; a diagonal-Gaussian two-class model of their rhythm and P-wave features
+    (:data:`SELF_COLUMNS`, pooled within-class variance, the pseudo-labels' share as prior) gives every
+    beat a record-own S posterior, mixed by ``weight`` into its S:(N + S) ratio. V, F, Q are untouched;
+    fewer than ``min_beats`` confident beats of either class: ``p`` unchanged."""
+    top = p.argmax(1)
+    sure = [(top == k) & (p[:, k] >= conf) for k in (0, 1)]
+    if min(int(m.sum()) for m in sure) < min_beats:
+        return p
+    z = feats[:, SELF_COLUMNS].astype(np.float64)
+    mu = [z[m].mean(0) for m in sure]
+    var = sum(((z[m] - u) ** 2).sum(0) for m, u in zip(sure, mu)) / (sum(int(m.sum()) for m in sure) - 2) + 1e-3
+    ll = [-0.5 * (((z - u) ** 2) / var).sum(1) + np.log(m.sum()) for m, u in zip(sure, mu)]
+    post_s = 1.0 / (1.0 + np.exp(np.clip(ll[0] - ll[1], -50, 50)))
+    ns = p[:, 0] + p[:, 1]
+    ratio = (1 - weight) * p[:, 1] / np.maximum(ns, 1e-12) + weight * post_s
+    out = p.astype(np.float64).copy()
+    out[:, 1], out[:, 0] = ns * ratio, ns * (1 - ratio)
+    return out
+
+
 def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                  stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
@@ -360,6 +425,8 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
+    if cfg.self_train is not None:
+        p = self_train(p, feats, *cfg.self_train)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
         p = af_gate(p, irr, pcons, cfg.af_gate)
@@ -382,10 +449,11 @@ class Adapter:
         d = meta.get("adapt")
         if not d:
             return None
-        if list(d["features"]) != list(FEATURE_NAMES):
-            raise ValueError("the sidecar's adapt features do not match this ecgdl's ecgdl.adapt.FEATURE_NAMES")
+        cfg = AdaptConfig.from_dict(d["config"])
+        if list(d["features"]) != list(feature_names(cfg)):
+            raise ValueError("the sidecar's adapt features do not match this ecgdl's ecgdl.adapt.feature_names")
         info = {k: d[k] for k in ("method", "cv_seed", "records", "hidden", "power") if k in d}
-        return cls(AdaptConfig.from_dict(d["config"]), Stacker.from_dict(d["stacker"]), info)
+        return cls(cfg, Stacker.from_dict(d["stacker"]), info)
 
     def adapt(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
               record: str = "") -> tuple[np.ndarray, np.ndarray]:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.adapt import (FEATURE_NAMES, AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
-                         record_features, softmax64)
+from ecgdl.adapt import (AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
+                         feature_names, record_features, self_train, softmax64)
 from ecgdl.artifacts import atomic_write_with
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
@@ -49,9 +49,9 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
         if not np.array_equal(b.sample, z["sample"]):
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
-        cache = cv_dir / f"{rec}.features.npz"  # the record-relative features of this seed's fold outputs
-        key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend")},
-                          list(FEATURE_NAMES)])
+        cache = cv_dir / f"{rec}.features{'.plong' if cfg.p_long else ''}.npz"  # this seed's record features
+        key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend", "self_train")},
+                          list(feature_names(cfg))])
         if cache.is_file() and str(np.load(cache)["key"]) == key:
             feats, cid = np.load(cache)["feats"], np.load(cache)["cid"]
         else:
@@ -97,6 +97,60 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
         p = softmax64(logits / t)
         return -np.log(np.clip(p[np.arange(len(y)), y], 1e-12, 1)).mean()
     return float(minimize_scalar(nll, bounds=(0.2, 10.0), method="bounded").x)
+
+
+def fit_vector_scaling(logp: np.ndarray, y: np.ndarray, reg: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class scale ``a`` and bias ``b`` minimising the NLL of ``softmax(a * logp + b)`` (+ ``reg`` times
+    the squared distance from the identity), scipy L-BFGS with the analytic gradient."""
+    from scipy.optimize import minimize
+
+    k, rows = logp.shape[1], np.arange(len(y))
+
+    def nll(theta):
+        a, b = theta[:k], theta[k:]
+        z = logp * a + b
+        z = z - z.max(1, keepdims=True)
+        lse = np.log(np.exp(z).sum(1))
+        g = np.exp(z - lse[:, None])
+        g[rows, y] -= 1.0
+        g /= len(y)
+        pen = reg * (((a - 1) ** 2).sum() + (b ** 2).sum())
+        return ((lse - z[rows, y]).mean() + pen,
+                np.r_[(g * logp).sum(0) + 2 * reg * (a - 1), g.sum(0) + 2 * reg * b])
+    r = minimize(nll, np.r_[np.ones(k), np.zeros(k)], jac=True, method="L-BFGS-B")
+    return r.x[:k], r.x[k:]
+
+
+def calibration_table(pre: dict[int, np.ndarray], ys: dict[int, np.ndarray], folds: dict[int, np.ndarray]) -> None:
+    """ECE of the top probability per seed of the blended, cluster-averaged, gated outputs ``pre`` (before any
+    post calibration): none, temperature, vector scaling, each fitted (a) on the other seeds' out-of-fold
+    outputs (the declared comparison) and (b) leave-one-fold-out within the seed (patient-disjoint)."""
+    fits = {"temperature": lambda lp, y: fit_temperature(lp, y),
+            "vector": lambda lp, y: fit_vector_scaling(lp, y)}
+
+    def apply(name, par, lp):
+        return softmax64(lp / par) if name == "temperature" else softmax64(lp * par[0] + par[1])
+    print("| post calibration | fitted on | " + " | ".join(f"ECE s{s}" for s in pre) + " | mean |\n|---|---|"
+          + "---:|" * (len(pre) + 1))
+    lps = {s: np.log(np.clip(p, 1e-12, 1)) for s, p in pre.items()}
+    vals = [ece(pre[s], ys[s]) for s in pre]
+    print(f"| none | | {' | '.join(f'{v:.4f}' for v in vals)} | {np.mean(vals):.4f} |")
+    for name, fit in fits.items():
+        if len(pre) > 1:
+            vals = []
+            for s in pre:
+                par = fit(np.concatenate([lps[o] for o in pre if o != s]), np.concatenate([ys[o] for o in pre if o != s]))
+                vals.append(ece(apply(name, par, lps[s]), ys[s]))
+            print(f"| {name} | other seeds | {' | '.join(f'{v:.4f}' for v in vals)} | {np.mean(vals):.4f} |")
+        vals = []
+        for s in pre:
+            out = np.zeros_like(pre[s])
+            for k in np.unique(folds[s]):
+                m = folds[s] == k
+                out[m] = apply(name, fit(lps[s][~m], ys[s][~m]), lps[s][m])
+            vals.append(ece(out, ys[s]))
+        print(f"| {name} | other folds (LOFO) | {' | '.join(f'{v:.4f}' for v in vals)} | {np.mean(vals):.4f} |",
+              flush=True)
 
 
 def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
@@ -165,6 +219,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="AF gate thresholds to measure (ecgdl.adapt.af_gate); the first is the one --save keeps")
     p.add_argument("--blend", type=float, nargs="+", default=[0.0],
                    help="inductive weights to measure (ecgdl.adapt.blend_logits); the first is the one --save keeps")
+    p.add_argument("--calibration", action="store_true",
+                   help="compare post calibrations (none / temperature / vector scaling) out of sample")
+    p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
+    p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
+                   help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
     p.add_argument("--save", type=Path, default=None)
     p.add_argument("--save-oof", type=Path, default=None,
                    help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
@@ -173,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     from ecgdl.paths import runs_dir
 
     cv = a.cv or runs_dir() / "cv"
-    cfg = AdaptConfig()
+    cfg = AdaptConfig(p_long=a.p_long)
     print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
-    results = {}
+    results, pre_post, folds = {}, {}, {}
     every = {s: load_seed(cv / f"s{s}", cfg) for s in a.seeds}
     for s in a.seeds:
         data = every[s]
@@ -192,12 +251,18 @@ def main(argv: list[str] | None = None) -> int:
         for blend in a.blend:
             pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
                                  for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-            for gate in a.gate:
-                pg = gated(data, pc, gate)
+            for st, gate in [(st, g) for st in a.self_train for g in a.gate]:
+                ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
+                                                           for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+                pg = gated(data, ps, gate)
+                first = gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0]
+                if first:
+                    pre_post[s], folds[s] = pg, np.concatenate([np.full(len(d["y"]), d["fold"]) for d in data.values()])
                 t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
                 pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
-                print(line(f"s{s} adaptive, blend {blend}, gate {gate}", y, pg.argmax(1)), flush=True)
-                if gate == a.gate[0] and blend == a.blend[0]:
+                print(line(f"s{s} adaptive, blend {blend}, gate {gate}" + (f", self-train {st}" if st else ""), y,
+                           pg.argmax(1)), flush=True)
+                if first:
                     pa, t2_keep = pg, t2
         t2 = t2_keep
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
@@ -216,13 +281,15 @@ def main(argv: list[str] | None = None) -> int:
                              np.concatenate([d["y"] for d in every_rec]), a.hidden, a.power, s)
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
-            keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0])
+            keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0])
             method = "record clusters + rhythm + P wave stacker, cluster-averaged" + (", AF gate" if a.gate[0] else "")
-            a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(FEATURE_NAMES),
+            a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(feature_names(keep)),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
                                           "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],
                                           "records": list(DS1)}, indent=0))
             print(f"saved {a.save}")
+    if a.calibration:
+        calibration_table(pre_post, {s: results[s]["y"] for s in a.seeds}, folds)
     if a.figure:
         from ecgdl.calibration import reliability_figure  # noqa: PLC0415
 
