@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         step.append(time.perf_counter() - t)
     m_on, m_off, m_step = (statistics.median(v) for v in (on, off, step))
     print(f"record {a.record} ({len(res.sample)} beats), median of {a.repeats}: score_record {m_off:.3f} s without "
-          f"adapt, {m_on:.2f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.2f} s")
+          f"adapt, {m_on:.3f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.3f} s")
     return 0
 
 

@@ -21,8 +21,8 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
 4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities;
 5. the **AF gate** (:func:`atrial_evidence`, :func:`af_gate`): where the beat's neighbourhood has
    irregular RR and no repeating P wave (atrial fibrillation), S probability goes to N;
-6. a second temperature on the result (also fitted on the CV: the probability columns are calibrated,
-   the labels unchanged).
+6. a post calibration on the result (:meth:`Stacker.calibrate`: a second temperature, or per-class vector
+   scaling, fitted on the CV out-of-fold outputs): the probability columns are calibrated.
 
 The cluster id of each beat is returned too (the viewer relabels a whole template group with it).
 """
@@ -341,6 +341,15 @@ class Stacker:
     layers: list[tuple[np.ndarray, np.ndarray]]
     temperature: float = 1.0
     post_temperature: float = 1.0  # on the log of the cluster-averaged probabilities (fitted on the CV)
+    post_vector: tuple[np.ndarray, np.ndarray] | None = None  # (scale, bias) per class: replaces the temperature
+
+    def calibrate(self, p: np.ndarray) -> np.ndarray:
+        """The post calibration of the blended, cluster-averaged, gated probabilities ``p``: vector scaling
+        ``softmax(a * log p + b)`` when fitted, else ``softmax(log p / post_temperature)``."""
+        logp = np.log(np.clip(p, 1e-12, 1.0))
+        if self.post_vector is not None:
+            return softmax64(logp * self.post_vector[0] + self.post_vector[1])
+        return p if self.post_temperature == 1.0 else softmax64(logp / self.post_temperature)
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
         h = (feats.astype(np.float64) - self.mean) / self.std
@@ -351,15 +360,20 @@ class Stacker:
         return (h / self.temperature).astype(np.float32)
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "temperature": float(self.temperature),
-                "post_temperature": float(self.post_temperature),
-                "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers]}
+        d = {"mean": self.mean.tolist(), "std": self.std.tolist(), "temperature": float(self.temperature),
+             "post_temperature": float(self.post_temperature),
+             "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers]}
+        if self.post_vector is not None:
+            d["post_vector"] = {"scale": self.post_vector[0].tolist(), "bias": self.post_vector[1].tolist()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stacker":
+        pv = d.get("post_vector")
         return cls(np.asarray(d["mean"]), np.asarray(d["std"]),
                    [(np.asarray(l["w"]), np.asarray(l["b"])) for l in d["layers"]], float(d.get("temperature", 1.0)),
-                   float(d.get("post_temperature", 1.0)))
+                   float(d.get("post_temperature", 1.0)),
+                   (np.asarray(pv["scale"], np.float64), np.asarray(pv["bias"], np.float64)) if pv else None)
 
 
 def softmax64(z: np.ndarray) -> np.ndarray:
@@ -420,7 +434,7 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
                  stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
     the stacker on :func:`record_features` (temperature-scaled, blended with the inductive logits), then
-    :func:`cluster_average`, the AF gate and the post temperature."""
+    :func:`cluster_average`, [:func:`self_train`,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
@@ -430,9 +444,7 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
         p = af_gate(p, irr, pcons, cfg.af_gate)
-    if stacker.post_temperature != 1.0:
-        p = softmax64(np.log(np.clip(p, 1e-12, 1.0)) / stacker.post_temperature)
-    return p.astype(np.float32), cid
+    return stacker.calibrate(p).astype(np.float32), cid
 
 
 @dataclass

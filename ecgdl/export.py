@@ -285,12 +285,12 @@ def attach_adapter(sidecar: Path, adapt: dict) -> dict:
     """Put the patient-adaptive step (``pipelines/adapt_eval.py --save``: config, stacker weights, temperature,
     the CV it was fitted on) into a shipped sidecar's ``adapt`` section; the ONNX file and its sha256 are
     untouched. Asserts that no DS2 or paced record reached the adapter's fit. Returns the new sidecar."""
-    from ecgdl.adapt import FEATURE_NAMES
+    from ecgdl.adapt import AdaptConfig, feature_names
     from ecgdl.splits import assert_no_test_records
 
     assert_no_test_records(adapt["records"])
-    if list(adapt["features"]) != list(FEATURE_NAMES):
-        raise ValueError("adapter features differ from ecgdl.adapt.FEATURE_NAMES: refit it (pipelines/adapt_eval.py)")
+    if list(adapt["features"]) != list(feature_names(AdaptConfig.from_dict(adapt["config"]))):
+        raise ValueError("adapter features differ from ecgdl.adapt.feature_names: refit it (pipelines/adapt_eval.py)")
     meta = json.loads(Path(sidecar).read_text())
     meta["adapt"] = {"method": adapt.get("method", "record clusters + rhythm + P wave stacker, cluster-averaged"),
                      **adapt}

@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
+    p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
+                   help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
     p.add_argument("--save-oof", type=Path, default=None,
                    help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
@@ -282,12 +284,26 @@ def main(argv: list[str] | None = None) -> int:
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0])
-            method = "record clusters + rhythm + P wave stacker, cluster-averaged" + (", AF gate" if a.gate[0] else "")
+            method = ("record clusters + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
+                      + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
+                      + (", AF gate" if a.gate[0] else ""))
             a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(feature_names(keep)),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
                                           "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],
                                           "records": list(DS1)}, indent=0))
             print(f"saved {a.save}")
+    if a.save and a.post == "vector":  # per-class vector scaling fitted on every given seed's out-of-fold outputs
+        d = json.loads(a.save.read_text())
+        scale, bias = fit_vector_scaling(np.concatenate([np.log(np.clip(pre_post[s], 1e-12, 1)) for s in a.seeds]),
+                                         np.concatenate([results[s]["y"] for s in a.seeds]))
+        d["stacker"]["post_vector"] = {"scale": scale.tolist(), "bias": bias.tolist()}
+        d["post_calibration"] = {"kind": "vector scaling", "cv_seeds": list(a.seeds)}
+        a.save.write_text(json.dumps(d, indent=0))
+        st = Stacker.from_dict(d["stacker"])
+        for s in a.seeds:  # the figure and the printed ECE then show the shipped calibration
+            results[s]["adaptive"] = st.calibrate(pre_post[s])
+        print("vector scaling (scale, bias):", np.round(scale, 3).tolist(), np.round(bias, 3).tolist(), "; ECE "
+              + ", ".join(f"s{s} {ece(st.calibrate(pre_post[s]), results[s]['y']):.4f}" for s in a.seeds), flush=True)
     if a.calibration:
         calibration_table(pre_post, {s: results[s]["y"] for s in a.seeds}, folds)
     if a.figure:

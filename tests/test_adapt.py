@@ -215,3 +215,27 @@ def test_fast_kmeans_and_pooling_equal_the_plain_computation(clf, record_119):
             seg = x[:, :, 3:77].astype(dtype)
             t = seg.shape[-1] // k * k
             np.testing.assert_array_equal(_pool(seg, k), seg[..., :t].reshape(*seg.shape[:-1], t // k, k).mean(-1))
+
+
+def test_long_rr_features_and_self_training_on_a_real_record(clf, record_119):
+    """The round-3 options (off in the shipped config): finite, the right width, V/F/Q untouched by
+    self-training, which leaves a record without enough confident N and S beats as it is."""
+    import dataclasses as dc
+
+    from ecgdl.adapt import feature_names, record_features, self_train
+
+    x, rr, p = _real_beats(clf, record_119)
+    cfg = dc.replace(clf.adapter.config, p_long=True)
+    for sl in (slice(None), slice(0, 2), slice(0, 30)):
+        f, _ = record_features(x[sl], rr[sl, 0], rr[sl, 1], p[sl], 360.0, clf.window.pre, cfg)
+        assert f.shape == (len(x[sl]), len(feature_names(cfg))) and np.isfinite(f).all()
+    f, _ = record_features(x, rr[:, 0], rr[:, 1], p, 360.0, clf.window.pre, clf.adapter.config)
+    q = np.asarray(p, np.float64)
+    fake = q.copy()
+    fake[:60, :2] = [[0.0, 1.0]] * 60  # 60 confident "S" calls among confident N ones
+    fake[:60, 2:] = 0.0
+    out = self_train(fake, f, 0.9, 0.5)
+    np.testing.assert_allclose(out[:, 2:], fake[:, 2:])
+    np.testing.assert_allclose(out.sum(1), fake.sum(1), atol=1e-9)
+    assert not np.allclose(out, fake)
+    np.testing.assert_array_equal(self_train(q, f, 0.9999999, 0.5), q)  # too few confident S: unchanged
