@@ -37,6 +37,7 @@ from ecgdl import iir
 
 from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
 from ecgdl.qrs_noise import redetect_noisy
+from ecgdl.qrs_refine import refine_peaks
 from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
 from ecgdl.quality import SegmentQuality, concat_quality, segment_quality, undetected_gaps
 from ecgdl.vf import vf_stretches
@@ -162,51 +163,6 @@ def _chunk_score(q: SegmentQuality, p: np.ndarray, fs: float) -> float:
     rr = np.diff(p)
     med = np.median(rr)
     return float(q.index[ok].mean() - 0.5 * np.mean(np.abs(rr - med) > 0.25 * med))
-
-
-def refine_peaks(
-    signal_1d: np.ndarray, fs: float, peaks: np.ndarray, radius_s: float = 0.05, *,
-    cfg: QRSConfig = DEFAULT_CONFIG,
-) -> np.ndarray:
-    """Move each peak to the R-peak position, by the rule the detector uses.
-
-    The signal is smoothed with a centred ``refine_smooth_s`` boxcar; within ``radius_s`` of each
-    peak the largest positive deflection above the local median baseline is taken, unless the
-    largest negative deflection is more than ``refine_negative_ratio`` times bigger (QS or
-    inverted beats), then the minimum.
-
-    Args:
-        signal_1d: (n_samples,) float, mV (raw; NaN allowed, treated as missing).
-        fs: sampling rate, Hz.
-        peaks: (n_beats,) int sample indices near R peaks.
-        radius_s: search radius, seconds.
-        cfg: detector parameters (``refine_smooth_s``, ``refine_negative_ratio``).
-
-    Returns:
-        (n_beats,) int64 refined indices (same order as ``peaks``, not de-duplicated).
-    """
-    x = np.asarray(signal_1d).ravel()
-    p = np.asarray(peaks, dtype=np.int64).ravel()
-    if p.size == 0 or x.size == 0:
-        return p.copy()
-    r = max(1, int(round(radius_s * fs)))
-    h = max(0, int(round(cfg.refine_smooth_s * fs / 2)))
-    base_r = max(r, int(round(0.15 * fs)))
-    span = np.arange(-base_r - h, base_r + h + 1)
-    idx = np.clip(p[:, None] + span, 0, x.size - 1)
-    win = x[idx].astype(np.float64)
-    if not np.isfinite(win).all():
-        win = np.where(np.isfinite(win), win, np.nanmedian(win, axis=1, keepdims=True))
-        win = np.nan_to_num(win)
-    k = np.cumsum(np.pad(win, ((0, 0), (1, 0))), axis=1)
-    smooth = (k[:, 2 * h + 1:] - k[:, : -2 * h - 1]) / (2 * h + 1)   # centred on span[h:-h]
-    step = max(1, smooth.shape[1] // 24)
-    base = np.median(smooth[:, ::step], axis=1, keepdims=True)
-    mid = smooth[:, base_r - r: base_r + r + 1] - base
-    pos, neg = mid.max(axis=1), -mid.min(axis=1)
-    use_min = neg > cfg.refine_negative_ratio * pos
-    off = np.where(use_min, mid.argmin(axis=1), mid.argmax(axis=1)) - r
-    return np.clip(p + off, 0, x.size - 1).astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- internals

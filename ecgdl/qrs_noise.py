@@ -56,10 +56,10 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
     good = good[clean[good]]
     if good.size < cfg.min_template_beats or not noisy.any():
         return pk
-    mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, noisy, cfg.template_beats), r, cfg)
-    d = np.diff(np.r_[0, noisy.view(np.int8), 0])
+    edges = np.flatnonzero(np.diff(np.r_[0, noisy.view(np.int8), 0]))     # start, stop, start, stop ...
+    mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, edges, cfg.template_beats), r, cfg)
     keep = [pk[~noisy[pk]]]
-    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+    for s, e in zip(edges[0::2], edges[1::2]):
         prior = _rr_prior(good, s, e, fs, cfg)
         if prior is None or not mf.templates:
             keep.append(pk[(pk >= s) & (pk < e)])
@@ -133,11 +133,11 @@ class MatchedFilter:
         return out / max(len(self.templates), 1)
 
 
-def _nearest(good: np.ndarray, noisy: np.ndarray, k: int) -> np.ndarray:
-    """The k clean beats nearest a noisy sample (all when there are fewer), sorted."""
+def _nearest(good: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
+    """The k clean beats nearest a noisy stretch (z: the stretches' [start, stop) edges, in order; all
+    beats when there are fewer), sorted."""
     if good.size <= k:
         return good
-    z = np.flatnonzero(np.diff(np.r_[0, noisy.view(np.int8), 0]))
     j = np.clip(np.searchsorted(z, good), 1, z.size - 1)
     dist = np.minimum(np.abs(good - z[j - 1]), np.abs(z[np.minimum(j, z.size - 1)] - good))
     return np.sort(good[np.argsort(dist, kind="stable")[:k]])

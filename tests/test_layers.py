@@ -15,7 +15,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "edf_annotations", "errors", "clock",
                    "run_folder", "iir", "iir_filter", "storage", "out_folder"),
     "signal and records": ("signal", "quality", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
-                           "qrs_select", "qrs_noise",
+                           "qrs_select", "qrs_noise", "qrs_refine",
                            "dataset_tables"),
     "beats": ("beats", "qrs", "leads", "uploads", "noise", "reference", "rhythm", "hrv", "af", "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
