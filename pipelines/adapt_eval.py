@@ -300,8 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         d["post_calibration"] = {"kind": "vector scaling", "cv_seeds": list(a.seeds)}
         a.save.write_text(json.dumps(d, indent=0))
         st = Stacker.from_dict(d["stacker"])
-        for s in a.seeds:  # the figure and the printed ECE then show the shipped calibration
+        for s in a.seeds:  # the figure and the printed ECE then show the shipped calibration (it can move labels)
             results[s]["adaptive"] = st.calibrate(pre_post[s])
+            print(line(f"s{s} adaptive, vector-scaled (pooled fit)", results[s]["y"], results[s]["adaptive"].argmax(1)))
+            other = [o for o in a.seeds if o != s]
+            if other:
+                sc, bi = fit_vector_scaling(np.concatenate([np.log(np.clip(pre_post[o], 1e-12, 1)) for o in other]),
+                                            np.concatenate([results[o]["y"] for o in other]))
+                pv = softmax64(np.log(np.clip(pre_post[s], 1e-12, 1)) * sc + bi)
+                print(line(f"s{s} adaptive, vector-scaled (other seeds' fit)", results[s]["y"], pv.argmax(1)), flush=True)
         print("vector scaling (scale, bias):", np.round(scale, 3).tolist(), np.round(bias, 3).tolist(), "; ECE "
               + ", ".join(f"s{s} {ece(st.calibrate(pre_post[s]), results[s]['y']):.4f}" for s in a.seeds), flush=True)
     if a.calibration:
