@@ -1,6 +1,6 @@
 """R-peak (QRS) detection for one- or multi-lead ECG at any sampling rate (100-2000 Hz).
 
-Design (offline, non-causal, vectorised numpy/scipy; no torch):
+Design (offline, non-causal, vectorised numpy; no scipy, no torch):
 
 1. The record is cut into chunks of ``chunk_s`` seconds with ``overlap_s`` seconds of context on
    each side, so time is linear in length and memory is bounded by the chunk, not the record.
