@@ -60,7 +60,7 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     n = x.shape[axis]
     xm = np.moveaxis(x, axis, -1)
     lead_shape = xm.shape[:-1]
-    x2 = np.asarray(xm.reshape(-1, n), dtype)               # read only: a view when already float32/64
+    x2 = np.asarray(xm.reshape(math.prod(lead_shape), n), dtype)   # read only: a view when already float32/64
     s = sos.shape[0]
     model = _block_model(sos.astype(dtype).astype(np.float64).tobytes(), s)
     y = np.empty(x2.shape, dtype)
@@ -71,10 +71,10 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     zi = np.asarray(zi, dtype=dtype)
     if zi.shape != want:
         raise ValueError(f"zi must have shape {want} for x of shape {x.shape} and axis {axis}, got {zi.shape}")
-    z = np.moveaxis(zi, axis + 1, -1).reshape(s, -1, 2).astype(np.float64)        # (S, C, 2)
+    z = np.moveaxis(zi, axis + 1, -1).reshape(s, x2.shape[0], 2).astype(np.float64)   # (S, C, 2)
     zf = _block_filter(x2, z.transpose(1, 0, 2).reshape(-1, 2 * s), model, y)     # states (C, 2 S)
     y = np.moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
-    zf = zf.reshape(-1, s, 2).transpose(1, 0, 2)                                    # (S, C, 2)
+    zf = zf.reshape(x2.shape[0], s, 2).transpose(1, 0, 2)                           # (S, C, 2)
     zf = np.moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
     return y, zf
 

@@ -167,3 +167,11 @@ def test_float32_output_is_the_float64_result_rounded_once():
     y64, zf64 = iir.sosfilt(sos.astype(np.float64), x.astype(np.float64), axis=0, zi=z.astype(np.float64))
     assert y.dtype == np.float32 and np.array_equal(y, y64.astype(np.float32))
     assert np.array_equal(zf, zf64.astype(np.float32))
+
+
+def test_sosfilt_of_nothing_keeps_the_state():
+    """No samples: an empty output and the initial state back as the final one (also for no leads at all)."""
+    sos = sps.butter(2, (5.0, 20.0), btype="bandpass", fs=360.0, output="sos")
+    y, zf = iir.sosfilt(sos, np.zeros(0), zi=np.full((2, 2), 0.5))
+    assert y.shape == (0,) and np.array_equal(zf, np.full((2, 2), 0.5))
+    assert iir.sosfilt(sos, np.zeros((0, 7)), axis=1).shape == (0, 7)
