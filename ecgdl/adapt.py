@@ -301,7 +301,7 @@ def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> n
 
 
 def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
-                    cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+                    cfg: AdaptConfig, vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, len(FEATURE_NAMES)) float32, cluster id (n,))`` of one record (segment), beats in order.
 
     x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``.
@@ -309,7 +309,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     n = len(x)
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
-    v = qrs_vectors(x, fs, r_index, cfg)
+    v = qrs_vectors(x, fs, r_index, cfg) if vectors is None else np.asarray(vectors, np.float32)  # what is clustered
     lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters)
     k = len(cent)
     counts = np.bincount(lab, minlength=k).astype(np.float64)

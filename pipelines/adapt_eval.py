@@ -36,7 +36,22 @@ from ecgdl.splits import DS1, assert_no_test_records
 CLASSES = ("N", "S", "V", "F", "Q")
 
 
-def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
+def cluster_vectors(kind: str, z, x: np.ndarray, cfg: AdaptConfig) -> np.ndarray | None:
+    """What k-means clusters: ``qrs`` (None: the QRS windows, as scoring does), ``emb`` (the fold model's pooled
+    embedding), ``both`` (QRS vector and embedding side by side, each centred and scaled to unit median norm)."""
+    if kind == "qrs":
+        return None
+    from ecgdl.adapt import qrs_vectors
+
+    def unit(v):
+        v = v - v.mean(0)
+        return v / max(float(np.median(np.linalg.norm(v, axis=1))), 1e-6)
+    e = unit(np.asarray(z["emb"], np.float64))
+    return (e if kind == "emb" else np.concatenate([unit(qrs_vectors(x, 360.0, 90, cfg).astype(np.float64)), e], 1)
+            ).astype(np.float32)
+
+
+def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[str, dict]:
     """record -> {feats, y, cid, fold, proba, x, pre} for every DS1 record of one CV seed."""
     from ecgdl.dataset import load_beats
 
@@ -49,13 +64,15 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig) -> dict[str, dict]:
         if not np.array_equal(b.sample, z["sample"]):
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
-        cache = cv_dir / f"{rec}.features{'.plong' if cfg.p_long else ''}.npz"  # this seed's record features
+        tag = ('.plong' if cfg.p_long else '') + ('' if cluster_on == "qrs" else f".{cluster_on}")
+        cache = cv_dir / f"{rec}.features{tag}.npz"  # this seed's record features
         key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend", "self_train")},
-                          list(feature_names(cfg))])
+                          list(feature_names(cfg))] + ([] if cluster_on == "qrs" else [cluster_on]))
         if cache.is_file() and str(np.load(cache)["key"]) == key:
             feats, cid = np.load(cache)["feats"], np.load(cache)["cid"]
         else:
-            feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg)
+            feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg,
+                                         cluster_vectors(cluster_on, z, b.x, cfg))
             atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, key=key))
         out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
                     "x": b.x, "pre": b.rr[:, 0]}
@@ -221,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="inductive weights to measure (ecgdl.adapt.blend_logits); the first is the one --save keeps")
     p.add_argument("--calibration", action="store_true",
                    help="compare post calibrations (none / temperature / vector scaling) out of sample")
+    p.add_argument("--cluster-on", choices=("qrs", "emb", "both"), default="qrs",
+                   help="what k-means clusters: QRS windows (as scoring), the CV model's embedding, or both (CV only)")
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
@@ -231,13 +250,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
+    if a.save and a.cluster_on != "qrs":
+        p.error("--save ships what scoring computes: it clusters QRS windows (--cluster-on qrs)")
     from ecgdl.paths import runs_dir
 
     cv = a.cv or runs_dir() / "cv"
     cfg = AdaptConfig(p_long=a.p_long)
     print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
     results, pre_post, folds = {}, {}, {}
-    every = {s: load_seed(cv / f"s{s}", cfg) for s in a.seeds}
+    every = {s: load_seed(cv / f"s{s}", cfg, a.cluster_on) for s in a.seeds}
     for s in a.seeds:
         data = every[s]
         pool = [every[o] for o in a.seeds if o != s] if a.pool else []
