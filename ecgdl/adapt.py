@@ -13,12 +13,14 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    beat's QRS distance from the dominant template, prematurity against the local upper RR quantile and
    the local median, compensatory pause, and the **P wave** (the 190 ms before QRS onset) against the
    dominant cluster's P-wave template: relative RMS difference and correlation per lead, and the
-   difference's robust z-score within the record.
+   difference's robust z-score within the record; with ``AdaptConfig.p_long`` (shipped) also against the
+   template of the beats ending the longest RR intervals (:func:`long_rr_features`).
 3. A small **stacker** (:class:`Stacker`, one hidden layer, weights in the ONNX sidecar) maps those
    features to new logits; it was fitted on the patient-grouped DS1 cross-validation outputs
    (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs and
    **blended** with the inductive log-probabilities (:func:`blend_logits`, weight ``AdaptConfig.blend``);
-4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities;
+4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities, then (``self_train``,
+   shipped) the N:S split **self-trained** on the record's confident N and S beats (:func:`self_train`);
 5. the **AF gate** (:func:`atrial_evidence`, :func:`af_gate`): where the beat's neighbourhood has
    irregular RR and no repeating P wave (atrial fibrillation), S probability goes to N;
 6. a post calibration on the result (:meth:`Stacker.calibrate`: a second temperature, or per-class vector

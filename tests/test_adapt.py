@@ -239,3 +239,12 @@ def test_long_rr_features_and_self_training_on_a_real_record(clf, record_119):
     np.testing.assert_allclose(out.sum(1), fake.sum(1), atol=1e-9)
     assert not np.allclose(out, fake)
     np.testing.assert_array_equal(self_train(q, f, 0.9999999, 0.5), q)  # too few confident S: unchanged
+
+
+def test_shipped_adapter_config_round_trips(clf):
+    """The shipped sidecar's adapt section (round 3) names the features its config computes."""
+    from ecgdl.adapt import AdaptConfig, feature_names
+
+    cfg = clf.adapter.config
+    assert AdaptConfig.from_dict(cfg.to_dict()) == cfg
+    assert len(clf.adapter.stacker.mean) == len(feature_names(cfg))
