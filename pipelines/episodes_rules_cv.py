@@ -91,14 +91,29 @@ def f1(se, ppv) -> float:
     return 2 * se * ppv / (se + ppv) if se and ppv else 0.0
 
 
+def post_vector(fold_out, t2: float) -> dict:
+    """``fold_out`` (``adapt_eval.py --save-oof``: log-probabilities after the seed's post temperature ``t2``)
+    with the shipped sidecar's vector scaling instead: ``softmax(a * log softmax(t2 * logp) + b)``, the
+    post calibration ``ecgdl.adapt.Stacker.calibrate`` applies when scoring."""
+    from ecgdl.adapt import softmax64
+    from ecgdl.infer import default_model_path
+
+    vec = json.loads(default_model_path().with_suffix(".json").read_text())["adapt"]["stacker"]["post_vector"]
+    pre = softmax64(t2 * np.asarray(fold_out["logits"], np.float64))      # undo the temperature: the pre-post p
+    p = softmax64(np.log(np.clip(pre, 1e-12, 1.0)) * np.asarray(vec["scale"]) + np.asarray(vec["bias"]))
+    return {**{k: fold_out[k] for k in fold_out.files}, "logits": np.log(np.clip(p, 1e-12, 1.0))}
+
+
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
-             union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False) -> dict:
+             union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False,
+             t2: float | None = None) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
         if pv_oof is not None:
             t["pv_other"] = out_of_fold_beats(t, np.load(pv_oof / f"{r}.npz"), classes)[1][:, list(classes).index("V")]
-        t["label"], t["proba"] = out_of_fold_beats(t, np.load(oof / f"{r}.npz"), classes)
+        fold_out = np.load(oof / f"{r}.npz")
+        t["label"], t["proba"] = out_of_fold_beats(t, fold_out if t2 is None else post_vector(fold_out, t2), classes)
         t["feats"] = af_features(t["sample"], t["label"], float(t["fs"]), t["sig"], fcfg)
     p_af = {}
     for test in make_folds(DS1, 5):
@@ -198,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
+    p.add_argument("--post-vector", type=float, nargs="+", default=None, metavar="T2",
+                   help="per seed, the post temperature --oof was saved with: convert it to the shipped "
+                        "sidecar's vector-scaling post calibration (adapt round 3)")
     p.add_argument("--name", default="episodes_rules_cv")
     a = p.parse_args(argv)
     if a.union and a.pv_oof is None:
@@ -216,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold)
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold,
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None)
     if a.af_hold:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
