@@ -22,9 +22,9 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
   V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
   ``vt_bridge``, S or F by default) between two strong ones; with the classifier's pre-adaptation p(V)
-  given (``p_v_ind``), a beat with ``p_v_ind >= vt_ind_pv`` (0.9) is a strong V beat whatever its adaptive
+  given (``p_v_ind``), a beat with ``p_v_ind >= vt_ind_pv`` (0.6) is a strong V beat whatever its adaptive
   label; chosen on DS1 adaptive out-of-fold beat outputs (``pipelines/episodes_rules_cv.py``,
-  docs/episodes.md rounds 4-5); **IVR**: the same at <= 100 bpm.
+  docs/episodes.md rounds 4-6); **IVR**: the same at <= 100 bpm.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -76,7 +76,7 @@ class EpisodeConfig:
     vt_bridge_beats: int = 1     # ... at most this many in a row
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
     vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
-    vt_ind_pv: float | None = 0.9   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
+    vt_ind_pv: float | None = 0.6   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)
