@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from ecgdl.qrs_config import NoiseConfig
+from ecgdl.signal import column_median
 
 __all__ = ["MatchedFilter", "NoiseConfig", "redetect_noisy"]
 
@@ -56,7 +57,7 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
     good = good[clean[good]]
     if good.size < cfg.min_template_beats or not noisy.any():
         return pk
-    edges = np.flatnonzero(np.diff(np.r_[0, noisy.view(np.int8), 0]))     # start, stop, start, stop ...
+    edges = _edges(noisy)                                                  # start, stop, start, stop ...
     mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, edges, cfg.template_beats), r, cfg)
     keep = [pk[~noisy[pk]]]
     for s, e in zip(edges[0::2], edges[1::2]):
@@ -89,7 +90,7 @@ class MatchedFilter:
         self.leads, self.templates = [], []
         for v in leads:
             w = self._windows(v, good)
-            t = np.median(w, axis=0)
+            t = column_median(w)
             t -= t.mean()
             norm = np.linalg.norm(t)
             if not np.isfinite(norm) or norm <= 0:
@@ -105,10 +106,9 @@ class MatchedFilter:
         r, pad = self.r, self.h[1] + 1
         x = v[np.clip(good[:, None] + np.arange(-r - pad, r + pad + 1), 0, v.size - 1)]
         cs = np.concatenate((np.zeros((good.size, 1)), np.cumsum(x, axis=1, dtype=np.float64)), axis=1)
-        p = np.arange(2 * r + 1) + pad                   # x[:, p] is the window's sample
-        out = np.zeros((good.size, p.size))
+        out = np.zeros((good.size, 2 * r + 1))          # x[:, pad + i] is the window's sample i
         for sign, h in zip((1.0, -1.0), self.h):
-            out += sign * (cs[:, p + h + 1] - cs[:, p - h]) / (2 * h + 1)
+            out += sign * (cs[:, pad + h + 1: pad + h + 2 + 2 * r] - cs[:, pad - h: pad - h + 2 * r + 1]) / (2 * h + 1)
         return out
 
     def band(self, v: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -116,9 +116,14 @@ class MatchedFilter:
         n, pad = v.size, self.h[1] + 1
         a, b = max(0, lo - pad), min(n, hi + pad)
         cs = np.concatenate(([0.0], np.cumsum(v[a:b], dtype=np.float64)))
-        idx = np.arange(lo, hi)
-        out = np.zeros(idx.size)
+        out = np.zeros(max(hi - lo, 0))
+        if out.size == 0:
+            return out
         for sign, h in zip((1.0, -1.0), self.h):
+            if lo - h >= 0 and hi + h <= n:              # away from v's ends: whole boxcars, plain slices
+                out += sign * (cs[lo + h + 1 - a: hi + h + 1 - a] - cs[lo - h - a: hi - h - a]) / (2 * h + 1)
+                continue
+            idx = np.arange(lo, hi)
             s, e = np.clip(idx - h, 0, n), np.clip(idx + h + 1, 0, n)
             out += sign * (cs[e - a] - cs[s - a]) / np.maximum(e - s, 1)
         return out
@@ -167,11 +172,37 @@ def _rr_prior(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig):
     rr = np.diff(near)
     if rr.size < cfg.min_template_beats // 2:
         return None
-    span = cfg.max_rr * float(np.percentile(rr, 90))
+    span = cfg.max_rr * _percentile90(rr)
     rr = rr[rr <= span]                              # an interval across the stretch is not an RR
     grid = np.linspace(np.log(0.1), np.log(max(span / fs, 0.2)), 300)
-    dens = np.exp(-0.5 * ((grid[:, None] - np.log(rr / fs)[None, :]) / cfg.rr_sigma) ** 2).sum(axis=1)
+    z = np.subtract.outer(grid, np.log(rr / fs))     # Gaussian kernels, in place: exp(-0.5 z^2)
+    z /= cfg.rr_sigma
+    np.square(z, out=z)
+    z *= -0.5
+    dens = np.exp(z, out=z).sum(axis=1)
     return grid, -np.log(dens / dens.max() + cfg.rr_floor), span
+
+
+def _percentile90(a: np.ndarray) -> float:
+    """``float(np.percentile(a, 90))`` of a 1-D integer array, by numpy's own rule (linear method):
+    its very value without its per-call overhead (a tenth of a millisecond, 8 calls a noisy chunk)."""
+    n = a.size
+    v = (n - 1) * 0.9
+    lo = math.floor(v)
+    if v >= n - 1:
+        return float(a.max())
+    part = np.partition(a, (lo, lo + 1))
+    x0, x1 = int(part[lo]), int(part[lo + 1])
+    g, d = v - lo, x1 - x0
+    return x1 - d * (1 - g) if g >= 0.5 else x0 + d * g
+
+
+def _edges(mask: np.ndarray) -> np.ndarray:
+    """Start, stop, start, stop ... of the True runs of a 1-D bool array (``np.diff`` of it, padded)."""
+    d = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    head = [0] if mask[0] else []
+    tail = [mask.size] if mask[-1] else []
+    return np.concatenate((head, d, tail)).astype(np.int64) if head or tail else d
 
 
 def _best_path(c: np.ndarray, a: np.ndarray, first: int | None, last: int | None, prior, fs: float,

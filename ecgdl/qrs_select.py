@@ -171,7 +171,11 @@ def second_lead_veto(x1: np.ndarray, fs: float, pk: np.ndarray, hk: np.ndarray, 
     if x1.size <= 2 * k + 1:
         return keep
     idx = np.clip(pk[:, None] + np.arange(-r, r + 1), k, x1.size - k - 1)
-    d = np.asarray(x1[idx + k], np.float64) - x1[idx - k]
+    if idx[0, 0] == pk[0] - r and idx[-1, -1] == pk[-1] + r:       # no clipping: one gather of +-(r + k)
+        g = x1[pk[:, None] + np.arange(-r - k, r + k + 1)]
+        d = np.asarray(g[:, 2 * k:], np.float64) - g[:, : -2 * k]
+    else:
+        d = np.asarray(x1[idx + k], np.float64) - x1[idx - k]
     e1 = np.max(d * d, axis=1)
     ok = np.isfinite(e1) & (e1 > 0)
     ref1 = median_filter(np.where(ok, e1, 0.0), size=9, mode="nearest")
