@@ -293,7 +293,8 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
                            _per_sample(ratio < nc.clean_ratio, n, bsz, off, q), cfg.refractory_s, nc)
     if found is pk:
         return pk
-    new = ~np.isin(found, pk)                    # the energy detector's beats are refined already
+    at = np.minimum(np.searchsorted(pk, found), max(pk.size - 1, 0))    # both sorted: np.isin by search
+    new = ~(pk[at] == found) if pk.size else np.ones(found.size, bool)  # the energy detector's beats are refined already
     found[new] = refine_peaks(leads[0], fs, found[new], cfg.refine_radius_s, cfg=cfg)
     found = np.unique(found)
     return found[np.r_[True, np.diff(found) > cfg.refractory_s * fs / 2]] if found.size else found

@@ -96,7 +96,7 @@ class MatchedFilter:
             if not np.isfinite(norm) or norm <= 0:
                 continue
             t /= norm
-            level = float(np.median(np.maximum(w @ t, 0.0)))
+            level = float(column_median(np.maximum(w @ t, 0.0)[:, None])[0])
             if level > 0:
                 self.leads.append(v)
                 self.templates.append(t / level)

@@ -55,10 +55,11 @@ def refine_peaks(
     k[0] = 0.0
     for i in range(win.shape[0]):                  # np.cumsum(win, axis=0)'s very sums, row by row: 3x faster
         np.add(k[i], win[i], out=k[i + 1])         # (numpy's axis-0 accumulate does not vectorise across beats)
-    smooth = (k[2 * h + 1:] - k[: -2 * h - 1]) / (2 * h + 1)   # centred on span[h:-h]
-    step = max(1, smooth.shape[0] // 24)
-    base = column_median(smooth[::step])
-    mid = smooth[base_r - r: base_r + r + 1] - base
+    rows = k.shape[0] - 2 * h - 1                  # smooth[i] = (k[i + 2h + 1] - k[i]) / (2h + 1), centred on span[h + i]
+    step = max(1, rows // 24)
+    sub = np.arange(0, rows, step)                 # only the rows the baseline and the search read
+    base = column_median((k[sub + 2 * h + 1] - k[sub]) / (2 * h + 1))
+    mid = (k[base_r - r + 2 * h + 1: base_r + r + 2 * h + 2] - k[base_r - r: base_r + r + 1]) / (2 * h + 1) - base
     pos, neg = mid.max(axis=0), -mid.min(axis=0)
     use_min = neg > cfg.refine_negative_ratio * pos
     off = np.where(use_min, mid.argmin(axis=0), mid.argmax(axis=0)) - r
