@@ -58,7 +58,7 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
         raise NotImplementedError(f"ecgdl.iir.sosfilt: input type {dtype} not supported (float32/float64)")
     axis = axis % x.ndim
     n = x.shape[axis]
-    xm = np.moveaxis(x, axis, -1)
+    xm = _moveaxis(x, axis, -1)
     lead_shape = xm.shape[:-1]
     x2 = np.asarray(xm.reshape(math.prod(lead_shape), n), dtype)   # read only: a view when already float32/64
     s = sos.shape[0]
@@ -66,17 +66,26 @@ def sosfilt(sos, x, axis: int = -1, zi=None):
     y = np.empty(x2.shape, dtype)
     if zi is None:
         _block_filter(x2, np.zeros((x2.shape[0], 2 * s)), model, y)
-        return np.moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
+        return _moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
     want = (s,) + x.shape[:axis] + (2,) + x.shape[axis + 1:]
     zi = np.asarray(zi, dtype=dtype)
     if zi.shape != want:
         raise ValueError(f"zi must have shape {want} for x of shape {x.shape} and axis {axis}, got {zi.shape}")
-    z = np.moveaxis(zi, axis + 1, -1).reshape(s, x2.shape[0], 2).astype(np.float64)   # (S, C, 2)
+    z = _moveaxis(zi, axis + 1, -1).reshape(s, x2.shape[0], 2).astype(np.float64)   # (S, C, 2)
     zf = _block_filter(x2, z.transpose(1, 0, 2).reshape(-1, 2 * s), model, y)     # states (C, 2 S)
-    y = np.moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
+    y = _moveaxis(y.reshape(lead_shape + (n,)), -1, axis)
     zf = zf.reshape(x2.shape[0], s, 2).transpose(1, 0, 2)                           # (S, C, 2)
-    zf = np.moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
+    zf = _moveaxis(zf.astype(dtype).reshape((s,) + lead_shape + (2,)), -1, axis + 1)
     return y, zf
+
+
+
+def _moveaxis(a: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """``np.moveaxis(a, src, dst)``, skipped when the axis stays put (its per-call cost is a third of
+    a short filter call's: VF and the gap check filter hundreds of short stretches)."""
+    if src % a.ndim == dst % a.ndim:
+        return a
+    return np.moveaxis(a, src, dst)
 
 
 def sosfiltfilt(sos, x, axis: int = -1, padtype: str = "odd", padlen: int | None = None) -> np.ndarray:
