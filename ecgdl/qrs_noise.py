@@ -105,7 +105,8 @@ class MatchedFilter:
         """(len(good), 2r + 1) the band-passed lead around each beat (samples clipped at v's ends)."""
         r, pad = self.r, self.h[1] + 1
         x = v[np.clip(good[:, None] + np.arange(-r - pad, r + pad + 1), 0, v.size - 1)]
-        cs = np.concatenate((np.zeros((good.size, 1)), np.cumsum(x, axis=1, dtype=np.float64)), axis=1)
+        cs = np.zeros((good.size, x.shape[1] + 1))
+        np.cumsum(x, axis=1, dtype=np.float64, out=cs[:, 1:])
         out = np.zeros((good.size, 2 * r + 1))          # x[:, pad + i] is the window's sample i
         for sign, h in zip((1.0, -1.0), self.h):
             out += sign * (cs[:, pad + h + 1: pad + h + 2 + 2 * r] - cs[:, pad - h: pad - h + 2 * r + 1]) / (2 * h + 1)
@@ -226,18 +227,18 @@ def _best_path(c: np.ndarray, a: np.ndarray, first: int | None, last: int | None
     best = np.full(m, -np.inf)
     back = np.zeros(m, np.int64)
     best[0] = 0.0
-    jj, gains = np.maximum(j, 0), gain.tolist()
+    jj, steps, gains = list(np.maximum(j, 0)), list(step), gain.tolist()     # rows as views, once
     for k in range(1, m):
         if k == m - 1 and last is None:              # chunk edge: the path may end anywhere
             i = int(np.argmax(best[:k]))
             best[k], back[k] = best[i], i
             continue
         v = best.take(jj[k])
-        v -= step[k]
+        v -= steps[k]
         t = int(v.argmax())
-        val = float(v[t])
+        val = v.item(t)
         if math.isfinite(val):
-            i = int(j[k, t])
+            i = k - 1 - t                            # j[k, t]
         else:                                        # nothing in range: continue from the previous node
             i, val = k - 1, float(best[k - 1])
         if first is None and best[0] >= val:         # chunk edge: the first beat has no interval before it
