@@ -187,12 +187,31 @@ _CLF = None
 
 
 def _init_worker(model, device, threads=None):
-    """Load this process's classifier (once per worker); returns it."""
+    """Load this process's classifier (once per worker), its arrays on small pages; returns it."""
     global _CLF
     from ecgdl.infer import BeatClassifier
 
+    _small_pages()
     _CLF = BeatClassifier(model, device=device, threads=threads)
     return _CLF
+
+
+def _small_pages() -> None:
+    """Stop numpy advising transparent huge pages for this process's large arrays.
+
+    Scoring allocates and frees many record-long arrays; with the advice each fresh one is faulted in
+    2-MiB pages that the kernel must find (compacting memory) and zero: on a 24-h Holter that was 3-4 s
+    of system time of a 10-s run on this project's 2-core machine (``docs/speed.md``). The same as
+    ``NUMPY_MADVISE_HUGEPAGE=0``; numpy without the switch is left as it is.
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:                                   # numpy < 2: numpy.core
+        try:
+            from numpy.core.multiarray import _set_madvise_hugepage
+        except ImportError:
+            return
+    _set_madvise_hugepage(False)
 
 
 def _init_pool_worker(model, device, threads=None) -> None:

@@ -329,3 +329,13 @@ def test_warnings_reach_the_summary_json_the_run_table_and_the_exit_status(excer
     summary = json.loads((out / "lowlead.summary.json").read_text())
     assert any("QRS amplitude" in w for w in summary["warnings"])
     assert "QRS amplitude" in _rows(out / "summary.csv")[0]["warnings"]
+
+
+def test_a_scoring_worker_keeps_its_arrays_on_small_pages(model_path):
+    """A scoring process turns numpy's huge-page advice off (3-4 s of system time on a 24-h Holter)."""
+    code = ("import sys; from ecgdl.batch import _init_worker; _init_worker(sys.argv[1], 'cpu'); "
+            "from numpy._core.multiarray import _set_madvise_hugepage as advise; print(advise(True))")
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1"}
+    out = subprocess.run([sys.executable, "-c", code, str(model_path)], env=env, capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False"      # the advice was off when the worker had loaded its model
