@@ -38,7 +38,7 @@ from ecgdl import iir
 from ecgdl.qrs_config import DEFAULT_CONFIG, QRSConfig
 from ecgdl.qrs_noise import redetect_noisy
 from ecgdl.qrs_refine import refine_peaks
-from ecgdl.qrs_select import block_level, second_lead_veto, select_beats
+from ecgdl.qrs_select import block_level, second_lead_veto, select_beats, sorted_unique
 from ecgdl.quality import SegmentQuality, concat_quality, segment_quality, undetected_gaps
 from ecgdl.vf import vf_stretches
 
@@ -136,7 +136,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFI
         vf.extend(_clip_ranges(fib, a0, a, b))
         quality.append(q)
     out = np.concatenate(peaks) if peaks else np.zeros(0, np.int64)
-    out = np.unique(out.astype(np.int64))
+    out = sorted_unique(out.astype(np.int64))
     if out.size > 1:
         out = out[np.r_[True, np.diff(out) > cfg.refractory_s * fs / 2]]
     vf_r = _merge_ranges(vf)
@@ -296,7 +296,7 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
     at = np.minimum(np.searchsorted(pk, found), max(pk.size - 1, 0))    # both sorted: np.isin by search
     new = ~(pk[at] == found) if pk.size else np.ones(found.size, bool)  # the energy detector's beats are refined already
     found[new] = refine_peaks(leads[0], fs, found[new], cfg.refine_radius_s, cfg=cfg)
-    found = np.unique(found)
+    found = sorted_unique(found)
     return found[np.r_[True, np.diff(found) > cfg.refractory_s * fs / 2]] if found.size else found
 
 

@@ -32,6 +32,7 @@ import math
 import numpy as np
 
 from ecgdl.qrs_config import NoiseConfig
+from ecgdl.qrs_select import sorted_unique
 from ecgdl.signal import column_median
 
 __all__ = ["MatchedFilter", "NoiseConfig", "redetect_noisy"]
@@ -72,7 +73,7 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
         a = mf.output(lo, hi)
         cc = _candidates(a, fs, cfg)
         keep.append(_best_path(cc + lo, a[cc], first, last, prior, fs, refractory_s, cfg))
-    return np.unique(np.concatenate(keep).astype(np.int64))
+    return sorted_unique(np.concatenate(keep).astype(np.int64))
 
 
 class MatchedFilter:

@@ -11,7 +11,7 @@ import numpy as np
 from ecgdl.qrs_config import QRSConfig
 from ecgdl.signal import median_filter
 
-__all__ = ["block_level", "select_beats"]
+__all__ = ["block_level", "select_beats", "sorted_unique"]
 
 
 def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, int]:
@@ -23,6 +23,17 @@ def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, i
     bm = fp.reshape(nb, bsz).max(axis=1)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
     return median_filter(bm, size=k, mode="nearest"), bsz
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique(a)`` of a 1-D integer array (beat samples), by a sort: numpy 2.4's hash-based
+    unique is 5x slower on a chunk's beats and 30x on a day's.
+
+    >>> sorted_unique(np.array([5, 1, 5, 3])).tolist()
+    [1, 3, 5]
+    """
+    s = np.sort(a)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))] if s.size else s
 
 
 def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig):
@@ -51,7 +62,7 @@ def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig):
         add = _searchback(kept, c, h, f.size, fd, cfg)
         if add.size == 0:
             break
-        kept = np.union1d(kept, add)
+        kept = sorted_unique(np.concatenate((kept, add)))       # np.union1d
         kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
     return c[kept], h[kept], ratio
 
