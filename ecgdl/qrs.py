@@ -176,13 +176,15 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _bad_mask(x: np.ndarray, fs: float, cfg: QRSConfig) -> np.ndarray | None:
     """(n,) bool, True where a lead is NaN/inf or flat for >= flat_s; None when all good."""
-    nonfinite = not np.isfinite(x.sum())
     blk = max(2, int(cfg.flat_s * fs / 2))          # any flat run >= flat_s covers a whole block
     nb = x.size // blk
     maybe_flat = False
-    if nb:
+    nonfinite = not np.isfinite(x[nb * blk:].sum())
+    if nb:                                          # block extremes: NaN or inf show in them (no third pass)
         b = x[: nb * blk].reshape(nb, blk)
-        maybe_flat = bool(((b.max(axis=1) - b.min(axis=1)) <= cfg.flat_tol_mv).any())
+        hi, lo = b.max(axis=1), b.min(axis=1)
+        nonfinite = nonfinite or not (np.isfinite(hi).all() and np.isfinite(lo).all())
+        maybe_flat = bool(((hi - lo) <= cfg.flat_tol_mv).any())
     if not (nonfinite or maybe_flat):
         return None
     bad = ~np.isfinite(x)
