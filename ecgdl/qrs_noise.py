@@ -59,16 +59,25 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
     if good.size < cfg.min_template_beats or not noisy.any():
         return pk
     edges = _edges(noisy)                                                  # start, stop, start, stop ...
-    mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, edges, cfg.template_beats), r, cfg)
+    mf = None                                                              # built at the first stretch that needs it
     keep = [pk[~noisy[pk]]]
     for s, e in zip(edges[0::2], edges[1::2]):
         prior = _rr_prior(good, s, e, fs, cfg)
-        if prior is None or not mf.templates:
-            keep.append(pk[(pk >= s) & (pk < e)])
+        inside = pk[(pk >= s) & (pk < e)]
+        if prior is None:
+            keep.append(inside)
             continue
-        before, after = pk[pk < s], pk[pk >= e]
-        first = int(before[-1]) if before.size else None
-        last = int(after[0]) if after.size else None
+        i0, i1 = np.searchsorted(pk, (s, e))
+        first = int(pk[i0 - 1]) if i0 > 0 else None
+        last = int(pk[i1]) if i1 < pk.size else None
+        if _confident(inside, first, last, prior, fs, refractory_s, cfg):
+            keep.append(inside)                                            # the energy detector's beats fit the rhythm
+            continue
+        if mf is None:
+            mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, edges, cfg.template_beats), r, cfg)
+        if not mf.templates:
+            keep.append(inside)
+            continue
         lo, hi = (s if first is None else first + 1), (e if last is None else last)
         a = mf.output(lo, hi)
         cc = _candidates(a, fs, cfg)
@@ -138,6 +147,20 @@ class MatchedFilter:
         for v, t in zip(self.leads, self.templates):
             out += np.maximum(np.correlate(self.band(v, lo - self.r, hi + self.r), t, mode="valid"), 0.0)
         return out / max(len(self.templates), 1)
+
+
+def _confident(inside: np.ndarray, first: int | None, last: int | None, prior, fs: float,
+               refractory_s: float, cfg: NoiseConfig) -> bool:
+    """Whether the energy detector's beats in a stretch already fit its rhythm prior: every RR interval
+    (from the bounding beats through those inside) within [refractory, span] and costing at most
+    ``skip_cost`` (-ln p(RR)); such a stretch keeps its beats (the matched filter is not run)."""
+    if cfg.skip_cost is None or first is None or last is None or inside.size < 2:
+        return False
+    grid, cost, span = prior
+    d = np.diff(np.r_[first, inside, last])
+    if d.min() < refractory_s * fs or d.max() > span:
+        return False
+    return float(np.interp(np.log(d / fs), grid, cost).max()) <= cfg.skip_cost
 
 
 def _nearest(good: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
