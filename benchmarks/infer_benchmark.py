@@ -119,13 +119,14 @@ def score_cmd(paths, out: Path, a, *extra) -> list[str]:
 
 def stage_times(path: Path, model: Path) -> dict:
     """In-process seconds of each stage of the scoring path on one record (one run)."""
+    from ecgdl.batch import _init_worker
     from ecgdl.beats import WindowConfig
-    from ecgdl.infer import BeatClassifier, classify_beats, score_record
+    from ecgdl.infer import classify_beats, score_record
     from ecgdl.io import read_record
     from ecgdl.qrs import detect_r_peaks
     from ecgdl.signal import ConditioningConfig, condition_record
 
-    clf = BeatClassifier(model, device="cpu")
+    clf = _init_worker(model, "cpu")              # as a scoring worker loads it (small pages included)
     out, t = {}, time.perf_counter()
     rec = read_record(path, on_gaps="fill")
     out["read"], t = time.perf_counter() - t, time.perf_counter()
