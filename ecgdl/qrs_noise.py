@@ -21,6 +21,10 @@ the detector's own noise index says a stretch is noisy, its beats there are chos
    ``rr_floor``); no interval longer than ``max_rr`` x their 90th-percentile RR. A bigeminy or atrial fibrillation brings its own distribution; the best path is
    the set of beats the rhythm and the filter agree on.
 
+A stretch whose energy-detector beats already fit the prior (every RR interval, from the beat before
+the stretch to the one after, within [refractory, span] and costing at most ``skip_cost``) keeps them:
+the matched filter is built only for the first stretch that needs it (speed, issue 15; docs/qrs.md).
+
 ``beat_cost`` and ``rhythm_weight`` were chosen on MIT-BIH records other than 118 and 119
 (101 106 109 112 115 116 122 201 208 215 220 223) with NSTDB ``em`` noise added at 0 and -6 dB in
 NSTDB's two-minute pattern (docs/qrs.md); NSTDB 118e*/119e* were not used to choose them.

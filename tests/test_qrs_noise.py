@@ -10,7 +10,7 @@ import wfdb
 from ecgdl.labels import BEAT_SYMBOLS
 from ecgdl.qrs import detect_r_peaks
 from ecgdl.qrs_config import DEFAULT_CONFIG, NoiseConfig, QRSConfig
-from ecgdl.qrs_noise import _best_path, _rr_prior
+from ecgdl.qrs_noise import _best_path, _confident, _rr_prior
 
 
 def test_rhythm_prior_prefers_the_regular_beats_over_larger_noise():
@@ -27,6 +27,21 @@ def test_rhythm_prior_prefers_the_regular_beats_over_larger_noise():
     assert np.array_equal(chosen, beats)
     # at a chunk's edge (no clean beat before or after) the same beats are chosen
     assert np.array_equal(_best_path(c, a, None, None, prior, fs, 0.2, cfg), beats)
+
+
+def test_stretch_whose_beats_fit_the_rhythm_is_kept_and_a_gap_or_double_is_not():
+    """Beats at 60 /min inside a stretch with a 60 /min prior: kept as they are (no matched filter);
+    a missed beat (2-s interval), a double (0.1 s) or a chunk edge sends the stretch to the filter."""
+    fs, cfg = 360.0, NoiseConfig()
+    good = np.arange(40) * 360
+    prior = _rr_prior(good, 5000, 9000, fs, cfg)
+    inside = 5040 + np.arange(11) * 360
+    first, last = 5040 - 360, int(inside[-1]) + 360
+    assert _confident(inside, first, last, prior, fs, 0.2, cfg)
+    assert not _confident(np.delete(inside, 5), first, last, prior, fs, 0.2, cfg)
+    assert not _confident(np.sort(np.r_[inside, inside[3] + 36]), first, last, prior, fs, 0.2, cfg)
+    assert not _confident(inside, None, last, prior, fs, 0.2, cfg)
+    assert not _confident(inside, first, last, prior, fs, 0.2, dataclasses.replace(cfg, skip_cost=None))
 
 
 def test_rhythm_prior_keeps_a_bigeminy():
