@@ -366,9 +366,7 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
     if cfg.derivative:
         bp = np.subtract(bp[1:], bp[:-1], out=_scratch(work, ("d", lead), bp.size - 1, np.float32))
     np.multiply(bp, bp, out=bp)
-    c = np.cumsum(bp, dtype=np.float64, out=_scratch(work, ("c", lead), bp.size))
-    f = np.subtract(c[w:], c[:-w], out=_scratch(work, ("f", lead), bp.size - w))
-    # f[i] = sum of e[i+1 .. i+w]
+    f = _window_sum(bp, w, _scratch(work, ("f", lead), bp.size - w))   # f[i] = sum of e[i+1 .. i+w]
     off = int(np.clip((w + 1) // 2 + (1 if cfg.derivative else 0) - delay, 0, w))
     if bad is not None:
         bd = bad[: m * q].reshape(m, q).any(axis=1) if q > 1 else bad[:m]
@@ -377,6 +375,26 @@ def _feature(v: np.ndarray, bad: np.ndarray | None, q: int, fd: float, cfg: QRSC
         f[bd] = 0.0
         return f, off, bd
     return f, off, None
+
+
+def _window_sum(e: np.ndarray, w: int, out: np.ndarray) -> np.ndarray:
+    """out[i] = sum of e[i + 1 .. i + w] (out: float64, e.size - w), by doubling: partial sums of
+    1, 2, 4 ... samples (float32, all terms >= 0: no cancellation) added by w's binary digits; a few
+    vector adds instead of a cumulative sum (numpy's is sequential: 0.75 ms a 10-min lead)."""
+    n = e.size - w
+    part, k, off, first = e[1:], 1, 0, True           # part[j] = sum of e[1 + j .. j + k]
+    while True:
+        if w & k:
+            if first:
+                out[:] = part[off: off + n]
+                first = False
+            else:
+                out += part[off: off + n]
+            off += k
+        if 2 * k > w:
+            return out
+        part = part[:-k] + part[k:]
+        k *= 2
 
 
 def _scratch(work: dict, key: tuple, n: int, dtype=np.float64) -> np.ndarray:

@@ -214,3 +214,14 @@ def test_detector_does_not_import_torch():
     code = ("import sys, numpy as np; from ecgdl.qrs import detect_r_peaks; "
             "detect_r_peaks(np.zeros(3600), 360.0); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_window_sum_is_the_moving_sum_to_float32_rounding():
+    """The envelope's moving sum by doubling: out[i] = sum of e[i + 1 .. i + w], for every width."""
+    from ecgdl.qrs import _window_sum
+    e = np.random.default_rng(3).standard_normal(3001).astype(np.float32) ** 2
+    c = np.cumsum(e, dtype=np.float64)
+    for w in (1, 2, 3, 10, 20, 29, 32, 63):
+        ref = c[w:] - c[:-w]
+        out = _window_sum(e, w, np.empty(e.size - w))
+        assert np.abs(out - ref).max() <= 1e-6 * ref.max()
