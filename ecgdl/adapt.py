@@ -230,21 +230,20 @@ def _p_compare(seg: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ld, corr, (ld[:, 0] - med) / mad
 
 
-def p_wave_features(x: np.ndarray, fs: float, r_index: int, ref: np.ndarray, cfg: AdaptConfig) -> np.ndarray:
-    """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment against the
-    template of the reference beats ``ref`` (bool), and the lead-0 difference's robust z within the record."""
-    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t)
+def p_wave_features(seg: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment (``seg``:
+    ``(n, L, t)`` from :func:`_p_segments`) against the template of the reference beats ``ref`` (bool),
+    and the lead-0 difference's robust z within the record."""
     if not ref.any():
         ref = np.ones(len(seg), bool)
     ld, corr, z = _p_compare(seg, ref)
     return np.concatenate([ld, corr, z[:, None]], axis=1)
 
 
-def long_rr_features(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, dom: np.ndarray,
-                     cfg: AdaptConfig) -> np.ndarray:
-    """``(n, 4)`` (:data:`LONG_RR_NAMES`): each beat's P wave against the template of the dominant-cluster
-    beats ``dom`` (bool) that end the longest RR intervals (their top quarter, at least 5 beats; else all
-    of ``dom``) - correlation per lead, the lead-0 difference's robust z - and log RR / their median RR.
+def long_rr_features(seg: np.ndarray, pre: np.ndarray, dom: np.ndarray) -> np.ndarray:
+    """``(n, 4)`` (:data:`LONG_RR_NAMES`): each beat's P wave (``seg``, :func:`_p_segments`) against the
+    template of the dominant-cluster beats ``dom`` (bool) that end the longest RR intervals (their top
+    quarter, at least 5 beats; else all of ``dom``) - correlation per lead, the lead-0 difference's robust z - and log RR / their median RR.
     Where atrial ectopics outnumber sinus beats, the sinus beats are the ones after the longest pauses."""
     pre = np.asarray(pre, np.float64)
     ref = dom.copy() if dom.any() else np.ones(len(pre), bool)
@@ -252,7 +251,7 @@ def long_rr_features(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, do
         ref &= pre >= np.percentile(pre[ref], 75)
     if ref.sum() < 5:
         ref = dom if dom.sum() >= 1 else np.ones(len(pre), bool)
-    _, corr, z = _p_compare(_p_segments(x, fs, r_index, cfg), ref)
+    _, corr, z = _p_compare(seg, ref)
     pre_long = np.log(np.maximum(pre, 0.05) / max(float(np.median(pre[ref])), 0.05))
     return np.concatenate([corr, z[:, None], pre_long[:, None]], axis=1)
 
@@ -323,8 +322,9 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     d_ref = np.median(d_dom[lab == dom]) + 0.05
     rhy = rhythm_features(pre, post)
     ref = (lab == dom) & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
-    pw = p_wave_features(x, fs, r_index, ref if ref.sum() >= 3 else lab == dom, cfg)
-    extra = [long_rr_features(x, fs, r_index, pre, lab == dom, cfg)] if cfg.p_long else []
+    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t), read by both P-wave comparisons
+    pw = p_wave_features(seg, ref if ref.sum() >= 3 else lab == dom)
+    extra = [long_rr_features(seg, pre, lab == dom)] if cfg.p_long else []
     feats = np.concatenate([logp, np.log(np.clip(cmean[lab], 1e-6, 1.0)), np.log(counts[lab] / n)[:, None],
                             np.log(d_dom / d_ref + 0.05)[:, None], (lab == dom).astype(np.float64)[:, None],
                             rhy, pw, *extra], axis=1)

@@ -137,9 +137,7 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
                                         vf=s.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_ind)
         summary.update(part)
     fixed = dataclasses.replace(result, sample=sample, label=label, proba=proba, edge=edge, ref_label=ref,
-                                source_sample=source_sample, summary=summary)
-    if p_ind is not None:
-        fixed.p_v_inductive = p_ind
+                                source_sample=source_sample, summary=summary, p_v_inductive=p_ind)
     if episodes is not None:
         fixed.episodes = episodes
     fixed.model_label = model                       # RecordResult is a plain (unfrozen) dataclass
