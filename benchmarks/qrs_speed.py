@@ -44,14 +44,20 @@ def _signal(what: str, mitdb: Path, cache: Path | None) -> tuple[np.ndarray, flo
     return x, 360.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--what", choices=("30min", "24h"), default="30min")
-    ap.add_argument("--repeat", type=int, default=20)
+def timing_args(doc: str, repeat: int) -> argparse.ArgumentParser:
+    """The options the detector timing scripts share: --repeat, --code (the checkout timed), --data, --cache."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=repeat)
     ap.add_argument("--code", type=Path, default=HERE.parent, help="checkout whose ecgdl is timed")
     ap.add_argument("--data", type=Path, default=None, help="folder holding mitdb/")
     ap.add_argument("--cache", type=Path, default=None, help="24h: .npy file caching the concatenated signal")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (see the module docstring)."""
+    ap = timing_args(__doc__, repeat=20)
+    ap.add_argument("--what", choices=("30min", "24h"), default="30min")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(args.code.resolve()))
     from ecgdl.paths import data_dir

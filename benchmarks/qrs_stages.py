@@ -10,7 +10,6 @@ signal is the one of ``benchmarks/qrs_speed.py`` (the 48 MIT-BIH records concate
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,17 +23,12 @@ STAGES = ("_feature", "select_beats", "refine_peaks", "second_lead_veto", "_bad_
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--code", type=Path, default=HERE.parent, help="checkout whose ecgdl is timed")
-    ap.add_argument("--data", type=Path, default=None, help="folder holding mitdb/")
-    ap.add_argument("--cache", type=Path, default=None, help=".npy file caching the concatenated signal")
-    args = ap.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    from qrs_speed import _signal, timing_args
+    args = timing_args(__doc__, repeat=3).parse_args(argv)
     sys.path.insert(0, str(args.code.resolve()))
-    sys.path.insert(1, str(HERE))
     import ecgdl.qrs as qrs
     from ecgdl.paths import data_dir
-    from qrs_speed import _signal
     x, fs = _signal("24h", (args.data or data_dir()) / "mitdb", args.cache)
     spent: dict[str, float] = defaultdict(float)
 
