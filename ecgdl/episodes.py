@@ -77,6 +77,9 @@ class EpisodeConfig:
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
     vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
     vt_ind_pv: float | None = 0.6   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
+    vt_wide_corr: float | None = None  # also V, and strong (VT only): QRS correlation with the dominant below this ...
+    vt_wide_ratio: float = 1.5         # ... and QRS width >= this x the dominant's (ecgdl.wide_qrs); None: off
+    vt_wide_twin: float | None = None  # ... and correlation with a neighbouring beat >= this (noise guard); None: off
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)
@@ -139,7 +142,7 @@ def _runs_to_episodes(rhythm, mask, sample, fs, min_s: float, merge_s: float = 0
 
 
 def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarray | None = None,
-                 p_v_ind: np.ndarray | None = None) -> tuple[list[Episode], list[Episode]]:
+                 p_v_ind: np.ndarray | None = None, wide: np.ndarray | None = None) -> tuple[list[Episode], list[Episode]]:
     """``(fast, slow)`` runs of >= ``run_min_beats`` ``cls`` beats (> / <= ``vt_min_bpm``).
 
     For ``V`` runs: a V beat is *strong* when its V probability ``p_v`` is >= ``vt_min_pv``; up to
@@ -147,7 +150,7 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
     one of ``vt_bridge`` are taken into the run (a wide-complex run with a beat the classifier
     called S or F); a run needs >= ``vt_min_v`` strong V beats. With ``p_v_ind`` (the classifier's
     p(V) before the adaptive step) and ``vt_ind_pv`` set, a beat with ``p_v_ind >= vt_ind_pv`` is a
-    strong V beat whatever its (adaptive) label.
+    strong V beat whatever its (adaptive) label; so is a beat marked in ``wide`` (:func:`wide_beats`).
     """
     fast, slow = [], []
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
@@ -157,6 +160,8 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
         if p_v_ind is not None and cfg.vt_ind_pv is not None:
             ind = np.asarray(p_v_ind) >= cfg.vt_ind_pv
             strong, is_x = strong | ind, is_x | ind
+        if wide is not None:
+            strong, is_x = strong | wide, is_x | wide
         mask = bridged(strong, is_x | np.isin(label, list(cfg.vt_bridge)), cfg.vt_bridge_beats)
         need = cfg.vt_min_v
     else:
@@ -170,6 +175,22 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
         elif name[1]:
             slow.append(replace(ep, rhythm=name[1]))
     return fast, slow
+
+
+def wide_beats(qrs_signal, sample, label, fs, cfg: EpisodeConfig) -> np.ndarray | None:
+    """Beats whose QRS is wide and unlike the record's dominant one (``ecgdl.wide_qrs``): correlation with
+    the dominant template < ``vt_wide_corr``, width >= ``vt_wide_ratio`` x the template's, and (with
+    ``vt_wide_twin``) correlation >= that with a neighbouring beat; None when off or not measurable."""
+    if cfg.vt_wide_corr is None or qrs_signal is None:
+        return None
+    from ecgdl.wide_qrs import qrs_morphology
+
+    m = qrs_morphology(qrs_signal, sample, fs, label)
+    if m is None:
+        return None
+    with np.errstate(invalid="ignore"):
+        w = (m.corr < cfg.vt_wide_corr) & (m.width_ratio >= cfg.vt_wide_ratio)
+        return w & (m.twin >= cfg.vt_wide_twin) if cfg.vt_wide_twin is not None else w
 
 
 def held(p: np.ndarray, hi: float, lo: float | None) -> np.ndarray:
@@ -283,7 +304,7 @@ def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signa
 def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None, classes=AAMI_CLASSES,
                     signal: np.ndarray | None = None, pauses=(), vf=(), af_model="shipped",
                     cfg: EpisodeConfig = EpisodeConfig(), p_v: np.ndarray | None = None,
-                    p_v_ind: np.ndarray | None = None) -> list[Episode]:
+                    p_v_ind: np.ndarray | None = None, qrs_signal: np.ndarray | None = None) -> list[Episode]:
     """Every episode of a scored record, sorted by start time (module docstring for the rules).
 
     sample: ``(n,)`` sorted R-peak samples at ``fs``; label: ``(n,)`` predicted class letters;
@@ -292,7 +313,9 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     vf: ``(start_s, end_s)`` ventricular flutter/fibrillation stretches; af_model: ``"shipped"``
     (``ecgdl/shipped/episodes_af.json``), a model from ``ecgdl.af``, or None (no AF detection);
     p_v: ``(n,)`` V probabilities the VT rule reads (default: ``proba``'s V column); p_v_ind: ``(n,)``
-    the classifier's V probabilities before the adaptive step (read when ``cfg.vt_ind_pv`` is set).
+    the classifier's V probabilities before the adaptive step (read when ``cfg.vt_ind_pv`` is set);
+    qrs_signal: ``(n_samples, L)`` conditioned leads for the wide-QRS evidence (read when ``cfg.vt_wide_corr``
+    is set; VT only, never IVR).
     """
     sample = np.asarray(sample, np.int64)
     label = np.asarray(label).astype(str)
@@ -309,6 +332,9 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     if p_v is None and proba is not None and "V" in classes:
         p_v = proba[:, list(classes).index("V")]
     vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind)
+    wide = wide_beats(qrs_signal, sample, label, fs, cfg)
+    if wide is not None:
+        vt = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind, wide)[0]
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
     ventricular = np.where(label == "F", "V", label)  # fusion beats count as ventricular in patterns
@@ -375,17 +401,17 @@ def episode_summary(episodes: list[Episode], duration_s: float | None, cfg: Epis
 
 def score_episodes(sample, label, fs: float, *, proba=None, classes=AAMI_CLASSES, signal=None, pauses=(), vf=(),
                    duration_s: float | None = None, cfg: EpisodeConfig = EpisodeConfig(),
-                   p_v_ind: np.ndarray | None = None) -> tuple[list[Episode], dict]:
+                   p_v_ind: np.ndarray | None = None, qrs_signal: np.ndarray | None = None) -> tuple[list[Episode], dict]:
     """The ``episodes`` step of ``ecgdl.infer.score_record``: ``(episodes, summary part)``.
 
     The summary part holds ``"episodes"`` (:func:`episode_summary`) and ``"hrv"`` (``ecgdl.hrv.hrv``
     over N-N intervals outside the :data:`NOT_SINUS` episodes). p_v_ind: the classifier's p(V) before
-    the adaptive step (:func:`detect_episodes`).
+    the adaptive step, qrs_signal: the conditioned leads (:func:`detect_episodes`).
     """
     from ecgdl.hrv import hrv
 
     eps = detect_episodes(sample, label, fs, proba=proba, classes=classes, signal=signal, pauses=pauses, vf=vf,
-                          cfg=cfg, p_v_ind=p_v_ind)
+                          cfg=cfg, p_v_ind=p_v_ind, qrs_signal=qrs_signal)
     from ecgdl.af import af_model_info
 
     not_sinus = _cover([e for e in eps if e.rhythm in NOT_SINUS], len(sample))

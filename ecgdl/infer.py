@@ -249,7 +249,8 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                              beat_source="reference" if use_reference else "detected", edge_beats=int(edge.sum()))
     episodes, part = score_episodes(peaks, label, rec.fs, proba=proba, classes=clf.classes,           # episodes
                                     signal=conditioned[:, 0], pauses=summary["pauses"],
-                                    vf=summary.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_v_ind)
+                                    vf=summary.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_v_ind,
+                                    qrs_signal=conditioned)
     summary.update(part)
     summary["adapt"] = adapt_info(clf, cluster)
     summary["lead_choice"] = lead_choice.to_dict(rec.leads)

@@ -54,6 +54,8 @@ VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for b
 HOLD_GRID = [(hi, lo) for hi in (0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8) if lo is None or lo < hi]
 SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
+#: ``--wide`` (round 7): (vt_wide_corr, vt_wide_ratio, vt_wide_twin); None first = the shipped rule (off).
+WIDE_GRID = [(None, 1.5, None)] + [(c, w, g) for c in (0.5, 0.7, 0.8) for w in (1.3, 1.5, 1.8) for g in (None, 0.5)]
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
               for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
@@ -74,7 +76,8 @@ def write(tab: dict, p_af: np.ndarray, folder: Path, rec: str, cfg: EpisodeConfi
     ``p_v_ind``: the inductive p(V) read by ``cfg.vt_ind_pv``)."""
     eps = detect_episodes(tab["sample"], tab["label"], float(tab["fs"]), proba=tab["proba"], signal=tab["sig"],
                           pauses=[tuple(x) for x in tab["pauses"]], vf=[tuple(x) for x in tab["vf"]],
-                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg, p_v=p_v, p_v_ind=p_v_ind)
+                          af_model=_Fixed(p_af, cfg.af_threshold or 0.7), cfg=cfg, p_v=p_v, p_v_ind=p_v_ind,
+                          qrs_signal=tab.get("sig2"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{rec}.episodes.csv").write_text(episodes_csv(eps))
 
@@ -106,7 +109,7 @@ def post_vector(fold_out, t2: float) -> dict:
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
              union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False,
-             t2: float | None = None) -> dict:
+             t2: float | None = None, wide: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -125,6 +128,8 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         return {"sbr": sbr_grid(tabs, p_af, run)}
     if hold:
         return {"af": hold_grid(tabs, p_af, run)}
+    if wide:
+        return {"af": {}, "vt": wide_grid(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
         cfg = replace(EpisodeConfig(), af_threshold=thr, af_hold=None)   # the threshold alone (rounds 3-5)
@@ -185,6 +190,40 @@ def sbr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
+def conditioned_leads(rec: str, clf) -> np.ndarray:
+    """``(n, 2)`` float32 conditioned leads of a DS1 record as ``score_record`` reads them (cached npy)."""
+    from ecgdl.infer import model_leads, read_for_model
+    from ecgdl.leads import decide_leads
+    from ecgdl.paths import cache_dir
+    from ecgdl.signal import condition_record
+
+    f = cache_dir() / "episodes_sig2" / f"{rec}.npy"
+    if f.is_file():
+        return np.load(f)
+    r, _ = decide_leads(read_for_model(database_dir("mitdb") / rec, clf.fs), None)
+    x = condition_record(model_leads(r), r.fs, clf.conditioning).astype(np.float32)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    np.save(f, x)
+    return x
+
+
+def wide_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """VT episode counts of every wide-QRS rule of :data:`WIDE_GRID` on top of the shipped VT rule
+    (keys ``w<corr>_r<ratio>_t<twin>``); the shipped AF threshold."""
+    from ecgdl.af import load_af_model
+
+    out = {}
+    for c, w, g in WIDE_GRID:
+        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), vt_wide_corr=c,
+                      vt_wide_ratio=w, vt_wide_twin=g)
+        key = "w-" if c is None else f"w{c:g}_r{w:g}_t{'-' if g is None else f'{g:g}'}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
+        v = out[key] = score(run / f"vt_{key}", "VT,IVR")["VT"]
+        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
+    return out
+
+
 def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every rule of :data:`UNION_GRID` (keys ``u<t>_pv<pv>_br<bridge><beats>``)."""
     out = {}
@@ -213,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
+    p.add_argument("--wide", action="store_true", help="no grid but the wide-QRS VT one (WIDE_GRID, needs --pv-oof)")
     p.add_argument("--post-vector", type=float, nargs="+", default=None, metavar="T2",
                    help="per seed, the post temperature --oof was saved with: convert it to the shipped "
                         "sidecar's vector-scaling post calibration (adapt round 3)")
@@ -233,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     res = {}
     for s in a.seeds:
         tabs = {r: record_table(r, clf, fcfg) for r in DS1}
+        for r in tabs if a.wide or a.final else ():
+            tabs[r]["sig2"] = conditioned_leads(r, clf)
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold,
-                          a.post_vector[a.seeds.index(s)] if a.post_vector else None)
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide)
     if a.af_hold:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
@@ -312,7 +354,7 @@ def summary(res: dict) -> str:
         lines.append(f"| {k} | {percent(mean(v, 'ep_se'))} | {percent(mean(v, 'ep_ppv'))} | "
                      f"{np.mean([f1(x['ep_se'], x['ep_ppv']) for x in v]):.3f} | {percent(mean(v, 'dur_se'))} | "
                      f"{percent(mean(v, 'dur_ppv'))} | {mean(v, 'det_n'):.1f} |")
-    best_af = max(af, key=lambda t: np.mean([x["f1"] for x in af[t]]))
+    best_af = max(af, key=lambda t: np.mean([x["f1"] for x in af[t]])) if af else "-"
     best_vt = max(vt, key=lambda k: (np.mean([f1(x["ep_se"], x["ep_ppv"]) for x in vt[k]]), mean(vt[k], "ep_se")))
     return "\n".join(lines + ["", f"chosen: AF threshold {best_af}; VT {best_vt}"])
 
