@@ -23,8 +23,11 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
   ``vt_bridge``, S or F by default) between two strong ones; with the classifier's pre-adaptation p(V)
   given (``p_v_ind``), a beat with ``p_v_ind >= vt_ind_pv`` (0.6) is a strong V beat whatever its adaptive
-  label; chosen on DS1 adaptive out-of-fold beat outputs (``pipelines/episodes_rules_cv.py``,
-  docs/episodes.md rounds 4-6); **IVR**: the same at <= 100 bpm.
+  label; with the conditioned leads given (``qrs_signal``), so is a beat whose QRS is wide and unlike the
+  record's dominant QRS (``ecgdl.wide_qrs``: correlation < ``vt_wide_corr`` 0.5, width >= ``vt_wide_ratio``
+  1.5 x the dominant's, correlation >= ``vt_wide_twin`` 0.5 with a neighbour); chosen on DS1 adaptive
+  out-of-fold beat outputs (``pipelines/episodes_rules_cv.py``, docs/episodes.md rounds 4-7); **IVR**: the
+  same at <= 100 bpm, without the wide-QRS evidence.
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -77,9 +80,9 @@ class EpisodeConfig:
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
     vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
     vt_ind_pv: float | None = 0.6   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
-    vt_wide_corr: float | None = None  # also V, and strong (VT only): QRS correlation with the dominant below this ...
-    vt_wide_ratio: float = 1.5         # ... and QRS width >= this x the dominant's (ecgdl.wide_qrs); None: off
-    vt_wide_twin: float | None = None  # ... and correlation with a neighbouring beat >= this (noise guard); None: off
+    vt_wide_corr: float | None = 0.5   # also V, and strong (VT only): QRS correlation with the dominant below this ...
+    vt_wide_ratio: float = 1.5         # ... and QRS width >= this x the dominant's (ecgdl.wide_qrs); corr None: off
+    vt_wide_twin: float | None = 0.5   # ... and correlation with a neighbouring beat >= this (noise guard); None: off
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)

@@ -293,3 +293,39 @@ def test_record_203_vt_run_the_adaptive_step_relabels_is_still_found(mitdb_dir):
                                   signal=res.conditioned[:, 0], pauses=res.summary["pauses"],
                                   vf=res.summary.get("vf", ()), cfg=EpisodeConfig(vt_ind_pv=None))
     assert not vt_over(labels_only)                   # the adaptive labels alone lose it
+
+
+def _wide_run_record(shapes):
+    """40 narrow N beats at 75 bpm, then three beats at 150 bpm whose QRS are drawn by ``shapes`` (functions of
+    time from the R peak, s), then narrow beats again; every beat labelled N. Returns ``(sample, label, leads)``."""
+    t_r = np.r_[np.arange(40) * 0.8 + 1.0, 32.6 + np.arange(3) * 0.4, 34.6 + np.arange(20) * 0.8]
+    tt = np.arange(int(52 * FS)) / FS
+    sig = _bump(tt, t_r, 1.0, 0.012) + _bump(tt, t_r + 0.28, 0.25, 0.04)
+    for k, shape in zip(range(40, 43), shapes):
+        sl = slice(int((t_r[k] - 0.2) * FS), int((t_r[k] + 0.2) * FS))
+        sig[sl] = shape(tt[sl] - t_r[k])
+    sig += np.random.default_rng(0).normal(0, 0.005, len(tt))
+    x = np.stack([sig, 0.6 * sig], axis=1).astype(np.float32)
+    return np.round(t_r * FS).astype(np.int64), np.array(["N"] * len(t_r)), x
+
+
+def test_wide_qrs_unlike_the_dominant_makes_a_vt_run_of_n_labelled_beats():
+    """Round 7: three beats at 150 bpm labelled N but with a wide QRS unlike the record's narrow one are VT
+    (``ecgdl.wide_qrs``); not without the leads, not when off, and not when the wide beats resemble none
+    of their neighbours (the noise guard)."""
+    wide = lambda d: -1.2 * np.exp(-0.5 * (d / 0.04) ** 2)
+    sample, lab, x = _wide_run_record([wide] * 3)
+
+    def runs(cfg=EpisodeConfig(), leads=x):
+        return [(e.rhythm, e.first_beat, e.beats) for e in detect_episodes(sample, lab, FS, af_model=None, cfg=cfg,
+                                                                            qrs_signal=leads)
+                if e.rhythm in ("VT", "IVR")]
+
+    assert runs() == [("VT", 40, 3)]
+    assert runs(leads=None) == []                                    # no leads: the labels only
+    assert runs(EpisodeConfig(vt_wide_corr=None)) == []              # off
+    noise = [lambda d: 1.2 * (d / 0.03) * np.exp(-0.5 * (d / 0.03) ** 2), wide,
+             lambda d: 0.8 * np.sin(2 * np.pi * 9 * d) * (np.abs(d) < 0.09)]
+    sample, lab, x = _wide_run_record(noise)
+    assert runs(leads=x) == []                                       # unlike each other: not ventricular
+    assert runs(EpisodeConfig(vt_wide_twin=None), leads=x) == [("VT", 40, 3)]   # without the guard they would be
