@@ -94,6 +94,9 @@ class EpisodeConfig:
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
     sbr_mean_bpm: float | None = 40.0  # also SBR: mean rate (pauses counted) below this; None: off
+    sbr_sinus: str | None = None   # also SBR: the sinus rate ("nn": RR between two N beats, "to_n": RR ending in one) ...
+    sbr_sinus_bpm: float = 50.0    # ... below this (sinus_rate); None: off
+    sbr_p_present: float | None = None  # p_corr the SBR rule asks for; None: p_present
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
     p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
@@ -247,6 +250,26 @@ def local_rate(sample, label, fs, beats: int, mean: bool = False) -> np.ndarray:
         return 60.0 * np.convolve(ok, k, "valid") / np.convolve(val, k, "valid")
 
 
+def sinus_rate(sample, label, fs, beats: int, mode: str) -> np.ndarray:
+    """``(n,)`` bpm: 60 / median of the sinus cycles among the ``beats`` RR intervals centred on each beat, a
+    sinus cycle being an RR that ends in an N beat and (``mode`` "nn") starts at one; NaN where none lies inside.
+
+    >>> s = np.cumsum([1.0, 0.5, 1.8, 0.5, 1.8, 0.5, 1.8]) * 100
+    >>> sinus_rate(s.astype(int), np.array(list("NSNSNSN")), 100.0, 4, "to_n").round(1).tolist()[2:5]
+    [33.3, 33.3, 33.3]
+    """
+    from ecgdl.af import windowed_nanmedian
+
+    label = np.asarray(label)
+    rr = np.r_[np.nan, np.diff(sample) / fs]
+    ok = label == "N"
+    if mode == "nn":
+        ok &= np.r_[False, label[:-1] == "N"]
+    elif mode != "to_n":
+        raise ValueError(f"sbr_sinus: {mode!r}, expected 'nn' or 'to_n'")
+    return 60.0 / windowed_nanmedian(np.where(ok, rr, np.nan), beats)
+
+
 def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
     """2:1 (or longer) conduction: RR at ``bii_ratio`` x the rate before it, sustained (module docstring)."""
     n, k, m = len(sample), cfg.bii_ref_beats, cfg.bii_min_beats
@@ -283,7 +306,11 @@ def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeCon
     slow = hr < cfg.sbr_bpm
     if cfg.sbr_mean_bpm is not None:
         slow |= local_rate(sample, label, fs, cfg.rate_beats, mean=True) < cfg.sbr_mean_bpm
-    out = _runs_to_episodes("SBR", free & slow & ~(p < cfg.p_present), sample, fs, cfg.rate_min_s, score=None)
+    if cfg.sbr_sinus is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slow |= sinus_rate(sample, label, fs, cfg.rate_beats, cfg.sbr_sinus) < cfg.sbr_sinus_bpm
+    p_sbr = cfg.p_present if cfg.sbr_p_present is None else cfg.sbr_p_present
+    out = _runs_to_episodes("SBR", free & slow & ~(p < p_sbr), sample, fs, cfg.rate_min_s, score=None)
     out += _runs_to_episodes("BRADY", hr < cfg.brady_bpm, sample, fs, cfg.rate_min_s)
     out += _runs_to_episodes("TACHY", free & (hr > cfg.tachy_bpm), sample, fs, cfg.rate_min_s)
     nod = free & (p < cfg.p_absent) & (irr < cfg.nod_max_nrmssd) & (label == "N") & (hr >= 40) & (hr <= 100)
