@@ -36,7 +36,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 * **BII**: second-degree block: RR jumps to ``bii_ratio`` (1.7-2.3) x the preceding rhythm's RR for
   >= ``bii_min_beats`` beats (2:1 conduction); it lasts while RR stays at that ratio or within
   ``bii_tolerance`` of the block's first RR intervals; blocks shorter than ``bii_min_s`` dropped.
-* **SBR**: rate < 50 bpm, or mean rate (pauses counted) < ``sbr_mean_bpm`` (40), with P waves (the
+* **SBR**: rate < 50 bpm, or mean rate (pauses counted) < ``sbr_mean_bpm`` (40), or sinus rate (RR between
+  two N beats, :func:`sinus_rate`) < ``sbr_sinus_bpm`` (45), with P waves (the
   clinical 60 bpm flags 79 min of DS1 that MIT-BIH's annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
   bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
   40-100 bpm for >= ``nod_min_s``. Rate = 60 / median RR of ``rate_beats`` beats (V beats left out).
@@ -94,8 +95,8 @@ class EpisodeConfig:
     rate_min_s: float = 30.0
     sbr_bpm: float = 50.0      # MIT-BIH marks SBR for marked bradycardia only (DS1: none at 51-59 bpm)
     sbr_mean_bpm: float | None = 40.0  # also SBR: mean rate (pauses counted) below this; None: off
-    sbr_sinus: str | None = None   # also SBR: the sinus rate ("nn": RR between two N beats, "to_n": RR ending in one) ...
-    sbr_sinus_bpm: float = 50.0    # ... below this (sinus_rate); None: off
+    sbr_sinus: str | None = "nn"   # also SBR: the sinus rate ("nn": RR between two N beats, "to_n": RR ending in one) ...
+    sbr_sinus_bpm: float = 45.0    # ... below this (sinus_rate); sbr_sinus None: off
     sbr_p_present: float | None = None  # p_corr the SBR rule asks for; None: p_present
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
