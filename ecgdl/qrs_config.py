@@ -29,6 +29,9 @@ class VFConfig:
     max_hf_ratio: float = 0.03       # smooth: 10-25 Hz power under this x the 1-8 Hz power on some lead
     edge_fraction: float = 0.45      # a stretch spans its windows less this fraction of a window at each end
     min_s: float = 4.0
+    short_window_s: float = 2.0      # second pass (2-s windows every short_step_s) for short episodes whose
+    short_step_s: float = 0.5        # 4-s windows hold QRS at their edges (207's 4.3-s flutter at 242 s);
+    short_min_s: float = 2.5         # it only adds stretches the 4-s pass did not find (0: off)
     enabled: bool = True
 
 

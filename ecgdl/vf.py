@@ -14,7 +14,10 @@ lead, decimated to about 50 Hz and band-passed ``band_hz`` (zero phase):
   (a low-level ripple is noise, not VF).
 
 A window is VF-like when all three hold; the flags are median-filtered over ``smooth_windows``
-and runs of at least ``min_s`` become stretches. The detector places no beat inside a stretch,
+and runs of at least ``min_s`` become stretches. A second pass with ``short_window_s`` (2-s) windows
+every ``short_step_s``, looked for only inside the first pass's loud low-kurtosis runs, adds the
+stretches of at least ``short_min_s`` that the 4-s windows miss because QRS complexes sit at their
+edges (MIT-BIH 207's 4.3-s flutter at 242 s); it shares the decimated, band-passed primary lead. The detector places no beat inside a stretch,
 and the rhythm summary reports it (``vf``) instead of a pause.
 
 Example:
@@ -22,6 +25,8 @@ Example:
     >>> [(a / record.fs, b / record.fs) for a, b in stretches]      # doctest: +SKIP
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from ecgdl import iir
@@ -58,13 +63,14 @@ def vf_window_features(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF, *,
     return start, conc, kurt, rms
 
 
-def _moments(x: np.ndarray, fs: float, cfg: VFConfig):
-    """Window starts (at fs), kurtosis, RMS of the decimated band-passed lead, and that lead."""
+def _moments(x: np.ndarray, fs: float, cfg: VFConfig, v: np.ndarray | None = None):
+    """Window starts (at fs), kurtosis, RMS of the decimated band-passed lead, and that lead
+    (v: that lead already decimated and band-passed, shared by the two window lengths)."""
     q, st, k, m = _grid(x.size, fs, cfg)
     if m // st < k or m < 16:
         z = np.zeros(0)
         return z.astype(np.int64), z, z, z, st, k, q
-    v = _decimated(x, q, 0, m, fs, cfg)
+    v = _decimated(x, q, 0, m, fs, cfg) if v is None else v
     kurt, rms = _window_moments(v, st, k)
     return np.arange(kurt.size, dtype=np.int64) * st * q, kurt, rms, v, st, k, q
 
@@ -149,13 +155,32 @@ def vf_stretches(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF) -> tuple[
     ((0, 7500),)
     """
     x = _columns(x)
-    start, core, loose = _window_flags(x, fs, cfg)
+    q, _, _, m = _grid(x[0].size, fs, cfg)
+    v0 = _decimated(x[0], q, 0, m, fs, cfg) if m >= 16 else None
+    out, calm = _stretches(x, fs, cfg, v0)
+    if cfg.short_min_s > 0 and calm:                                 # short episodes: 2-s windows inside the 4-s
+        add, _ = _stretches(x, fs, _short(cfg), v0, calm)            # pass's calm runs, new stretches only
+        add = [r for r in add if not any(r[0] < e and s < r[1] for s, e in out)]
+        out = tuple(sorted(out + tuple(add)))
+    return out
+
+
+def _short(cfg: VFConfig) -> VFConfig:
+    """The second pass's parameters: short windows, a finer step, a shorter minimum stretch."""
+    return replace(cfg, window_s=cfg.short_window_s, step_s=cfg.short_step_s, min_s=cfg.short_min_s, short_min_s=0.0)
+
+
+def _stretches(x: list[np.ndarray], fs: float, cfg: VFConfig, v0: np.ndarray | None, within: list | None = None):
+    """One pass of :func:`vf_stretches` at cfg's window length: its stretches and its calm runs (sample
+    ranges of loud low-kurtosis primary windows). v0: the primary lead decimated and band-passed;
+    within: only windows inside these ranges are considered."""
+    start, core, loose, calm = _window_flags(x, fs, cfg, v0, within)
     if start.size == 0 or not core.any():
-        return ()
+        return (), calm
     w = int(round(cfg.window_s * fs))
     loose = _runs_with_core(loose, core, cfg)                        # cheap pre-selection ...
     if not loose.any():
-        return ()
+        return (), calm
     smooth = _smoothness(x, fs, start, w, loose, cfg)                # ... then the native-rate test
     core &= smooth
     loose &= smooth
@@ -169,7 +194,7 @@ def vf_stretches(x: np.ndarray, fs: float, cfg: VFConfig = DEFAULT_VF) -> tuple[
         e = n if j == start.size - 1 else int(start[j]) + w - lead_in
         if e - s >= cfg.min_s * fs:
             out.append((s, min(e, n)))
-    return tuple(out)
+    return tuple(out), calm
 
 
 def _columns(x) -> list[np.ndarray]:
@@ -195,22 +220,28 @@ def _runs_with_core(loose: np.ndarray, core: np.ndarray, cfg: VFConfig) -> np.nd
     return out
 
 
-def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig):
-    """Window starts and the strict / loose VF flags over all leads.
+def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig, v0: np.ndarray | None = None,
+                  within: list | None = None):
+    """Window starts, the strict / loose VF flags over all leads and the calm runs' sample ranges.
 
     Strict on one lead (an oscillation), loose on every lead (none shows discrete QRS complexes).
     The primary lead gates the rest: other leads and spectra are computed only in runs of loud,
     low-kurtosis primary windows long enough to hold a stretch.
     """
-    start, kurt0, rms0, v0, st, k, q = _moments(x[0], fs, cfg)
+    start, kurt0, rms0, v0, st, k, q = _moments(x[0], fs, cfg, v0)
     none = np.zeros(start.size, bool)
     if start.size == 0:
-        return start, none, none
+        return start, none, none, []
     loud = rms0 >= cfg.min_rms_ratio * np.median(rms0)
     calm = loud & (kurt0 <= cfg.loose_kurtosis)
+    if within is not None:
+        calm &= _inside(start, int(round(cfg.window_s * fs)), within)
     calm &= _runs_with_core(calm, calm, cfg)        # only runs long enough to hold a stretch
     if not calm.any():
-        return start, none, none
+        return start, none, none, []
+    w = int(round(cfg.window_s * fs))
+    d = np.diff(np.r_[0, calm.view(np.int8), 0])
+    runs = [(int(start[i]), int(start[j - 1]) + w) for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
     leads = [(kurt0, v0, loud)] + [_on_spans(xj, fs, cfg, calm, v0.size) for xj in x[1:]]
     for kurt, _, _ in leads[1:]:
         calm &= kurt[: calm.size] <= cfg.loose_kurtosis
@@ -223,7 +254,15 @@ def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig):
         lo = lo[: start.size]
         core |= (conc >= cfg.min_concentration) & (kurt[: start.size] <= cfg.max_kurtosis) & lo
         loose &= (conc >= cfg.loose_concentration) & lo
-    return start, core & loose, loose
+    return start, core & loose, loose, runs
+
+
+def _inside(start: np.ndarray, w: int, ranges: list) -> np.ndarray:
+    """(n_windows,) bool: window [start, start + w) lies inside one of the sorted disjoint ranges."""
+    s = np.array([a for a, _ in ranges])
+    e = np.array([b for _, b in ranges])
+    k = np.searchsorted(s, start, side="right") - 1
+    return (k >= 0) & (start + w <= e[np.maximum(k, 0)])
 
 
 def _smoothness(x: list[np.ndarray], fs: float, start: np.ndarray, w: int, cand: np.ndarray,

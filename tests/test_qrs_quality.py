@@ -6,6 +6,7 @@ import pytest
 
 from ecgdl.quality import segment_quality, undetected_gaps
 from ecgdl.qrs import detect_r_peaks
+from ecgdl.qrs_config import QRSConfig, VFConfig
 from ecgdl.rhythm import summarise
 from ecgdl.vf import vf_stretches
 from test_qrs import _synthetic_ecg
@@ -28,6 +29,24 @@ def test_flutter_inside_sinus_rhythm_is_a_vf_stretch_without_beats(fs):
     outside = truth[(truth < a - 2 * fs) | (truth > b + 2 * fs)]
     assert (np.min(np.abs(outside[:, None] - res.peaks[None]), axis=1) <= 2).mean() > 0.99
     assert not any(g[0] < e and s < g[1] for g in res.undetected)
+
+
+@pytest.mark.parametrize("fs", [128.0, 250.0, 360.0])
+def test_short_flutter_is_found_by_the_short_windows(fs):
+    """A 4.5-s flutter burst (as 207's 4.3-s one at 242 s): the 4-s windows hold QRS at their edges and
+    miss it; the 2-s pass finds it, onset and offset within 2 s, no beat inside."""
+    x, _ = _synthetic_ecg(fs, 120.0, seed=3)
+    t = np.arange(x.size) / fs
+    a, b = int(40 * fs), int(44.5 * fs)
+    x[a:b] = 0.8 * np.sin(2 * np.pi * 4.0 * t[a:b] + 0.3 * np.sin(2 * np.pi * 0.2 * t[a:b])) \
+        + 0.01 * np.random.default_rng(1).standard_normal(b - a)
+    long_only = detect_r_peaks(x, fs, QRSConfig(vf=VFConfig(short_min_s=0.0)))
+    assert long_only.vf == ()                               # measured: missed by the 4-s pass alone
+    res = detect_r_peaks(x, fs)
+    assert len(res.vf) == 1, res.vf
+    s, e = res.vf[0]
+    assert abs(s - a) < 2 * fs and abs(e - b) < 2 * fs      # measured 0.7-0.9 s late, 0.4-0.5 s early
+    assert not np.any((res.peaks >= s) & (res.peaks < e))
 
 
 @pytest.mark.parametrize("fs", [128.0, 360.0])
