@@ -263,7 +263,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
     pk = refine_peaks(leads[0], fs, pk, cfg.refine_radius_s, cfg=cfg)
     pk_energy = pk                               # VF suspicion reads the energy detector's beats
     if cfg.noise.enabled and ratio.size > 2 and ratio[1:-1].max() > cfg.noise.noisy_ratio:
-        pk = _redetect_noisy(x, leads, bads, fs, pk, ratio, off, q, cfg)
+        pk = _redetect_noisy(x, leads, bads, fs, pk, ratio, off, q, cfg, work)
     if bads[0] is not None and len(leads) > 1 and pk.size:
         lost = bads[0][pk]                       # placed from another lead: refine on that lead
         pk[lost] = refine_peaks(leads[1], fs, pk[lost], cfg.refine_radius_s, cfg=cfg)
@@ -277,8 +277,9 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
 
 
 def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.ndarray, ratio: np.ndarray,
-                    off: int, q: int, cfg: QRSConfig) -> np.ndarray:
-    """Beats in the chunk's noisy 1-s blocks chosen again by :func:`ecgdl.qrs_noise.redetect_noisy`."""
+                    off: int, q: int, cfg: QRSConfig, work: dict) -> np.ndarray:
+    """Beats in the chunk's noisy 1-s blocks chosen again by :func:`ecgdl.qrs_noise.redetect_noisy`
+    (work: the chunk's scratch buffers; another lead is copied there, contiguous, as lead 0 is)."""
     nc = cfg.noise
     n = x.shape[0]
     bsz = max(1, int(round(cfg.level_block_s * fs / q)))
@@ -288,7 +289,11 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
     noisy_b = np.convolve(noisy_b, np.ones(2 * grow + 1), mode="same") > 0 if grow else noisy_b
     use = [leads[0]]
     for j in range(1, min(nc.leads, x.shape[1])):
-        v = leads[j] if j < len(leads) else np.asarray(x[:, j], np.float32)
+        if j < len(leads):
+            v = leads[j]
+        else:
+            v = _scratch(work, ("x", j), n, np.float32)
+            v[:] = x[:, j]
         bad = bads[j] if j < len(bads) else _bad_mask(v, fs, cfg)
         use.append(v if bad is None else _fill(v, bad))
     found = redetect_noisy(use, fs, pk, _per_sample(noisy_b, n, bsz, off, q),

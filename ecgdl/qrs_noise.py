@@ -197,19 +197,29 @@ def _candidates(a: np.ndarray, fs: float, cfg: NoiseConfig) -> np.ndarray:
 
 def _rr_prior(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig):
     """-ln p(RR) on a log-RR grid from the clean beats within context_s of [s, e), or None (too few)."""
-    near = good[(good > s - cfg.context_s * fs) & (good < e + cfg.context_s * fs)]
+    lo, hi = s - cfg.context_s * fs, e + cfg.context_s * fs
+    near = good[np.searchsorted(good, lo, side="right"): np.searchsorted(good, hi, side="left")]   # sorted: lo < g < hi
     rr = np.diff(near)
     if rr.size < cfg.min_template_beats // 2:
         return None
     span = cfg.max_rr * _percentile90(rr)
     rr = rr[rr <= span]                              # an interval across the stretch is not an RR
-    grid = np.linspace(np.log(0.1), np.log(max(span / fs, 0.2)), 300)
+    grid = _linspace(float(np.log(0.1)), float(np.log(max(span / fs, 0.2))), 300)
     z = np.subtract.outer(grid, np.log(rr / fs))     # Gaussian kernels, in place: exp(-0.5 z^2)
     z /= cfg.rr_sigma
     np.square(z, out=z)
     z *= -0.5
     dens = np.exp(z, out=z).sum(axis=1)
     return grid, -np.log(dens / dens.max() + cfg.rr_floor), span
+
+
+def _linspace(start: float, stop: float, num: int) -> np.ndarray:
+    """``np.linspace(start, stop, num)`` by numpy's own arithmetic (arange x step + start, the last set
+    to stop): its very values without its per-call overhead (a third of the rhythm prior's time)."""
+    y = np.arange(num, dtype=np.float64) * ((stop - start) / (num - 1))
+    y += start
+    y[-1] = stop
+    return y
 
 
 def _percentile90(a: np.ndarray) -> float:

@@ -17,10 +17,11 @@ __all__ = ["block_level", "select_beats", "sorted_unique"]
 def block_level(f: np.ndarray, fd: float, cfg: QRSConfig) -> tuple[np.ndarray, int]:
     """Robust local QRS level per block (median of block maxima over level_window_s) and block size."""
     bsz = max(1, int(round(cfg.level_block_s * fd)))
-    nb = -(-f.size // bsz)
-    fp = np.zeros(nb * bsz)
-    fp[: f.size] = f
-    bm = fp.reshape(nb, bsz).max(axis=1)
+    nb, nf = -(-f.size // bsz), f.size // bsz
+    bm = np.empty(nb)                            # block maxima (the last block padded with zeros: f >= 0)
+    bm[:nf] = f[: nf * bsz].reshape(nf, bsz).max(axis=1)
+    if nb > nf:
+        bm[nf] = np.maximum(f[nf * bsz:].max(), 0.0)
     k = max(1, int(round(cfg.level_window_s / cfg.level_block_s))) | 1
     return median_filter(bm, size=k, mode="nearest"), bsz
 
