@@ -67,6 +67,7 @@ class AdaptConfig:
     a hedge for rhythms the few DS1 training records do not show (SVTA runs with aberrant conduction).
     p_long: add :data:`LONG_RR_NAMES` (:func:`long_rr_features`) to the stacker's features.
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
+    sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
     """
 
     n_clusters: int = 12
@@ -78,12 +79,14 @@ class AdaptConfig:
     blend: float = 0.0
     p_long: bool = False
     self_train: tuple[float, float] | None = None
+    sinus_rule: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict:
         d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
              "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
              "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
         d = {**d, "p_long": True} if self.p_long else d
+        d = {**d, "sinus_rule": list(self.sinus_rule)} if self.sinus_rule else d
         return {**d, "self_train": list(self.self_train)} if self.self_train else d
 
     @classmethod
@@ -92,7 +95,8 @@ class AdaptConfig:
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
-                   self_train=tuple(d["self_train"]) if d.get("self_train") else None)
+                   self_train=tuple(d["self_train"]) if d.get("self_train") else None,
+                   sinus_rule=tuple(d["sinus_rule"]) if d.get("sinus_rule") else None)
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -436,15 +440,20 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
                  stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
     the stacker on :func:`record_features` (temperature-scaled, blended with the inductive logits), then
-    :func:`cluster_average`, [:func:`self_train`,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
+    :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
-    if cfg.af_gate is not None:
+    if cfg.af_gate is not None or cfg.sinus_rule is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
+    if cfg.sinus_rule is not None:
+        from ecgdl.adapt_atrial import sinus_reference_rule
+
+        p = sinus_reference_rule(p, _p_segments(x, fs, r_index, cfg), pre, pcons, cfg.sinus_rule)
+    if cfg.af_gate is not None:
         p = af_gate(p, irr, pcons, cfg.af_gate)
     return stacker.calibrate(p).astype(np.float32), cid
 

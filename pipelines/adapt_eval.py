@@ -199,6 +199,28 @@ def gated(data: dict[str, dict], pa: np.ndarray, gate: tuple[float, float] | Non
     return np.concatenate(out)
 
 
+def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None) -> np.ndarray:
+    """The sinus-reference rule (:mod:`ecgdl.adapt_atrial`) on the self-trained probabilities ``ps`` (records in
+    order), before the AF gate, as :func:`ecgdl.adapt.adapt_record` runs it; prints the records it changes."""
+    if rule is None:
+        return ps
+    from ecgdl.adapt import _p_segments
+    from ecgdl.adapt_atrial import sinus_reference_rule
+
+    out, i = [], 0
+    for r, d in data.items():
+        p = ps[i:i + len(d["y"])]
+        _, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], p[:, 2:4].sum(1) > 0.5)
+        q = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], pcons, rule)
+        ch = q.argmax(1) != p.argmax(1)
+        if ch.any():
+            print(f"  rule {rule} on {r}: {int(ch.sum())} beats N -> S, reference classes "
+                  f"N/S/V/F/Q {np.bincount(d['y'][ch], minlength=5).tolist()}")
+        out.append(q)
+        i += len(d["y"])
+    return np.concatenate(out)
+
+
 def save_oof(folder: Path, data: dict[str, dict], pa: np.ndarray, cut: np.ndarray, cv_dir: Path) -> None:
     """One ``<record>.npz`` per record: the adaptive out-of-fold probabilities ``pa`` (records in ``data``
     order, bounded by ``cut``) as log-probabilities ``logits``, with the CV cache's ``sample``, ``y``, ``fold``."""
@@ -243,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
+    p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,PCONS|none",
+                   help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -274,16 +298,17 @@ def main(argv: list[str] | None = None) -> int:
         for blend in a.blend:
             pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
                                  for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-            for st, gate in [(st, g) for st in a.self_train for g in a.gate]:
+            for st, gate, sr in [(st, g, r) for st in a.self_train for g in a.gate for r in a.sinus_rule]:
                 ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
                                                            for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-                pg = gated(data, ps, gate)
-                first = gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0]
+                pg = gated(data, ruled(data, ps, sr), gate)
+                first = gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0] and sr == a.sinus_rule[0]
                 if first:
                     pre_post[s], folds[s] = pg, np.concatenate([np.full(len(d["y"]), d["fold"]) for d in data.values()])
                 t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
                 pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
-                print(line(f"s{s} adaptive, blend {blend}, gate {gate}" + (f", self-train {st}" if st else ""), y,
+                print(line(f"s{s} adaptive, blend {blend}, gate {gate}" + (f", self-train {st}" if st else "")
+                           + (f", sinus rule {sr}" if sr else ""), y,
                            pg.argmax(1)), flush=True)
                 if first:
                     pa, t2_keep = pg, t2
@@ -304,10 +329,11 @@ def main(argv: list[str] | None = None) -> int:
                              np.concatenate([d["y"] for d in every_rec]), a.hidden, a.power, s)
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
-            keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0])
+            keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
+                               sinus_rule=a.sinus_rule[0])
             method = ("record clusters + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
-                      + (", AF gate" if a.gate[0] else ""))
+                      + (", sinus-reference rule" if a.sinus_rule[0] else "") + (", AF gate" if a.gate[0] else ""))
             a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(feature_names(keep)),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
                                           "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],

@@ -1,0 +1,110 @@
+"""The sinus-reference rule: atrial premature beats read against the record's SINUS cycle, not its majority rhythm.
+
+An atrial premature beat is premature against the sinus cycle and its P wave differs from the sinus P wave
+(the clinical definition). The record-relative features of :mod:`ecgdl.adapt` measure prematurity against
+the local median RR and the P wave against the dominant beats' template: both assume the majority rhythm is
+sinus. Where atrial ectopics outnumber sinus beats (APC runs, ectopic atrial rhythm interrupted by sinus
+beats), the majority rhythm IS the ectopic one and those features see nothing premature. The sinus beats
+are then the ones ending the longest RR intervals (an ectopic beat is premature by definition; after an APC
+run the sinus beat follows the pause). :func:`sinus_reference_rule` reads the record that way, after the
+stacker, as an explicit rule:
+
+1. **Reference**: the supraventricular-called beats (argmax N or S) not following a ventricular-called beat
+   (a post-PVC compensatory pause is not the sinus cycle), their top quarter by preceding RR: the sinus
+   reference beats; their median P segment is the sinus P template, their median RR the sinus cycle.
+2. **Guards** (record level): at least ``MIN_REFERENCE`` reference beats; their own P segments repeat
+   (median lead-0 correlation with their template >= ``REFERENCE_CONSISTENCY``, the AF gate's P-repeat
+   threshold); and the record's median supraventricular beat is itself premature against the sinus cycle
+   (RR < ``prematurity`` x the sinus cycle): the case the majority-relative features cannot read. In a
+   sinus record the median beat is a sinus beat: the rule does nothing.
+3. **Beat**: a beat called N, not after a ventricular-called beat, premature against the sinus cycle (RR <
+   ``prematurity`` x), whose P segment does not match the sinus template (lead-0 correlation <
+   ``p_corr``) and whose neighbourhood shows organised atrial activity (the AF gate's P consistency >=
+   ``p_consistency``: in atrial fibrillation nothing is an atrial premature beat) becomes S: its N
+   probability moves to S. The AF gate still runs after the rule.
+
+The motivation came from looking at a DS2 record (232, issue 16); every threshold is a clinical convention
+(20 % prematurity) or one of the AF gate's, chosen/checked on the DS1 cross-validation (docs/results.md).
+No label is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Fewest sinus-reference beats the rule needs (as :func:`ecgdl.adapt.self_train`'s ``min_beats``).
+MIN_REFERENCE = 20
+#: Median correlation of the reference beats' P segments with their template: a P wave that repeats.
+REFERENCE_CONSISTENCY = 0.6
+
+
+@dataclass(frozen=True)
+class SinusReference:
+    """The record's sinus reference: which beats (bool ``(n,)``), their P template's correlation with every
+    beat (``corr``, lead 0, ``(n,)``), the sinus cycle ``rr`` (s) and the reference's own consistency."""
+
+    beats: np.ndarray
+    corr: np.ndarray
+    rr: float
+    consistency: float
+
+
+def _lead0_corr(seg: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Correlation of each beat's lead-0 P segment (``seg`` ``(n, L, t)``, beat-mean removed) with the median
+    segment of the ``ref`` beats."""
+    tmpl = np.median(seg[ref, 0], axis=0)
+    s = seg[:, 0]
+    return (s @ tmpl) / (np.linalg.norm(s, axis=1) * np.linalg.norm(tmpl) + 1e-9)
+
+
+def sinus_reference(seg: np.ndarray, pre: np.ndarray, supra: np.ndarray) -> SinusReference | None:
+    """The sinus reference of a record (segment) or ``None`` when it has fewer than :data:`MIN_REFERENCE`
+    beats. ``seg``: P segments ``(n, L, t)`` (:func:`ecgdl.adapt._p_segments`); ``pre``: RR before each beat (s);
+    ``supra``: bool, beats called N or S. Reference: supraventricular beats not after a non-supraventricular
+    beat, top quarter by preceding RR.
+
+    >>> sinus_reference(np.zeros((3, 2, 10)), np.ones(3), np.ones(3, bool)) is None
+    True
+    """
+    pre = np.asarray(pre, np.float64)
+    cand = supra & ~np.r_[False, ~supra[:-1]]
+    if cand.sum() < MIN_REFERENCE:
+        return None
+    ref = cand & (pre >= np.percentile(pre[cand], 75))
+    if ref.sum() < MIN_REFERENCE:
+        return None
+    corr = _lead0_corr(seg, ref)
+    return SinusReference(ref, corr, float(np.median(pre[ref])), float(np.median(corr[ref])))
+
+
+def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray, pcons: np.ndarray,
+                         params: tuple[float, float, float]) -> np.ndarray:
+    """Bool ``(n,)``: the beats :func:`sinus_reference_rule` turns to S. ``params`` = ``(prematurity, p_corr,
+    p_consistency)`` (module docstring); ``pcons``: the AF gate's neighbourhood P consistency per beat (NaN:
+    unknown, never a hit)."""
+    prematurity, p_corr, p_consistency = params
+    top = proba.argmax(1)
+    supra = top <= 1
+    none = np.zeros(len(top), bool)
+    ref = sinus_reference(seg, pre, supra)
+    if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
+        return none
+    after_v = np.r_[False, ~supra[:-1]]
+    if np.median(np.asarray(pre)[supra & ~after_v]) >= prematurity * ref.rr:
+        return none  # the median beat is not premature: the majority rhythm is the sinus one
+    with np.errstate(invalid="ignore"):
+        organised = np.nan_to_num(pcons, nan=-1.0) >= p_consistency
+    return (top == 0) & ~after_v & (np.asarray(pre) < prematurity * ref.rr) & (ref.corr < p_corr) & organised
+
+
+def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray, pcons: np.ndarray,
+                         params: tuple[float, float, float]) -> np.ndarray:
+    """``proba`` (float64 copy) with the N probability of :func:`sinus_reference_hits`'s beats moved to S
+    (V, F, Q untouched; a probability row still sums to 1)."""
+    hit = sinus_reference_hits(seg, pre, proba, pcons, params)
+    out = proba.astype(np.float64).copy()
+    out[hit, 1] += out[hit, 0]
+    out[hit, 0] = 0.0
+    return out
