@@ -19,8 +19,9 @@ stacker, as an explicit rule:
    sinus record the median beat is a sinus beat: the rule does nothing.
 3. **Beat**: a beat called N, not after a ventricular-called beat, premature against the sinus cycle (RR <
    ``prematurity`` x), whose P segment does not match the sinus template (lead-0 correlation <
-   ``p_corr``) and whose neighbourhood shows organised atrial activity (the AF gate's P consistency >=
-   ``p_consistency``: in atrial fibrillation nothing is an atrial premature beat) becomes S: its N
+   ``p_corr``) and with sinus beats around it (:func:`local_sinus_p`: the median sinus-template correlation
+   of the non-premature supraventricular beats among its ``NEIGHBOURS`` neighbours >= ``sinus_nearby``; in
+   atrial fibrillation no beat has a sinus P wave and nothing is an atrial premature beat) becomes S: its N
    probability moves to S. The AF gate still runs after the rule.
 
 The motivation came from looking at a DS2 record (232, issue 16); every threshold is a clinical convention
@@ -38,6 +39,8 @@ import numpy as np
 MIN_REFERENCE = 20
 #: Median correlation of the reference beats' P segments with their template: a P wave that repeats.
 REFERENCE_CONSISTENCY = 0.6
+#: Beats either side of a beat that :func:`local_sinus_p` looks at (the AF gate's 32-beat window).
+NEIGHBOURS = 16
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,28 @@ def sinus_reference(seg: np.ndarray, pre: np.ndarray, supra: np.ndarray) -> Sinu
     return SinusReference(ref, corr, float(np.median(pre[ref])), float(np.median(corr[ref])))
 
 
-def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray, pcons: np.ndarray,
+def local_sinus_p(corr: np.ndarray, sinus_like: np.ndarray, half: int = NEIGHBOURS) -> np.ndarray:
+    """``(n,)``: per beat, the median of ``corr`` (sinus-template correlation) over the ``sinus_like`` beats
+    (bool: supraventricular, not premature against the sinus cycle) among the ``half`` beats either side of
+    it (the beat itself excluded); NaN where there are fewer than 2 such beats."""
+    n = len(corr)
+    idx = np.arange(n)[:, None] + np.r_[np.arange(-half, 0), np.arange(1, half + 1)][None, :]
+    ok = (idx >= 0) & (idx < n)
+    idx = np.clip(idx, 0, max(n - 1, 0))
+    vals = np.where(ok & sinus_like[idx], corr[idx], np.nan)
+    enough = np.isfinite(vals).sum(1) >= 2
+    out = np.full(n, np.nan)
+    if enough.any():
+        out[enough] = np.nanmedian(vals[enough], axis=1)
+    return out
+
+
+def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
                          params: tuple[float, float, float]) -> np.ndarray:
     """Bool ``(n,)``: the beats :func:`sinus_reference_rule` turns to S. ``params`` = ``(prematurity, p_corr,
-    p_consistency)`` (module docstring); ``pcons``: the AF gate's neighbourhood P consistency per beat (NaN:
-    unknown, never a hit)."""
-    prematurity, p_corr, p_consistency = params
+    sinus_nearby)`` (module docstring)."""
+    prematurity, p_corr, sinus_nearby = params
+    pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
     supra = top <= 1
     none = np.zeros(len(top), bool)
@@ -92,18 +111,18 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray, pc
     if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
         return none
     after_v = np.r_[False, ~supra[:-1]]
-    if np.median(np.asarray(pre)[supra & ~after_v]) >= prematurity * ref.rr:
+    if np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
         return none  # the median beat is not premature: the majority rhythm is the sinus one
-    with np.errstate(invalid="ignore"):
-        organised = np.nan_to_num(pcons, nan=-1.0) >= p_consistency
-    return (top == 0) & ~after_v & (np.asarray(pre) < prematurity * ref.rr) & (ref.corr < p_corr) & organised
+    premature = pre < prematurity * ref.rr
+    nearby = np.nan_to_num(local_sinus_p(ref.corr, supra & ~after_v & ~premature), nan=-1.0)
+    return (top == 0) & ~after_v & premature & (ref.corr < p_corr) & (nearby >= sinus_nearby)
 
 
-def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray, pcons: np.ndarray,
+def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray,
                          params: tuple[float, float, float]) -> np.ndarray:
     """``proba`` (float64 copy) with the N probability of :func:`sinus_reference_hits`'s beats moved to S
     (V, F, Q untouched; a probability row still sums to 1)."""
-    hit = sinus_reference_hits(seg, pre, proba, pcons, params)
+    hit = sinus_reference_hits(seg, pre, proba, params)
     out = proba.astype(np.float64).copy()
     out[hit, 1] += out[hit, 0]
     out[hit, 0] = 0.0

@@ -210,8 +210,7 @@ def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float
     out, i = [], 0
     for r, d in data.items():
         p = ps[i:i + len(d["y"])]
-        _, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], p[:, 2:4].sum(1) > 0.5)
-        q = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], pcons, rule)
+        q = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], rule)
         ch = q.argmax(1) != p.argmax(1)
         if ch.any():
             print(f"  rule {rule} on {r}: {int(ch.sum())} beats N -> S, reference classes "
@@ -265,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
-    p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,PCONS|none",
+    p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,NEARBY|none",
                    help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
