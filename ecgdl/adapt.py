@@ -447,13 +447,14 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
+    around = np.zeros(len(p), bool)  # beats with sinus beats around them: the AF gate leaves them alone
     if cfg.sinus_rule is not None:
         from ecgdl.adapt_atrial import sinus_reference_rule
 
-        p = sinus_reference_rule(p, _p_segments(x, fs, r_index, cfg), pre, cfg.sinus_rule)
+        p, around = sinus_reference_rule(p, _p_segments(x, fs, r_index, cfg), pre, cfg.sinus_rule)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
-        p = af_gate(p, irr, pcons, cfg.af_gate)
+        p = af_gate(p, np.where(around, np.nan, irr), pcons, cfg.af_gate)
     return stacker.calibrate(p).astype(np.float32), cid
 
 

@@ -22,7 +22,9 @@ stacker, as an explicit rule:
    ``p_corr``) and with sinus beats around it (:func:`local_sinus_p`: the median sinus-template correlation
    of the non-premature supraventricular beats among its ``NEIGHBOURS`` neighbours >= ``sinus_nearby``; in
    atrial fibrillation no beat has a sinus P wave and nothing is an atrial premature beat) becomes S: its N
-   probability moves to S. The AF gate still runs after the rule.
+   probability moves to S. The AF gate runs after the rule, except on the beats with sinus beats around them
+   (``nearby`` >= ``sinus_nearby``) in a record the guards passed: an APC-dominated stretch has irregular RR and
+   P segments that do not repeat (what the gate reads as AF), but its sinus beats carry the sinus P wave.
 
 The motivation came from looking at a DS2 record (232, issue 16); every threshold is a clinical convention
 (20 % prematurity) or one of the AF gate's, chosen/checked on the DS1 cross-validation (docs/results.md).
@@ -99,9 +101,10 @@ def local_sinus_p(corr: np.ndarray, sinus_like: np.ndarray, half: int = NEIGHBOU
 
 
 def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
-                         params: tuple[float, float, float]) -> np.ndarray:
-    """Bool ``(n,)``: the beats :func:`sinus_reference_rule` turns to S. ``params`` = ``(prematurity, p_corr,
-    sinus_nearby)`` (module docstring)."""
+                         params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(hits, sinus_around)``, bool ``(n,)`` each: the beats :func:`sinus_reference_rule` turns to S, and the
+    beats with sinus beats around them (all False when a record guard fails). ``params`` = ``(prematurity,
+    p_corr, sinus_nearby)`` (module docstring)."""
     prematurity, p_corr, sinus_nearby = params
     pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
@@ -109,21 +112,21 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
     none = np.zeros(len(top), bool)
     ref = sinus_reference(seg, pre, supra)
     if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
-        return none
+        return none, none
     after_v = np.r_[False, ~supra[:-1]]
     if np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
-        return none  # the median beat is not premature: the majority rhythm is the sinus one
+        return none, none  # the median beat is not premature: the majority rhythm is the sinus one
     premature = pre < prematurity * ref.rr
-    nearby = np.nan_to_num(local_sinus_p(ref.corr, supra & ~after_v & ~premature), nan=-1.0)
-    return (top == 0) & ~after_v & premature & (ref.corr < p_corr) & (nearby >= sinus_nearby)
+    around = np.nan_to_num(local_sinus_p(ref.corr, supra & ~after_v & ~premature), nan=-1.0) >= sinus_nearby
+    return (top == 0) & ~after_v & premature & (ref.corr < p_corr) & around, around
 
 
 def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray,
-                         params: tuple[float, float, float]) -> np.ndarray:
-    """``proba`` (float64 copy) with the N probability of :func:`sinus_reference_hits`'s beats moved to S
-    (V, F, Q untouched; a probability row still sums to 1)."""
-    hit = sinus_reference_hits(seg, pre, proba, params)
+                         params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """``(proba, sinus_around)``: ``proba`` (float64 copy) with the N probability of :func:`sinus_reference_hits`'s
+    beats moved to S (V, F, Q untouched; a row still sums to 1), and the beats the AF gate must leave alone."""
+    hit, around = sinus_reference_hits(seg, pre, proba, params)
     out = proba.astype(np.float64).copy()
     out[hit, 1] += out[hit, 0]
     out[hit, 0] = 0.0
-    return out
+    return out, around

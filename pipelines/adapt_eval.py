@@ -199,18 +199,23 @@ def gated(data: dict[str, dict], pa: np.ndarray, gate: tuple[float, float] | Non
     return np.concatenate(out)
 
 
-def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None) -> np.ndarray:
-    """The sinus-reference rule (:mod:`ecgdl.adapt_atrial`) on the self-trained probabilities ``ps`` (records in
-    order), before the AF gate, as :func:`ecgdl.adapt.adapt_record` runs it; prints the records it changes."""
+def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None,
+          gate: tuple[float, float] | None) -> np.ndarray:
+    """The sinus-reference rule (:mod:`ecgdl.adapt_atrial`) then the AF gate (sparing the beats with sinus beats
+    around them) on the self-trained probabilities ``ps`` (records in order), as :func:`ecgdl.adapt.adapt_record`
+    runs them; prints the records whose labels the rule changes (against the gate alone)."""
     if rule is None:
-        return ps
+        return gated(data, ps, gate)
     from ecgdl.adapt import _p_segments
     from ecgdl.adapt_atrial import sinus_reference_rule
 
     out, i = [], 0
     for r, d in data.items():
         p = ps[i:i + len(d["y"])]
-        q = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], rule)
+        q, around = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], rule)
+        irr, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], q[:, 2:4].sum(1) > 0.5)
+        if gate is not None:
+            q, p = af_gate(q, np.where(around, np.nan, irr), pcons, gate), af_gate(p, irr, pcons, gate)
         ch = q.argmax(1) != p.argmax(1)
         if ch.any():
             print(f"  rule {rule} on {r}: {int(ch.sum())} beats N -> S, reference classes "
@@ -300,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             for st, gate, sr in [(st, g, r) for st in a.self_train for g in a.gate for r in a.sinus_rule]:
                 ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
                                                            for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-                pg = gated(data, ruled(data, ps, sr), gate)
+                pg = ruled(data, ps, sr, gate)
                 first = gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0] and sr == a.sinus_rule[0]
                 if first:
                     pre_post[s], folds[s] = pg, np.concatenate([np.full(len(d["y"]), d["fold"]) for d in data.values()])
