@@ -19,12 +19,12 @@ stacker, as an explicit rule:
    sinus record the median beat is a sinus beat: the rule does nothing.
 3. **Beat**: a beat called N, not after a ventricular-called beat, premature against the sinus cycle (RR <
    ``prematurity`` x), whose P segment does not match the sinus template (lead-0 correlation <
-   ``p_corr``) and with sinus beats around it (:func:`local_sinus_p`: the median sinus-template correlation
-   of the non-premature supraventricular beats among its ``NEIGHBOURS`` neighbours >= ``sinus_nearby``; in
-   atrial fibrillation no beat has a sinus P wave and nothing is an atrial premature beat) becomes S: its N
-   probability moves to S. The AF gate runs after the rule, except on the beats with sinus beats around them
-   (``nearby`` >= ``sinus_nearby``) in a record the guards passed: an APC-dominated stretch has irregular RR and
-   P segments that do not repeat (what the gate reads as AF), but its sinus beats carry the sinus P wave.
+   ``p_corr``) and lying between sinus beats (:func:`between_sinus`: a sinus beat - supraventricular, not
+   premature, P correlation >= ``p_corr`` - among the ``neighbours`` beats before it and among those after it;
+   in atrial fibrillation no beat carries the sinus P wave and nothing is an atrial premature beat) becomes S:
+   its N probability moves to S. The AF gate runs after the rule, except on the beats between sinus beats in a
+   record the guards passed: an APC-dominated stretch has irregular RR and P segments that do not repeat (what
+   the gate reads as AF), but the sinus beats around it carry the sinus P wave.
 
 The motivation came from looking at a DS2 record (232, issue 16); every threshold is a clinical convention
 (20 % prematurity) or one of the AF gate's, chosen/checked on the DS1 cross-validation (docs/results.md).
@@ -41,8 +41,6 @@ import numpy as np
 MIN_REFERENCE = 20
 #: Median correlation of the reference beats' P segments with their template: a P wave that repeats.
 REFERENCE_CONSISTENCY = 0.6
-#: Beats either side of a beat that :func:`local_sinus_p` looks at (the AF gate's 32-beat window).
-NEIGHBOURS = 16
 
 
 @dataclass(frozen=True)
@@ -84,28 +82,27 @@ def sinus_reference(seg: np.ndarray, pre: np.ndarray, supra: np.ndarray) -> Sinu
     return SinusReference(ref, corr, float(np.median(pre[ref])), float(np.median(corr[ref])))
 
 
-def local_sinus_p(corr: np.ndarray, sinus_like: np.ndarray, half: int = NEIGHBOURS) -> np.ndarray:
-    """``(n,)``: per beat, the median of ``corr`` (sinus-template correlation) over the ``sinus_like`` beats
-    (bool: supraventricular, not premature against the sinus cycle) among the ``half`` beats either side of
-    it (the beat itself excluded); NaN where there are fewer than 2 such beats."""
-    n = len(corr)
-    idx = np.arange(n)[:, None] + np.r_[np.arange(-half, 0), np.arange(1, half + 1)][None, :]
-    ok = (idx >= 0) & (idx < n)
-    idx = np.clip(idx, 0, max(n - 1, 0))
-    vals = np.where(ok & sinus_like[idx], corr[idx], np.nan)
-    enough = np.isfinite(vals).sum(1) >= 2
-    out = np.full(n, np.nan)
-    if enough.any():
-        out[enough] = np.nanmedian(vals[enough], axis=1)
-    return out
+def between_sinus(sinus: np.ndarray, neighbours: int) -> np.ndarray:
+    """Bool ``(n,)``: a ``sinus`` beat (bool ``(n,)``) among the ``neighbours`` beats before each beat AND among
+    the ``neighbours`` beats after it (the beat itself not counted).
+
+    >>> between_sinus(np.array([1, 0, 0, 1, 0], bool), 2).tolist()
+    [False, True, True, False, False]
+    """
+    n = len(sinus)
+    c = np.r_[0, np.cumsum(sinus)]
+    i = np.arange(n)
+    before = c[i] - c[np.maximum(i - neighbours, 0)]
+    after = c[np.minimum(i + 1 + neighbours, n)] - c[i + 1]
+    return (before > 0) & (after > 0)
 
 
 def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
                          params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
     """``(hits, sinus_around)``, bool ``(n,)`` each: the beats :func:`sinus_reference_rule` turns to S, and the
-    beats with sinus beats around them (all False when a record guard fails). ``params`` = ``(prematurity,
-    p_corr, sinus_nearby)`` (module docstring)."""
-    prematurity, p_corr, sinus_nearby = params
+    beats between sinus beats (all False when a record guard fails). ``params`` = ``(prematurity, p_corr,
+    neighbours)`` (module docstring)."""
+    prematurity, p_corr, neighbours = params
     pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
     supra = top <= 1
@@ -117,7 +114,7 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
     if np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
         return none, none  # the median beat is not premature: the majority rhythm is the sinus one
     premature = pre < prematurity * ref.rr
-    around = np.nan_to_num(local_sinus_p(ref.corr, supra & ~after_v & ~premature), nan=-1.0) >= sinus_nearby
+    around = between_sinus(supra & ~after_v & ~premature & (ref.corr >= p_corr), int(neighbours))
     return (top == 0) & ~after_v & premature & (ref.corr < p_corr) & around, around
 
 

@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
-    p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,NEARBY|none",
+    p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,NEIGHBOURS|none",
                    help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
