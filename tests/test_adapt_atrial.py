@@ -11,7 +11,7 @@ from infer_fixtures import shipped_model, write_excerpt
 
 pytest.importorskip("onnxruntime")
 
-RULE = (0.8, 0.6, 0.6)
+RULE = (0.8, 0.6, 16)
 
 
 @pytest.fixture(scope="module")
