@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adapt_eval import _gate_arg, fit_stacker, fit_temperature, load_seed  # noqa: E402
 
 from ecgdl.adapt import AdaptConfig, adapt_record  # noqa: E402
-from ecgdl.metrics import evaluate_predictions  # noqa: E402
+from ecgdl.metrics import evaluate_predictions, percent  # noqa: E402
 
 
 def pseudo_mask(y: np.ndarray, ratio: float = 1 / 3) -> np.ndarray:
@@ -41,7 +41,7 @@ def pseudo_mask(y: np.ndarray, ratio: float = 1 / 3) -> np.ndarray:
 
 def s_scores(y: np.ndarray, pred: np.ndarray) -> str:
     pc = evaluate_predictions(y, pred)["per_class"]["S"]
-    return f"S Se {100 * pc['se']:.1f} / +P {100 * pc['ppv']:.1f} / F1 {pc['f1']:.3f}"
+    return f"S Se {percent(pc['se'])} / +P {percent(pc['ppv'])} / F1 {pc['f1']:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
