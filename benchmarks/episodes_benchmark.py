@@ -30,7 +30,8 @@ def measure(path: Path, clf: BeatClassifier, repeats: int) -> dict:
     step = median_time(lambda: score_episodes(res.sample, res.label, res.record.fs, proba=res.proba,
                                               classes=clf.classes, signal=res.conditioned[:, 0],
                                               pauses=res.summary["pauses"], vf=res.summary.get("vf", ()),
-                                              duration_s=res.record.duration_s, p_v_ind=res.p_v_inductive), repeats)
+                                              duration_s=res.record.duration_s, p_v_ind=res.p_v_inductive,
+                                              qrs_signal=res.conditioned), repeats)
     return {"record": path.name, "minutes": res.record.duration_s / 60, "beats": len(res.sample),
             "score_s": full, "episodes_s": step, "slower_pct": 100 * step / (full - step)}
 

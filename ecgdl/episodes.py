@@ -163,10 +163,7 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
     is_x = label == cls
     if cls == "V":
-        strong = is_x & (p_v >= cfg.vt_min_pv) if p_v is not None else is_x
-        if p_v_ind is not None and cfg.vt_ind_pv is not None:
-            ind = np.asarray(p_v_ind) >= cfg.vt_ind_pv
-            strong, is_x = strong | ind, is_x | ind
+        strong, is_x = v_evidence(label, cfg, p_v, p_v_ind)
         if wide is not None:
             strong, is_x = strong | wide, is_x | wide
         mask = bridged(strong, is_x | np.isin(label, list(cfg.vt_bridge)), cfg.vt_bridge_beats)
@@ -184,15 +181,31 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
     return fast, slow
 
 
-def wide_beats(qrs_signal, sample, label, fs, cfg: EpisodeConfig) -> np.ndarray | None:
+def v_evidence(label, cfg: EpisodeConfig, p_v=None, p_v_ind=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(strong, member)`` per beat from the labels and probabilities (:func:`ectopic_runs`)."""
+    is_x = label == "V"
+    strong = is_x & (p_v >= cfg.vt_min_pv) if p_v is not None else is_x
+    if p_v_ind is not None and cfg.vt_ind_pv is not None:
+        ind = np.asarray(p_v_ind) >= cfg.vt_ind_pv
+        strong, is_x = strong | ind, is_x | ind
+    return strong, is_x
+
+
+def wide_beats(qrs_signal, sample, label, fs, cfg: EpisodeConfig, skip: np.ndarray | None = None) -> np.ndarray | None:
     """Beats whose QRS is wide and unlike the record's dominant one (``ecgdl.wide_qrs``): correlation with
     the dominant template < ``vt_wide_corr``, width >= ``vt_wide_ratio`` x the template's, and (with
-    ``vt_wide_twin``) correlation >= that with a neighbouring beat; None when off or not measurable."""
+    ``vt_wide_twin``) correlation >= that with a neighbouring beat; None when off or not measurable. Only
+    beats within two of an RR faster than ``vt_min_bpm`` are measured, and none in ``skip`` (beats already
+    strong V beats: the evidence would change nothing there)."""
     if cfg.vt_wide_corr is None or qrs_signal is None:
         return None
     from ecgdl.wide_qrs import qrs_morphology
 
-    m = qrs_morphology(qrs_signal, sample, fs, label)
+    rr = np.diff(sample) / fs
+    fast = np.r_[False, rr < 60.0 / cfg.vt_min_bpm] | np.r_[rr < 60.0 / cfg.vt_min_bpm, False]
+    for _ in range(2):                                # beats within two of a fast RR: a VT run's beats
+        fast = fast | np.r_[fast[1:], False] | np.r_[False, fast[:-1]]
+    m = qrs_morphology(qrs_signal, sample, fs, label, only=fast if skip is None else fast & ~skip)
     if m is None:
         return None
     with np.errstate(invalid="ignore"):
@@ -363,7 +376,7 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     if p_v is None and proba is not None and "V" in classes:
         p_v = proba[:, list(classes).index("V")]
     vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind)
-    wide = wide_beats(qrs_signal, sample, label, fs, cfg)
+    wide = wide_beats(qrs_signal, sample, label, fs, cfg, skip=v_evidence(label, cfg, p_v, p_v_ind)[0])
     if wide is not None:
         vt = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind, wide)[0]
     in_af = _cover(af, n)

@@ -7,7 +7,7 @@ labelled N, so a record whose own sinus QRS is wide, e.g. a bundle branch block,
 that wide complex, not against an absolute width):
 
 * ``corr``: Pearson correlation of the beat's complex (``window_s`` around the R peak, each lead's
-  median removed, leads concatenated) with the dominant template;
+  mean removed, leads concatenated) with the dominant template;
 * ``width_ratio``: the beat's QRS width over the template's, the width read as the span holding the
   central 80 % of the complex's slope energy (sum over leads of the squared first difference between
   the 10 % and 90 % points of its cumulative sum): cheap, no onset/offset delineation, and a wide
@@ -48,44 +48,61 @@ class QRSMorphology:
 
 def _width(seg: np.ndarray, fs: float) -> np.ndarray:
     """``(n,)`` seconds between the 10 % and 90 % points of each complex's cumulative slope energy;
-    seg ``(n, w, L)``."""
-    e = (np.diff(seg, axis=1) ** 2).sum(axis=2)
-    c = np.cumsum(e, axis=1)
+    seg ``(L, n, w)``."""
+    d = np.diff(seg, axis=-1)
+    c = np.cumsum(np.einsum("lnw,lnw->nw", d, d), axis=1)
     c /= np.maximum(c[:, -1:], 1e-12)
     return ((c < 0.9).sum(axis=1) - (c < 0.1).sum(axis=1)) / fs
 
 
+def _segments(xt: np.ndarray, at: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``(L, m, a + b)`` complexes ``[-a, b)`` of ``xt`` ``(L, n_samples)`` around the samples ``at`` (all
+    inside), each lead's mean removed."""
+    idx = at[:, None] + np.arange(-a, b)[None, :]
+    seg = np.stack([lead[idx] for lead in xt])
+    seg -= seg.mean(axis=-1, keepdims=True)
+    return seg
+
+
 def qrs_morphology(x: np.ndarray, sample: np.ndarray, fs: float, label: np.ndarray,
                    window_s: tuple[float, float] = (0.1, 0.15), max_template_beats: int = 600,
-                   min_template_beats: int = 20) -> QRSMorphology | None:
+                   min_template_beats: int = 20, only: np.ndarray | None = None) -> QRSMorphology | None:
     """Correlation and width ratio of each beat's QRS against the dominant (N-labelled) template.
 
     x: ``(n_samples,)`` or ``(n_samples, L)`` conditioned signal; sample: ``(n,)`` R peaks at ``fs``;
     label: ``(n,)`` predicted class letters (the template is the median of up to ``max_template_beats``
-    N beats spread over the record). None when fewer than ``min_template_beats`` N beats lie inside.
+    N beats spread over the record); only: ``(n,)`` bool, measure these beats (and their neighbours, for
+    ``twin``) only, NaN elsewhere (the VT rule asks about fast beats: most of a record is skipped). None when
+    fewer than ``min_template_beats`` N beats lie inside.
     """
     x = np.asarray(x, np.float32)
-    x = x[:, None] if x.ndim == 1 else x
+    xt = x[None] if x.ndim == 1 else np.ascontiguousarray(x.T)      # (L, n_samples)
     sample = np.asarray(sample, np.int64)
+    n = len(sample)
     a, b = int(round(window_s[0] * fs)), int(round(window_s[1] * fs))
-    inside = (sample - a >= 0) & (sample + b < len(x))
+    inside = (sample - a >= 0) & (sample + b < xt.shape[1])
     dom = np.flatnonzero(inside & (np.asarray(label) == "N"))
     if len(dom) < min_template_beats:
         return None
-    idx = np.clip(sample[:, None] + np.arange(-a, b)[None, :], 0, len(x) - 1)
-    seg = x[idx]                                                     # (n, w, L)
-    seg = seg - np.median(seg, axis=1, keepdims=True)
     take = dom[np.linspace(0, len(dom) - 1, min(len(dom), max_template_beats)).astype(int)]
-    tmpl = np.median(seg[take], axis=0)
-    flat = seg.reshape(len(seg), -1)
+    tmpl = np.median(np.ascontiguousarray(_segments(xt, sample[take], a, b).transpose(0, 2, 1)), axis=-1)[:, None]
+    want = np.ones(n, bool) if only is None else np.asarray(only, bool)
+    want = want | np.r_[want[1:], False] | np.r_[False, want[:-1]]
+    ext = np.flatnonzero(inside & want)
+    corr, ratio, twin = (np.full(n, np.nan) for _ in range(3))
+    w_t = float(_width(tmpl, fs)[0])
+    if not len(ext):
+        return QRSMorphology(corr, ratio, twin, w_t)
+    seg = _segments(xt, sample[ext], a, b)                           # (L, m, w)
+    flat = seg.transpose(1, 0, 2).reshape(len(ext), -1)
     flat = flat - flat.mean(axis=1, keepdims=True)
-    t = tmpl.ravel() - tmpl.mean()
+    t = tmpl.transpose(1, 0, 2).ravel() - tmpl.mean()
     with np.errstate(divide="ignore", invalid="ignore"):
-        corr = flat @ t / (np.linalg.norm(flat, axis=1) * np.linalg.norm(t))
-        w_t = float(_width(tmpl[None], fs)[0])
-        ratio = _width(seg, fs) / max(w_t, 1.0 / fs)
-        unit = flat / np.linalg.norm(flat, axis=1, keepdims=True)
-    nb = np.einsum("ij,ij->i", unit[1:], unit[:-1]) if len(unit) > 1 else np.zeros(0)
-    twin = np.fmax(np.r_[np.nan, nb], np.r_[nb, np.nan])
-    nan = lambda v: np.where(inside, v, np.nan).astype(np.float64)
-    return QRSMorphology(nan(corr), nan(ratio), nan(twin), w_t)
+        norm = np.linalg.norm(flat, axis=1)
+        corr[ext] = flat @ t / (norm * np.linalg.norm(t))
+        ratio[ext] = _width(seg, fs) / max(w_t, 1.0 / fs)
+        nb = np.einsum("ij,ij->i", flat[1:], flat[:-1]) / (norm[1:] * norm[:-1])
+    pair = np.flatnonzero(np.diff(ext) == 1)                          # ext[j], ext[j + 1] are neighbours
+    twin[ext[pair]] = nb[pair]
+    twin[ext[pair + 1]] = np.fmax(twin[ext[pair + 1]], nb[pair])
+    return QRSMorphology(corr, ratio, twin, w_t)
