@@ -21,8 +21,9 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    **blended** with the inductive log-probabilities (:func:`blend_logits`, weight ``AdaptConfig.blend``);
 4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities, then (``self_train``,
    shipped) the N:S split **self-trained** on the record's confident N and S beats (:func:`self_train`);
-5. the **AF gate** (:func:`atrial_evidence`, :func:`af_gate`): where the beat's neighbourhood has
-   irregular RR and no repeating P wave (atrial fibrillation), S probability goes to N;
+5. (``sinus_rule``, shipped) the **sinus-reference rule** (:mod:`ecgdl.adapt_atrial`: APCs read against the
+   sinus cycle of the long-RR beats where ectopics outnumber sinus beats), then the **AF gate**
+   (:func:`atrial_evidence`, :func:`af_gate`): irregular RR and no repeating P wave (AF): S goes to N;
 6. a post calibration on the result (:meth:`Stacker.calibrate`: a second temperature, or per-class vector
    scaling, fitted on the CV out-of-fold outputs): the probability columns are calibrated.
 
