@@ -138,7 +138,7 @@ def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFI
     out = np.concatenate(peaks) if peaks else np.zeros(0, np.int64)
     out = sorted_unique(out.astype(np.int64))
     if out.size > 1:
-        out = out[np.r_[True, np.diff(out) > cfg.refractory_s * fs / 2]]
+        out = out[np.concatenate(([True], np.diff(out) > cfg.refractory_s * fs / 2))]
     vf_r = _merge_ranges(vf)
     gaps = undetected_gaps(x, fs, out, cfg.quality)
     gaps = tuple(g for g in gaps if not any(g[0] < e and s < g[1] for s, e in vf_r))
@@ -304,7 +304,7 @@ def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.nd
     new = ~(pk[at] == found) if pk.size else np.ones(found.size, bool)  # the energy detector's beats are refined already
     found[new] = refine_peaks(leads[0], fs, found[new], cfg.refine_radius_s, cfg=cfg)
     found = sorted_unique(found)
-    return found[np.r_[True, np.diff(found) > cfg.refractory_s * fs / 2]] if found.size else found
+    return found[np.concatenate(([True], np.diff(found) > cfg.refractory_s * fs / 2))] if found.size else found
 
 
 def _per_sample(flags: np.ndarray, n: int, bsz: int, off: int, q: int) -> np.ndarray:
@@ -338,7 +338,7 @@ def _vf_where_suspect(leads: list[np.ndarray], fs: float, pk: np.ndarray, cfg: Q
         sus[: pk[0] // seg + 1] |= pk[0] > 1.5 * fs
         sus[pk[-1] // seg:] |= n - pk[-1] > 1.5 * fs
     out = []
-    d = np.diff(np.r_[0, sus.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], sus.view(np.int8), [0])))
     spans = [(max(0, i * seg - 2 * seg), min(n, j * seg + 2 * seg))
              for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
     for a, b in _merge_ranges(spans):

@@ -161,7 +161,7 @@ def _confident(inside: np.ndarray, first: int | None, last: int | None, prior, f
     if cfg.skip_cost is None or first is None or last is None or inside.size < 2:
         return False
     grid, cost, span = prior
-    d = np.diff(np.r_[first, inside, last])
+    d = np.diff(np.concatenate(([first], inside, [last])))
     if d.min() < refractory_s * fs or d.max() > span:
         return False
     return float(np.interp(np.log(d / fs), grid, cost).max()) <= cfg.skip_cost
@@ -251,8 +251,8 @@ def _best_path(c: np.ndarray, a: np.ndarray, first: int | None, last: int | None
     first / last: the clean beats bounding the stretch (None at a chunk edge: no interval to it).
     """
     grid, cost, span = prior
-    pos = np.r_[first if first is not None else -1, c, last if last is not None else -1].astype(np.int64)
-    gain = np.r_[0.0, a - cfg.beat_cost, 0.0]
+    pos = np.concatenate(([first if first is not None else -1], c, [last if last is not None else -1])).astype(np.int64)
+    gain = np.concatenate(([0.0], a - cfg.beat_cost, [0.0]))
     m = pos.size
     # predecessors of node k: the up-to-w nodes before it (node 0 only when it is a real beat)
     w = max(1, int(np.max(np.searchsorted(pos[1:], pos[1:] + span) - np.arange(m - 1))) + 1) if m > 1 else 1

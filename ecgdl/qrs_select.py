@@ -107,7 +107,7 @@ def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: Q
         return ci
     pos, hh = c[ci], h[ci]
     soon = np.diff(pos) < cfg.twave_s * fd
-    tw = np.r_[False, soon & (hh[1:] < cfg.twave_ratio * hh[:-1])]
+    tw = np.concatenate(([False], soon & (hh[1:] < cfg.twave_ratio * hh[:-1])))
     first = soon[0] and hh[0] < cfg.twave_ratio * hh[1]      # a P or T wave before the first beat
     if not (tw.any() or first):
         return ci
@@ -134,7 +134,7 @@ def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -
     span = pos[2:] - pos[:-2]
     ref_i = np.maximum(ref[:-1], ref[1:])
     weak = hh[1:-1] < cfg.extra_ratio * np.minimum(hh[:-2], hh[2:])
-    drop = np.r_[False, (span < cfg.extra_rr * ref_i) & weak, False]
+    drop = np.concatenate(([False], (span < cfg.extra_rr * ref_i) & weak, [False]))
     return ci[~drop]
 
 
@@ -164,7 +164,7 @@ def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float,
         return cand
     order = np.lexsort((h[cand], g[cand]))
     cand, gg = cand[order], g[cand][order]
-    last = np.r_[gg[1:] != gg[:-1], True]
+    last = np.concatenate((gg[1:] != gg[:-1], [True]))
     return cand[last]
 
 

@@ -138,7 +138,7 @@ def _gaps_active(x: np.ndarray, a0: int, fs: float, p: np.ndarray, gi: np.ndarra
         beat = _median_rows(np.where(inside, _window_max(e, np.clip(nb, 0, e.size - 1), r), np.nan))
         t = np.flatnonzero(todo)
         edges = np.stack([lo[t], hi[t]], axis=1).ravel()                    # disjoint, increasing
-        gmax = np.maximum.reduceat(np.r_[e, 0.0], edges)[::2]
+        gmax = np.maximum.reduceat(np.concatenate((e, [0.0])), edges)[::2]
         thr = cfg.activity_primary if j == 0 else cfg.activity_other
         with np.errstate(invalid="ignore", divide="ignore"):
             active[t] = (beat[t] > 0) & (gmax / beat[t] > thr)
@@ -204,7 +204,7 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
         with np.errstate(invalid="ignore", divide="ignore"):
             index = np.where(beats >= 2, s / np.maximum(beats, 1), np.nan)
     bad = (beats >= cfg.min_beats) & (np.nan_to_num(index, nan=1.0) < cfg.min_tcorr)
-    d = np.diff(np.r_[0, bad.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], bad.view(np.int8), [0])))
     runs = tuple((int(a * seg) + offset, int(min(b * seg, x.size)) + offset)
                  for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
     return SegmentQuality(cfg.segment_s, index, beats, runs)

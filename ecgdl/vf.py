@@ -185,7 +185,7 @@ def _stretches(x: list[np.ndarray], fs: float, cfg: VFConfig, v0: np.ndarray | N
     core &= smooth
     loose &= smooth
     loose = _runs_with_core(loose, core, cfg)
-    d = np.diff(np.r_[0, loose.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], loose.view(np.int8), [0])))
     a, b = np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1        # first and last window of a run
     lead_in = int(round(cfg.edge_fraction * w))                      # stretch: inner part of the windows
     n, out = x[0].size, []
@@ -212,7 +212,7 @@ def _runs_with_core(loose: np.ndarray, core: np.ndarray, cfg: VFConfig) -> np.nd
     loose[1:-1] |= loose[:-2] & loose[2:]
     loose[1:-2] |= two
     loose[2:-1] |= two
-    d = np.diff(np.r_[0, loose.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], loose.view(np.int8), [0])))
     out = np.zeros_like(loose)
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
         if core[i:j].sum() >= cfg.min_core_windows:
@@ -240,7 +240,7 @@ def _window_flags(x: list[np.ndarray], fs: float, cfg: VFConfig, v0: np.ndarray 
     if not calm.any():
         return start, none, none, []
     w = int(round(cfg.window_s * fs))
-    d = np.diff(np.r_[0, calm.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], calm.view(np.int8), [0])))
     runs = [(int(start[i]), int(start[j - 1]) + w) for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
     leads = [(kurt0, v0, loud)] + [_on_spans(xj, fs, cfg, calm, v0.size) for xj in x[1:]]
     for kurt, _, _ in leads[1:]:
@@ -276,7 +276,7 @@ def _smoothness(x: list[np.ndarray], fs: float, start: np.ndarray, w: int, cand:
     hi_band = (10.0, min(25.0, 0.45 * fs))
     lo_sos, lo_zi = bandpass_sos(fs, (1.0, 8.0), with_zi=True)
     hi_sos, hi_zi = bandpass_sos(fs, hi_band, with_zi=True)
-    d = np.diff(np.r_[0, cand.view(np.int8), 0])
+    d = np.diff(np.concatenate(([0], cand.view(np.int8), [0])))
     pad = w
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1) - 1):
         a0 = max(0, int(start[i]) - pad)
