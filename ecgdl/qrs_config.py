@@ -79,7 +79,7 @@ class NoiseConfig:
     rr_floor: float = 0.01
     max_rr: float = 2.5              # no interval longer than this x the clean RR's 90th percentile
     context_s: float = 60.0          # clean beats within this of a stretch give its RR distribution
-    skip_cost: float | None = 3.0    # a stretch whose energy beats' RRs all cost <= this keeps them (None: off)
+    skip_cost: float | None = 3.4    # a stretch whose energy beats' RRs all cost <= this keeps them (None: off)
     enabled: bool = True
 
 
