@@ -27,7 +27,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   record's dominant QRS (``ecgdl.wide_qrs``: correlation < ``vt_wide_corr`` 0.5, width >= ``vt_wide_ratio``
   1.5 x the dominant's, correlation >= ``vt_wide_twin`` 0.5 with a neighbour); chosen on DS1 adaptive
   out-of-fold beat outputs (``pipelines/episodes_rules_cv.py``, docs/episodes.md rounds 4-7); **IVR**: the
-  same at <= 100 bpm, without the wide-QRS evidence.
+  same at <= 100 bpm, without the wide-QRS evidence, with ``ivr_min_v`` strong beats of ``ivr_min_beats``
+  (the inductive p(V) counting when ``ivr_ind``).
 * **SVTA**: >= 3 consecutive S beats at > 100 bpm, outside AF.
 * **B** / **T**: ventricular bigeminy / trigeminy, >= 3 cycles (``ecgdl.rhythm.pattern_episodes``,
   fusion beats counted as ventricular).
@@ -84,6 +85,9 @@ class EpisodeConfig:
     vt_wide_corr: float | None = 0.5   # also V, and strong (VT only): QRS correlation with the dominant below this ...
     vt_wide_ratio: float = 1.5         # ... and QRS width >= this x the dominant's (ecgdl.wide_qrs); corr None: off
     vt_wide_twin: float | None = 0.5   # ... and correlation with a neighbouring beat >= this (noise guard); None: off
+    ivr_min_v: int = 2             # IVR: strong V beats a slow run needs ...
+    ivr_min_beats: int = 3         # ... beats in all ...
+    ivr_ind: bool = True           # ... and whether the inductive p(V) (vt_ind_pv) counts for it
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)
@@ -375,10 +379,11 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
     af = _runs_to_episodes("AFIB", held(p_af, thr, cfg.af_hold), sample, fs, cfg.af_min_s, cfg.af_merge_s, p_af)
     if p_v is None and proba is not None and "V" in classes:
         p_v = proba[:, list(classes).index("V")]
-    vt, ivr = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind)
     wide = wide_beats(qrs_signal, sample, label, fs, cfg, skip=v_evidence(label, cfg, p_v, p_v_ind)[0])
-    if wide is not None:
-        vt = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind, wide)[0]
+    vt = ectopic_runs(sample, label, fs, "V", cfg, p_v, p_v_ind, wide)[0]
+    ivr_cfg = replace(cfg, vt_min_v=cfg.ivr_min_v, run_min_beats=cfg.ivr_min_beats,
+                      vt_ind_pv=cfg.vt_ind_pv if cfg.ivr_ind else None)
+    ivr = ectopic_runs(sample, label, fs, "V", ivr_cfg, p_v, p_v_ind)[1]
     in_af = _cover(af, n)
     svta = [e for e in ectopic_runs(sample, label, fs, "S", cfg)[0] if not in_af[e.first_beat:e.last_beat + 1].any()]
     ventricular = np.where(label == "F", "V", label)  # fusion beats count as ventricular in patterns

@@ -58,6 +58,9 @@ SBR_SINUS_GRID = [(None, 50.0, None)] + [(m, x, p) for m in ("nn", "to_n") for x
 RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
 #: ``--wide`` (round 7): (vt_wide_corr, vt_wide_ratio, vt_wide_twin); None first = the shipped rule (off).
 WIDE_GRID = [(None, 1.5, None)] + [(c, w, g) for c in (0.5, 0.7, 0.8) for w in (1.3, 1.5, 1.8) for g in (None, 0.5)]
+#: ``--ivr`` (round 8): (ivr_min_v, ivr_min_beats, ivr_ind); the first = the shipped rule.
+IVR_GRID = [(2, 3, True)] + [(v, b, i) for i in (True, False) for b in (3, 4, 5) for v in (2, 3, 4)
+                             if v <= b and (v, b, i) != (2, 3, True)]
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
               for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
@@ -111,7 +114,7 @@ def post_vector(fold_out, t2: float) -> dict:
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
              union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False,
-             t2: float | None = None, wide: bool = False, sbr_sinus: bool = False) -> dict:
+             t2: float | None = None, wide: bool = False, sbr_sinus: bool = False, ivr: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -132,6 +135,8 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         return {"af": hold_grid(tabs, p_af, run)}
     if wide:
         return {"af": {}, "vt": wide_grid(tabs, p_af, run)}
+    if ivr:
+        return {"af": {}, "vt": ivr_grid(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
         cfg = replace(EpisodeConfig(), af_threshold=thr, af_hold=None)   # the threshold alone (rounds 3-5)
@@ -231,6 +236,25 @@ def wide_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
+def ivr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """IVR episode counts of every rule of :data:`IVR_GRID` (keys ``v<strong>_b<beats>_i<0|1>``), the shipped rules
+    and AF threshold otherwise."""
+    from ecgdl.af import load_af_model
+
+    out = {}
+    for v, b, i in IVR_GRID:
+        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), ivr_min_v=v, ivr_min_beats=b,
+                      ivr_ind=i)
+        key = f"v{v}_b{b}_i{int(i)}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"ivr_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
+        res = score(run / f"ivr_{key}", "VT,IVR")
+        v_ = out[key] = res["IVR"]
+        print(run.name, "IVR", key, v_["ep_se"], v_["ep_ppv"], v_["ref_n"], v_["det_n"], "VT", res["VT"]["ep_se"],
+              flush=True)
+    return out
+
+
 def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every rule of :data:`UNION_GRID` (keys ``u<t>_pv<pv>_br<bridge><beats>``)."""
     out = {}
@@ -259,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
+    p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
     p.add_argument("--wide", action="store_true", help="no grid but the wide-QRS VT one (WIDE_GRID, needs --pv-oof)")
     p.add_argument("--post-vector", type=float, nargs="+", default=None, metavar="T2",
@@ -285,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             tabs[r]["sig2"] = conditioned_leads(r, clf)
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold,
-                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, a.sbr_sinus)
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, a.sbr_sinus, a.ivr)
     if a.af_hold:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
