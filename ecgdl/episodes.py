@@ -86,8 +86,8 @@ class EpisodeConfig:
     vt_wide_ratio: float = 1.5         # ... and QRS width >= this x the dominant's (ecgdl.wide_qrs); corr None: off
     vt_wide_twin: float | None = 0.5   # ... and correlation with a neighbouring beat >= this (noise guard); None: off
     ivr_min_v: int = 2             # IVR: strong V beats a slow run needs ...
-    ivr_min_beats: int = 3         # ... beats in all ...
-    ivr_ind: bool = True           # ... and whether the inductive p(V) (vt_ind_pv) counts for it
+    ivr_min_beats: int = 5         # ... beats in all (DS1 CV, round 8: 3 -> 5) ...
+    ivr_ind: bool = False          # ... and whether the inductive p(V) (vt_ind_pv) counts for it
     pattern_min_cycles: int = 3
     pause_min_s: float = 3.0
     bii_ratio: tuple[float, float] = (1.7, 2.3)

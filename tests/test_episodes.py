@@ -102,7 +102,8 @@ def test_af_needs_absent_p_waves():
 @pytest.mark.parametrize("text, rr_s, bridge, expected", [
     ("NNNNNVVVNNNNN", 0.4, "", [("VT", 3)]),        # exactly 3 V at 150 bpm
     ("NNNNNVVNNNNNN", 0.4, "", []),                 # a couplet is not a run
-    ("NNNNNVVVNNNNN", 0.8, "", [("IVR", 3)]),       # 3 V at 75 bpm: idioventricular
+    ("NNNNNVVVNNNNN", 0.8, "", []),                 # 3 V at 75 bpm: shorter than ivr_min_beats (5, round 8)
+    ("NNNNVVVVVNNNN", 0.8, "", [("IVR", 5)]),       # 5 V at 75 bpm: idioventricular
     ("NNNNNSSSSNNNN", 0.45, "", [("SVTA", 4)]),     # 4 S at 133 bpm
     ("NNNNNVSVNNNNN", 0.4, "", []),                 # vt_bridge="": no S/F beat bridged
     ("NNNNNVSVNNNNN", 0.4, "SF", [("VT", 3)]),      # vt_bridge="SF": one beat called S inside a fast V run
