@@ -102,6 +102,8 @@ class EpisodeConfig:
     sbr_sinus: str | None = "nn"   # also SBR: the sinus rate ("nn": RR between two N beats, "to_n": RR ending in one) ...
     sbr_sinus_bpm: float = 45.0    # ... below this (sinus_rate); sbr_sinus None: off
     sbr_p_present: float | None = None  # p_corr the SBR rule asks for; None: p_present
+    sbr_pause_bpm: float | None = None  # also SBR: RR ending in N beats slower than this, the record's P wave
+    sbr_pause_p: float = 0.5            # located (ecgdl.p_wave) and p_corr >= this (paused_sinus); None: off
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0
     p_present: float = 0.8      # p_corr (ecgdl.af) at or above: P waves present (sinus)
@@ -313,8 +315,22 @@ def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
     return out
 
 
-def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeConfig) -> list[Episode]:
-    """SBR, BRADY, TACHY and NOD episodes (module docstring); ``covered``: beats already in AF/VT/VFL/BII."""
+def paused_sinus(sample, label, fs, p_corr: np.ndarray, signal, cfg: EpisodeConfig) -> np.ndarray:
+    """Sinus bradycardia among atrial ectopics: the cycles ending in N beats (:func:`sinus_rate` "to_n") slower
+    than ``sbr_pause_bpm``, where the record's P wave is located (``ecgdl.p_wave``, on the beats ending its
+    longest RR) and ``p_corr`` >= ``sbr_pause_p`` (ectopic P waves hidden in the T wave lower it)."""
+    from ecgdl.p_wave import locate_p_wave
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slow = sinus_rate(sample, label, fs, cfg.rate_beats, "to_n") < cfg.sbr_pause_bpm
+    if signal is None or not slow.any() or not locate_p_wave(np.asarray(signal), fs, sample).found:
+        return np.zeros(len(sample), bool)
+    return slow & (p_corr >= cfg.sbr_pause_p)
+
+
+def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeConfig, signal=None) -> list[Episode]:
+    """SBR, BRADY, TACHY and NOD episodes (module docstring); ``covered``: beats already in AF/VT/VFL/BII;
+    ``signal``: the conditioned lead (:func:`paused_sinus`)."""
     from ecgdl.af import FEATURE_NAMES
 
     hr = local_rate(sample, label, fs, cfg.rate_beats)
@@ -328,7 +344,10 @@ def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeCon
         with np.errstate(invalid="ignore", divide="ignore"):
             slow |= sinus_rate(sample, label, fs, cfg.rate_beats, cfg.sbr_sinus) < cfg.sbr_sinus_bpm
     p_sbr = cfg.p_present if cfg.sbr_p_present is None else cfg.sbr_p_present
-    out = _runs_to_episodes("SBR", free & slow & ~(p < p_sbr), sample, fs, cfg.rate_min_s, score=None)
+    sbr = free & slow & ~(p < p_sbr)
+    if cfg.sbr_pause_bpm is not None:
+        sbr |= free & paused_sinus(sample, label, fs, p, signal, cfg)
+    out = _runs_to_episodes("SBR", sbr, sample, fs, cfg.rate_min_s, score=None)
     out += _runs_to_episodes("BRADY", hr < cfg.brady_bpm, sample, fs, cfg.rate_min_s)
     out += _runs_to_episodes("TACHY", free & (hr > cfg.tachy_bpm), sample, fs, cfg.rate_min_s)
     nod = free & (p < cfg.p_absent) & (irr < cfg.nod_max_nrmssd) & (label == "N") & (hr >= 40) & (hr <= 100)
@@ -391,7 +410,7 @@ def detect_episodes(sample, label, fs: float, *, proba: np.ndarray | None = None
                 for a, b in pattern_episodes(ventricular, "V", k, cfg.pattern_min_cycles)]
     bii = second_degree_block(sample, label, fs, cfg)
     covered = _cover(af + vt + ivr + svta + bii, n) | _cover_times(vf, sample, fs)
-    eps += af + vt + ivr + svta + patterns + bii + rate_episodes(sample, label, fs, feats, covered, cfg)
+    eps += af + vt + ivr + svta + patterns + bii + rate_episodes(sample, label, fs, feats, covered, cfg, signal)
     return sorted(eps, key=lambda e: (e.start_s, e.rhythm))
 
 

@@ -54,6 +54,8 @@ VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for b
 HOLD_GRID = [(hi, lo) for hi in (0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8) if lo is None or lo < hi]
 SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 #: ``--sbr-sinus`` (round 7): (sbr_sinus, sbr_sinus_bpm, sbr_p_present); (None, ...) first = the shipped rule.
+#: ``--sbr-pause`` (round 9): (sbr_pause_bpm, sbr_pause_p); (None, ...) first = the shipped rule.
+SBR_PAUSE_GRID = [(None, 0.5)] + [(x, p) for x in (30.0, 35.0, 40.0, 45.0) for p in (0.5, 0.6, 0.7)]
 SBR_SINUS_GRID = [(None, 50.0, None)] + [(m, x, p) for m in ("nn", "to_n") for x in SBR_GRID for p in (0.8, 0.5)]
 RHYTHMS_SCORED = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR")
 #: ``--wide`` (round 7): (vt_wide_corr, vt_wide_ratio, vt_wide_twin); None first = the shipped rule (off).
@@ -114,7 +116,7 @@ def post_vector(fold_out, t2: float) -> dict:
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
              union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False,
-             t2: float | None = None, wide: bool = False, sbr_sinus: bool = False, ivr: bool = False) -> dict:
+             t2: float | None = None, wide: bool = False, sbr_sinus: bool | str = False, ivr: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -130,7 +132,7 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     if final:
         return {"final": final_figures(tabs, p_af, run)}
     if sbr or sbr_sinus:
-        return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}
+        return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}     # sbr_sinus: True or "pause"
     if hold:
         return {"af": hold_grid(tabs, p_af, run)}
     if wide:
@@ -182,18 +184,24 @@ def hold_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
-def sbr_grid(tabs: dict, p_af: dict, run: Path, sinus: bool = False) -> dict:
+def sbr_grid(tabs: dict, p_af: dict, run: Path, sinus: bool | str = False) -> dict:
     """SBR counts (shared scorer) of the shipped rules with ``sbr_mean_bpm`` off and at each of :data:`SBR_GRID`
-    (``sinus``: the shipped rules and each sinus-rate rule of :data:`SBR_SINUS_GRID` instead)."""
+    (``sinus``: the shipped rules and each sinus-rate rule of :data:`SBR_SINUS_GRID` instead; "pause": those of
+    :data:`SBR_PAUSE_GRID`)."""
     from ecgdl.af import load_af_model
 
     out = {}
     thr = float(load_af_model().threshold)
-    rules = [(f"sbr_mean{'-' if x is None else f'{x:g}'}", replace(EpisodeConfig(), af_threshold=thr, sbr_mean_bpm=x))
-             for x in (None, *SBR_GRID)] if not sinus else [
-        (f"sbr_{m or '-'}{x:g}_p{'-' if p is None else f'{p:g}'}",
-         replace(EpisodeConfig(), af_threshold=thr, sbr_sinus=m, sbr_sinus_bpm=x, sbr_p_present=p))
-        for m, x, p in SBR_SINUS_GRID]
+    if sinus == "pause":
+        rules = [(f"sbr_pause{'-' if x is None else f'{x:g}'}_p{p:g}",
+                  replace(EpisodeConfig(), af_threshold=thr, sbr_pause_bpm=x, sbr_pause_p=p)) for x, p in SBR_PAUSE_GRID]
+    elif not sinus:
+        rules = [(f"sbr_mean{'-' if x is None else f'{x:g}'}", replace(EpisodeConfig(), af_threshold=thr, sbr_mean_bpm=x))
+                 for x in (None, *SBR_GRID)]
+    else:
+        rules = [(f"sbr_{m or '-'}{x:g}_p{'-' if p is None else f'{p:g}'}",
+                  replace(EpisodeConfig(), af_threshold=thr, sbr_sinus=m, sbr_sinus_bpm=x, sbr_p_present=p))
+                 for m, x, p in SBR_SINUS_GRID]
     for key, cfg in rules:
         for r in DS1:
             write(tabs[r], p_af[r], run / key, r, cfg, p_v_ind=tabs[r].get("pv_other"))
@@ -284,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
+    p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
     p.add_argument("--wide", action="store_true", help="no grid but the wide-QRS VT one (WIDE_GRID, needs --pv-oof)")
     p.add_argument("--post-vector", type=float, nargs="+", default=None, metavar="T2",
@@ -310,12 +319,12 @@ def main(argv: list[str] | None = None) -> int:
             tabs[r]["sig2"] = conditioned_leads(r, clf)
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold,
-                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, a.sbr_sinus, a.ivr)
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr)
     if a.af_hold:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
         return 0
-    if a.final or a.sbr or a.sbr_sinus:
+    if a.final or a.sbr or a.sbr_sinus or a.sbr_pause:
         (run / ("final.json" if a.final else "sbr.json")).write_text(json.dumps(res, indent=1, default=float))
         print(final_table(res) if a.final else json.dumps({s: {k: round(v["det_s"] / 60, 2) for k, v in r["sbr"].items()}
                                                           for s, r in res.items()}))
