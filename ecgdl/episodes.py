@@ -38,7 +38,8 @@ Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
   >= ``bii_min_beats`` beats (2:1 conduction); it lasts while RR stays at that ratio or within
   ``bii_tolerance`` of the block's first RR intervals; blocks shorter than ``bii_min_s`` dropped.
 * **SBR**: rate < 50 bpm, or mean rate (pauses counted) < ``sbr_mean_bpm`` (40), or sinus rate (RR between
-  two N beats, :func:`sinus_rate`) < ``sbr_sinus_bpm`` (45), with P waves (the
+  two N beats, :func:`sinus_rate`) < ``sbr_sinus_bpm`` (45), with P waves (or, :func:`paused_sinus`, the RR
+  ending in N beats < ``sbr_pause_bpm`` (30) with the record's P wave located and ``p_corr`` >= 0.5) (the
   clinical 60 bpm flags 79 min of DS1 that MIT-BIH's annotators left as normal rhythm), **BRADY**: rate < 40 bpm (any rhythm), **TACHY**: rate > 100
   bpm outside AF/SVTA/VT/VFL, each for >= ``rate_min_s``; **NOD**: regular, no P waves, N beats,
   40-100 bpm for >= ``nod_min_s``. Rate = 60 / median RR of ``rate_beats`` beats (V beats left out).
@@ -102,7 +103,7 @@ class EpisodeConfig:
     sbr_sinus: str | None = "nn"   # also SBR: the sinus rate ("nn": RR between two N beats, "to_n": RR ending in one) ...
     sbr_sinus_bpm: float = 45.0    # ... below this (sinus_rate); sbr_sinus None: off
     sbr_p_present: float | None = None  # p_corr the SBR rule asks for; None: p_present
-    sbr_pause_bpm: float | None = None  # also SBR: RR ending in N beats slower than this, the record's P wave
+    sbr_pause_bpm: float | None = 30.0  # also SBR: RR ending in N beats slower than this, the record's P wave
     sbr_pause_p: float = 0.5            # located (ecgdl.p_wave) and p_corr >= this (paused_sinus); None: off
     brady_bpm: float = 40.0
     tachy_bpm: float = 100.0

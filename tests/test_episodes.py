@@ -330,3 +330,29 @@ def test_wide_qrs_unlike_the_dominant_makes_a_vt_run_of_n_labelled_beats():
     sample, lab, x = _wide_run_record(noise)
     assert runs(leads=x) == []                                       # unlike each other: not ventricular
     assert runs(EpisodeConfig(vt_wide_twin=None), leads=x) == [("VT", 40, 3)]   # without the guard they would be
+
+
+def test_sinus_bradycardia_among_atrial_ectopics_reads_the_cycles_ending_in_n_beats():
+    """Round 9 (``paused_sinus``): each sinus beat (P wave 0.2 s before R) is followed by two APCs (0.6 s apart,
+    their own P wave 0.15 s before R: ``p_corr`` ~0.7, under the 0.8 "P waves present", as in 232) and a 2.1-s
+    pause (28.6 bpm) before the next sinus beat: the median rate (100 bpm), the mean rate (55 bpm) and the N-N
+    cycles (none) miss the bradycardia; the RR ending in N beats find it, with the record's P wave located."""
+    t_r, lab = [], []
+    for k in range(30):
+        t_r += [1.0 + 3.3 * k, 1.6 + 3.3 * k, 2.2 + 3.3 * k]
+        lab += ["N", "S", "S"]
+    t_r, lab = np.array(t_r), np.array(lab)
+    tt = np.arange(int((t_r[-1] + 2) * FS)) / FS
+    sig = _bump(tt, t_r, 1.0, 0.012) + _bump(tt, t_r + 0.28, 0.25, 0.04) + _bump(tt, t_r[lab == "N"] - 0.2, 0.15, 0.02)
+    sig += _bump(tt, t_r[lab == "S"] - 0.15, 0.12, 0.02)
+    sig = (sig + np.random.default_rng(0).normal(0, 0.005, len(tt))).astype(np.float32)
+    sample = np.round(t_r * FS).astype(np.int64)
+
+    def sbr(cfg=EpisodeConfig()):
+        return [(e.rhythm, e.beats) for e in detect_episodes(sample, lab, FS, af_model=None, signal=sig, cfg=cfg)
+                if e.rhythm == "SBR"]
+
+    found = sbr()
+    assert len(found) == 1 and found[0][1] >= 70                 # of the 90 beats (the rate window's edges)
+    assert sbr(EpisodeConfig(sbr_pause_bpm=None)) == []          # off: the other SBR conditions miss it
+    assert sbr(EpisodeConfig(sbr_pause_bpm=25.0)) == []          # 28.6 bpm is not below 25
