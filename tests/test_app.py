@@ -106,10 +106,10 @@ def test_example_opens_without_an_upload(example_app, clf, example_result):
     assert sum(_class_counts(at).values()) > 2000
     assert set(_class_counts(at)) == set(clf.classes)
     assert len(at.get("plotly_chart")) >= 2                    # strip, overview
-    from ecgdl.clinical_report import ds2_metrics
+    from ecgdl.clinical_report import validated_metrics
     from ecgdl.review import class_reliability
 
-    rel = class_reliability(example_result, ds2_metrics(clf.meta))
+    rel = class_reliability(example_result, validated_metrics(example_result, clf.meta))  # adapted: adaptive figures
     assert _flagged(at) == {c for c, r in rel.items() if r.needs_look} and "N" not in _flagged(at)
     assert len(_open_panel(at, "Downloads").get("download_button")) == 6
     assert len(_open_panel(at, "Summary").get("plotly_chart")) == 3          # + the heart-rate trend
