@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(feature_names(keep)),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,
                                           "cv_seed": s, "cv_seeds": list(a.seeds) if a.pool else [s],
-                                          "records": list(DS1)}, indent=0))
+                                          "records": list(DS1),
+                                          "post_calibration": {"kind": "temperature", "cv_seeds": [s]}}, indent=0))
             print(f"saved {a.save}")
     if a.save and a.post == "vector":  # per-class vector scaling fitted on every given seed's out-of-fold outputs
         d = json.loads(a.save.read_text())
