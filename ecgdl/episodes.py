@@ -242,12 +242,15 @@ def bridged(is_x: np.ndarray, may: np.ndarray, gap: int) -> np.ndarray:
     >>> bridged(np.array([1, 0, 1, 0, 0, 1], bool), np.ones(6, bool), 1).astype(int).tolist()
     [1, 1, 1, 0, 0, 1]
     """
-    out = is_x.copy()
-    if gap < 1:
+    out = np.asarray(is_x, bool).copy()
+    if gap < 1 or len(out) < 3:
         return out
-    for a, b in consecutive_runs(~is_x):
-        if 0 < a and b < len(is_x) - 1 and b - a + 1 <= gap and may[a:b + 1].all():
-            out[a:b + 1] = True
+    edge = np.diff(np.r_[0, (~out).astype(np.int8), 0])
+    a, b = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1          # runs of ~is_x: [a, b]
+    bad = np.r_[0, np.cumsum(~np.asarray(may, bool))]                          # bad[b + 1] - bad[a]: non-may in [a, b]
+    keep = (a > 0) & (b < len(out) - 1) & (b - a + 1 <= gap) & (bad[b + 1] == bad[a])
+    for i, j in zip(a[keep], b[keep]):
+        out[i:j + 1] = True
     return out
 
 
@@ -316,17 +319,21 @@ def second_degree_block(sample, label, fs, cfg: EpisodeConfig) -> list[Episode]:
     return out
 
 
-def paused_sinus(sample, label, fs, p_corr: np.ndarray, signal, cfg: EpisodeConfig) -> np.ndarray:
+def paused_sinus(sample, label, fs, p_corr: np.ndarray, signal, cfg: EpisodeConfig,
+                 other: np.ndarray | None = None) -> np.ndarray:
     """Sinus bradycardia among atrial ectopics: the cycles ending in N beats (:func:`sinus_rate` "to_n") slower
     than ``sbr_pause_bpm``, where the record's P wave is located (``ecgdl.p_wave``, on the beats ending its
-    longest RR) and ``p_corr`` >= ``sbr_pause_p`` (ectopic P waves hidden in the T wave lower it)."""
+    longest RR) and ``p_corr`` >= ``sbr_pause_p`` (ectopic P waves hidden in the T wave lower it). The P wave is
+    looked for only when these beats, with the ``other`` SBR beats, make a run of ``rate_min_s``."""
     from ecgdl.p_wave import locate_p_wave
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        slow = sinus_rate(sample, label, fs, cfg.rate_beats, "to_n") < cfg.sbr_pause_bpm
-    if signal is None or not slow.any() or not locate_p_wave(np.asarray(signal), fs, sample).found:
+        slow = (sinus_rate(sample, label, fs, cfg.rate_beats, "to_n") < cfg.sbr_pause_bpm) & (p_corr >= cfg.sbr_pause_p)
+    runs = consecutive_runs(slow if other is None else slow | other)
+    long_enough = any((sample[b] - sample[a]) / fs >= cfg.rate_min_s and slow[a:b + 1].any() for a, b in runs)
+    if signal is None or not long_enough or not locate_p_wave(np.asarray(signal), fs, sample).found:
         return np.zeros(len(sample), bool)
-    return slow & (p_corr >= cfg.sbr_pause_p)
+    return slow
 
 
 def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeConfig, signal=None) -> list[Episode]:
@@ -347,7 +354,7 @@ def rate_episodes(sample, label, fs, feats, covered: np.ndarray, cfg: EpisodeCon
     p_sbr = cfg.p_present if cfg.sbr_p_present is None else cfg.sbr_p_present
     sbr = free & slow & ~(p < p_sbr)
     if cfg.sbr_pause_bpm is not None:
-        sbr |= free & paused_sinus(sample, label, fs, p, signal, cfg)
+        sbr |= free & paused_sinus(sample, label, fs, p, signal, cfg, other=sbr)
     out = _runs_to_episodes("SBR", sbr, sample, fs, cfg.rate_min_s, score=None)
     out += _runs_to_episodes("BRADY", hr < cfg.brady_bpm, sample, fs, cfg.rate_min_s)
     out += _runs_to_episodes("TACHY", free & (hr > cfg.tachy_bpm), sample, fs, cfg.rate_min_s)
