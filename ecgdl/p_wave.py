@@ -30,6 +30,8 @@ import numpy as np
 DEFAULT_WINDOW_S: tuple[float, float] = (0.25, 0.06)
 #: Smallest deflection (mV) from the median beat's moving mean taken as a P wave.
 MIN_AMPLITUDE_MV = 0.03
+#: Most beats in the median beat (spread evenly over a long recording; a 30-min record's top quarter has fewer).
+MAX_BEATS = 1000
 #: Half-width (s) of the moving mean a P wave stands out from (a P wave lasts 80-120 ms; a T-wave tail or a
 #: baseline slope is nearly linear over it and gives no deflection).
 BUMP_S = 0.08
@@ -74,9 +76,13 @@ def locate_p_wave(sig: np.ndarray, fs: float, peaks: np.ndarray, beats: np.ndarr
     if n < min_beats or start <= search_s[1] or a <= b + 2:
         return _not_found(n)
     w = int(round(BUMP_S * fs))
-    lo = np.maximum(peaks[use] - a - w, 0)
+    at = peaks[use]
+    if len(at) > MAX_BEATS:  # a long recording: beats spread evenly over it (a 30-min record has fewer)
+        at = at[np.linspace(0, len(at) - 1, MAX_BEATS).astype(np.int64)]
+    lo = np.maximum(at - a - w, 0)
     idx = lo[:, None] + np.arange(a - b + 1 + 2 * w)[None, :]
-    med = np.median(np.asarray(sig, np.float64)[np.minimum(idx, len(sig) - 1)], axis=0)
+    sig = np.asarray(sig)  # indexed before the cast: a 24-h lead is not copied
+    med = np.median(sig[np.minimum(idx, len(sig) - 1)].astype(np.float64), axis=0)
     c = np.r_[0.0, np.cumsum(med)]
     dev = med[w:-w] - (c[2 * w + 1:] - c[:-2 * w - 1]) / (2 * w + 1)  # the beat minus its +-BUMP_S moving mean
     mag = np.abs(dev)

@@ -55,11 +55,11 @@ def _width(seg: np.ndarray, fs: float) -> np.ndarray:
     return ((c < 0.9).sum(axis=1) - (c < 0.1).sum(axis=1)) / fs
 
 
-def _segments(xt: np.ndarray, at: np.ndarray, a: int, b: int) -> np.ndarray:
-    """``(L, m, a + b)`` complexes ``[-a, b)`` of ``xt`` ``(L, n_samples)`` around the samples ``at`` (all
-    inside), each lead's mean removed."""
+def _segments(x: np.ndarray, at: np.ndarray, a: int, b: int) -> np.ndarray:
+    """``(L, m, a + b)`` float32 complexes ``[-a, b)`` of ``x`` ``(n_samples, L)`` around the samples ``at``
+    (all inside), each lead's mean removed. Only the complexes are copied (a 24-h record's signal is not)."""
     idx = at[:, None] + np.arange(-a, b)[None, :]
-    seg = np.stack([lead[idx] for lead in xt])
+    seg = np.stack([x[idx, k] for k in range(x.shape[1])]).astype(np.float32, copy=False)
     seg -= seg.mean(axis=-1, keepdims=True)
     return seg
 
@@ -75,17 +75,17 @@ def qrs_morphology(x: np.ndarray, sample: np.ndarray, fs: float, label: np.ndarr
     ``twin``) only, NaN elsewhere (the VT rule asks about fast beats: most of a record is skipped). None when
     fewer than ``min_template_beats`` N beats lie inside.
     """
-    x = np.asarray(x, np.float32)
-    xt = x[None] if x.ndim == 1 else np.ascontiguousarray(x.T)      # (L, n_samples)
+    x = np.asarray(x)
+    x = x[:, None] if x.ndim == 1 else x                             # (n_samples, L), not copied
     sample = np.asarray(sample, np.int64)
     n = len(sample)
     a, b = int(round(window_s[0] * fs)), int(round(window_s[1] * fs))
-    inside = (sample - a >= 0) & (sample + b < xt.shape[1])
+    inside = (sample - a >= 0) & (sample + b < x.shape[0])
     dom = np.flatnonzero(inside & (np.asarray(label) == "N"))
     if len(dom) < min_template_beats:
         return None
     take = dom[np.linspace(0, len(dom) - 1, min(len(dom), max_template_beats)).astype(int)]
-    tmpl = np.median(np.ascontiguousarray(_segments(xt, sample[take], a, b).transpose(0, 2, 1)), axis=-1)[:, None]
+    tmpl = np.median(np.ascontiguousarray(_segments(x, sample[take], a, b).transpose(0, 2, 1)), axis=-1)[:, None]
     want = np.ones(n, bool) if only is None else np.asarray(only, bool)
     want = want | np.r_[want[1:], False] | np.r_[False, want[:-1]]
     ext = np.flatnonzero(inside & want)
@@ -93,7 +93,7 @@ def qrs_morphology(x: np.ndarray, sample: np.ndarray, fs: float, label: np.ndarr
     w_t = float(_width(tmpl, fs)[0])
     if not len(ext):
         return QRSMorphology(corr, ratio, twin, w_t)
-    seg = _segments(xt, sample[ext], a, b)                           # (L, m, w)
+    seg = _segments(x, sample[ext], a, b)                           # (L, m, w)
     flat = seg.transpose(1, 0, 2).reshape(len(ext), -1)
     flat = flat - flat.mean(axis=1, keepdims=True)
     t = tmpl.transpose(1, 0, 2).ravel() - tmpl.mean()
