@@ -52,6 +52,9 @@ VT_GRID = [(pv, br, nb) for pv in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) for b
 #: ``--union`` (round 5): (vt_ind_pv, vt_min_pv, vt_bridge, vt_bridge_beats); the VT rule reads the adaptive
 #: label and p(V) and, beside them, the inductive p(V) of ``--pv-oof`` (``EpisodeConfig.vt_ind_pv``).
 HOLD_GRID = [(hi, lo) for hi in (0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8) if lo is None or lo < hi]
+#: ``--af-spec`` (round 10): (threshold, af_hold) tried against the false AF minutes of the records without AF.
+AF_SPEC_GRID = [(hi, lo) for hi in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8)
+                if lo is None or lo < hi]
 SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 #: ``--sbr-sinus`` (round 7): (sbr_sinus, sbr_sinus_bpm, sbr_p_present); (None, ...) first = the shipped rule.
 #: ``--sbr-pause`` (round 9): (sbr_pause_bpm, sbr_pause_p); (None, ...) first = the shipped rule.
@@ -115,7 +118,7 @@ def post_vector(fold_out, t2: float) -> dict:
 
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
-             union: bool = False, final: bool = False, sbr: bool = False, hold: bool = False,
+             union: bool = False, final: bool = False, sbr: bool = False, hold: bool | str = False,
              t2: float | None = None, wide: bool = False, sbr_sinus: bool | str = False, ivr: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
@@ -134,7 +137,7 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     if sbr or sbr_sinus:
         return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}     # sbr_sinus: True or "pause"
     if hold:
-        return {"af": hold_grid(tabs, p_af, run)}
+        return {"af": hold_grid(tabs, p_af, run) if hold != "spec" else af_spec_grid(tabs, p_af, run)}
     if wide:
         return {"af": {}, "vt": wide_grid(tabs, p_af, run)}
     if ivr:
@@ -180,6 +183,27 @@ def hold_grid(tabs: dict, p_af: dict, run: Path) -> dict:
         for r in DS1:
             write(tabs[r], p_af[r], run / key, r, cfg)
         v = out[key] = af_duration(run / key, tabs)
+        print(run.name, key, {k: round(x, 3) for k, x in v.items()}, flush=True)
+    return out
+
+
+def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """Per (threshold, af_hold) of :data:`AF_SPEC_GRID`: AFIB duration figures (``af_duration``) and the AFIB seconds
+    detected in the DS1 records that hold no AF beat (``false_nonaf_s``)."""
+    import csv
+
+    out = {}
+    for hi, lo in AF_SPEC_GRID:
+        cfg = replace(EpisodeConfig(), af_threshold=hi, af_hold=lo)
+        key = f"t{hi:g}_hold{'-' if lo is None else f'{lo:g}'}"
+        false_s = 0.0
+        for r in DS1:
+            write(tabs[r], p_af[r], run / key, r, cfg, p_v_ind=tabs[r].get("pv_other"))
+            if not (tabs[r]["y"] > 0).any():
+                with open(run / key / f"{r}.episodes.csv") as f:
+                    false_s += sum(float(e["end_s"]) - float(e["start_s"]) for e in csv.DictReader(f)
+                                   if e["rhythm"] == "AFIB")
+        v = out[key] = {**af_duration(run / key, tabs), "false_nonaf_s": false_s}
         print(run.name, key, {k: round(x, 3) for k, x in v.items()}, flush=True)
     return out
 
@@ -291,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="no grid: every rhythm under the shipped rules and AF threshold (runs/<name>/s<seed>/final)")
     p.add_argument("--sbr", action="store_true", help="no grid but the SBR mean-rate one (SBR_GRID)")
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
+    p.add_argument("--af-spec", action="store_true",
+                   help="no grid but AF_SPEC_GRID with the false AF minutes of the records without AF")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
     p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
@@ -318,9 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in tabs:                     # the VT rule reads the wide-QRS evidence (round 7)
             tabs[r]["sig2"] = conditioned_leads(r, clf)
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
-                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr, a.af_hold,
+                          a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr,
+                          "spec" if a.af_spec else a.af_hold,
                           a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr)
-    if a.af_hold:
+    if a.af_hold or a.af_spec:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
         return 0
