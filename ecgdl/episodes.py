@@ -16,8 +16,8 @@ Stable API (the viewer, the batch and the report use these; documented in ``docs
 Rules (Holter conventions; each threshold is a field of :class:`EpisodeConfig`):
 
 * **AFIB**: per-beat AF probability (``ecgdl.af``: RR irregularity + absent P waves) >= the AF
-  model's threshold (chosen on DS1 cross-validation; ``af_threshold`` overrides it), held down to
-  ``af_hold`` (hysteresis: a run >= ``af_hold`` that reaches the threshold is AF end to end);
+  model's threshold (0.9, chosen on DS1 cross-validation; ``af_threshold`` overrides it), optionally held down
+  to ``af_hold`` (hysteresis, off since round 10: a run >= ``af_hold`` that reaches the threshold is AF end to end);
   runs closer than ``af_merge_s`` merged; episodes shorter than ``af_min_s`` (30 s) dropped.
 * **VT**: >= 3 consecutive ventricular beats at > 100 bpm: V beats, of which >= ``vt_min_v`` have a
   V probability >= ``vt_min_pv`` (0.5), at most ``vt_bridge_beats`` (1) weak V beat (or one labelled
@@ -75,7 +75,7 @@ class EpisodeConfig:
     af_threshold: float | None = None   # None: the AF model's own threshold
     af_min_s: float = 30.0
     af_merge_s: float = 10.0
-    af_hold: float | None = 0.8    # hysteresis: runs >= this holding a beat >= the threshold are AF; None: off
+    af_hold: float | None = None   # hysteresis: runs >= this holding a beat >= the threshold are AF; None: off
     run_min_beats: int = 3
     vt_min_bpm: float = 100.0
     vt_bridge: str = "SF"        # labels besides weak V that may sit inside a V run (between two strong V beats) ...
