@@ -77,25 +77,18 @@ def pattern_episodes(labels: np.ndarray, cls: str, n_normal: int, min_cycles: in
         return []
     # a cycle ends at ectopic beat x[i] when the n_normal beats before it are normal and the beat
     # after it is not of the same class; chains of cycles are ectopic beats n_normal + 1 apart
-    is_n = labels == normal
-    ok = np.zeros(x.size, bool)
-    for i, p in enumerate(x):
-        lo = p - n_normal
-        isolated = p + 1 >= len(labels) or labels[p + 1] != cls
-        ok[i] = lo >= 0 and bool(is_n[lo:p].all()) and isolated
-    episodes = []
-    i = 0
-    while i < x.size:
-        if not ok[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < x.size and ok[j + 1] and x[j + 1] - x[j] == n_normal + 1:
-            j += 1
-        if j - i + 1 >= min_cycles:
-            episodes.append((int(x[i] - n_normal), int(x[j])))
-        i = j + 1
-    return episodes
+    n = len(labels)
+    cs = np.r_[0, np.cumsum(labels == normal)]
+    lo = x - n_normal
+    before = np.where(lo >= 0, cs[x] - cs[np.maximum(lo, 0)], -1) == n_normal      # n_normal normal beats before
+    after = np.r_[labels[x[x + 1 < n] + 1] != cls, np.ones(int((x + 1 >= n).sum()), bool)]  # not followed by cls
+    ok = before & after
+    link = ok[:-1] & ok[1:] & (np.diff(x) == n_normal + 1)        # cycle i and i + 1 chained
+    out = [(int(x[a] - n_normal), int(x[b + 1])) for a, b in consecutive_runs(link) if b - a + 2 >= min_cycles]
+    if min_cycles <= 1:                                              # single cycles count too
+        chained = np.r_[link, False] | np.r_[False, link]
+        out += [(int(x[i] - n_normal), int(x[i])) for i in np.flatnonzero(ok & ~chained)]
+    return sorted(out)
 
 
 def _event(first: int, last: int, sample: np.ndarray, fs: float, **extra) -> dict:
