@@ -319,24 +319,29 @@ def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_s
                    *, beat_source: str, edge_beats: int) -> dict:
     """The record's summary: where it came from, how it was made (model, detector config), then
     :func:`ecgdl.rhythm.summarise`; spans as :func:`find_beats` returns them (ranges at rec.fs)."""
+    from ecgdl import ecg_presence
     from ecgdl.rhythm import summarise
 
+    presence = ecg_presence.assess(spans.get("quality"))                        # is there an ECG here?
+    warnings = [*rec.warnings, *filter(None, [ecg_presence.warning(presence)])]
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
             "model_fs": rec.fs, "start_clock_s": rec.start_clock_s, "beat_source": beat_source,
             "qrs": clf.qrs.to_dict() if beat_source == "detected" else None,
-            "edge_beats": edge_beats, "notes": list(rec.notes), "warnings": list(rec.warnings),
+            "edge_beats": edge_beats, "notes": list(rec.notes), "warnings": warnings,
             "model": clf.info(),
             **summarise(label, source_sample, rec.source_fs, classes=clf.classes, duration_s=rec.duration_s,
                         **{k: _source_ranges(rec, spans.get(k, ())) for k in ("unusable", "undetected", "vf",
                                                                               "unreadable")}),
-            "quality": _quality_summary(spans.get("quality"))}
+            "quality": _quality_summary(spans.get("quality"), presence)}
 
 
-def _quality_summary(q) -> dict | None:
-    """The per-segment quality index for the summary JSON (index rounded to 0.01, null without beats)."""
+def _quality_summary(q, presence=None) -> dict | None:
+    """The per-segment quality index for the summary JSON (index rounded to 0.01, null without beats)
+    and the no-ECG check's figures (:mod:`ecgdl.ecg_presence`) under ``ecg``."""
     if q is None:
         return None
     idx = [None if not np.isfinite(v) else round(float(v), 2) for v in q.index]
     ok = q.index[np.isfinite(q.index)]
     return {"segment_s": q.segment_s, "index": idx,
-            "median_index": round(float(np.median(ok)), 3) if ok.size else None}
+            "median_index": round(float(np.median(ok)), 3) if ok.size else None,
+            "ecg": presence.to_dict() if presence is not None else None}

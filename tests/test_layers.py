@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecgdl"
 LAYERS: dict[str, tuple[str, ...]] = {
     "vocabulary": ("paths", "labels", "splits", "qrs_config", "artifacts", "wfdb_reader", "edf_annotations", "errors", "clock",
                    "run_folder", "iir", "iir_filter", "storage", "out_folder"),
-    "signal and records": ("signal", "quality", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
+    "signal and records": ("signal", "quality", "ecg_presence", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
                            "qrs_select", "qrs_noise", "qrs_refine",
                            "dataset_tables"),
     "beats": ("beats", "qrs", "leads", "uploads", "noise", "reference", "rhythm", "hrv", "af", "p_wave", "wide_qrs",

@@ -212,7 +212,7 @@ def header_ui(result, clf) -> None:
                  f"{', '.join(rec.leads)}  ·  starts {format_time(0, rec.start_clock_s)}  ({source})")
     for note in rec.notes:
         st.caption(f"Note: {note}")
-    warnings_ui(rec.warnings)
+    warnings_ui(s.get("warnings", rec.warnings))
     hr = s["heart_rate"]
     tiles = [_tile("Beats", f"{s['beats']:,}", "all classes", key="beats"),
              _tile("Mean heart rate", "—" if hr["mean_bpm"] is None else f"{hr['mean_bpm']:.0f} bpm",
