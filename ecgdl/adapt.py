@@ -20,7 +20,8 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    (``pipelines/adapt_eval.py``), never on DS2, then **temperature-scaled** on the same CV outputs and
    **blended** with the inductive log-probabilities (:func:`blend_logits`, weight ``AdaptConfig.blend``);
 4. **cluster averaging** (:func:`cluster_average`) of the V, F, Q probabilities, then (``self_train``,
-   shipped) the N:S split **self-trained** on the record's confident N and S beats (:func:`self_train`);
+   shipped) the N:S split **self-trained** on the record's confident N and S beats (:func:`self_train`), then (``v_timing``)
+   the **ventricular-timing rule** (:mod:`ecgdl.adapt_ventricular`: V clusters at normal timing, conducted width: N/S);
 5. (``sinus_rule``, shipped) the **sinus-reference rule** (:mod:`ecgdl.adapt_atrial`: APCs read against the
    sinus cycle of the long-RR beats where ectopics outnumber sinus beats), then the **AF gate**
    (:func:`atrial_evidence`, :func:`af_gate`): irregular RR and no repeating P wave (AF): S goes to N;
@@ -36,6 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgdl.adapt_atrial import sinus_reference_rule
+from ecgdl.adapt_ventricular import v_timing_rule
+
 _EPS = 1e-6
 #: Names of the record-relative features, in :func:`record_features` order.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -47,6 +51,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 #: Extra features of ``AdaptConfig.p_long``: the P wave against the longest-RR beats' template.
 LONG_RR_NAMES: tuple[str, ...] = ("plong_corr0", "plong_corr1", "plong_z", "pre_long")
+#: The optional tuple settings of :class:`AdaptConfig` (absent from its dict when off), in dict order.
+_OPTIONAL: tuple[str, ...] = ("sinus_rule", "v_timing", "self_train")
 
 
 def feature_names(cfg: "AdaptConfig") -> tuple[str, ...]:
@@ -69,6 +75,7 @@ class AdaptConfig:
     p_long: add :data:`LONG_RR_NAMES` (:func:`long_rr_features`) to the stacker's features.
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
+    v_timing: ``(prematurity, pause, width)`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
     """
 
     n_clusters: int = 12
@@ -81,14 +88,14 @@ class AdaptConfig:
     p_long: bool = False
     self_train: tuple[float, float] | None = None
     sinus_rule: tuple[float, float, float] | None = None
+    v_timing: tuple[float, float, float] | None = None
 
     def to_dict(self) -> dict:
         d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
              "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
              "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
         d = {**d, "p_long": True} if self.p_long else d
-        d = {**d, "sinus_rule": list(self.sinus_rule)} if self.sinus_rule else d
-        return {**d, "self_train": list(self.self_train)} if self.self_train else d
+        return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
     def from_dict(cls, d: dict) -> "AdaptConfig":
@@ -96,8 +103,7 @@ class AdaptConfig:
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
-                   self_train=tuple(d["self_train"]) if d.get("self_train") else None,
-                   sinus_rule=tuple(d["sinus_rule"]) if d.get("sinus_rule") else None)
+                   **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:
@@ -162,8 +168,7 @@ def _cluster_sums(v64: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray,
 
 def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np.ndarray]:
     """``(labels (n,), centroids (k', d))``: k-means++ then Lloyd, deterministic for a seed; k' <= k."""
-    n = len(v)
-    k = min(k, n)
+    n, k = len(v), min(k, len(v))
     if k <= 1:
         return np.zeros(n, np.int64), v.mean(0, keepdims=True) if n else np.zeros((0, v.shape[1]), v.dtype)
     rng = np.random.default_rng(seed)
@@ -239,9 +244,7 @@ def p_wave_features(seg: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """``(n, 5)``: per lead log relative RMS difference and correlation of the P-wave segment (``seg``:
     ``(n, L, t)`` from :func:`_p_segments`) against the template of the reference beats ``ref`` (bool),
     and the lead-0 difference's robust z within the record."""
-    if not ref.any():
-        ref = np.ones(len(seg), bool)
-    ld, corr, z = _p_compare(seg, ref)
+    ld, corr, z = _p_compare(seg, ref if ref.any() else np.ones(len(seg), bool))
     return np.concatenate([ld, corr, z[:, None]], axis=1)
 
 
@@ -448,10 +451,9 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
+    p = p if cfg.v_timing is None else v_timing_rule(p, x, fs, r_index, pre, post, cid, cfg.v_timing)
     around = np.zeros(len(p), bool)  # beats with sinus beats around them: the AF gate leaves them alone
     if cfg.sinus_rule is not None:
-        from ecgdl.adapt_atrial import sinus_reference_rule
-
         p, around = sinus_reference_rule(p, _p_segments(x, fs, r_index, cfg), pre, cfg.sinus_rule)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)

@@ -75,7 +75,7 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[s
                                          cluster_vectors(cluster_on, z, b.x, cfg))
             atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, key=key))
         out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
-                    "x": b.x, "pre": b.rr[:, 0]}
+                    "x": b.x, "pre": b.rr[:, 0], "post": b.rr[:, 1]}
     return out
 
 
@@ -225,6 +225,26 @@ def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float
     return np.concatenate(out)
 
 
+def v_timed(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None) -> np.ndarray:
+    """The ventricular-timing rule (:mod:`ecgdl.adapt_ventricular`) on the self-trained probabilities ``ps``
+    (records in order), as :func:`ecgdl.adapt.adapt_record` runs it; prints the records whose labels it changes."""
+    if rule is None:
+        return ps
+    from ecgdl.adapt_ventricular import v_timing_rule
+
+    out, i = [], 0
+    for r, d in data.items():
+        p = ps[i:i + len(d["y"])]
+        q = v_timing_rule(p, d["x"], 360.0, 90, d["pre"], d["post"], d["cid"], rule)
+        ch = q.argmax(1) != p.argmax(1)
+        if ch.any():
+            print(f"  v-timing {rule} on {r}: {int(ch.sum())} beats V -> N/S, reference classes "
+                  f"N/S/V/F/Q {np.bincount(d['y'][ch], minlength=5).tolist()}")
+        out.append(q)
+        i += len(d["y"])
+    return np.concatenate(out)
+
+
 def save_oof(folder: Path, data: dict[str, dict], pa: np.ndarray, cut: np.ndarray, cv_dir: Path) -> None:
     """One ``<record>.npz`` per record: the adaptive out-of-fold probabilities ``pa`` (records in ``data``
     order, bounded by ``cut``) as log-probabilities ``logits``, with the CV cache's ``sample``, ``y``, ``fold``."""
@@ -271,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
     p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,NEIGHBOURS|none",
                    help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
+    p.add_argument("--v-timing", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PAUSE,WIDTH|none",
+                   help="ventricular-timing rule settings to measure (ecgdl.adapt_ventricular); the first is kept")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -302,17 +324,19 @@ def main(argv: list[str] | None = None) -> int:
         for blend in a.blend:
             pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
                                  for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-            for st, gate, sr in [(st, g, r) for st in a.self_train for g in a.gate for r in a.sinus_rule]:
+            for st, gate, sr, vt in [(st, g, r, v) for st in a.self_train for g in a.gate for r in a.sinus_rule
+                                     for v in a.v_timing]:
                 ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
                                                            for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-                pg = ruled(data, ps, sr, gate)
-                first = gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0] and sr == a.sinus_rule[0]
+                pg = ruled(data, v_timed(data, ps, vt), sr, gate)
+                first = (gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0] and sr == a.sinus_rule[0]
+                         and vt == a.v_timing[0])
                 if first:
                     pre_post[s], folds[s] = pg, np.concatenate([np.full(len(d["y"]), d["fold"]) for d in data.values()])
                 t2 = fit_temperature(np.log(np.clip(pg, 1e-12, 1)), y)
                 pg = softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2)
                 print(line(f"s{s} adaptive, blend {blend}, gate {gate}" + (f", self-train {st}" if st else "")
-                           + (f", sinus rule {sr}" if sr else ""), y,
+                           + (f", sinus rule {sr}" if sr else "") + (f", v-timing {vt}" if vt else ""), y,
                            pg.argmax(1)), flush=True)
                 if first:
                     pa, t2_keep = pg, t2
@@ -334,9 +358,10 @@ def main(argv: list[str] | None = None) -> int:
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
-                               sinus_rule=a.sinus_rule[0])
+                               sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0])
             method = ("record clusters + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
+                      + (", ventricular-timing rule" if a.v_timing[0] else "")
                       + (", sinus-reference rule" if a.sinus_rule[0] else "") + (", AF gate" if a.gate[0] else ""))
             a.save.write_text(json.dumps({"method": method, "config": keep.to_dict(), "features": list(feature_names(keep)),
                                           "stacker": st.to_dict(), "hidden": a.hidden, "power": a.power,

@@ -1,0 +1,96 @@
+"""The ventricular-timing rule: a V-called cluster at normal timing with a conducted-width QRS is not ventricular.
+
+Cluster averaging (:func:`ecgdl.adapt.cluster_average`) makes a k-means cluster's V probability its mean: a
+cluster of conducted beats whose shape drifted from the bulk (a noisy stretch, a rate-related bundle-branch
+variant, a left bundle branch block's own wide complex) can then be called V as a whole. The clinical reading
+of a ventricular beat asks for two things the classifier does not see together: a QRS wider than (and unlike)
+the conducted one, and a timing of its own (premature with a compensatory pause, or dissociated). So, after
+self-training and before the sinus-reference rule (:func:`v_timing_rule`):
+
+1. **Record guard**: the supraventricular-called beats (argmax N or S) that follow supraventricular-called
+   beats are regular (median absolute successive RR difference over their median RR < :data:`MAX_IRREGULARITY`,
+   the AF gate's irregularity threshold); their median RR is the sinus RR. In atrial fibrillation timing says
+   nothing and the rule does nothing.
+2. **Cluster**: for each cluster holding V-called beats, over those beats, the median RR before / sinus RR >=
+   ``prematurity`` (not premature), the median RR after / sinus RR <= ``pause`` (no compensatory pause) and the
+   median QRS width ratio against the N-called template (:func:`ecgdl.wide_qrs.qrs_morphology`) <= ``width``
+   (as wide as the conducted QRS) -> their V probability moves to N and S in the beat's own N:S ratio.
+
+Chosen on the DS1 cross-validation (docs/results.md, round 5). No label is read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgdl.wide_qrs import qrs_morphology
+
+#: The AF gate's RR irregularity threshold (``AdaptConfig.af_gate[0]`` as shipped): above it, no timing rule.
+MAX_IRREGULARITY = 0.08
+#: Fewest regular supraventricular beats that define the sinus RR.
+MIN_SINUS = 20
+
+
+def sinus_rr(pre: np.ndarray, supra: np.ndarray) -> float | None:
+    """Median RR (s) of the supraventricular beats following supraventricular beats, or ``None`` when there are
+    fewer than :data:`MIN_SINUS` or their rhythm is irregular (irregularity >= :data:`MAX_IRREGULARITY`).
+
+    >>> sinus_rr(np.full(30, 0.8), np.ones(30, bool))
+    0.8
+    >>> sinus_rr(np.tile([0.5, 1.1], 15), np.ones(30, bool)) is None
+    True
+    """
+    ss = supra & np.r_[False, supra[:-1]]
+    rr = np.asarray(pre, np.float64)[ss]
+    if len(rr) < MIN_SINUS:
+        return None
+    med = float(np.median(rr))
+    irr = float(np.median(np.abs(np.diff(rr)))) / max(med, 1e-9)
+    return med if irr < MAX_IRREGULARITY else None
+
+
+def _as_signal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beat windows ``(n, L, w)`` laid end to end as one ``(n * w, L)`` signal, and each window's start."""
+    n, leads, w = x.shape
+    return np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(n * w, leads), np.arange(n) * w
+
+
+def v_timing_hits(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post: np.ndarray, proba: np.ndarray,
+                  cid: np.ndarray, params: tuple[float, float, float]) -> np.ndarray:
+    """Bool ``(n,)``: the V-called beats :func:`v_timing_rule` turns to N/S. ``x``: beat windows ``(n, L, w)`` with
+    the R peak at ``r_index``; ``pre`` / ``post``: RR before / after each beat (s); ``cid``: k-means cluster ids;
+    ``params`` = ``(prematurity, pause, width)`` (module docstring)."""
+    prematurity, pause, width = params
+    top = proba.argmax(1)
+    vcall = top == 2
+    hits = np.zeros(len(top), bool)
+    rr = sinus_rr(pre, top <= 1) if vcall.any() else None
+    if rr is None:
+        return hits
+    sig, start = _as_signal(np.asarray(x, np.float32))
+    m = qrs_morphology(sig, start + r_index, fs, np.array(list("NSVFQ"))[np.minimum(top, 4)], only=vcall)
+    if m is None:
+        return hits
+    for c in np.unique(cid[vcall]):
+        sel = vcall & (cid == c)
+        ratio = m.width_ratio[sel]
+        if not np.isfinite(ratio).any():
+            continue
+        if (np.median(pre[sel]) >= prematurity * rr and np.median(post[sel]) <= pause * rr
+                and np.nanmedian(ratio) <= width):
+            hits |= sel
+    return hits
+
+
+def v_timing_rule(proba: np.ndarray, x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post: np.ndarray,
+                  cid: np.ndarray, params: tuple[float, float, float]) -> np.ndarray:
+    """``proba`` (float64 copy) with the V probability of :func:`v_timing_hits`'s beats moved to N and S in each
+    beat's N:S ratio (F, Q untouched; a row still sums to 1)."""
+    hit = v_timing_hits(x, fs, r_index, np.asarray(pre, np.float64), np.asarray(post, np.float64), proba, cid, params)
+    out = proba.astype(np.float64).copy()
+    if hit.any():
+        ns = out[hit, :2].sum(1, keepdims=True)
+        share = np.where(ns > 1e-12, out[hit, :2] / np.maximum(ns, 1e-12), np.array([[1.0, 0.0]]))
+        out[hit, :2] += share * out[hit, 2:3]
+        out[hit, 2] = 0.0
+    return out
