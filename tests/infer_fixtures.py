@@ -18,6 +18,21 @@ def shipped_model() -> Path | None:
     return p if p.is_file() and p.with_suffix(".json").is_file() else None
 
 
+def shipped_adaptive_classifier():
+    """The shipped model as a CPU ``BeatClassifier`` with its adaptive step (pytest skips when either is absent)."""
+    import pytest
+
+    from ecgdl.infer import BeatClassifier
+
+    path = shipped_model()
+    if path is None:
+        pytest.skip("no shipped model under ecgdl/shipped/")
+    c = BeatClassifier(path, device="cpu")
+    if c.adapter is None:
+        pytest.skip("the shipped sidecar has no adapt section")
+    return c
+
+
 def fresh_model(out_dir: Path, mitdb_dir: Path, family: str = "cnn", name: str = "fresh") -> tuple[Path, object]:
     """Export a freshly built (untrained, seeded) registry classifier with the real feature recipe.
 

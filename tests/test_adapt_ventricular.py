@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from infer_fixtures import shipped_model, write_excerpt
+from infer_fixtures import shipped_adaptive_classifier, write_excerpt
 
 pytest.importorskip("onnxruntime")
 
@@ -16,15 +16,7 @@ RULE = (0.9, 1.1, 1.3)
 
 @pytest.fixture(scope="module")
 def clf():
-    from ecgdl.infer import BeatClassifier
-
-    path = shipped_model()
-    if path is None:
-        pytest.skip("no shipped model under ecgdl/shipped/")
-    c = BeatClassifier(path, device="cpu")
-    if c.adapter is None:
-        pytest.skip("the shipped sidecar has no adapt section")
-    return c
+    return shipped_adaptive_classifier()
 
 
 def _beats(clf, mitdb_dir, tmp_path, name: str, seconds: float):
