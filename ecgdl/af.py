@@ -256,6 +256,10 @@ def _load_af_model(path: str):
         return None
     meta = json.loads(path.read_text())
     feats = AFFeatureConfig(**meta.get("features", {}))
+    if meta["kind"] == "zhou_entropy":
+        from ecgdl.af_entropy import EntropyAF
+
+        return EntropyAF(meta["threshold"], meta.get("p_present"), feats)
     if meta["kind"] == "logistic":
         return LogisticAF(meta["mean"], meta["std"], meta["coef"], meta["intercept"], feats, meta.get("threshold", 0.5))
     return SequenceAF(path.with_suffix(".onnx"), feats, meta.get("threshold", 0.5))

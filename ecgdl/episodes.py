@@ -368,10 +368,15 @@ def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signa
     from ecgdl.af import AFFeatureConfig, af_features, load_af_model, sequence_inputs
 
     model = load_af_model() if isinstance(af_model, str) and af_model == "shipped" else af_model
-    fcfg = model.features if model is not None else AFFeatureConfig()
+    fcfg = model.features if model is not None and model.features is not None else AFFeatureConfig()
     feats = af_features(sample, label, fs, signal, fcfg)
     if model is None or len(sample) < 3:
         return feats, np.zeros(len(sample)), 1.0
+    if hasattr(model, "predict_beats"):     # ecgdl.af_entropy.EntropyAF: reads the RR series itself
+        from ecgdl.af import FEATURE_NAMES
+
+        p = model.predict_beats(sample, fs, feats, FEATURE_NAMES.index("p_corr"))
+        return feats, p, float(model.threshold)
     seq = sequence_inputs(sample, label, proba, classes, fs, feats, fcfg)
     return feats, model.predict(feats, seq=seq), float(getattr(model, "threshold", 0.5))
 

@@ -55,6 +55,7 @@ HOLD_GRID = [(hi, lo) for hi in (0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6,
 #: ``--af-spec`` (round 10): (threshold, af_hold) tried against the false AF minutes of the records without AF.
 AF_SPEC_GRID = [(hi, lo) for hi in (0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for lo in (None, 0.5, 0.6, 0.7, 0.8)
                 if lo is None or lo < hi]
+ROUND10_AF_THRESHOLD = 0.9   # the classical scorer's threshold shipped in round 10 (``--af-source``'s (a))
 SBR_GRID = (40.0, 45.0, 50.0, 55.0, 60.0)   # ``--sbr``: EpisodeConfig.sbr_mean_bpm tried
 #: ``--sbr-sinus`` (round 7): (sbr_sinus, sbr_sinus_bpm, sbr_p_present); (None, ...) first = the shipped rule.
 #: ``--sbr-pause`` (round 9): (sbr_pause_bpm, sbr_pause_p); (None, ...) first = the shipped rule.
@@ -136,6 +137,8 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         return {"final": final_figures(tabs, p_af, run)}
     if sbr or sbr_sinus:
         return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}     # sbr_sinus: True or "pause"
+    if hold == "source":
+        return {"af": af_source_grid(tabs, p_af, run)}
     if hold:
         return {"af": hold_grid(tabs, p_af, run) if hold != "spec" else af_spec_grid(tabs, p_af, run)}
     if wide:
@@ -205,6 +208,35 @@ def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
                                    if e["rhythm"] == "AFIB")
         v = out[key] = {**af_duration(run / key, tabs), "false_nonaf_s": false_s}
         print(run.name, key, {k: round(x, 3) for k, x in v.items()}, flush=True)
+    return out
+
+
+def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """Round 11: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the shipped
+    scorer at its threshold, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats (``ecgdl.af_entropy``)."""
+    import csv
+
+    from ecgdl.af import FEATURE_NAMES
+    from ecgdl.af_entropy import ZHOU_THRESHOLD, zhou_af_score
+
+    pc = FEATURE_NAMES.index("p_corr")
+    p_present = EpisodeConfig().p_present
+    sources = {"a_shipped": (p_af, ROUND10_AF_THRESHOLD),
+               "b_zhou": ({r: zhou_af_score(t["sample"], float(t["fs"])) for r, t in tabs.items()}, ZHOU_THRESHOLD),
+               "c_zhou_nop": ({r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present)
+                               for r, t in tabs.items()}, ZHOU_THRESHOLD)}
+    out = {}
+    for key, (p, thr) in sources.items():
+        cfg = replace(EpisodeConfig(), af_threshold=thr)
+        false_s = {}
+        for r in DS1:
+            write(tabs[r], p[r], run / key, r, cfg, p_v_ind=tabs[r].get("pv_other"))
+            if not (tabs[r]["y"] > 0).any():
+                with open(run / key / f"{r}.episodes.csv") as f:
+                    false_s[r] = sum(float(e["end_s"]) - float(e["start_s"]) for e in csv.DictReader(f)
+                                     if e["rhythm"] == "AFIB")
+        v = out[key] = {**af_duration(run / key, tabs), "false_nonaf_s": false_s}
+        print(run.name, key, {k: x if isinstance(x, dict) else round(x, 3) for k, x in v.items()}, flush=True)
     return out
 
 
@@ -317,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--af-hold", action="store_true", help="no grid but the AF hysteresis one (HOLD_GRID)")
     p.add_argument("--af-spec", action="store_true",
                    help="no grid but AF_SPEC_GRID with the false AF minutes of the records without AF")
+    p.add_argument("--af-source", action="store_true",
+                   help="round 11: the shipped AF scorer against Zhou's entropy (ecgdl.af_entropy), alone and with P waves")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
     p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
@@ -345,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
             tabs[r]["sig2"] = conditioned_leads(r, clf)
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr,
-                          "spec" if a.af_spec else a.af_hold,
+                          "source" if a.af_source else "spec" if a.af_spec else a.af_hold,
                           a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr)
-    if a.af_hold or a.af_spec:
+    if a.af_hold or a.af_spec or a.af_source:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
         return 0

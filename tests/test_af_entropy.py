@@ -1,0 +1,63 @@
+"""Zhou's heart-rate word entropy (``ecgdl.af_entropy``): the vectorised windows against a plain loop, the
+published threshold on synthetic rhythms, the P-wave complement, and the scorer as an ``af_model`` (off by default)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ecgdl.af_entropy import (ZHOU_THRESHOLD, EntropyAF, heart_rate_entropy, heart_rate_words, window_entropy,
+                              zhou_af_score)
+from ecgdl.episodes import detect_episodes
+from test_episodes import FS, synthetic_record
+
+
+def _entropy_loop(words: np.ndarray, i: int, n_win: int = 127) -> float:
+    w = min(n_win, len(words))
+    s = min(max(i - w // 2, 0), len(words) - w)
+    _, c = np.unique(words[s:s + w], return_counts=True)
+    p = c / w
+    return float(-(len(c) / (w * math.log2(w))) * (p * np.log2(p)).sum())
+
+
+@pytest.mark.parametrize("n, chunk", [(1000, 16384), (700, 100), (50, 16384)])
+def test_window_entropy_equals_a_plain_loop(n, chunk):
+    words = np.random.default_rng(n).integers(0, 40, n)
+    got = window_entropy(words, chunk=chunk)
+    assert np.allclose(got, [_entropy_loop(words, i) for i in range(n)], atol=1e-12)
+
+
+def test_words_are_three_5_bpm_symbols_capped_at_63():
+    sample = np.round(np.cumsum([1.0, 1.0, 0.5, 0.1]) * FS).astype(int)       # RR 1.0, 0.5, 0.1 s
+    w = heart_rate_words(sample, FS)                                            # 60, 120, 600 bpm: 12, 24, 63
+    assert w.tolist() == [(12 * 64 + 12) * 64 + 12] * 2 + [(12 * 64 + 12) * 64 + 24, (12 * 64 + 24) * 64 + 63]
+
+
+def test_published_threshold_separates_irregular_from_regular_rhythm():
+    rng = np.random.default_rng(0)
+    irregular = np.round(np.cumsum(rng.uniform(0.4, 1.0, 600)) * FS).astype(int)
+    sinus = np.round(np.cumsum(0.8 * (1 + 0.02 * np.sin(np.arange(600) / 3.0))) * FS).astype(int)
+    assert heart_rate_entropy(irregular, FS).min() >= ZHOU_THRESHOLD
+    assert heart_rate_entropy(sinus, FS).max() < 0.2
+
+
+def test_repeating_p_waves_veto_the_entropy():
+    rng = np.random.default_rng(1)
+    sample = np.round(np.cumsum(rng.uniform(0.4, 1.0, 300)) * FS).astype(int)
+    p_corr = np.where(np.arange(300) < 150, 0.95, 0.3)                           # P waves in the first half only
+    s = zhou_af_score(sample, FS, p_corr, 0.8)
+    assert (s[:150] == 0).all() and (s[150:] >= ZHOU_THRESHOLD).all()
+
+
+def test_entropy_scorer_finds_the_synthetic_af_within_its_window():
+    """As ``af_model``: the AF of the synthetic record is found, its edges within the 127-beat window's reach
+    (about half a window of AF beats must be in it: onset ~19 s late, end ~16 s early on this record)."""
+    sample, lab, sig, truth = synthetic_record()
+    eps = [e for e in detect_episodes(sample, lab, FS, signal=sig, af_model=EntropyAF()) if e.rhythm == "AFIB"]
+    assert len(eps) == 1
+    assert 0.0 <= eps[0].start_s - truth["AFIB"][0] <= 25.0 and 0.0 <= truth["AFIB"][1] - eps[0].end_s <= 25.0
+    no_p = [e for e in detect_episodes(sample, lab, FS, signal=sig, af_model=EntropyAF(p_present=None))
+            if e.rhythm == "AFIB"]
+    assert len(no_p) == 1
