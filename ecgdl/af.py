@@ -256,10 +256,16 @@ def _load_af_model(path: str):
         return None
     meta = json.loads(path.read_text())
     feats = AFFeatureConfig(**meta.get("features", {}))
-    if meta["kind"] == "zhou_entropy":
-        from ecgdl.af_entropy import EntropyAF
+    if meta["kind"] in ("zhou_entropy", "union"):
+        from ecgdl.af_entropy import EntropyAF, UnionAF
 
-        return EntropyAF(meta["threshold"], meta.get("p_present"), feats)
+        z = meta.get("entropy", meta)
+        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats)
+        if meta["kind"] == "zhou_entropy":
+            return entropy
+        lr = meta["classical"]
+        classical = LogisticAF(lr["mean"], lr["std"], lr["coef"], lr["intercept"], feats, meta["threshold"])
+        return UnionAF(classical, entropy, meta["threshold"], feats)
     if meta["kind"] == "logistic":
         return LogisticAF(meta["mean"], meta["std"], meta["coef"], meta["intercept"], feats, meta.get("threshold", 0.5))
     return SequenceAF(path.with_suffix(".onnx"), feats, meta.get("threshold", 0.5))

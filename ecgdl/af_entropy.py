@@ -115,3 +115,20 @@ class EntropyAF:
         """``(n,)`` AF score per beat of R peaks ``sample`` (``feats``: ``ecgdl.af.af_features`` rows)."""
         pc = feats[:, p_corr_col] if self.p_present is not None and len(feats) else None
         return zhou_af_score(sample, fs, pc, self.p_present)
+
+
+@dataclass(frozen=True)
+class UnionAF:
+    """The shipped AF scorer since round 12 (``kind: "union"``): AF where the classical scorer (``ecgdl.af.LogisticAF``)
+    reaches ``threshold`` **or** :class:`EntropyAF` reaches its own; score ``max(p_classical, 1 if entropy AF else 0)``."""
+
+    classical: object
+    entropy: EntropyAF
+    threshold: float = 0.9
+    features: object = field(default=None)
+
+    def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int) -> np.ndarray:
+        """``(n,)`` AF score per beat (compare with ``threshold``)."""
+        p = self.classical.predict(feats)
+        e = self.entropy.predict_beats(sample, fs, feats, p_corr_col)
+        return np.maximum(p, np.where(e >= self.entropy.threshold, 1.0, 0.0))

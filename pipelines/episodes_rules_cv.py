@@ -212,8 +212,9 @@ def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
 
 
 def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
-    """Round 11: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the shipped
-    scorer at its threshold, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats (``ecgdl.af_entropy``)."""
+    """Rounds 11-12: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the round-10
+    classical scorer at 0.9, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats
+    (``ecgdl.af_entropy``), (d) (a) or (c)."""
     import csv
 
     from ecgdl.af import FEATURE_NAMES
@@ -225,6 +226,9 @@ def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
                "b_zhou": ({r: zhou_af_score(t["sample"], float(t["fs"])) for r, t in tabs.items()}, ZHOU_THRESHOLD),
                "c_zhou_nop": ({r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present)
                                for r, t in tabs.items()}, ZHOU_THRESHOLD)}
+    c = sources["c_zhou_nop"][0]       # round 12: (a) OR (c), at (a)'s threshold
+    sources["d_union"] = ({r: np.maximum(p_af[r], np.where(c[r] >= ZHOU_THRESHOLD, 1.0, 0.0)) for r in tabs},
+                          ROUND10_AF_THRESHOLD)
     out = {}
     for key, (p, thr) in sources.items():
         cfg = replace(EpisodeConfig(), af_threshold=thr)
