@@ -47,7 +47,8 @@ def rhythm_changes(episodes, beat_samples: np.ndarray, fs: float) -> list[tuple[
     def at(beat: int, t_s: float) -> int:
         return int(beat_samples[beat]) if 0 <= beat < len(beat_samples) else int(round(t_s * fs))
 
-    eps = sorted((at(e.first_beat, e.start_s), e) for e in episodes if e.rhythm in MIT_RHYTHMS)
+    eps = sorted(((at(e.first_beat, e.start_s), e) for e in episodes if e.rhythm in MIT_RHYTHMS),
+                 key=lambda x: (x[0], x[1].rhythm))     # two rhythms may start at one beat (e.g. AFIB and B)
     out: list[tuple[int, str]] = []
     for i, (start, e) in enumerate(eps):
         out.append((start, f"({e.rhythm}"))

@@ -61,3 +61,13 @@ def test_entropy_scorer_finds_the_synthetic_af_within_its_window():
     no_p = [e for e in detect_episodes(sample, lab, FS, signal=sig, af_model=EntropyAF(p_present=None))
             if e.rhythm == "AFIB"]
     assert len(no_p) == 1
+
+
+def test_two_rhythms_starting_at_one_beat_become_annotations():
+    """The union AF scorer can start AFIB at the beat a bigeminy starts (record 200 did): both are written."""
+    from ecgdl.annotations import rhythm_changes
+    from ecgdl.episodes import Episode
+
+    eps = [Episode("B", 10.0, 20.0, 12, 80.0, 1.0, 10, 21), Episode("AFIB", 10.0, 50.0, 50, 90.0, 1.0, 10, 59)]
+    got = rhythm_changes(eps, np.arange(100) * 360, 360.0)
+    assert [a for _, a in got][:2] == ["(AFIB", "(B"]
