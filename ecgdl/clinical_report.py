@@ -186,6 +186,7 @@ def render_report(result, meta: dict, *, provider: str | None = None, max_strips
             f'starts {format_time(0, rec.start_clock_s)}, '
             f'{rec.source_fs:g} Hz, leads {escape(", ".join(rec.leads))}.</p>',
             f'<div class="use"><b>Intended use.</b> {escape(intended_use(meta))}</div>',
+            *(f'<div class="use"><b>Check this record.</b> {escape(w)}</div>' for w in summ.get("warnings", [])),
             "<h2>Summary</h2>", _summary_tables(summ, rec.start_clock_s)]
     if getattr(result, "reference", None):
         body += ["<h2>Agreement with the reference annotations</h2>", _agreement_table(result.reference)]

@@ -322,7 +322,7 @@ def record_summary(rec: Record, clf: BeatClassifier, label: np.ndarray, source_s
     from ecgdl import ecg_presence
     from ecgdl.rhythm import summarise
 
-    presence = ecg_presence.assess(spans.get("quality"))                        # is there an ECG here?
+    presence = ecg_presence.assess(spans.get("quality"), vf=spans.get("vf", ()), fs=rec.fs)  # is there an ECG here?
     warnings = [*rec.warnings, *filter(None, [ecg_presence.warning(presence)])]
     return {"record": rec.name, "leads": [rec.leads[i] for i in rec.lead_pair()], "source_fs": rec.source_fs,
             "model_fs": rec.fs, "start_clock_s": rec.start_clock_s, "beat_source": beat_source,

@@ -44,6 +44,10 @@ from ecgdl.vf import vf_stretches
 
 __all__ = ["QRSConfig", "QRSResult", "detect_r_peaks", "is_standard_lead", "refine_peaks"]
 
+#: chunks (of chunk_s) in which the QRS contrast is computed, spread evenly over a long record
+#: (every chunk of a record under 2 x PRESENCE_CHUNKS chunks, 110 min at 600-s chunks; 24 h: 6 x 10 min)
+PRESENCE_CHUNKS = 6
+
 _STANDARD_LEAD = re.compile(r"^(ML|LEAD ?)?(I{1,3}|AV[RLF]|V[1-6]|ML2)$")
 
 
@@ -122,13 +126,15 @@ def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFI
     vf: list[tuple[int, int]] = []
     quality: list[SegmentQuality] = []
     work: dict = {}                              # scratch buffers shared by the chunks
-    for a in range(0, n, core):
+    judge = max(1, -(-n // core) // PRESENCE_CHUNKS)   # QRS contrast in every judge-th chunk only
+    for k, a in enumerate(range(0, n, core)):
         b = min(a + core, n)
         a0, b0 = max(0, a - pad), min(n, b + pad)
-        p, bad, fib, q = _core(_detect_chunk(x[a0:b0], fs, cfg, work), a0, a, b, fs, cfg)
+        c = k % judge == 0
+        p, bad, fib, q = _core(_detect_chunk(x[a0:b0], fs, cfg, work), a0, a, b, fs, cfg, c)
         if choose_lead and x.shape[1] > 1:
             order = [1, 0] + list(range(2, x.shape[1]))
-            alt = _core(_detect_chunk(x[a0:b0, order], fs, cfg, work), a0, a, b, fs, cfg)
+            alt = _core(_detect_chunk(x[a0:b0, order], fs, cfg, work), a0, a, b, fs, cfg, c)
             if _chunk_score(alt[3], alt[0], fs) > _chunk_score(q, p, fs):
                 p, bad, fib, q = alt
         peaks.append(p)
@@ -146,12 +152,19 @@ def detect_r_peaks(signal: np.ndarray, fs: float, cfg: QRSConfig = DEFAULT_CONFI
                      undetected=gaps, quality=concat_quality(quality))
 
 
-def _core(found, a0: int, a: int, b: int, fs: float, cfg: QRSConfig):
-    """A chunk's result restricted to its core [a, b): peaks (absolute), ranges, VF, quality."""
-    p, bad, lead0, fib = found
+def _core(found, a0: int, a: int, b: int, fs: float, cfg: QRSConfig, contrast: bool = True):
+    """A chunk's result restricted to its core [a, b): peaks (absolute), ranges, VF, quality
+    (with the QRS contrast and R-wave width of :mod:`ecgdl.ecg_presence` when ``contrast``)."""
+    p, bad, lead0, fib, env = found
     p = p + a0
     p = p[(p >= a) & (p < b)]
-    return p, bad, fib, segment_quality(lead0[a - a0: b - a0], fs, p - a, cfg.quality, offset=a)
+    if env is not None and contrast:             # the detector's envelope, read at the core's samples
+        f, off, q = env
+        st = max(1, int(fs // 120))
+        i = np.clip((a - a0 + np.arange(0, b - a, st)) // q - off, 0, f.size - 1)
+        env = f[i]
+    return p, bad, fib, segment_quality(lead0[a - a0: b - a0], fs, p - a, cfg.quality, offset=a,
+                                        energy=env, contrast=contrast)
 
 
 def _chunk_score(q: SegmentQuality, p: np.ndarray, fs: float) -> float:
@@ -233,8 +246,9 @@ def _merge_ranges(r: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 
 def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
-    """Peaks (chunk-relative, native fs), all-leads-unusable ranges, the (filled) primary lead and
-    the VF/VFL ranges of one (m, n_leads) chunk. No peak is placed inside a VF/VFL range.
+    """Peaks (chunk-relative, native fs), all-leads-unusable ranges, the (filled) primary lead, the
+    VF/VFL ranges of one (m, n_leads) chunk and its energy envelope ``(f, off, q)`` (f[i] describes
+    sample (i + off) x q; None when no lead is alive). No peak is placed inside a VF/VFL range.
 
     work: scratch buffers reused from chunk to chunk (fresh large arrays cost page faults).
     """
@@ -254,7 +268,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
     feats = [_feature(v, bad, q, fd, cfg, work, j) for j, (v, bad) in enumerate(zip(leads, bads))]
     feat, off = _combine(feats, fd, cfg)
     if feat is None:
-        return np.zeros(0, np.int64), ranges, leads[0], []
+        return np.zeros(0, np.int64), ranges, leads[0], [], None
     pk, hk, ratio = select_beats(feat, fd, cfg)
     pk = (pk + off) * q + (q - 1) // 2
     if x.shape[1] > 1 and bads[0] is None:       # second-lead check (lead 0 fully usable here)
@@ -273,7 +287,7 @@ def _detect_chunk(x: np.ndarray, fs: float, cfg: QRSConfig, work: dict):
     fib = _vf_where_suspect(_vf_leads(leads, x), fs, pk_energy, cfg) if cfg.vf.enabled else []
     for s, e in fib:
         pk = pk[(pk < s) | (pk >= e)]
-    return pk, ranges, leads[0], fib
+    return pk, ranges, leads[0], fib, (feat, off, q)
 
 
 def _redetect_noisy(x: np.ndarray, leads: list, bads: list, fs: float, pk: np.ndarray, ratio: np.ndarray,

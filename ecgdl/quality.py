@@ -46,7 +46,8 @@ class SegmentQuality:
         contrast: (n_segments,) QRS contrast: geometric mean over the segment's beats of the
             QRS-band energy at the beat over the segment's median energy (NaN under 2 beats);
             see :mod:`ecgdl.ecg_presence`.
-        width_ms: (n_segments,) median R-wave width at half amplitude of the segment's beats, ms.
+        width_ms: (n_segments,) median R-wave width at half amplitude of every 4th beat of the
+            segment, ms (NaN where none).
     """
 
     segment_s: float
@@ -168,7 +169,8 @@ def _median_rows(a: np.ndarray) -> np.ndarray:
 
 
 def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
-                    cfg: QualityConfig = DEFAULT_QUALITY, *, offset: int = 0) -> SegmentQuality:
+                    cfg: QualityConfig = DEFAULT_QUALITY, *, offset: int = 0,
+                    energy: np.ndarray | None = None, contrast: bool = True) -> SegmentQuality:
     """Template-correlation quality index per segment of the primary lead (see the module docstring).
 
     Each beat's correlation is the best one with its 4 nearest beats (a run of alternating
@@ -179,6 +181,9 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
         fs: sampling rate, Hz.
         peaks: (n_beats,) sorted R-peak samples in x.
         offset: added to the unreadable ranges (x is a chunk starting there).
+        energy: the QRS-band energy envelope of x read every ``fs // 120``-th sample (the
+            detector's own); None: computed here (:func:`qrs_contrast`).
+        contrast: False: no QRS contrast nor width (NaN), the no-ECG check reads other chunks.
 
     >>> fs = 250.0; x = np.zeros(int(60 * fs)); pk = np.arange(125, x.size - 125, 200)
     >>> x[pk] = 1.0
@@ -209,20 +214,25 @@ def segment_quality(x: np.ndarray, fs: float, peaks: np.ndarray,
         s = np.bincount(p // seg, weights=best, minlength=ns)[:ns]
         with np.errstate(invalid="ignore", divide="ignore"):
             index = np.where(beats >= 2, s / np.maximum(beats, 1), np.nan)
-    contrast, width = qrs_contrast(x, fs, p, seg, ns, beats, cfg)
+    if contrast:
+        cq, width = qrs_contrast(x, fs, p, seg, ns, beats, cfg, energy=energy)
+    else:
+        cq, width = np.full(ns, np.nan), np.full(ns, np.nan)
     bad = (beats >= cfg.min_beats) & (np.nan_to_num(index, nan=1.0) < cfg.min_tcorr)
     d = np.diff(np.concatenate(([0], bad.view(np.int8), [0])))
     runs = tuple((int(a * seg) + offset, int(min(b * seg, x.size)) + offset)
                  for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-    return SegmentQuality(cfg.segment_s, index, beats, runs, contrast, width)
+    return SegmentQuality(cfg.segment_s, index, beats, runs, cq, width)
 
 
 def qrs_contrast(x: np.ndarray, fs: float, p: np.ndarray, seg: int, ns: int, beats: np.ndarray,
-                 cfg: QualityConfig = DEFAULT_QUALITY) -> tuple[np.ndarray, np.ndarray]:
+                 cfg: QualityConfig = DEFAULT_QUALITY, *,
+                 energy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per segment: QRS contrast and median R-wave width (ms) of the beats p (see SegmentQuality).
 
     The energy envelope is :func:`qrs_energy` of x taken every ``fs // 120``-th sample (about
-    120 Hz: the 5-20 Hz band survives; a tenth of the full-rate cost); the segment's median
+    120 Hz: the 5-20 Hz band survives; a tenth of the full-rate cost), or ``energy``, the
+    detector's envelope read at those samples (no filter pass here); the segment's median
     energy is read from every 4th envelope sample. Width: samples within +-60 ms of the beat
     whose distance from the window's median (of every 3rd sample) is at least half the largest one.
     """
@@ -232,7 +242,7 @@ def qrs_contrast(x: np.ndarray, fs: float, p: np.ndarray, seg: int, ns: int, bea
         return contrast, width
     step = max(1, int(fs // 120))
     fd = fs / step
-    e = qrs_energy(x[::step], fd, cfg)
+    e = qrs_energy(x[::step], fd, cfg) if energy is None else np.asarray(energy)
     sd = max(1, seg // step)
     full = e.size // sd
     med = np.median(e[: full * sd].reshape(full, sd)[:, ::4], axis=1)
@@ -250,11 +260,12 @@ def qrs_contrast(x: np.ndarray, fs: float, p: np.ndarray, seg: int, ns: int, bea
     with np.errstate(invalid="ignore", divide="ignore"):
         contrast = np.where(beats >= 2, np.exp(g / np.maximum(beats, 1)), np.nan)
     rw = max(1, int(round(0.06 * fs)))
-    w = x[np.clip(p[:, None] + np.arange(-rw, rw + 1), 0, x.size - 1)].astype(np.float32)
+    pw, kw = p[::4], k[::4]                                       # every 4th beat: >= 1 per judged segment
+    w = x[np.clip(pw[:, None] + np.arange(-rw, rw + 1), 0, x.size - 1)].astype(np.float32)
     a = np.abs(w - np.median(w[:, ::3], axis=1, keepdims=True))
     wb = np.sum(a >= 0.5 * a.max(axis=1, keepdims=True), axis=1) * (1000.0 / fs)
-    order = np.lexsort((wb, k))                                   # per-segment medians by one sort
-    ks, ws = k[order], wb[order]
+    order = np.lexsort((wb, kw))                                  # per-segment medians by one sort
+    ks, ws = kw[order], wb[order]
     first = np.searchsorted(ks, np.arange(ns))
     cnt = np.bincount(ks, minlength=ns)[:ns]
     ok = cnt > 0

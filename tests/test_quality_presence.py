@@ -45,12 +45,16 @@ def _negative(kind: str, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["white", "pink", "mains", "spikes"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_noise_mains_and_spikes_hold_no_ecg(kind, seed):
+    """White/pink noise and mains: the detector finds next to no beat (said, not read as asystole);
+    spikes: beats found, but 1 sample wide."""
     p = _verdict(_negative(kind, seed))
-    if p is not None and p.ecg_found is None:              # nothing to judge is never a confident ECG
-        assert p.segments < ecg_presence.DEFAULT_PRESENCE.min_segments
-        return
     assert p is not None and p.ecg_found is False, p
     assert ecg_presence.warning(p).startswith("no ECG found")
+    assert (p.contrast is None) == (kind != "spikes")
+
+
+def test_too_short_to_judge_is_no_verdict():
+    assert _verdict(np.zeros(int(20 * FS))).ecg_found is None
 
 
 @pytest.mark.parametrize("fs", [128.0, 250.0, 360.0])
@@ -120,3 +124,36 @@ def test_warning_reaches_summary_table_and_exit_code(nstdb_dir, mitdb_dir, tmp_p
     with open(out / "summary.csv", newline="") as fh:
         rows = {r["record"]: r for r in csv.DictReader(fh)}
     assert "no ECG found" in rows["em"]["warnings"] and "no ECG found" not in rows["100"]["warnings"]
+    from ecgdl.clinical_report import render_report
+    from ecgdl.infer import BeatClassifier, score_record
+
+    clf = BeatClassifier(model, device="cpu")
+    html = render_report(score_record(folder / "em", clf), clf.meta)       # the printable report says it too
+    assert "Check this record.</b> no ECG found" in html
+
+
+@pytest.mark.parametrize("kind", ["noise", "ecg"])
+def test_long_record_is_judged_on_chunks_spread_over_it(kind):
+    """20 min in 100-s chunks (the shortest: 12 chunks): the contrast is computed in every 2nd chunk only (the cost
+    of a 24-h recording stays that of 6 chunks), and the verdict is the same."""
+    fs = 250.0
+    if kind == "noise":                                     # spikes: beats found, and not QRS complexes
+        x = 0.002 * np.random.default_rng(4).standard_normal(int(1200 * fs))
+        x[np.arange(int(0.5 * fs), x.size, int(0.85 * fs))] += 1.0
+    else:
+        x, _ = _synthetic_ecg(fs, 1200.0, seed=4)
+    q = detect_r_peaks(x, fs, chunk_s=60.0).quality
+    judged = np.isfinite(q.contrast)
+    assert 0 < judged.sum() <= 0.5 * judged.size
+    assert ecg_presence.assess(q).ecg_found is (kind == "ecg")
+
+
+def test_flutter_throughout_is_not_no_ecg():
+    """2 min of 4-Hz flutter: no discrete QRS, few beats, but a VF/VFL stretch: not 'no ECG'."""
+    t = np.arange(int(120 * FS)) / FS
+    x = 0.8 * np.sin(2 * np.pi * 4.0 * t + 0.3 * np.sin(2 * np.pi * 0.2 * t)) \
+        + 0.01 * np.random.default_rng(1).standard_normal(t.size)
+    res = detect_r_peaks(x, FS)
+    assert res.vf
+    p = ecg_presence.assess(res.quality, vf=res.vf, fs=FS)
+    assert p.ecg_found is not False, p
