@@ -88,7 +88,7 @@ class AdaptConfig:
     p_long: bool = False
     self_train: tuple[float, float] | None = None
     sinus_rule: tuple[float, float, float] | None = None
-    v_timing: tuple[float, float, float] | None = None
+    v_timing: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
         d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,

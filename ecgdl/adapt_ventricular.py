@@ -15,8 +15,12 @@ self-training and before the sinus-reference rule (:func:`v_timing_rule`):
    ``prematurity`` (not premature), the median RR after / sinus RR <= ``pause`` (no compensatory pause) and the
    median QRS width ratio against the N-called template (:func:`ecgdl.wide_qrs.qrs_morphology`) <= ``width``
    (as wide as the conducted QRS) -> their V probability moves to N and S in the beat's own N:S ratio.
+3. **Morphology** (round 6, a 4-tuple ``(prematurity, pause, width, corr)``): the cluster's median QRS must also
+   correlate with the record's N-called median QRS at >= ``corr`` (:func:`qrs_correlation`: a drifted conducted
+   cluster still looks like the conducted beat, a PVC does not); ``width = 0`` drops the width test (no
+   :func:`ecgdl.wide_qrs.qrs_morphology` call).
 
-Chosen on the DS1 cross-validation (docs/results.md, round 5). No label is read.
+Measured on the DS1 cross-validation (docs/results.md, rounds 5 and 6); off by default. No label is read.
 """
 
 from __future__ import annotations
@@ -55,35 +59,55 @@ def _as_signal(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(n * w, leads), np.arange(n) * w
 
 
+def qrs_correlation(x: np.ndarray, fs: float, r_index: int, sel: np.ndarray, ref: np.ndarray) -> float:
+    """Pearson correlation of the median QRS (80 ms before to 120 ms after R, every lead, each lead's mean
+    removed, leads end to end) of the beats ``sel`` with that of the beats ``ref``; nan when either is empty.
+
+    >>> t = np.sin(np.linspace(0, 6, 90))[None, None, :].repeat(4, 0)
+    >>> round(qrs_correlation(t, 360.0, 45, np.array([1, 1, 0, 0], bool), np.array([0, 0, 1, 1], bool)), 3)
+    1.0
+    """
+    if not sel.any() or not ref.any():
+        return float("nan")
+    a, b = max(r_index - int(round(0.08 * fs)), 0), r_index + int(round(0.12 * fs))
+    t1, t2 = (np.median(x[m, :, a:b], axis=0) for m in (sel, ref))
+    t1, t2 = ((t - t.mean(1, keepdims=True)).ravel() for t in (t1, t2))
+    den = float(np.linalg.norm(t1) * np.linalg.norm(t2))
+    return float(t1 @ t2) / den if den > 1e-12 else float("nan")
+
+
 def v_timing_hits(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post: np.ndarray, proba: np.ndarray,
-                  cid: np.ndarray, params: tuple[float, float, float]) -> np.ndarray:
+                  cid: np.ndarray, params: tuple[float, ...]) -> np.ndarray:
     """Bool ``(n,)``: the V-called beats :func:`v_timing_rule` turns to N/S. ``x``: beat windows ``(n, L, w)`` with
     the R peak at ``r_index``; ``pre`` / ``post``: RR before / after each beat (s); ``cid``: k-means cluster ids;
-    ``params`` = ``(prematurity, pause, width)`` (module docstring)."""
-    prematurity, pause, width = params
+    ``params`` = ``(prematurity, pause, width[, corr])`` (module docstring)."""
+    prematurity, pause, width = params[:3]
+    corr = params[3] if len(params) > 3 else None
     top = proba.argmax(1)
     vcall = top == 2
     hits = np.zeros(len(top), bool)
     rr = sinus_rr(pre, top <= 1) if vcall.any() else None
     if rr is None:
         return hits
-    sig, start = _as_signal(np.asarray(x, np.float32))
-    m = qrs_morphology(sig, start + r_index, fs, np.array(list("NSVFQ"))[np.minimum(top, 4)], only=vcall)
-    if m is None:
-        return hits
+    m = None
+    if width > 0:
+        sig, start = _as_signal(np.asarray(x, np.float32))
+        m = qrs_morphology(sig, start + r_index, fs, np.array(list("NSVFQ"))[np.minimum(top, 4)], only=vcall)
+        if m is None:
+            return hits
     for c in np.unique(cid[vcall]):
         sel = vcall & (cid == c)
-        ratio = m.width_ratio[sel]
-        if not np.isfinite(ratio).any():
+        if np.median(pre[sel]) < prematurity * rr or np.median(post[sel]) > pause * rr:
             continue
-        if (np.median(pre[sel]) >= prematurity * rr and np.median(post[sel]) <= pause * rr
-                and np.nanmedian(ratio) <= width):
+        if m is not None and not (np.isfinite(m.width_ratio[sel]).any() and np.nanmedian(m.width_ratio[sel]) <= width):
+            continue
+        if corr is None or qrs_correlation(x, fs, r_index, sel, top == 0) >= corr:
             hits |= sel
     return hits
 
 
 def v_timing_rule(proba: np.ndarray, x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post: np.ndarray,
-                  cid: np.ndarray, params: tuple[float, float, float]) -> np.ndarray:
+                  cid: np.ndarray, params: tuple[float, ...]) -> np.ndarray:
     """``proba`` (float64 copy) with the V probability of :func:`v_timing_hits`'s beats moved to N and S in each
     beat's N:S ratio (F, Q untouched; a row still sums to 1)."""
     hit = v_timing_hits(x, fs, r_index, np.asarray(pre, np.float64), np.asarray(post, np.float64), proba, cid, params)

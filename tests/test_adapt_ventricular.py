@@ -90,3 +90,24 @@ def test_af_record_and_tiny_inputs_unchanged_deterministic(clf, mitdb_dir, tmp_p
     a, b = (adapt_record(x, rr[:, 0], rr[:, 1], p, 360.0, clf.window.pre, clf.adapter.stacker, cfg)[0]
             for _ in range(2))
     np.testing.assert_array_equal(a, b)
+
+
+def test_correlation_keeps_pvcs_that_timing_alone_would_release(clf, mitdb_dir, tmp_path):
+    """Round 6's morphology test: 119's PVCs given normal timing (every RR set to the record's sinus RR, so the
+    timing test alone releases them, as a late-coupled PVC at conducted width would be) stay V when the cluster's
+    median QRS must also correlate with the N-called one; 109's drifted conducted cluster still goes back to N."""
+    from ecgdl.adapt_ventricular import qrs_correlation, sinus_rr, v_timing_rule
+
+    x, rr, p, cid, y = _beats(clf, mitdb_dir, tmp_path, "119", 600.0)
+    v = p.argmax(1) == 2
+    flat = np.full(len(rr), sinus_rr(rr[:, 0], p.argmax(1) <= 1))
+    loose = v_timing_rule(p, x, 360.0, clf.window.pre, flat, flat, cid, (0.85, 1.1, 0.0))
+    assert (loose[v].argmax(1) != 2).mean() >= 0.9  # timing only: the PVCs would go
+    kept = v_timing_rule(p, x, 360.0, clf.window.pre, flat, flat, cid, (0.85, 1.1, 0.0, 0.95))
+    np.testing.assert_array_equal(kept.argmax(1), p.argmax(1))
+    assert qrs_correlation(x, 360.0, clf.window.pre, v, p.argmax(1) == 0) < 0.95
+    x, rr, p, cid, y = _beats(clf, mitdb_dir, tmp_path, "109", 900.0)
+    counts = np.bincount(cid[y == 0], minlength=cid.max() + 1)
+    wrong = (cid == int(np.argsort(counts)[-2])) & (y == 0)
+    out = v_timing_rule(_called_v(p, wrong), x, 360.0, clf.window.pre, rr[:, 0], rr[:, 1], cid, (0.85, 1.1, 0.0, 0.95))
+    assert (out[wrong].argmax(1) == 0).mean() >= 0.95
