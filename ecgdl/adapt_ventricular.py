@@ -18,7 +18,11 @@ self-training and before the sinus-reference rule (:func:`v_timing_rule`):
 3. **Morphology** (round 6, a 4-tuple ``(prematurity, pause, width, corr)``): the cluster's median QRS must also
    correlate with the record's N-called median QRS at >= ``corr`` (:func:`qrs_correlation`: a drifted conducted
    cluster still looks like the conducted beat, a PVC does not); ``width = 0`` drops the width test (no
-   :func:`ecgdl.wide_qrs.qrs_morphology` call).
+   :func:`ecgdl.wide_qrs.qrs_morphology` call; ``corr = -1``: no correlation test).
+4. **Per-beat timing** (round 6b, a 5-tuple ``(prematurity, pause, width, corr, share)``): at least ``share`` of
+   the cluster's V-called beats must themselves be at normal timing (RR before >= ``prematurity`` x sinus RR and
+   RR after <= ``pause`` x sinus RR), and only those beats move (a drifted conducted cluster is at normal timing
+   beat by beat; a cluster holding PVCs has premature or paused members).
 
 Measured on the DS1 cross-validation (docs/results.md, rounds 5 and 6); off by default. No label is read.
 """
@@ -80,9 +84,10 @@ def v_timing_hits(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post:
                   cid: np.ndarray, params: tuple[float, ...]) -> np.ndarray:
     """Bool ``(n,)``: the V-called beats :func:`v_timing_rule` turns to N/S. ``x``: beat windows ``(n, L, w)`` with
     the R peak at ``r_index``; ``pre`` / ``post``: RR before / after each beat (s); ``cid``: k-means cluster ids;
-    ``params`` = ``(prematurity, pause, width[, corr])`` (module docstring)."""
+    ``params`` = ``(prematurity, pause, width[, corr[, share]])`` (module docstring)."""
     prematurity, pause, width = params[:3]
-    corr = params[3] if len(params) > 3 else None
+    corr = params[3] if len(params) > 3 and params[3] > -1 else None
+    share = params[4] if len(params) > 4 else None
     top = proba.argmax(1)
     vcall = top == 2
     hits = np.zeros(len(top), bool)
@@ -97,12 +102,14 @@ def v_timing_hits(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post:
             return hits
     for c in np.unique(cid[vcall]):
         sel = vcall & (cid == c)
-        if np.median(pre[sel]) < prematurity * rr or np.median(post[sel]) > pause * rr:
+        timed = sel & (pre >= prematurity * rr) & (post <= pause * rr)
+        if (timed.sum() < share * sel.sum() if share is not None else
+                np.median(pre[sel]) < prematurity * rr or np.median(post[sel]) > pause * rr):
             continue
         if m is not None and not (np.isfinite(m.width_ratio[sel]).any() and np.nanmedian(m.width_ratio[sel]) <= width):
             continue
         if corr is None or qrs_correlation(x, fs, r_index, sel, top == 0) >= corr:
-            hits |= sel
+            hits |= timed if share is not None else sel
     return hits
 
 

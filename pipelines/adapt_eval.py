@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
     p.add_argument("--sinus-rule", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PCORR,NEIGHBOURS|none",
                    help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
-    p.add_argument("--v-timing", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PAUSE,WIDTH[,CORR]|none",
+    p.add_argument("--v-timing", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PAUSE,WIDTH[,CORR[,SHARE]]|none",
                    help="ventricular-timing rule settings to measure (ecgdl.adapt_ventricular); the first is kept")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")

@@ -111,3 +111,23 @@ def test_correlation_keeps_pvcs_that_timing_alone_would_release(clf, mitdb_dir, 
     wrong = (cid == int(np.argsort(counts)[-2])) & (y == 0)
     out = v_timing_rule(_called_v(p, wrong), x, 360.0, clf.window.pre, rr[:, 0], rr[:, 1], cid, (0.85, 1.1, 0.0, 0.95))
     assert (out[wrong].argmax(1) == 0).mean() >= 0.95
+
+
+def test_per_beat_timing_moves_only_normally_timed_beats(clf, mitdb_dir, tmp_path):
+    """Round 6b's share form: 109's drifted conducted cluster (called V) goes back to N beat by beat; only beats at
+    normal timing of their own move; 119's PVCs (premature, with a pause) all stay V."""
+    from ecgdl.adapt_ventricular import sinus_rr, v_timing_rule
+
+    rule = (0.85, 1.1, 0.0, -1.0, 0.8)
+    x, rr, p, cid, y = _beats(clf, mitdb_dir, tmp_path, "119", 600.0)
+    np.testing.assert_array_equal(v_timing_rule(p, x, 360.0, clf.window.pre, rr[:, 0], rr[:, 1], cid, rule).argmax(1),
+                                  p.argmax(1))
+    x, rr, p, cid, y = _beats(clf, mitdb_dir, tmp_path, "109", 900.0)
+    counts = np.bincount(cid[y == 0], minlength=cid.max() + 1)
+    wrong = (cid == int(np.argsort(counts)[-2])) & (y == 0)
+    q = _called_v(p, wrong)
+    out = v_timing_rule(q, x, 360.0, clf.window.pre, rr[:, 0], rr[:, 1], cid, rule)
+    moved = (q.argmax(1) == 2) & (out.argmax(1) != 2)
+    srr = sinus_rr(rr[:, 0], q.argmax(1) <= 1)
+    assert moved[wrong].mean() >= 0.8
+    assert (rr[moved, 0] >= 0.85 * srr).all() and (rr[moved, 1] <= 1.1 * srr).all()
