@@ -260,7 +260,7 @@ def _load_af_model(path: str):
         from ecgdl.af_entropy import EntropyAF, UnionAF
 
         z = meta.get("entropy", meta)
-        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats)
+        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats, z.get("exclude", ""))
         if meta["kind"] == "zhou_entropy":
             return entropy
         lr = meta["classical"]

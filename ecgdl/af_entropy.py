@@ -36,6 +36,8 @@ ZHOU_THRESHOLD: float = 0.639
 WINDOW_WORDS: int = 127
 SYMBOL_BPM: float = 5.0
 SYMBOL_MAX: int = 63
+#: Beat labels whose adjacent RR intervals the filtered entropy leaves out (round 13).
+ECTOPIC: str = "VFQ"
 
 
 def heart_rate_words(sample: np.ndarray, fs: float) -> np.ndarray:
@@ -44,11 +46,41 @@ def heart_rate_words(sample: np.ndarray, fs: float) -> np.ndarray:
     if len(sample) < 2:
         return np.zeros(len(sample), np.int64)
     rr = np.diff(sample) / fs
-    rr = np.r_[rr[:1], rr]
+    return _words(np.r_[rr[:1], rr])
+
+
+def _words(rr: np.ndarray) -> np.ndarray:
+    """Words of the RR series ``rr`` (s), one per interval; the first two reuse the first symbol."""
     hr = 60.0 / np.maximum(rr, 1e-6)
     sym = np.minimum(np.floor(hr / SYMBOL_BPM), SYMBOL_MAX).astype(np.int64)
     prev1, prev2 = np.r_[sym[:1], sym[:-1]], np.r_[sym[:1], sym[:1], sym[:-2]][: len(sym)]
     return prev2 * (SYMBOL_MAX + 1) ** 2 + prev1 * (SYMBOL_MAX + 1) + sym
+
+
+def ectopic_kept(label, exclude: str = ECTOPIC) -> np.ndarray:
+    """``(n,)`` bool per beat: the RR interval ending at the beat is kept (round 13): neither the beat nor the one
+    before it is labelled one of ``exclude`` (the interval into and the one out of an ectopic beat are removed);
+    the first beat has no interval."""
+    bad = np.isin(np.asarray(label).astype(str), list(exclude))
+    keep = ~bad & ~np.r_[True, bad[:-1]]
+    if len(keep):
+        keep[0] = False
+    return keep
+
+
+def filtered_entropy(sample: np.ndarray, fs: float, label, exclude: str = ECTOPIC,
+                     n_win: int = WINDOW_WORDS) -> np.ndarray:
+    """``(n,)`` Zhou entropy per beat on the ectopic-filtered RR series: words over the kept intervals in order
+    (:func:`ectopic_kept`), each beat given the entropy of the window centred on its position among them; 0 with
+    fewer than 2 kept intervals."""
+    sample = np.asarray(sample, np.float64)
+    keep = ectopic_kept(label, exclude)
+    if keep.sum() < 2:
+        return np.zeros(len(sample))
+    rr = np.r_[0.0, np.diff(sample) / fs][keep]
+    e = window_entropy(_words(rr), n_win)
+    pos = np.clip(np.cumsum(keep) - 1, 0, len(e) - 1)     # the last kept interval at or before each beat
+    return e[pos]
 
 
 def window_entropy(words: np.ndarray, n_win: int = WINDOW_WORDS, chunk: int = 16384) -> np.ndarray:
@@ -88,10 +120,11 @@ def heart_rate_entropy(sample: np.ndarray, fs: float, n_win: int = WINDOW_WORDS)
 
 
 def zhou_af_score(sample: np.ndarray, fs: float, p_corr: np.ndarray | None = None,
-                  p_present: float | None = None) -> np.ndarray:
+                  p_present: float | None = None, label=None, exclude: str = "") -> np.ndarray:
     """Per-beat AF score to compare with :data:`ZHOU_THRESHOLD`: the entropy, set to 0 where the beat's window
-    has repeating P waves (``p_corr >= p_present``) when both are given (the P-wave complement, ``ecgdl.af``)."""
-    e = heart_rate_entropy(sample, fs)
+    has repeating P waves (``p_corr >= p_present``) when both are given (the P-wave complement, ``ecgdl.af``).
+    With ``label`` and a non-empty ``exclude`` the entropy reads the ectopic-filtered RR (:func:`filtered_entropy`)."""
+    e = filtered_entropy(sample, fs, label, exclude) if exclude and label is not None else heart_rate_entropy(sample, fs)
     if p_corr is None or p_present is None:
         return e
     return np.where(np.nan_to_num(np.asarray(p_corr, np.float64), nan=0.0) >= p_present, 0.0, e)
@@ -102,17 +135,23 @@ class EntropyAF:
     """The AF scorer ``ecgdl.episodes`` reads (``kind: "zhou_entropy"`` in ``ecgdl/shipped/episodes_af.json``):
     per beat :func:`zhou_af_score` (entropy, 0 where P waves repeat), AF at or above ``threshold``.
 
-    ``features``: the ``ecgdl.af.AFFeatureConfig`` whose ``p_corr`` feature is the P-wave evidence.
+    ``features``: the ``ecgdl.af.AFFeatureConfig`` whose ``p_corr`` feature is the P-wave evidence;
+    ``exclude``: beat labels whose adjacent RR the entropy leaves out ("" reads every RR, as rounds 11-12).
     """
 
     threshold: float = ZHOU_THRESHOLD
     p_present: float | None = 0.8
     features: object = field(default=None)
+    exclude: str = ""
 
-    def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int) -> np.ndarray:
-        """``(n,)`` AF score per beat of R peaks ``sample`` (``feats``: ``ecgdl.af.af_features`` rows)."""
+    def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int,
+                      label=None) -> np.ndarray:
+        """``(n,)`` AF score per beat of R peaks ``sample`` (``feats``: ``ecgdl.af.af_features`` rows; ``label``:
+        the scoring path's beat labels, needed when ``exclude`` is set)."""
+        if self.exclude and label is None:
+            raise ValueError(f"EntropyAF(exclude={self.exclude!r}) needs the beat labels")
         pc = feats[:, p_corr_col] if self.p_present is not None and len(feats) else None
-        return zhou_af_score(sample, fs, pc, self.p_present)
+        return zhou_af_score(sample, fs, pc, self.p_present, label, self.exclude)
 
 
 @dataclass(frozen=True)
@@ -125,8 +164,9 @@ class UnionAF:
     threshold: float = 0.9
     features: object = field(default=None)
 
-    def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int) -> np.ndarray:
+    def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int,
+                      label=None) -> np.ndarray:
         """``(n,)`` AF score per beat (compare with ``threshold``)."""
         p = self.classical.predict(feats)
-        e = self.entropy.predict_beats(sample, fs, feats, p_corr_col)
+        e = self.entropy.predict_beats(sample, fs, feats, p_corr_col, label)
         return np.maximum(p, np.where(e >= self.entropy.threshold, 1.0, 0.0))

@@ -375,7 +375,7 @@ def af_probability(sample, label, fs, *, proba=None, classes=AAMI_CLASSES, signa
     if hasattr(model, "predict_beats"):     # ecgdl.af_entropy.EntropyAF: reads the RR series itself
         from ecgdl.af import FEATURE_NAMES
 
-        p = model.predict_beats(sample, fs, feats, FEATURE_NAMES.index("p_corr"))
+        p = model.predict_beats(sample, fs, feats, FEATURE_NAMES.index("p_corr"), label=label)
         return feats, p, float(model.threshold)
     seq = sequence_inputs(sample, label, proba, classes, fs, feats, fcfg)
     return feats, model.predict(feats, seq=seq), float(getattr(model, "threshold", 0.5))

@@ -214,11 +214,11 @@ def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
 def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """Rounds 11-12: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the round-10
     classical scorer at 0.9, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats
-    (``ecgdl.af_entropy``), (d) (a) or (c)."""
+    (``ecgdl.af_entropy``), (d) (a) or (c); round 13: (e) (c) on the ectopic-filtered RR, (f) (a) or (e)."""
     import csv
 
     from ecgdl.af import FEATURE_NAMES
-    from ecgdl.af_entropy import ZHOU_THRESHOLD, zhou_af_score
+    from ecgdl.af_entropy import ECTOPIC, ZHOU_THRESHOLD, zhou_af_score
 
     pc = FEATURE_NAMES.index("p_corr")
     p_present = EpisodeConfig().p_present
@@ -229,6 +229,11 @@ def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     c = sources["c_zhou_nop"][0]       # round 12: (a) OR (c), at (a)'s threshold
     sources["d_union"] = ({r: np.maximum(p_af[r], np.where(c[r] >= ZHOU_THRESHOLD, 1.0, 0.0)) for r in tabs},
                           ROUND10_AF_THRESHOLD)
+    e = {r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present, t["label"], ECTOPIC)
+         for r, t in tabs.items()}      # round 13: (c) on the ectopic-filtered RR, and (a) OR that
+    sources["e_zhou_nop_ect"] = (e, ZHOU_THRESHOLD)
+    sources["f_union_ect"] = ({r: np.maximum(p_af[r], np.where(e[r] >= ZHOU_THRESHOLD, 1.0, 0.0)) for r in tabs},
+                              ROUND10_AF_THRESHOLD)
     out = {}
     for key, (p, thr) in sources.items():
         cfg = replace(EpisodeConfig(), af_threshold=thr)

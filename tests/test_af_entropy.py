@@ -71,3 +71,40 @@ def test_two_rhythms_starting_at_one_beat_become_annotations():
     eps = [Episode("B", 10.0, 20.0, 12, 80.0, 1.0, 10, 21), Episode("AFIB", 10.0, 50.0, 50, 90.0, 1.0, 10, 59)]
     got = rhythm_changes(eps, np.arange(100) * 360, 360.0)
     assert [a for _, a in got][:2] == ["(AFIB", "(B"]
+
+
+def test_intervals_into_and_out_of_v_f_q_beats_are_left_out():
+    from ecgdl.af_entropy import ectopic_kept
+
+    assert ectopic_kept(np.array(list("NNVNNFNQNN"))).tolist() == [False, True, False, False, True, False, False,
+                                                                    False, False, True]
+    assert ectopic_kept(np.array(list("NVN")), exclude="").tolist() == [False, True, True]
+
+
+def _sinus_with_pvcs(n: int = 600, share: float = 0.3, seed: int = 2):
+    """Sinus at 75 bpm with premature V beats of varying coupling and compensatory pauses (labels per beat)."""
+    rng = np.random.default_rng(seed)
+    rr, lab = [], []
+    while len(rr) < n:
+        if rng.random() < share and lab[-1:] != ["V"]:
+            rr += [rng.uniform(0.35, 0.6), rng.uniform(0.9, 1.4)]
+            lab += ["V", "N"]
+        else:
+            rr.append(0.8)
+            lab.append("N")
+    return np.round(np.cumsum(rr[:n]) * FS).astype(int), np.array(lab[:n])
+
+
+def test_filtered_entropy_does_not_read_ventricular_ectopy_but_still_reads_af():
+    """Round 13: the short-long pairs of frequent PVCs raise the entropy of every RR; without the intervals next to
+    V beats the sinus rhythm is regular again. AF with a few V beats stays above the threshold."""
+    from ecgdl.af_entropy import filtered_entropy
+
+    sample, lab = _sinus_with_pvcs()
+    assert np.median(heart_rate_entropy(sample, FS)) > 0.3
+    assert filtered_entropy(sample, FS, lab).max() < 0.05
+    rng = np.random.default_rng(3)
+    af = np.round(np.cumsum(rng.uniform(0.4, 1.0, 600)) * FS).astype(int)
+    assert filtered_entropy(af, FS, np.where(rng.random(600) < 0.1, "V", "N")).min() >= ZHOU_THRESHOLD
+    with pytest.raises(ValueError, match="needs the beat labels"):
+        EntropyAF(exclude="VFQ").predict_beats(af, FS, np.zeros((600, 6)), 5)
