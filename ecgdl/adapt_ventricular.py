@@ -94,18 +94,21 @@ def v_timing_hits(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, post:
     rr = sinus_rr(pre, top <= 1) if vcall.any() else None
     if rr is None:
         return hits
-    m = None
-    if width > 0:
-        sig, start = _as_signal(np.asarray(x, np.float32))
-        m = qrs_morphology(sig, start + r_index, fs, np.array(list("NSVFQ"))[np.minimum(top, 4)], only=vcall)
-        if m is None:
-            return hits
+    timed_ok = []  # (cluster's V-called beats, those at normal timing) of the clusters passing the timing test
     for c in np.unique(cid[vcall]):
         sel = vcall & (cid == c)
         timed = sel & (pre >= prematurity * rr) & (post <= pause * rr)
-        if (timed.sum() < share * sel.sum() if share is not None else
+        if not (timed.sum() < share * sel.sum() if share is not None else
                 np.median(pre[sel]) < prematurity * rr or np.median(post[sel]) > pause * rr):
-            continue
+            timed_ok.append((sel, timed))
+    m = None
+    if width > 0 and timed_ok:  # the QRS widths of those clusters' beats only (the same numbers, less work)
+        sig, start = _as_signal(np.asarray(x, np.float32))
+        m = qrs_morphology(sig, start + r_index, fs, np.array(list("NSVFQ"))[np.minimum(top, 4)],
+                           only=np.any([sel for sel, _ in timed_ok], axis=0))
+        if m is None:
+            return hits
+    for sel, timed in timed_ok:
         if m is not None and not (np.isfinite(m.width_ratio[sel]).any() and np.nanmedian(m.width_ratio[sel]) <= width):
             continue
         if corr is None or qrs_correlation(x, fs, r_index, sel, top == 0) >= corr:
