@@ -59,6 +59,7 @@ import numpy as np
 
 from ecgdl.labels import AAMI_CLASSES
 from ecgdl.rhythm import consecutive_runs, pattern_episodes
+from ecgdl.vt_evidence import bridged, v_evidence, wide_beats
 
 RHYTHMS: tuple[str, ...] = ("AFIB", "AFL", "SVTA", "VT", "VFL", "B", "T", "SBR", "BII", "NOD", "IVR",
                             "PAUSE", "BRADY", "TACHY")
@@ -164,7 +165,7 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
     one of ``vt_bridge`` are taken into the run (a wide-complex run with a beat the classifier
     called S or F); a run needs >= ``vt_min_v`` strong V beats. With ``p_v_ind`` (the classifier's
     p(V) before the adaptive step) and ``vt_ind_pv`` set, a beat with ``p_v_ind >= vt_ind_pv`` is a
-    strong V beat whatever its (adaptive) label; so is a beat marked in ``wide`` (:func:`wide_beats`).
+    strong V beat whatever its (adaptive) label; so is a beat marked in ``wide`` (``ecgdl.vt_evidence.wide_beats``).
     """
     fast, slow = [], []
     name = {"V": ("VT", "IVR"), "S": ("SVTA", None)}[cls]
@@ -188,38 +189,6 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
     return fast, slow
 
 
-def v_evidence(label, cfg: EpisodeConfig, p_v=None, p_v_ind=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(strong, member)`` per beat from the labels and probabilities (:func:`ectopic_runs`)."""
-    is_x = label == "V"
-    strong = is_x & (p_v >= cfg.vt_min_pv) if p_v is not None else is_x
-    if p_v_ind is not None and cfg.vt_ind_pv is not None:
-        ind = np.asarray(p_v_ind) >= cfg.vt_ind_pv
-        strong, is_x = strong | ind, is_x | ind
-    return strong, is_x
-
-
-def wide_beats(qrs_signal, sample, label, fs, cfg: EpisodeConfig, skip: np.ndarray | None = None) -> np.ndarray | None:
-    """Beats whose QRS is wide and unlike the record's dominant one (``ecgdl.wide_qrs``): correlation with
-    the dominant template < ``vt_wide_corr``, width >= ``vt_wide_ratio`` x the template's, and (with
-    ``vt_wide_twin``) correlation >= that with a neighbouring beat; None when off or not measurable. Only
-    beats within two of an RR faster than ``vt_min_bpm`` are measured, and none in ``skip`` (beats already
-    strong V beats: the evidence would change nothing there)."""
-    if cfg.vt_wide_corr is None or qrs_signal is None:
-        return None
-    from ecgdl.wide_qrs import qrs_morphology
-
-    rr = np.diff(sample) / fs
-    fast = np.r_[False, rr < 60.0 / cfg.vt_min_bpm] | np.r_[rr < 60.0 / cfg.vt_min_bpm, False]
-    for _ in range(2):                                # beats within two of a fast RR: a VT run's beats
-        fast = fast | np.r_[fast[1:], False] | np.r_[False, fast[:-1]]
-    m = qrs_morphology(qrs_signal, sample, fs, label, only=fast if skip is None else fast & ~skip)
-    if m is None:
-        return None
-    with np.errstate(invalid="ignore"):
-        w = (m.corr < cfg.vt_wide_corr) & (m.width_ratio >= cfg.vt_wide_ratio)
-        return w & (m.twin >= cfg.vt_wide_twin) if cfg.vt_wide_twin is not None else w
-
-
 def held(p: np.ndarray, hi: float, lo: float | None) -> np.ndarray:
     """``p >= hi``, or with ``lo``: every run of ``p >= lo`` that holds a beat with ``p >= hi`` (hysteresis).
 
@@ -233,24 +202,6 @@ def held(p: np.ndarray, hi: float, lo: float | None) -> np.ndarray:
     for a, b in consecutive_runs(p >= lo):
         if on[a:b + 1].any():
             out[a:b + 1] = True
-    return out
-
-
-def bridged(is_x: np.ndarray, may: np.ndarray, gap: int) -> np.ndarray:
-    """``is_x`` with runs of at most ``gap`` ``may`` beats lying between two ``is_x`` beats set True.
-
-    >>> bridged(np.array([1, 0, 1, 0, 0, 1], bool), np.ones(6, bool), 1).astype(int).tolist()
-    [1, 1, 1, 0, 0, 1]
-    """
-    out = np.asarray(is_x, bool).copy()
-    if gap < 1 or len(out) < 3:
-        return out
-    edge = np.diff(np.r_[0, (~out).astype(np.int8), 0])
-    a, b = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1) - 1          # runs of ~is_x: [a, b]
-    bad = np.r_[0, np.cumsum(~np.asarray(may, bool))]                          # bad[b + 1] - bad[a]: non-may in [a, b]
-    keep = (a > 0) & (b < len(out) - 1) & (b - a + 1 <= gap) & (bad[b + 1] == bad[a])
-    for i, j in zip(a[keep], b[keep]):
-        out[i:j + 1] = True
     return out
 
 
