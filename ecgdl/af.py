@@ -260,7 +260,7 @@ def _load_af_model(path: str):
         from ecgdl.af_entropy import EntropyAF, UnionAF
 
         z = meta.get("entropy", meta)
-        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats, z.get("exclude", ""))
+        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats, z.get("exclude", ""), z.get("min_coverage"))
         if meta["kind"] == "zhou_entropy":
             return entropy
         lr = meta["classical"]

@@ -83,6 +83,23 @@ def filtered_entropy(sample: np.ndarray, fs: float, label, exclude: str = ECTOPI
     return e[pos]
 
 
+def kept_coverage(keep: np.ndarray, n_win: int = WINDOW_WORDS) -> np.ndarray:
+    """``(n,)`` share of kept intervals (``keep``: :func:`ectopic_kept`) among the ``n_win`` RR intervals centred on
+    each beat, the window clipped at the record's ends as :func:`window_entropy` clips it (round 14).
+
+    >>> kept_coverage(np.array([0, 1, 1, 0, 1, 1], bool), 3).round(2).tolist()
+    [0.67, 0.67, 0.67, 0.67, 0.67, 0.67]
+    """
+    keep = np.asarray(keep, bool)
+    n = len(keep)
+    w = min(n_win, n)
+    if w < 1:
+        return np.zeros(n)
+    start = np.clip(np.arange(n) - w // 2, 0, n - w)
+    c = np.r_[0, np.cumsum(keep)]
+    return (c[start + w] - c[start]) / w
+
+
 def window_entropy(words: np.ndarray, n_win: int = WINDOW_WORDS, chunk: int = 16384) -> np.ndarray:
     """Zhou's scaled Shannon entropy of ``words`` over a window of ``n_win`` centred on each index.
 
@@ -120,11 +137,16 @@ def heart_rate_entropy(sample: np.ndarray, fs: float, n_win: int = WINDOW_WORDS)
 
 
 def zhou_af_score(sample: np.ndarray, fs: float, p_corr: np.ndarray | None = None,
-                  p_present: float | None = None, label=None, exclude: str = "") -> np.ndarray:
+                  p_present: float | None = None, label=None, exclude: str = "",
+                  min_coverage: float | None = None) -> np.ndarray:
     """Per-beat AF score to compare with :data:`ZHOU_THRESHOLD`: the entropy, set to 0 where the beat's window
     has repeating P waves (``p_corr >= p_present``) when both are given (the P-wave complement, ``ecgdl.af``).
-    With ``label`` and a non-empty ``exclude`` the entropy reads the ectopic-filtered RR (:func:`filtered_entropy`)."""
+    With ``label`` and a non-empty ``exclude`` the entropy reads the ectopic-filtered RR (:func:`filtered_entropy`);
+    with ``min_coverage`` too, it is 0 where fewer than that share of the beat's window is kept (:func:`kept_coverage`:
+    the RR evidence too thin to judge, round 14)."""
     e = filtered_entropy(sample, fs, label, exclude) if exclude and label is not None else heart_rate_entropy(sample, fs)
+    if min_coverage is not None and exclude and label is not None:
+        e = np.where(kept_coverage(ectopic_kept(label, exclude)) >= min_coverage, e, 0.0)
     if p_corr is None or p_present is None:
         return e
     return np.where(np.nan_to_num(np.asarray(p_corr, np.float64), nan=0.0) >= p_present, 0.0, e)
@@ -136,13 +158,15 @@ class EntropyAF:
     per beat :func:`zhou_af_score` (entropy, 0 where P waves repeat), AF at or above ``threshold``.
 
     ``features``: the ``ecgdl.af.AFFeatureConfig`` whose ``p_corr`` feature is the P-wave evidence;
-    ``exclude``: beat labels whose adjacent RR the entropy leaves out ("" reads every RR, as rounds 11-12).
+    ``exclude``: beat labels whose adjacent RR the entropy leaves out ("" reads every RR, as rounds 11-12);
+    ``min_coverage``: the entropy votes only where at least this share of its window's RR is kept (None: off).
     """
 
     threshold: float = ZHOU_THRESHOLD
     p_present: float | None = 0.8
     features: object = field(default=None)
     exclude: str = ""
+    min_coverage: float | None = None
 
     def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int,
                       label=None) -> np.ndarray:
@@ -151,7 +175,7 @@ class EntropyAF:
         if self.exclude and label is None:
             raise ValueError(f"EntropyAF(exclude={self.exclude!r}) needs the beat labels")
         pc = feats[:, p_corr_col] if self.p_present is not None and len(feats) else None
-        return zhou_af_score(sample, fs, pc, self.p_present, label, self.exclude)
+        return zhou_af_score(sample, fs, pc, self.p_present, label, self.exclude, self.min_coverage)
 
 
 @dataclass(frozen=True)

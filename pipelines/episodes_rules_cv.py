@@ -120,7 +120,8 @@ def post_vector(fold_out, t2: float) -> dict:
 
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
              union: bool = False, final: bool = False, sbr: bool = False, hold: bool | str = False,
-             t2: float | None = None, wide: bool = False, sbr_sinus: bool | str = False, ivr: bool = False) -> dict:
+             t2: float | None = None, wide: bool = False, sbr_sinus: bool | str = False, ivr: bool = False,
+             coverage: tuple[float, ...] = ()) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -138,7 +139,7 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     if sbr or sbr_sinus:
         return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}     # sbr_sinus: True or "pause"
     if hold == "source":
-        return {"af": af_source_grid(tabs, p_af, run)}
+        return {"af": af_source_grid(tabs, p_af, run, coverage)}
     if hold:
         return {"af": hold_grid(tabs, p_af, run) if hold != "spec" else af_spec_grid(tabs, p_af, run)}
     if wide:
@@ -211,10 +212,11 @@ def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
-def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+def af_source_grid(tabs: dict, p_af: dict, run: Path, coverage: tuple[float, ...] = ()) -> dict:
     """Rounds 11-12: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the round-10
     classical scorer at 0.9, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats
-    (``ecgdl.af_entropy``), (d) (a) or (c); round 13: (e) (c) on the ectopic-filtered RR, (f) (a) or (e)."""
+    (``ecgdl.af_entropy``), (d) (a) or (c); round 13: (e) (c) on the ectopic-filtered RR, (f) (a) or (e); round 14,
+    per ``coverage`` c: (g c) (a) or ((e) where at least c of the window's RR is kept)."""
     import csv
 
     from ecgdl.af import FEATURE_NAMES
@@ -234,6 +236,11 @@ def af_source_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     sources["e_zhou_nop_ect"] = (e, ZHOU_THRESHOLD)
     sources["f_union_ect"] = ({r: np.maximum(p_af[r], np.where(e[r] >= ZHOU_THRESHOLD, 1.0, 0.0)) for r in tabs},
                               ROUND10_AF_THRESHOLD)
+    for c_min in coverage:              # round 14: the entropy votes only where its RR evidence is not thin
+        g = {r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present, t["label"], ECTOPIC, c_min)
+             for r, t in tabs.items()}
+        sources[f"g_union_cov{c_min:g}"] = ({r: np.maximum(p_af[r], np.where(g[r] >= ZHOU_THRESHOLD, 1.0, 0.0))
+                                             for r in tabs}, ROUND10_AF_THRESHOLD)
     out = {}
     for key, (p, thr) in sources.items():
         cfg = replace(EpisodeConfig(), af_threshold=thr)
@@ -360,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="no grid but AF_SPEC_GRID with the false AF minutes of the records without AF")
     p.add_argument("--af-source", action="store_true",
                    help="round 11: the shipped AF scorer against Zhou's entropy (ecgdl.af_entropy), alone and with P waves")
+    p.add_argument("--af-coverage", type=float, nargs="+", default=(), metavar="C",
+                   help="with --af-source: also (g C), the entropy voting only where >= C of its window's RR is kept")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
     p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
@@ -389,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr,
                           "source" if a.af_source else "spec" if a.af_spec else a.af_hold,
-                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr)
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr,
+                          tuple(a.af_coverage))
     if a.af_hold or a.af_spec or a.af_source:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))
