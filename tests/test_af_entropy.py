@@ -108,3 +108,27 @@ def test_filtered_entropy_does_not_read_ventricular_ectopy_but_still_reads_af():
     assert filtered_entropy(af, FS, np.where(rng.random(600) < 0.1, "V", "N")).min() >= ZHOU_THRESHOLD
     with pytest.raises(ValueError, match="needs the beat labels"):
         EntropyAF(exclude="VFQ").predict_beats(af, FS, np.zeros((600, 6)), 5)
+
+
+def test_kept_coverage_is_the_share_of_kept_rr_in_the_centred_window():
+    from ecgdl.af_entropy import kept_coverage
+
+    keep = np.random.default_rng(4).random(300) < 0.6
+    got = kept_coverage(keep)
+    for i in (0, 10, 63, 150, 299):                                  # the window window_entropy reads, clipped
+        s = min(max(i - 63, 0), 300 - 127)
+        assert got[i] == pytest.approx(keep[s:s + 127].mean())
+    assert kept_coverage(keep[:50], 127).tolist() == [pytest.approx(keep[:50].mean())] * 50
+
+
+def test_thin_rr_evidence_silences_the_entropy_vote():
+    """Round 14: AF-like RR where 70 % of the beats' intervals touch a V beat: the entropy of the few kept intervals
+    votes AF without the coverage rule and is silenced by it; AF with a few V beats still votes (coverage ~0.8)."""
+    rng = np.random.default_rng(5)
+    af = np.round(np.cumsum(rng.uniform(0.4, 1.0, 600)) * FS).astype(int)
+    dense = np.where(rng.random(600) < 0.45, "V", "N")
+    assert zhou_af_score(af, FS, label=dense, exclude="VFQ").max() >= ZHOU_THRESHOLD
+    assert (zhou_af_score(af, FS, label=dense, exclude="VFQ", min_coverage=0.5) == 0).all()
+    few = np.where(rng.random(600) < 0.1, "V", "N")
+    scorer = EntropyAF(p_present=None, exclude="VFQ", min_coverage=0.5)
+    assert scorer.predict_beats(af, FS, np.zeros((600, 6)), 5, label=few).min() >= ZHOU_THRESHOLD
