@@ -75,7 +75,7 @@ class AdaptConfig:
     p_long: add :data:`LONG_RR_NAMES` (:func:`long_rr_features`) to the stacker's features.
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
-    v_timing: ``(prematurity, pause, width)`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
+    v_timing: ``(prematurity, pause, width[, corr[, share]])`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
     """
 
     n_clusters: int = 12
@@ -310,11 +310,10 @@ def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> n
 
 
 def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
-                    cfg: AdaptConfig, vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    cfg: AdaptConfig, vectors: np.ndarray | None = None, seg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, len(FEATURE_NAMES)) float32, cluster id (n,))`` of one record (segment), beats in order.
-
-    x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``.
-    """
+    x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``;
+    seg: the P segments (:func:`_p_segments`) when the caller already cut them."""
     n = len(x)
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
@@ -330,7 +329,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     d_ref = np.median(d_dom[lab == dom]) + 0.05
     rhy = rhythm_features(pre, post)
     ref = (lab == dom) & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
-    seg = _p_segments(x, fs, r_index, cfg)  # (n, L, t), read by both P-wave comparisons
+    seg = _p_segments(x, fs, r_index, cfg) if seg is None else seg  # (n, L, t), read by both P-wave comparisons
     pw = p_wave_features(seg, ref if ref.sum() >= 3 else lab == dom)
     extra = [long_rr_features(seg, pre, lab == dom)] if cfg.p_long else []
     feats = np.concatenate([logp, np.log(np.clip(cmean[lab], 1e-6, 1.0)), np.log(counts[lab] / n)[:, None],
@@ -445,7 +444,8 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
     the stacker on :func:`record_features` (temperature-scaled, blended with the inductive logits), then
     :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
-    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg)
+    seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
+    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, seg=seg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
@@ -454,7 +454,7 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     p = p if cfg.v_timing is None else v_timing_rule(p, x, fs, r_index, pre, post, cid, cfg.v_timing)
     around = np.zeros(len(p), bool)  # beats with sinus beats around them: the AF gate leaves them alone
     if cfg.sinus_rule is not None:
-        p, around = sinus_reference_rule(p, _p_segments(x, fs, r_index, cfg), pre, cfg.sinus_rule)
+        p, around = sinus_reference_rule(p, seg, pre, cfg.sinus_rule)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
         p = af_gate(p, np.where(around, np.nan, irr), pcons, cfg.af_gate)
