@@ -186,17 +186,31 @@ def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
     return out
 
 
+def per_record(data: dict[str, dict], ps: np.ndarray, step, name: str = "", what: str = "") -> np.ndarray:
+    """``step(d, p) -> (q, before)`` on each record's slice ``p`` of ``ps`` (records in ``data`` order), the ``q``
+    concatenated; with ``name``, prints the records where ``q``'s labels differ from ``before``'s (``what`` they
+    became) and the changed beats' reference classes."""
+    out, i = [], 0
+    for r, d in data.items():
+        q, before = step(d, ps[i:i + len(d["y"])])
+        ch = q.argmax(1) != before.argmax(1)
+        if name and ch.any():
+            print(f"  {name} on {r}: {int(ch.sum())} beats {what}, reference classes "
+                  f"N/S/V/F/Q {np.bincount(d['y'][ch], minlength=5).tolist()}")
+        out.append(q)
+        i += len(d["y"])
+    return np.concatenate(out)
+
+
 def gated(data: dict[str, dict], pa: np.ndarray, gate: tuple[float, float] | None) -> np.ndarray:
     """The AF gate of :mod:`ecgdl.adapt` on the cluster-averaged adaptive probabilities ``pa`` (records in order)."""
     if gate is None:
         return pa
-    out, i = [], 0
-    for d in data.values():
-        p = pa[i:i + len(d["y"])]
+
+    def step(d, p):
         irr, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], p[:, 2:4].sum(1) > 0.5)
-        out.append(af_gate(p, irr, pcons, gate))
-        i += len(d["y"])
-    return np.concatenate(out)
+        return af_gate(p, irr, pcons, gate), p
+    return per_record(data, pa, step)
 
 
 def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None,
@@ -209,20 +223,13 @@ def ruled(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float
     from ecgdl.adapt import _p_segments
     from ecgdl.adapt_atrial import sinus_reference_rule
 
-    out, i = [], 0
-    for r, d in data.items():
-        p = ps[i:i + len(d["y"])]
+    def step(d, p):
         q, around = sinus_reference_rule(p, _p_segments(d["x"], 360.0, 90, AdaptConfig()), d["pre"], rule)
+        if gate is None:
+            return q, p
         irr, pcons = atrial_evidence(d["x"], 360.0, 90, d["pre"], q[:, 2:4].sum(1) > 0.5)
-        if gate is not None:
-            q, p = af_gate(q, np.where(around, np.nan, irr), pcons, gate), af_gate(p, irr, pcons, gate)
-        ch = q.argmax(1) != p.argmax(1)
-        if ch.any():
-            print(f"  rule {rule} on {r}: {int(ch.sum())} beats N -> S, reference classes "
-                  f"N/S/V/F/Q {np.bincount(d['y'][ch], minlength=5).tolist()}")
-        out.append(q)
-        i += len(d["y"])
-    return np.concatenate(out)
+        return af_gate(q, np.where(around, np.nan, irr), pcons, gate), af_gate(p, irr, pcons, gate)
+    return per_record(data, ps, step, f"rule {rule}", "N -> S")
 
 
 def v_timed(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, float] | None) -> np.ndarray:
@@ -232,17 +239,9 @@ def v_timed(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, flo
         return ps
     from ecgdl.adapt_ventricular import v_timing_rule
 
-    out, i = [], 0
-    for r, d in data.items():
-        p = ps[i:i + len(d["y"])]
-        q = v_timing_rule(p, d["x"], 360.0, 90, d["pre"], d["post"], d["cid"], rule)
-        ch = q.argmax(1) != p.argmax(1)
-        if ch.any():
-            print(f"  v-timing {rule} on {r}: {int(ch.sum())} beats V -> N/S, reference classes "
-                  f"N/S/V/F/Q {np.bincount(d['y'][ch], minlength=5).tolist()}")
-        out.append(q)
-        i += len(d["y"])
-    return np.concatenate(out)
+    def step(d, p):
+        return v_timing_rule(p, d["x"], 360.0, 90, d["pre"], d["post"], d["cid"], rule), p
+    return per_record(data, ps, step, f"v-timing {rule}", "V -> N/S")
 
 
 def save_oof(folder: Path, data: dict[str, dict], pa: np.ndarray, cut: np.ndarray, cv_dir: Path) -> None:
