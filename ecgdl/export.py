@@ -1,8 +1,9 @@
 """Export a trained classifier to ONNX, verified: ``onnx.checker``, parity with torch, sidecar JSON.
 
 The ONNX graph has two named inputs, ``beats`` ``(batch, C, T)`` and ``rr`` ``(batch, F)`` float32
-(the outputs of :func:`ecgdl.features.make_inputs`), and one output ``logits`` ``(batch, K)``; the
-batch axis is dynamic. The sidecar ``<name>.json`` beside ``<name>.onnx`` holds everything the
+(the outputs of :func:`ecgdl.features.make_inputs`), and the output ``logits`` ``(batch, K)``, then, for
+a model with an ``embedding`` method (the CNN), ``embedding`` ``(batch, 2D)``: the pooled encoder vector the
+head reads (:mod:`ecgdl.export_embedding`; the adaptive step clusters it); the batch axis is dynamic. The sidecar ``<name>.json`` beside ``<name>.onnx`` holds everything the
 scoring path needs to rebuild those inputs from a raw record (classes, sampling rate, window,
 conditioning, feature config and normalisation statistics) and what a reader needs to trust the
 file (training data and split, DS2 metrics, parity figures, git commit, the ONNX file's sha256).
@@ -47,7 +48,8 @@ def input_shapes(model) -> tuple[int, int, int]:
 
 def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] | None = None,
             conv2d: bool = True) -> Path:
-    """Write ``model`` (a classifier ``forward(beats, rr) -> logits``) to ``path`` and check it.
+    """Write ``model`` (a classifier ``forward(beats, rr) -> logits``) to ``path`` and check it; a model
+    with an ``embedding`` method gets the second output ``embedding`` (:func:`ecgdl.export_embedding.with_embedding`).
 
     Uses the TorchScript exporter: it keeps an LSTM as one ONNX ``LSTM`` node (the dynamo exporter
     unrolls it over time, minutes to export and a larger graph). With ``conv2d``, a pure 1-D conv
@@ -60,13 +62,17 @@ def to_onnx(model, path: Path, *, opset: int = 17, shapes: tuple[int, int, int] 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     c, t, f = shapes or input_shapes(model)
+    from ecgdl.export_embedding import EMBEDDING_NAME, with_embedding
+
     model = model.eval().to("cpu")
+    wrapped = with_embedding(model)
+    outputs = [OUTPUT_NAME] + ([EMBEDDING_NAME] if wrapped is not None else [])
     example = (torch.zeros(2, c, t), torch.zeros(2, f))
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, example, buf, input_names=list(INPUT_NAMES), output_names=[OUTPUT_NAME],
-                          dynamic_axes={n: {0: "batch"} for n in (*INPUT_NAMES, OUTPUT_NAME)},
+        torch.onnx.export(wrapped or model, example, buf, input_names=list(INPUT_NAMES), output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in (*INPUT_NAMES, *outputs)},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     proto = onnx.load_from_string(buf.getvalue())
     if conv2d:
@@ -185,6 +191,12 @@ def parity_inputs(features: dict, stats: dict, records, n: int = 1000, seed: int
     return {k: np.ascontiguousarray(v[idx]) for k, v in inputs.items()}
 
 
+def graph_outputs(proto) -> dict[str, list]:
+    """``{output name: shape}`` of an ONNX graph, a dynamic axis by its name (the sidecar's ``onnx.outputs``)."""
+    return {o.name: [d.dim_param or (d.dim_value if d.HasField("dim_value") else None)
+                     for d in o.type.tensor_type.shape.dim] for o in proto.graph.output}
+
+
 def git_commit(repo: Path) -> dict:
     """``{"commit", "dirty"}`` of the checkout (dirty: uncommitted changes under ``ecgdl/``)."""
     def run(*args):
@@ -224,7 +236,7 @@ def build_sidecar(*, name: str, onnx_path: Path, blob: dict, parity_report: dict
                  "conv1d_as_conv2d": any("beats@4d" in n.output for n in onnx.load(str(onnx_path)).graph.node),
                  "inputs": {"beats": ["batch", cfg.get("in_channels"), cfg.get("n_samples")],
                             "rr": ["batch", cfg.get("n_rr")]},
-                 "outputs": {OUTPUT_NAME: ["batch", len(classes)]}},
+                 "outputs": graph_outputs(onnx.load(str(onnx_path)))},
         "model": {"registry_name": blob["model_name"], "config": cfg, "source_checkpoint": str(checkpoint or ""),
                   "best_epoch": history.get("best_epoch"), "best_val": history.get("best_value")},
         "classes": classes,

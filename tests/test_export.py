@@ -32,7 +32,7 @@ def test_named_inputs_and_dynamic_batch(batch, tmp_path_factory, mitdb_dir):
     path, _ = fresh_for_tests(tmp_path_factory, mitdb_dir, "cnn")
     graph = onnx.load(str(path)).graph
     assert [i.name for i in graph.input] == ["beats", "rr"]
-    assert [o.name for o in graph.output] == ["logits"]
+    assert [o.name for o in graph.output] == ["logits", "embedding"]  # the CNN's pooled embedding second
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     onnx.checker.check_model(str(path), full_check=True)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -85,22 +85,24 @@ class CNN(nn.Module):
         h = self.encoder(x)  # (B, D, T')
         return torch.cat([h.mean(2), h.amax(2)], dim=1)  # (B, 2D)
 
-    def forward(self, beats: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+    def embedding(self, beats: torch.Tensor) -> torch.Tensor:
+        """The beat vector the head reads beside the RR features ``(B, beat_dim)``: the pooled encoder output
+        (:meth:`_embed`, ``(B, 2D)``) of the beats, or of each channel group combined (siamese)."""
         if self.config_input_scale != 1.0:
             beats = beats * self.config_input_scale  # back to mV for a DAE encoder
         if self.groups == 1:
-            feats = self._embed(beats)  # (B, 2D)
-        else:
-            b = beats.shape[0]
-            parts = beats.reshape(b * self.groups, -1, beats.shape[2])  # (B*G, C/G, T)
-            emb = self._embed(parts).reshape(b, self.groups, -1)  # (B, G, 2D)
-            if self.diff_only:
-                feats = emb[:, 0] - emb[:, 1]  # (B, 2D): how the beat departs from the patient's median
-            elif self.groups == 2:
-                feats = torch.cat([emb[:, 0], emb[:, 1], emb[:, 0] - emb[:, 1]], dim=1)  # (B, 6D)
-            else:
-                feats = emb.flatten(1)
-        return self.head(feats, rr)  # (B, K)
+            return self._embed(beats)  # (B, 2D)
+        b = beats.shape[0]
+        parts = beats.reshape(b * self.groups, -1, beats.shape[2])  # (B*G, C/G, T)
+        emb = self._embed(parts).reshape(b, self.groups, -1)  # (B, G, 2D)
+        if self.diff_only:
+            return emb[:, 0] - emb[:, 1]  # (B, 2D): how the beat departs from the patient's median
+        if self.groups == 2:
+            return torch.cat([emb[:, 0], emb[:, 1], emb[:, 0] - emb[:, 1]], dim=1)  # (B, 6D)
+        return emb.flatten(1)
+
+    def forward(self, beats: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embedding(beats), rr)  # (B, K)
 
 
 @register("cnn", CNNConfig)
