@@ -1,9 +1,10 @@
 """Cost of the adaptive step: in-process ``score_record`` with and without it on a 30-minute record.
 
-    python benchmarks/adapt_cost.py [--record 208] [--repeats 5]
+    python benchmarks/adapt_cost.py [--record 208] [--repeats 5] [--model PATH.onnx]
 
 Prints the median seconds of each (runs interleaved, so a drift in machine speed hits both) and their
-ratio, plus the adapt step alone on the record's beats. Plain Python timing (``time.perf_counter``).
+ratio, plus the adapt step alone on the record's beats (with ``cluster_on="both"`` the full run's extra
+includes fetching the ``embedding`` output; the step alone does not). Plain Python timing (``time.perf_counter``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import statistics
 import sys
 import time
 
-from ecgdl.infer import BeatClassifier, score_record
+from ecgdl.infer import BeatClassifier, classify_record, score_record
 from ecgdl.io import read_record
 from ecgdl.metrics import percent
 from ecgdl.paths import database_dir
@@ -23,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--record", default="208")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--model", default=None, help="an ONNX file with its sidecar (default: the shipped model)")
     a = p.parse_args(argv)
-    clf = BeatClassifier(device="cpu")
+    clf = BeatClassifier(a.model, device="cpu")
     if clf.adapter is None:
         print("the shipped model has no adaptive step")
         return 1
@@ -38,12 +40,15 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         score_record(rec, clf, compare=False)
         on.append(time.perf_counter() - t)
+        emb = (classify_record(clf, res.conditioned, res.sample, clf.fs, clf.window, rec.name, True)[2]
+               if clf.wants_embedding() else None)  # the step alone reads the embedding output, not timed here
         t = time.perf_counter()
-        clf.adapter.adapt(res.conditioned, res.sample, clf.fs, clf.window, res.proba, rec.name)
+        clf.adapter.adapt(res.conditioned, res.sample, clf.fs, clf.window, res.proba, rec.name, emb)
         step.append(time.perf_counter() - t)
     m_on, m_off, m_step = (statistics.median(v) for v in (on, off, step))
     print(f"record {a.record} ({len(res.sample)} beats), median of {a.repeats}: score_record {m_off:.3f} s without "
-          f"adapt, {m_on:.3f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.3f} s")
+          f"adapt, {m_on:.3f} s with (+{percent(m_on / m_off - 1, 0)} %); adapt step alone {m_step:.3f} s; "
+          f"clustering {clf.adapter.config.cluster_on}")
     return 0
 
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgdl.adapt_atrial import sinus_reference_rule
+from ecgdl.adapt_atrial import af_gate, atrial_evidence, sinus_reference_rule  # noqa: F401 (re-exported)
+from ecgdl.adapt_embedding import CLUSTER_ON, joint_vectors
 from ecgdl.adapt_ventricular import v_timing_rule
 
 _EPS = 1e-6
@@ -76,6 +77,8 @@ class AdaptConfig:
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
     v_timing: ``(prematurity, pause, width[, corr[, share]])`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
+    cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
+    and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
     """
 
     n_clusters: int = 12
@@ -89,12 +92,18 @@ class AdaptConfig:
     self_train: tuple[float, float] | None = None
     sinus_rule: tuple[float, float, float] | None = None
     v_timing: tuple[float, ...] | None = None
+    cluster_on: str = "qrs"
+
+    def __post_init__(self):
+        if self.cluster_on not in CLUSTER_ON:
+            raise ValueError(f"cluster_on must be one of {CLUSTER_ON}, got {self.cluster_on!r}")
 
     def to_dict(self) -> dict:
         d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
              "qrs_s": list(self.qrs_s), "p_s": list(self.p_s),
              "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
         d = {**d, "p_long": True} if self.p_long else d
+        d = {**d, "cluster_on": self.cluster_on} if self.cluster_on != "qrs" else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -103,6 +112,7 @@ class AdaptConfig:
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
+                   cluster_on=str(d.get("cluster_on", "qrs")),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -264,42 +274,6 @@ def long_rr_features(seg: np.ndarray, pre: np.ndarray, dom: np.ndarray) -> np.nd
     return np.concatenate([corr, z[:, None], pre_long[:, None]], axis=1)
 
 
-def atrial_evidence(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, vlike: np.ndarray,
-                    window: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """``(irregularity, p_consistency)`` per beat over a centred window of ``window`` beats (the
-    measures of :mod:`ecgdl.af`, computed from the beat windows): median |dRR| / median RR over
-    intervals that touch no ventricular-like beat (``vlike``) and are 0.15-2.5 s long, and the median
-    correlation of each non-ventricular beat's lead-0 segment 250-90 ms before R with the window's mean
-    segment (a P wave repeats: ~0.9; fibrillatory waves do not: ~0.3). NaN where unknown."""
-    from ecgdl.af import windowed_nanmedian
-
-    n = len(x)
-    rr = np.asarray(pre, np.float64)
-    ok = ~vlike & ~np.r_[True, vlike[:-1]] & (rr > 0.15) & (rr <= 2.5)
-    okd = ok & np.r_[False, ok[:-1]]
-    d = np.abs(np.diff(rr, prepend=rr[:1]))
-    irr = windowed_nanmedian(np.where(okd, d, np.nan), window) / windowed_nanmedian(np.where(ok, rr, np.nan), window)
-    a, b = max(r_index - int(round(0.25 * fs)), 0), r_index - int(round(0.09 * fs))
-    seg = x[:, 0, a:b].astype(np.float64)
-    seg = (seg - seg.mean(1, keepdims=True)) * (~vlike)[:, None]
-    c = np.concatenate([np.zeros((1, seg.shape[1])), np.cumsum(seg, 0)])
-    i = np.arange(n)
-    m = c[np.clip(i + window // 2, 0, n)] - c[np.clip(i - window // 2, 0, n)]  # window sum = mean direction
-    corr = (seg * m).sum(1) / (np.linalg.norm(seg, axis=1) * np.linalg.norm(m, axis=1) + 1e-9)
-    return irr, windowed_nanmedian(np.where(~vlike, corr, np.nan), window)
-
-
-def af_gate(proba: np.ndarray, irr: np.ndarray, pcons: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
-    """``proba`` with the S probability moved to N where the rhythm is AF-like (irregular RR and no
-    repeating P wave, :func:`atrial_evidence`): in atrial fibrillation a beat that comes early is not
-    an atrial ectopic beat. Beats with unknown evidence (NaN) keep their probabilities."""
-    gate = (irr > thresholds[0]) & (pcons < thresholds[1])
-    out = proba.astype(np.float64).copy()
-    out[gate, 0] += out[gate, 1]
-    out[gate, 1] = 0.0
-    return out
-
-
 def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
     """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
     lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters)
@@ -440,12 +414,15 @@ def self_train(p: np.ndarray, feats: np.ndarray, conf: float, weight: float, min
 
 
 def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
-                 stacker: Stacker, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+                 stacker: Stacker, cfg: AdaptConfig, embedding: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
-    the stacker on :func:`record_features` (temperature-scaled, blended with the inductive logits), then
-    :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
+    the stacker on :func:`record_features` (clustering ``cfg.cluster_on``: with ``"both"`` and an ``embedding``
+    ``(n, D)``, :func:`ecgdl.adapt_embedding.joint_vectors`; temperature-scaled, blended with the inductive logits),
+    then :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
-    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, seg=seg)
+    both = cfg.cluster_on == "both" and embedding is not None and len(x)
+    v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None
+    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
@@ -482,10 +459,11 @@ class Adapter:
         return cls(cfg, Stacker.from_dict(d["stacker"]), info)
 
     def adapt(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
-              record: str = "") -> tuple[np.ndarray, np.ndarray]:
+              record: str = "", embedding: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(adapted proba (n, K) float32, cluster id (n,) int64)`` of a scored record, per feature segment
         (:func:`ecgdl.beats.segment_beat_sets`: 30-minute segments on a Holter); cluster ids are unique over
-        the record (a later segment's ids continue after the earlier ones')."""
+        the record (a later segment's ids continue after the earlier ones'). embedding: the classifier's
+        ``(n, D)`` output ``embedding`` (read only with ``cluster_on="both"``)."""
         from ecgdl.beats import segment_beat_sets
 
         out = np.asarray(proba, np.float32).copy()
@@ -493,7 +471,7 @@ class Adapter:
         offset = 0
         for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
             p, cid = adapt_record(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
-                                  self.stacker, self.config)
+                                  self.stacker, self.config, None if embedding is None else embedding[sl])
             out[sl], cluster[sl] = p, cid + offset
             offset += int(cid.max()) + 1 if len(cid) else 0
         return out, cluster

@@ -1,4 +1,5 @@
-"""The sinus-reference rule: atrial premature beats read against the record's SINUS cycle, not its majority rhythm.
+"""The sinus-reference rule: atrial premature beats read against the record's SINUS cycle, not its majority rhythm;
+and the AF gate (:func:`atrial_evidence`, :func:`af_gate`): in atrial fibrillation a premature beat is not an APC.
 
 An atrial premature beat is premature against the sinus cycle and its P wave differs from the sinus P wave
 (the clinical definition). The record-relative features of :mod:`ecgdl.adapt` measure prematurity against
@@ -127,3 +128,42 @@ def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray,
     out[hit, 1] += out[hit, 0]
     out[hit, 0] = 0.0
     return out, around
+
+
+# ---------------------------------------------------------------- the AF gate (ecgdl.adapt re-exports both)
+
+
+def atrial_evidence(x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, vlike: np.ndarray,
+                    window: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``(irregularity, p_consistency)`` per beat over a centred window of ``window`` beats (the
+    measures of :mod:`ecgdl.af`, computed from the beat windows): median |dRR| / median RR over
+    intervals that touch no ventricular-like beat (``vlike``) and are 0.15-2.5 s long, and the median
+    correlation of each non-ventricular beat's lead-0 segment 250-90 ms before R with the window's mean
+    segment (a P wave repeats: ~0.9; fibrillatory waves do not: ~0.3). NaN where unknown."""
+    from ecgdl.af import windowed_nanmedian
+
+    n = len(x)
+    rr = np.asarray(pre, np.float64)
+    ok = ~vlike & ~np.r_[True, vlike[:-1]] & (rr > 0.15) & (rr <= 2.5)
+    okd = ok & np.r_[False, ok[:-1]]
+    d = np.abs(np.diff(rr, prepend=rr[:1]))
+    irr = windowed_nanmedian(np.where(okd, d, np.nan), window) / windowed_nanmedian(np.where(ok, rr, np.nan), window)
+    a, b = max(r_index - int(round(0.25 * fs)), 0), r_index - int(round(0.09 * fs))
+    seg = x[:, 0, a:b].astype(np.float64)
+    seg = (seg - seg.mean(1, keepdims=True)) * (~vlike)[:, None]
+    c = np.concatenate([np.zeros((1, seg.shape[1])), np.cumsum(seg, 0)])
+    i = np.arange(n)
+    m = c[np.clip(i + window // 2, 0, n)] - c[np.clip(i - window // 2, 0, n)]  # window sum = mean direction
+    corr = (seg * m).sum(1) / (np.linalg.norm(seg, axis=1) * np.linalg.norm(m, axis=1) + 1e-9)
+    return irr, windowed_nanmedian(np.where(~vlike, corr, np.nan), window)
+
+
+def af_gate(proba: np.ndarray, irr: np.ndarray, pcons: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """``proba`` with the S probability moved to N where the rhythm is AF-like (irregular RR and no
+    repeating P wave, :func:`atrial_evidence`): in atrial fibrillation a beat that comes early is not
+    an atrial ectopic beat. Beats with unknown evidence (NaN) keep their probabilities."""
+    gate = (irr > thresholds[0]) & (pcons < thresholds[1])
+    out = proba.astype(np.float64).copy()
+    out[gate, 0] += out[gate, 1]
+    out[gate, 1] = 0.0
+    return out

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.adapt_embedding import EMBEDDING_OUTPUT as EMBEDDING
 from ecgdl.artifacts import CUDA, load_onnx, strict_json
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
 from ecgdl.episodes import score_episodes
@@ -74,9 +75,17 @@ class BeatClassifier:
         self.window = WindowConfig(**self.meta["window"])
         self.qrs: QRSConfig = QRSConfig.from_dict(self.meta["qrs"]) if "qrs" in self.meta else DEFAULT_QRS
         self.provider: str = loaded.provider
+        self.outputs: tuple[str, ...] = tuple(o.name for o in self.session.get_outputs())
+        self.has_embedding: bool = EMBEDDING in self.outputs  # older ONNX files: logits only
         from ecgdl.adapt import Adapter
 
         self.adapter: Adapter | None = Adapter.from_meta(self.meta)  # the patient-adaptive step, if shipped
+        if self.adapter is not None and self.adapter.config.cluster_on != "qrs" and not self.has_embedding:
+            import warnings
+
+            warnings.warn(f"{path.name} has no '{EMBEDDING}' output: the adaptive step clusters QRS windows only "
+                          f"(its sidecar asks for cluster_on={self.adapter.config.cluster_on!r})", RuntimeWarning,
+                          stacklevel=2)
         # CPU: small batches stay in cache (~15% less CPU time than 4,096 here); GPU: large batches
         self.batch_size = int(batch_size or (4096 if self.provider == CUDA else 256))
         from ecgdl.features import FeatureConfig
@@ -101,16 +110,30 @@ class BeatClassifier:
 
     def logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         """``(n, K)`` float32 logits of ready inputs (``beats`` ``(n, C, T)``, ``rr`` ``(n, F)``), batched."""
+        return self.run(inputs)[0]
+
+    def run(self, inputs: dict[str, np.ndarray], embedding: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(logits (n, K), embedding (n, D) or None)`` float32 of ready inputs, batched; the embedding (the
+        pooled encoder vector the head reads, :mod:`ecgdl.export_embedding`) when asked and the ONNX has it."""
         n = len(inputs["beats"])
-        out = np.zeros((n, len(self.classes)), np.float32)
+        names = ["logits", EMBEDDING] if embedding and self.has_embedding else ["logits"]
+        out, emb = np.zeros((n, len(self.classes)), np.float32), None
         for i in range(0, n, self.batch_size):
             feed = {k: inputs[k][i:i + self.batch_size] for k in ("beats", "rr")}
-            out[i:i + self.batch_size] = self.session.run(["logits"], feed)[0]
-        return out
+            res = self.session.run(names, feed)
+            out[i:i + self.batch_size] = res[0]
+            if len(res) > 1:
+                emb = np.zeros((n, res[1].shape[1]), np.float32) if emb is None else emb
+                emb[i:i + self.batch_size] = res[1]
+        return out, emb
 
     def predict_proba(self, beats: BeatSet) -> np.ndarray:
         """``(n, K)`` float32 class probabilities (softmax of the logits), columns in ``classes`` order."""
         return softmax(self.logits(self.inputs(beats)))
+
+    def wants_embedding(self) -> bool:
+        """True when the adaptive step clusters the embedding (``cluster_on="both"``) and the ONNX has it."""
+        return self.has_embedding and self.adapter is not None and self.adapter.config.cluster_on == "both"
 
     def info(self) -> dict:
         """Model name, file hash, commit and active provider (goes into every summary)."""
@@ -140,12 +163,24 @@ def classify_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarr
     Equal to ``clf.predict_proba(make_beats(conditioned, peaks, fs))`` for records up to an hour;
     longer ones go segment by segment (:func:`ecgdl.beats.segment_beat_sets`).
     """
+    proba, edge, _ = classify_record(clf, conditioned, peaks, fs, window, record)
+    return proba, edge
+
+
+def classify_record(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window: WindowConfig,
+                    record: str = "", embedding: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`classify_beats` plus the classifier's ``embedding`` output ``(n, D)`` float32 when asked and the
+    ONNX has it (else None), from the same inference pass."""
     proba = np.zeros((len(peaks), len(clf.classes)), np.float32)
     edge = np.zeros(len(peaks), bool)
+    emb = None
     for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
-        proba[sl] = clf.predict_proba(beats)
-        edge[sl] = beats.edge
-    return proba, edge
+        logits, e = clf.run(clf.inputs(beats), embedding)
+        proba[sl], edge[sl] = softmax(logits), beats.edge
+        if e is not None:
+            emb = np.zeros((len(peaks), e.shape[1]), np.float32) if emb is None else emb
+            emb[sl] = e
+    return proba, edge, emb
 
 
 @dataclass
@@ -238,8 +273,9 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     raw = model_leads(rec)
     conditioned = condition_record(raw, rec.fs, clf.conditioning)               # condition
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
-    inductive, edge = classify_beats(clf, conditioned, peaks, rec.fs, clf.window, rec.name)  # beats -> classify
-    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt)  # adapt
+    inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
+                                           adapt and clf.wants_embedding())
+    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb)  # adapt
     p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
@@ -260,12 +296,14 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
 
 
 def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,
-                record: str = "", enabled: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                record: str = "", enabled: bool = True,
+                embedding: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The adapt step: ``(proba, cluster)`` rewritten from the record's own unlabelled beats (never a label)
-    by the model's :class:`ecgdl.adapt.Adapter`; unchanged and ``None`` when off or not shipped."""
+    by the model's :class:`ecgdl.adapt.Adapter` (``embedding``: the classifier's output, clustered with the QRS
+    windows when the adapter's ``cluster_on`` is ``"both"``); unchanged and ``None`` when off or not shipped."""
     if not enabled or clf.adapter is None:
         return proba, None
-    return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record)
+    return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record, embedding)
 
 
 def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None) -> dict:

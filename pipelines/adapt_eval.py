@@ -37,18 +37,17 @@ CLASSES = ("N", "S", "V", "F", "Q")
 
 
 def cluster_vectors(kind: str, z, x: np.ndarray, cfg: AdaptConfig) -> np.ndarray | None:
-    """What k-means clusters: ``qrs`` (None: the QRS windows, as scoring does), ``emb`` (the fold model's pooled
-    embedding), ``both`` (QRS vector and embedding side by side, each centred and scaled to unit median norm)."""
+    """What k-means clusters: ``qrs`` (None: the QRS windows), ``emb`` (the fold model's pooled embedding, CV
+    only), ``both`` (:func:`ecgdl.adapt_embedding.joint_vectors` of the QRS vectors and the embedding: what
+    scoring clusters with ``AdaptConfig.cluster_on="both"``, the ONNX ``embedding`` output there)."""
     if kind == "qrs":
         return None
     from ecgdl.adapt import qrs_vectors
+    from ecgdl.adapt_embedding import joint_vectors, unit_block
 
-    def unit(v):
-        v = v - v.mean(0)
-        return v / max(float(np.median(np.linalg.norm(v, axis=1))), 1e-6)
-    e = unit(np.asarray(z["emb"], np.float64))
-    return (e if kind == "emb" else np.concatenate([unit(qrs_vectors(x, 360.0, 90, cfg).astype(np.float64)), e], 1)
-            ).astype(np.float32)
+    if kind == "emb":
+        return unit_block(z["emb"]).astype(np.float32)
+    return joint_vectors(qrs_vectors(x, 360.0, 90, cfg), z["emb"])
 
 
 def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[str, dict]:
@@ -284,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration", action="store_true",
                    help="compare post calibrations (none / temperature / vector scaling) out of sample")
     p.add_argument("--cluster-on", choices=("qrs", "emb", "both"), default="qrs",
-                   help="what k-means clusters: QRS windows (as scoring), the CV model's embedding, or both (CV only)")
+                   help="what k-means clusters: QRS windows, the CV model's embedding (CV only), or both "
+                        "(AdaptConfig.cluster_on; scoring reads the ONNX 'embedding' output)")
     p.add_argument("--p-long", action="store_true", help="add the long-RR P-wave features (AdaptConfig.p_long)")
     p.add_argument("--self-train", type=_gate_arg, nargs="+", default=[None], metavar="CONF,WEIGHT|none",
                    help="per-record self-training settings to measure (ecgdl.adapt.self_train); the first is kept")
@@ -299,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
-    if a.save and a.cluster_on != "qrs":
-        p.error("--save ships what scoring computes: it clusters QRS windows (--cluster-on qrs)")
+    if a.save and a.cluster_on == "emb":
+        p.error("--save ships what scoring computes: --cluster-on qrs or both (AdaptConfig.cluster_on)")
     from ecgdl.paths import runs_dir
 
     cv = a.cv or runs_dir() / "cv"
@@ -357,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
-                               sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0])
-            method = ("record clusters + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
+                               sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on)
+            method = ("record clusters" + (" (QRS + embedding)" if a.cluster_on == "both" else "") + " + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
                       + (", ventricular-timing rule" if a.v_timing[0] else "")
                       + (", sinus-reference rule" if a.sinus_rule[0] else "") + (", AF gate" if a.gate[0] else ""))
