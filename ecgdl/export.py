@@ -328,7 +328,12 @@ def model_card_tables(metas: list[dict]) -> str:
                 f"- Exported from `{m['model'].get('source_checkpoint')}` (best epoch {m['model'].get('best_epoch')}) "
                 f"on {m.get('created_utc')}.",
                 f"- Inputs `beats` {m['onnx']['inputs']['beats']}, `rr` {m['onnx']['inputs']['rr']}; output "
-                f"`logits` over {', '.join(m['classes'])}.",
+                f"`logits` over {', '.join(m['classes'])}"
+                + (f"; output `embedding` {m['onnx']['outputs']['embedding']} (the pooled encoder vector the head "
+                   f"reads; the adaptive step's cluster_on: "
+                   f"{((m.get('adapt') or {}).get('config') or {}).get('cluster_on', 'qrs')})"
+                   if "embedding" in m['onnx'].get("outputs", {}) else "")
+                + ".",
                 f"- Trained on records {', '.join(m['training'].get('train_records') or [])}; early stopping / "
                 f"selection on {', '.join(m['training'].get('val_records') or [])}.",
                 f"- ONNX vs torch on {par.get('n')} DS2 beats: max |logit diff| {par.get('max_abs_logit_diff', 0):.2g}, "

@@ -6,7 +6,8 @@
 // (ecgdl.features.make_inputs with the sidecar's recipe):
 //   {"beats": {"dims": [n, C, T], "data": [...float32 row-major...]},
 //    "rr":    {"dims": [n, F],    "data": [...]}}
-// The class names come from the sidecar JSON beside the model (never from a literal).
+// The class names come from the sidecar JSON beside the model (never from a literal). The CNN also has the
+// output "embedding" (n, 64; its sidecar lists onnx.outputs): read here only as session.run(...).logits.
 // Output: {"classes": [...], "provider": "cpu", "logits": [[...]], "proba": [[...]], "label": [...]}.
 import { readFileSync } from "node:fs";
 import * as ort from "onnxruntime-node";
