@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", nargs="+", default=["100", "208", "232"])
     a = p.parse_args(argv)
     import onnx
-    import onnxruntime as ort
 
     from ecgdl.artifacts import atomic_write, sha256_file
+    from ecgdl.artifacts import onnx_session
     from ecgdl.export import graph_outputs
     from ecgdl.export_embedding import EMBEDDING_NAME, add_embedding_output
     from ecgdl.infer import BeatClassifier
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cand = Path(tmp) / path.name
         cand.write_bytes(new.SerializeToString())
-        sess = ort.InferenceSession(str(cand), providers=["CPUExecutionProvider"])
+        sess, _ = onnx_session(cand, device="cpu")  # the project's one session factory
         logits, emb = sess.run(["logits", EMBEDDING_NAME], inputs)
         old = clf.session.run(["logits"], inputs)[0]
         if not np.array_equal(logits, old):
