@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     import onnx
 
-    from ecgdl.artifacts import atomic_write, sha256_file
-    from ecgdl.artifacts import onnx_session
+    from ecgdl.artifacts import atomic_write, onnx_session, sha256_file
     from ecgdl.export import graph_outputs
     from ecgdl.export_embedding import EMBEDDING_NAME, add_embedding_output
     from ecgdl.infer import BeatClassifier
