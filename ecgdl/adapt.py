@@ -53,7 +53,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 #: Extra features of ``AdaptConfig.p_long``: the P wave against the longest-RR beats' template.
 LONG_RR_NAMES: tuple[str, ...] = ("plong_corr0", "plong_corr1", "plong_z", "pre_long")
 #: The optional tuple settings of :class:`AdaptConfig` (absent from its dict when off), in dict order.
-_OPTIONAL: tuple[str, ...] = ("sinus_rule", "v_timing", "self_train")
+_OPTIONAL: tuple[str, ...] = ("sinus_rule", "v_timing", "self_train", "noise_gate")
 
 
 def feature_names(cfg: "AdaptConfig") -> tuple[str, ...]:
@@ -77,6 +77,8 @@ class AdaptConfig:
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
     v_timing: ``(prematurity, pause, width[, corr[, share]])`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
+    noise_gate: ``(q, prematurity, pause)`` of :mod:`ecgdl.noise_gate` (V at sinus timing in low-quality segments: Q),
+    applied by ``score_record`` after this step because it reads the detector's segment quality (``None``: off).
     cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
     and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
     """
@@ -93,6 +95,7 @@ class AdaptConfig:
     sinus_rule: tuple[float, float, float] | None = None
     v_timing: tuple[float, ...] | None = None
     cluster_on: str = "qrs"
+    noise_gate: tuple[float, float, float] | None = None
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:

@@ -30,6 +30,7 @@ from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
 from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
 from ecgdl.leads import decide_leads
+from ecgdl.noise_gate import noise_gate
 from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
 from ecgdl.qrs_config import QRSConfig
 from ecgdl.reference import compare_record, reference_beats
@@ -276,6 +277,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
                                            adapt and clf.wants_embedding())
     proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb)  # adapt
+    proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None)  # noise gate
     p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
@@ -288,7 +290,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                                     vf=summary.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_v_ind,
                                     qrs_signal=conditioned)
     summary.update(part)
-    summary["adapt"] = adapt_info(clf, cluster)
+    summary["adapt"] = adapt_info(clf, cluster, gated)
     summary["lead_choice"] = lead_choice.to_dict(rec.leads)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
@@ -306,12 +308,24 @@ def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray,
     return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record, embedding)
 
 
-def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None) -> dict:
-    """What the summary says about adaptation: applied or not, the method, clusters found."""
+def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: float, quality, adapted: bool
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The noise gate of the adapted labels (:mod:`ecgdl.noise_gate`: V at sinus timing in a low-quality
+    segment becomes Q): ``(proba, hits)``; unchanged and ``None`` when the record was not adapted, the
+    sidecar's ``AdaptConfig.noise_gate`` is off or there is no detector quality (reference beats)."""
+    params = clf.adapter.config.noise_gate if adapted and clf.adapter is not None else None
+    if params is None or quality is None:
+        return proba, None
+    return noise_gate(proba, peaks, fs, quality, params)
+
+
+def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None, gated: np.ndarray | None = None) -> dict:
+    """What the summary says about adaptation: applied or not, the method, clusters found, and the beats the
+    noise gate made Q (``noise_gated``, when the gate is on)."""
     if cluster is None:
         return {"applied": False, "available": clf.adapter is not None}
-    return {"applied": True, "method": clf.adapter.info.get("method", ""),
-            "clusters": int(len(np.unique(cluster)))}
+    info = {"applied": True, "method": clf.adapter.info.get("method", ""), "clusters": int(len(np.unique(cluster)))}
+    return {**info, "noise_gated": int(gated.sum())} if gated is not None else info
 
 
 def read_for_model(source: str | Path | Record, fs: float) -> Record:
