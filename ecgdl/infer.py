@@ -202,6 +202,7 @@ class RecordResult:
     cluster: np.ndarray | None = None  # morphology cluster id of each beat (ecgdl.adapt), None when not adapted
     episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
     p_v_inductive: np.ndarray | None = None  # the classifier's p(V) before the adapt step (VT rule), None when not adapted
+    quality: object = None  # the detector's ecgdl.quality.SegmentQuality (None with reference beats); the noise gate reads it
 
     def episodes_csv(self) -> str:
         """The ``<record>.episodes.csv`` text (``ecgdl.episodes.CSV_COLUMNS``, seconds from the record's start)."""
@@ -294,7 +295,8 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     summary["lead_choice"] = lead_choice.to_dict(rec.leads)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
-                        ref_label=ref_label, episodes=episodes, cluster=cluster, p_v_inductive=p_v_ind)
+                        ref_label=ref_label, episodes=episodes, cluster=cluster, p_v_inductive=p_v_ind,
+                        quality=spans["quality"])
 
 
 def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,

@@ -4,7 +4,7 @@
 
 Writes ``DIR/inductive/<rec>.beats.csv`` (= ``ecgdl score --reference --no-adapt``) and
 ``DIR/adaptive/<rec>.beats.csv`` (= ``ecgdl score --reference``) from one pass: the adaptive step is
-applied to the inductive probabilities exactly as ``score_record`` does (``tests/test_adapt.py`` checks
+(and its noise gate) applied to the inductive probabilities exactly as ``score_record`` does (``tests/test_adapt.py`` checks
 that equality), so the detector runs once per record (the classifier twice when the adaptive step clusters
 its ``embedding`` output: the same numbers). Score the folders with
 ``../shared/scorers/eval_scores.py``.
@@ -17,7 +17,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from ecgdl.infer import BeatClassifier, classify_record, decide, score_record
+from ecgdl.infer import BeatClassifier, classify_record, decide, gate_noise, score_record
 from ecgdl.reference import compare_record
 
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             _, _, emb = classify_record(clf, res.conditioned, res.sample, clf.fs, clf.window, res.record.name, True)
         proba, cluster = clf.adapter.adapt(res.conditioned, res.sample, clf.fs, clf.window, res.proba,
                                            res.record.name, emb)
+        proba, _ = gate_noise(clf, proba, res.sample, clf.fs, res.quality, True)   # as score_record, after adapt
         pred, label = decide(proba, clf.classes)
         _, ref_label = compare_record(res.record, res.sample, pred, clf.classes)
         ad = dataclasses.replace(res, proba=proba, label=label, cluster=cluster, ref_label=ref_label)

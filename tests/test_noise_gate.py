@@ -70,7 +70,7 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     the false V fall; the run is deterministic; the summary counts the gated beats."""
     from infer_fixtures import shipped_adaptive_classifier, write_excerpt
 
-    from ecgdl.infer import score_record
+    from ecgdl.infer import gate_noise, score_record
     from ecgdl.reference import match_beats
 
     pytest.importorskip("onnxruntime")
@@ -81,10 +81,14 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     clf.adapter = dataclasses.replace(shipped, config=dataclasses.replace(shipped.config, noise_gate=PARAMS))
     try:
         on, again = score_record(path, clf), score_record(path, clf)
+        ind = score_record(path, clf, adapt=False)     # pipelines/score_both.py's one pass: adapt, then gate
+        proba, _ = clf.adapter.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, ind.record.name)
+        proba, _ = gate_noise(clf, proba, ind.sample, clf.fs, ind.quality, True)
     finally:
         clf.adapter = shipped
     np.testing.assert_array_equal(on.sample, off.sample)
     np.testing.assert_array_equal(on.label, again.label)
+    np.testing.assert_allclose(proba, on.proba, atol=1e-6)
     changed = on.label != off.label
     assert changed.sum() >= 10
     assert set(off.label[changed]) == {"V"} and set(on.label[changed]) == {"Q"}
