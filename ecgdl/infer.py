@@ -278,7 +278,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
                                            adapt and clf.wants_embedding())
     proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb)  # adapt
-    proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None)  # noise gate
+    proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
     p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     pred, label = decide(proba, clf.classes)
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
@@ -310,15 +310,15 @@ def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray,
     return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record, embedding)
 
 
-def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: float, quality, adapted: bool
-               ) -> tuple[np.ndarray, np.ndarray | None]:
+def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: float, quality, adapted: bool,
+               conditioned: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The noise gate of the adapted labels (:mod:`ecgdl.noise_gate`: V at sinus timing in a low-quality
     segment becomes Q): ``(proba, hits)``; unchanged and ``None`` when the record was not adapted, the
     sidecar's ``AdaptConfig.noise_gate`` is off or there is no detector quality (reference beats)."""
     params = clf.adapter.config.noise_gate if adapted and clf.adapter is not None else None
     if params is None or quality is None:
         return proba, None
-    return noise_gate(proba, peaks, fs, quality, params)
+    return noise_gate(proba, peaks, fs, quality, params, conditioned)
 
 
 def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None, gated: np.ndarray | None = None) -> dict:

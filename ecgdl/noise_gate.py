@@ -13,10 +13,14 @@ So, after the adaptive step, a beat whose label is V becomes Q when all of these
    :data:`MIN_PAIRS` RR intervals join two supraventricular-labelled beats (N or S), and their
    irregularity (median absolute successive difference over the median) is under
    :data:`ecgdl.adapt_ventricular.MAX_IRREGULARITY` (in atrial fibrillation timing says nothing: no gate);
-3. it is at sinus timing: RR before >= ``prematurity`` x that local sinus RR and RR after <= ``pause`` x it.
+3. it is at sinus timing: RR before >= ``prematurity`` x that local sinus RR and RR after <= ``pause`` x it;
+4. (round 8b, a 4-tuple ``(q, prematurity, pause, k)``) its own stretch is noisy: :func:`beat_noise`, the
+   activity of the isoelectric stretches before and after it (from :data:`ISO_AFTER_S` after a beat to
+   :data:`ISO_BEFORE_S` before the next, where a clean ECG is flat whatever the QRS looks like) over the
+   record's median, is >= ``k`` (multiform ectopy raises the segment index of 1., noise raises this).
 
 The beat's V probability moves to Q (a row still sums to 1). Nothing else changes; no label is read.
-Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause)`` (``None``: off); chosen on DS1 (results.md).
+Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause[, k])`` (``None``: off); chosen on DS1 (results.md).
 
 Example:
     >>> import numpy as np
@@ -36,16 +40,66 @@ from ecgdl.adapt_ventricular import MAX_IRREGULARITY
 MIN_PAIRS = 5
 #: Half-width (s) of the neighbourhood read for the local sinus RR.
 WINDOW_S = 30.0
+#: The isoelectric stretch between two beats (s): from this long after a beat ...
+ISO_AFTER_S = 0.40
+#: ... to this long before the next (the P wave and PR segment are left out).
+ISO_BEFORE_S = 0.20
+#: Shortest isoelectric stretch measured (s); shorter ones (fast rates) give nan.
+ISO_MIN_S = 0.06
+#: Beats the record's median activity is taken over (evenly spaced).
+ISO_SAMPLE = 1000
 #: Index of the V and Q columns in the AAMI class order N, S, V, F, Q.
 _V, _Q = 2, 4
 
 
+def _activity(x: np.ndarray, a: int, b: int) -> float:
+    """Mean absolute first difference of ``x[a:b]`` (one lead), nan when too short."""
+    return float(np.mean(np.abs(np.diff(x[a:b])))) if b - a >= 3 else float("nan")
+
+
+def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarray | None = None) -> np.ndarray:
+    """``(n,)`` noise of each beat (of ``only``'s beats; nan elsewhere): per lead of ``signal`` ``(T, L)``, the
+    larger activity (:func:`_activity`) of the isoelectric stretches before and after the beat over the lead's
+    median over the record (:data:`ISO_SAMPLE` beats), averaged over the leads. 1 = as quiet as usual.
+
+    >>> rng = np.random.default_rng(0); x = rng.normal(0, 0.01, (36000, 1)); x[18000:20160] += rng.normal(0, 0.1, (2160, 1))
+    >>> r = beat_noise(x, np.arange(180, 36000, 360), 360.0); bool(r[52] > 5 and r[10] < 1.5)
+    True
+    """
+    sig = np.asarray(signal, np.float32)
+    sig = sig[:, None] if sig.ndim == 1 else sig
+    s = np.asarray(sample, np.int64)
+    n = len(s)
+    out = np.full(n, np.nan)
+    if n < 3:
+        return out
+    a0, b0, m0 = (int(round(v * fs)) for v in (ISO_AFTER_S, ISO_BEFORE_S, ISO_MIN_S))
+
+    def stretch_pair(j: int, lead: int) -> float:
+        vals = [_activity(sig[:, lead], s[i] + a0, s[i + 1] - b0) for i in (j - 1, j)
+                if 0 <= i < n - 1 and s[i + 1] - b0 - (s[i] + a0) >= m0]
+        return max(vals) if vals else float("nan")
+
+    ref_idx = np.unique(np.linspace(1, n - 2, min(ISO_SAMPLE, n - 2)).astype(int))
+    med = [np.nanmedian([stretch_pair(j, lead) for j in ref_idx]) for lead in range(sig.shape[1])]
+    todo = np.arange(n) if only is None else np.flatnonzero(only)
+    for j in todo:
+        r = [stretch_pair(j, lead) / med[lead] for lead in range(sig.shape[1]) if np.isfinite(med[lead]) and med[lead] > 0]
+        out[j] = np.mean(r) if r else np.nan
+    return out
+
+
 def noise_gate_hits(proba: np.ndarray, sample: np.ndarray, fs: float, seg_index: np.ndarray, segment_s: float,
-                    params: tuple[float, float, float], window_s: float = WINDOW_S) -> np.ndarray:
+                    params: tuple[float, ...], window_s: float = WINDOW_S, signal: np.ndarray | None = None
+                    ) -> np.ndarray:
     """Bool ``(n,)``: the V-labelled beats the gate turns to Q. ``proba`` ``(n, 5)`` (argmax = label),
     ``sample`` the R peaks at ``fs``, ``seg_index`` the per-segment quality index (nan: no beats, never
-    gated), ``params = (q, prematurity, pause)`` (module docstring)."""
-    q, prematurity, pause = (float(v) for v in params)
+    gated), ``params = (q, prematurity, pause[, k])`` (module docstring; ``k`` needs ``signal`` ``(T, L)``, the
+    conditioned leads)."""
+    q, prematurity, pause = (float(v) for v in params[:3])
+    k = float(params[3]) if len(params) > 3 else None
+    if k is not None and signal is None:
+        raise ValueError("the noise gate's per-beat test (k) needs the conditioned signal")
     n = len(sample)
     hits = np.zeros(n, bool)
     if n < 3 or len(seg_index) == 0:
@@ -71,18 +125,22 @@ def noise_gate_hits(proba: np.ndarray, sample: np.ndarray, fs: float, seg_index:
         if med <= 0 or float(np.median(np.abs(np.diff(rr)))) / med >= MAX_IRREGULARITY:
             continue
         hits[j] = pre[j] >= prematurity * med and pre[j + 1] <= pause * med
+    if k is not None and hits.any():
+        noise = beat_noise(signal, sample, fs, only=hits)
+        hits &= np.nan_to_num(noise, nan=0.0) >= k
     return hits
 
 
-def noise_gate(proba: np.ndarray, sample: np.ndarray, fs: float, quality, params: tuple[float, float, float] | None
-               ) -> tuple[np.ndarray, np.ndarray]:
+def noise_gate(proba: np.ndarray, sample: np.ndarray, fs: float, quality, params: tuple[float, ...] | None,
+               signal: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(proba, hits)``: ``proba`` (float64 copy when anything moves) with the V probability of
     :func:`noise_gate_hits`'s beats moved to Q. ``quality``: the record's :class:`ecgdl.quality.SegmentQuality`
-    (``None``, e.g. reference beats: no gate, like ``params`` ``None``)."""
+    (``None``, e.g. reference beats: no gate, like ``params`` ``None``); ``signal``: the conditioned leads."""
     n = len(proba)
     if params is None or quality is None or n == 0 or np.asarray(proba).shape[1] <= _Q:
         return proba, np.zeros(n, bool)
-    hits = noise_gate_hits(proba, sample, fs, np.asarray(quality.index, np.float64), quality.segment_s, params)
+    hits = noise_gate_hits(proba, sample, fs, np.asarray(quality.index, np.float64), quality.segment_s, params,
+                           signal=signal)
     if not hits.any():
         return proba, hits
     out = np.asarray(proba, np.float64).copy()

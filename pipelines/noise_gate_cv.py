@@ -1,8 +1,9 @@
 """Choose the noise gate (``ecgdl/noise_gate.py``) on DS1: its cost on the CV, its gain on the noise-stress records.
 
-    python pipelines/noise_gate_cv.py --oof runs/cv_adaptive_oof_r4 --seeds 0 1 2 [--name noise_gate_cv]
+    python pipelines/noise_gate_cv.py --oof runs/cv_adaptive_oof_r4 --seeds 0 1 2 [--name noise_gate_cv] [--per-beat]
 
-Two measurements per setting of the grid (:data:`GRID`, ``(q, prematurity, pause)``; ``off`` beside it):
+Two measurements per setting of the grid (:data:`GRID`, ``(q, prematurity, pause)``, or with ``--per-beat``
+:data:`GRID_8B`, ``(q, prematurity, pause, k)``; ``off`` beside it):
 
 * **DS1 cross-validation (cost)**: the adaptive out-of-fold beats of ``pipelines/adapt_eval.py --save-oof``
   (reference beat positions, their saved calibrated probabilities as ``episodes_rules_cv.py`` reads them), each beat
@@ -28,22 +29,27 @@ from ecgdl.noise_gate import noise_gate_hits
 from ecgdl.paths import database_dir, runs_dir
 from ecgdl.splits import DS1, assert_no_test_records
 
-GRID: tuple[tuple[float, float, float], ...] = tuple(
+GRID: tuple[tuple[float, ...], ...] = tuple(
     (q, p, z) for q in (0.8, 0.9, 0.95) for p in (0.85, 0.9) for z in (1.1, 1.2))
+#: Round 8b (``--per-beat``): the segment test off (1.01) or at 0.95, and the per-beat noise ratio k.
+GRID_8B: tuple[tuple[float, ...], ...] = tuple(
+    (q, p, 1.2, k) for q in (1.01, 0.95) for p in (0.85, 0.9) for k in (2.0, 3.0, 5.0))
 NOISE_RECORDS: tuple[str, ...] = tuple(f"{r}e{s}" for r in ("118", "119") for s in ("24", "18", "12", "06", "00", "_6"))
 #: The noise levels a Holter meets (SNR >= 6 dB): the gain the criterion reads.
 HOLTER_SNR: tuple[str, ...] = ("24", "18", "12", "06")
 V = 2
 
 
-def detector_quality(path: Path, clf) -> tuple[np.ndarray, float, float]:
-    """``(index, segment_s, fs)`` of the shipped detector's per-segment quality on a record."""
-    from ecgdl.infer import decide_leads, find_beats, model_leads, read_for_model
+def detector_quality(path: Path, clf) -> tuple[np.ndarray, float, float, np.ndarray]:
+    """``(index, segment_s, fs, conditioned)``: the shipped detector's per-segment quality on a record and the
+    conditioned leads the classifier reads (the per-beat noise test reads them)."""
+    from ecgdl.infer import condition_record, decide_leads, find_beats, model_leads, read_for_model
 
     rec, _ = decide_leads(read_for_model(path, clf.fs), None)
-    _, spans = find_beats(rec, model_leads(rec), clf.qrs, False)
+    raw = model_leads(rec)
+    _, spans = find_beats(rec, raw, clf.qrs, False)
     q = spans["quality"]
-    return np.asarray(q.index, np.float64), float(q.segment_s), float(rec.fs)
+    return np.asarray(q.index, np.float64), float(q.segment_s), float(rec.fs), condition_record(raw, rec.fs, clf.conditioning)
 
 
 def v_counts(y_true: np.ndarray, lab: np.ndarray) -> np.ndarray:
@@ -71,11 +77,11 @@ def cv_part(oof: Path, seeds: list[int], clf, settings) -> dict:
             z = np.load(oof / f"s{s}" / f"{r}.npz")
             p = np.exp(np.asarray(z["logits"], np.float64))
             y = np.asarray(z["y"]).astype(int)
-            idx, seg_s, fs = qual[r]
+            idx, seg_s, fs, sig = qual[r]
             for k, prm in settings.items():
                 lab = p.argmax(1)
                 if prm is not None:
-                    lab = np.where(noise_gate_hits(p, z["sample"], fs, idx, seg_s, prm), 4, lab)
+                    lab = np.where(noise_gate_hits(p, z["sample"], fs, idx, seg_s, prm, signal=sig), 4, lab)
                 c = v_counts(y, lab)
                 tot[k] += c
                 per[k][r] = c.tolist()
@@ -95,7 +101,7 @@ def noise_part(clf, settings) -> dict:
     out = {k: {} for k in settings}
     for r in NOISE_RECORDS:
         res = score_record(nst / r, clf, compare=False)
-        idx, seg_s, fs = detector_quality(nst / r, clf)
+        idx, seg_s, fs, _ = detector_quality(nst / r, clf)
         ann = wfdb.rdann(str(nst / r), "atr")
         cls = to_aami(ann.symbol).astype(int)
         keep = cls >= 0
@@ -110,7 +116,7 @@ def noise_part(clf, settings) -> dict:
         for k, prm in settings.items():
             lab = res.proba.argmax(1)
             if prm is not None:
-                lab = np.where(noise_gate_hits(res.proba, res.sample, fs, idx, seg_s, prm), 4, lab)
+                lab = np.where(noise_gate_hits(res.proba, res.sample, fs, idx, seg_s, prm, signal=res.conditioned), 4, lab)
             c = v_counts(y, lab) + np.array([0, missed_v, 0])
             out[k][r] = c.tolist()
     return out
@@ -121,11 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--oof", type=Path, required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--name", default="noise_gate_cv")
+    p.add_argument("--per-beat", action="store_true", help="round 8b's grid (GRID_8B: the per-beat noise test)")
     a = p.parse_args(argv)
     from ecgdl.infer import BeatClassifier
 
     clf = BeatClassifier()
-    settings = {"off": None, **{"q%g_p%g_z%g" % g: g for g in GRID}}
+    settings = {"off": None, **{"_".join(f"{c}{v:g}" for c, v in zip("qpzk", g)): g
+                                for g in (GRID_8B if a.per_beat else GRID)}}
     res = {"grid": {k: v for k, v in settings.items()}, "cv": cv_part(a.oof, a.seeds, clf, settings),
            "noise": noise_part(clf, settings)}
     for k in settings:

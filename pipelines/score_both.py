@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             _, _, emb = classify_record(clf, res.conditioned, res.sample, clf.fs, clf.window, res.record.name, True)
         proba, cluster = clf.adapter.adapt(res.conditioned, res.sample, clf.fs, clf.window, res.proba,
                                            res.record.name, emb)
-        proba, _ = gate_noise(clf, proba, res.sample, clf.fs, res.quality, True)   # as score_record, after adapt
+        proba, _ = gate_noise(clf, proba, res.sample, clf.fs, res.quality, True, res.conditioned)   # as score_record, after adapt
         pred, label = decide(proba, clf.classes)
         _, ref_label = compare_record(res.record, res.sample, pred, clf.classes)
         ad = dataclasses.replace(res, proba=proba, label=label, cluster=cluster, ref_label=ref_label)

@@ -83,7 +83,7 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
         on, again = score_record(path, clf), score_record(path, clf)
         ind = score_record(path, clf, adapt=False)     # pipelines/score_both.py's one pass: adapt, then gate
         proba, _ = clf.adapter.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, ind.record.name)
-        proba, _ = gate_noise(clf, proba, ind.sample, clf.fs, ind.quality, True)
+        proba, _ = gate_noise(clf, proba, ind.sample, clf.fs, ind.quality, True, ind.conditioned)
     finally:
         clf.adapter = shipped
     np.testing.assert_array_equal(on.sample, off.sample)
