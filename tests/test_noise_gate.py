@@ -15,6 +15,7 @@ from ecgdl.quality import SegmentQuality
 
 FS = 360.0
 PARAMS = (0.9, 0.85, 1.2)
+SHIPPED_8B = (1.01, 0.9, 1.2, 2.0)  # round 8b's setting (docs/results.md)
 N_ROW, V_ROW = [0.9, 0.02, 0.05, 0.02, 0.01], [0.1, 0.0, 0.85, 0.0, 0.05]
 
 
@@ -66,7 +67,7 @@ def test_few_beats_and_all_ventricular():
 
 def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     """118e06 (6 dB em noise from 5:00, 2 min on / 2 min off), 4 minutes from 4:00 through the shipped model:
-    with the gate on, every changed beat went from V to Q and lies in a segment under q; nothing else moves;
+    with round 8b's gate on (against off), every changed beat went from V to Q; nothing else moves;
     the false V fall; the run is deterministic; the summary counts the gated beats."""
     from infer_fixtures import shipped_adaptive_classifier, write_excerpt
 
@@ -76,10 +77,12 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     pytest.importorskip("onnxruntime")
     clf = shipped_adaptive_classifier()
     path = write_excerpt(nstdb_dir / "118e06", tmp_path, "n118e06", start_s=240.0, seconds=240.0)
-    off = score_record(path, clf)
     shipped = clf.adapter
-    clf.adapter = dataclasses.replace(shipped, config=dataclasses.replace(shipped.config, noise_gate=PARAMS))
+    with_gate = lambda g: dataclasses.replace(shipped, config=dataclasses.replace(shipped.config, noise_gate=g))
     try:
+        clf.adapter = with_gate(None)
+        off = score_record(path, clf)
+        clf.adapter = with_gate(SHIPPED_8B)
         on, again = score_record(path, clf), score_record(path, clf)
         ind = score_record(path, clf, adapt=False)     # pipelines/score_both.py's one pass: adapt, then gate
         proba, _ = clf.adapter.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, ind.record.name)
@@ -100,3 +103,16 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     true_v[di[np.isin(sym, ["V", "E"])]] = True
     assert (changed & true_v).sum() == 0                    # 118's PVCs are premature: none gated
     assert ((on.label == "V") & ~true_v).sum() < ((off.label == "V") & ~true_v).sum()
+
+
+def test_per_beat_noise_needs_a_noisy_isoelectric_stretch():
+    """Round 8b's 4-tuple: an on-time V call in a clean stretch stays V even with the segment test off; the
+    same beat with noise around it becomes Q; without the signal the per-beat test refuses to guess."""
+    rng = np.random.default_rng(1)
+    sample, p = _rhythm(np.full(80, 0.8), [40])
+    x = rng.normal(0, 0.005, (int(sample[-1] + FS), 2)).astype(np.float32)
+    assert not noise_gate_hits(p, sample, FS, _quality(0.99), 10.0, SHIPPED_8B, signal=x).any()
+    x[sample[39]:sample[41]] += rng.normal(0, 0.05, (sample[41] - sample[39], 2)).astype(np.float32)
+    assert np.flatnonzero(noise_gate_hits(p, sample, FS, _quality(0.99), 10.0, SHIPPED_8B, signal=x)).tolist() == [40]
+    with pytest.raises(ValueError, match="conditioned signal"):
+        noise_gate_hits(p, sample, FS, _quality(0.99), 10.0, SHIPPED_8B)
