@@ -52,15 +52,23 @@ ISO_SAMPLE = 1000
 _V, _Q = 2, 4
 
 
-def _activity(x: np.ndarray, a: int, b: int) -> float:
-    """Mean absolute first difference of ``x[a:b]`` (one lead), nan when too short."""
-    return float(np.mean(np.abs(np.diff(x[a:b])))) if b - a >= 3 else float("nan")
+def _activity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(m, L)`` mean absolute first difference of ``sig[a_i:b_i]`` per lead, for stretches with ``b - a >= 3``
+    (one gather over the stretches' samples and a sum per stretch; no whole-record difference array)."""
+    n_diff = (b - a - 1).astype(np.int64)
+    if len(n_diff) == 0:
+        return np.zeros((0, sig.shape[1]))
+    first = np.r_[0, np.cumsum(n_diff)[:-1]]
+    idx = np.arange(int(n_diff.sum())) - np.repeat(first, n_diff) + np.repeat(a, n_diff)
+    d = np.abs(sig[idx + 1].astype(np.float64) - sig[idx])
+    return np.add.reduceat(d, first, axis=0) / n_diff[:, None]
 
 
 def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarray | None = None) -> np.ndarray:
     """``(n,)`` noise of each beat (of ``only``'s beats; nan elsewhere): per lead of ``signal`` ``(T, L)``, the
-    larger activity (:func:`_activity`) of the isoelectric stretches before and after the beat over the lead's
-    median over the record (:data:`ISO_SAMPLE` beats), averaged over the leads. 1 = as quiet as usual.
+    larger activity (mean absolute first difference, :func:`_activity`) of the isoelectric stretches before and
+    after the beat over the lead's median over the record (:data:`ISO_SAMPLE` beats), averaged over the leads.
+    1 = as quiet as usual; nan where neither stretch is long enough (fast rates).
 
     >>> rng = np.random.default_rng(0); x = rng.normal(0, 0.01, (36000, 1)); x[18000:20160] += rng.normal(0, 0.1, (2160, 1))
     >>> r = beat_noise(x, np.arange(180, 36000, 360), 360.0); bool(r[52] > 5 and r[10] < 1.5)
@@ -74,18 +82,23 @@ def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarr
     if n < 3:
         return out
     a0, b0, m0 = (int(round(v * fs)) for v in (ISO_AFTER_S, ISO_BEFORE_S, ISO_MIN_S))
-
-    def stretch_pair(j: int, lead: int) -> float:
-        vals = [_activity(sig[:, lead], s[i] + a0, s[i + 1] - b0) for i in (j - 1, j)
-                if 0 <= i < n - 1 and s[i + 1] - b0 - (s[i] + a0) >= m0]
-        return max(vals) if vals else float("nan")
-
     ref_idx = np.unique(np.linspace(1, n - 2, min(ISO_SAMPLE, n - 2)).astype(int))
-    med = [np.nanmedian([stretch_pair(j, lead) for j in ref_idx]) for lead in range(sig.shape[1])]
     todo = np.arange(n) if only is None else np.flatnonzero(only)
-    for j in todo:
-        r = [stretch_pair(j, lead) / med[lead] for lead in range(sig.shape[1]) if np.isfinite(med[lead]) and med[lead] > 0]
-        out[j] = np.mean(r) if r else np.nan
+    beats = np.union1d(ref_idx, todo)
+    gaps = np.intersect1d(np.r_[beats - 1, beats], np.arange(n - 1))     # stretch i lies between beats i and i + 1
+    a, b = s[gaps] + a0, s[gaps + 1] - b0
+    ok = b - a >= m0
+    act = np.full((n - 1, sig.shape[1]), np.nan)
+    act[gaps[ok]] = _activity(sig, a[ok], b[ok])
+    before = np.vstack([np.full((1, sig.shape[1]), np.nan), act])           # stretch j - 1, per beat j
+    after = np.vstack([act, np.full((1, sig.shape[1]), np.nan)])            # stretch j
+    with np.errstate(invalid="ignore"):
+        pair = np.where(np.isnan(before), after, np.where(np.isnan(after), before, np.maximum(before, after)))
+    ref = pair[ref_idx]
+    med = np.array([np.nanmedian(ref[:, c]) if np.isfinite(ref[:, c]).any() else np.nan for c in range(sig.shape[1])])
+    use = np.isfinite(med) & (med > 0)
+    if use.any():
+        out[todo] = np.mean(pair[todo][:, use] / med[use], axis=1)
     return out
 
 
@@ -116,15 +129,19 @@ def noise_gate_hits(proba: np.ndarray, sample: np.ndarray, fs: float, seg_index:
     supra = top <= 1
     ss = np.flatnonzero(supra & np.r_[False, supra[:-1]])       # beats whose RR before joins two supra beats
     t_ss, rr_ss = t[ss], pre[ss]
-    for j in cand:
-        a, b = np.searchsorted(t_ss, [t[j] - window_s, t[j] + window_s])
-        rr = rr_ss[a:b]
-        if len(rr) < MIN_PAIRS:
+    for lo in range(0, len(cand), 4096):                       # the local sinus RR of each candidate, in chunks
+        c = cand[lo:lo + 4096]
+        a, b = np.searchsorted(t_ss, t[c] - window_s), np.searchsorted(t_ss, t[c] + window_s)
+        c, a, b = c[b - a >= MIN_PAIRS], a[b - a >= MIN_PAIRS], b[b - a >= MIN_PAIRS]
+        if len(c) == 0:
             continue
-        med = float(np.median(rr))
-        if med <= 0 or float(np.median(np.abs(np.diff(rr)))) / med >= MAX_IRREGULARITY:
-            continue
-        hits[j] = pre[j] >= prematurity * med and pre[j + 1] <= pause * med
+        col = a[:, None] + np.arange(int((b - a).max()))[None, :]
+        inside = col < b[:, None]
+        rr = np.where(inside, rr_ss[np.minimum(col, len(rr_ss) - 1)], np.nan)
+        med = np.nanmedian(rr, axis=1)
+        irr = np.nanmedian(np.abs(np.diff(rr, axis=1)), axis=1) / np.where(med > 0, med, np.nan)
+        regular = (med > 0) & (irr < MAX_IRREGULARITY)
+        hits[c] = regular & (pre[c] >= prematurity * med) & (pre[c + 1] <= pause * med)
     if k is not None and hits.any():
         noise = beat_noise(signal, sample, fs, only=hits)
         hits &= np.nan_to_num(noise, nan=0.0) >= k
