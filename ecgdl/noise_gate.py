@@ -17,10 +17,11 @@ So, after the adaptive step, a beat whose label is V becomes Q when all of these
 4. (round 8b, a 4-tuple ``(q, prematurity, pause, k)``) its own stretch is noisy: :func:`beat_noise`, the
    activity of the isoelectric stretches before and after it (from :data:`ISO_AFTER_S` after a beat to
    :data:`ISO_BEFORE_S` before the next, where a clean ECG is flat whatever the QRS looks like) over the
-   record's median, is >= ``k`` (multiform ectopy raises the segment index of 1., noise raises this).
+   record's median, is >= ``k`` (multiform ectopy raises the segment index of 1., noise raises this); a 5-tuple
+   ``(q, prematurity, pause, k, ref_quantile)`` (round 8c) reads the record's activity at that quantile, not the median.
 
 The beat's V probability moves to Q (a row still sums to 1). Nothing else changes; no label is read.
-Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause[, k])`` (``None``: off); chosen on DS1 (results.md).
+Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause[, k[, ref_quantile]])`` (``None``: off); chosen on DS1 (results.md).
 
 Example:
     >>> import numpy as np
@@ -64,11 +65,13 @@ def _activity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.add.reduceat(d, first, axis=0) / n_diff[:, None]
 
 
-def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarray | None = None) -> np.ndarray:
+def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarray | None = None,
+               ref_quantile: float = 0.5) -> np.ndarray:
     """``(n,)`` noise of each beat (of ``only``'s beats; nan elsewhere): per lead of ``signal`` ``(T, L)``, the
     larger activity (mean absolute first difference, :func:`_activity`) of the isoelectric stretches before and
-    after the beat over the lead's median over the record (:data:`ISO_SAMPLE` beats), averaged over the leads.
-    1 = as quiet as usual; nan where neither stretch is long enough (fast rates).
+    after the beat over the lead's ``ref_quantile`` (the median as shipped in round 8b; a lower quantile reads
+    against the record's quiet stretches when noise covers half of it) over the record (:data:`ISO_SAMPLE` beats),
+    averaged over the leads. 1 = as quiet as usual; nan where neither stretch is long enough (fast rates).
 
     >>> rng = np.random.default_rng(0); x = rng.normal(0, 0.01, (36000, 1)); x[18000:20160] += rng.normal(0, 0.1, (2160, 1))
     >>> r = beat_noise(x, np.arange(180, 36000, 360), 360.0); bool(r[52] > 5 and r[10] < 1.5)
@@ -95,7 +98,8 @@ def beat_noise(signal: np.ndarray, sample: np.ndarray, fs: float, only: np.ndarr
     with np.errstate(invalid="ignore"):
         pair = np.where(np.isnan(before), after, np.where(np.isnan(after), before, np.maximum(before, after)))
     ref = pair[ref_idx]
-    med = np.array([np.nanmedian(ref[:, c]) if np.isfinite(ref[:, c]).any() else np.nan for c in range(sig.shape[1])])
+    med = np.array([np.nanquantile(ref[:, c], ref_quantile) if np.isfinite(ref[:, c]).any() else np.nan
+                    for c in range(sig.shape[1])])
     use = np.isfinite(med) & (med > 0)
     if use.any():
         out[todo] = np.mean(pair[todo][:, use] / med[use], axis=1)
@@ -107,10 +111,11 @@ def noise_gate_hits(proba: np.ndarray, sample: np.ndarray, fs: float, seg_index:
                     ) -> np.ndarray:
     """Bool ``(n,)``: the V-labelled beats the gate turns to Q. ``proba`` ``(n, 5)`` (argmax = label),
     ``sample`` the R peaks at ``fs``, ``seg_index`` the per-segment quality index (nan: no beats, never
-    gated), ``params = (q, prematurity, pause[, k])`` (module docstring; ``k`` needs ``signal`` ``(T, L)``, the
+    gated), ``params = (q, prematurity, pause[, k[, ref_quantile]])`` (module docstring; ``k`` needs ``signal`` ``(T, L)``, the
     conditioned leads)."""
     q, prematurity, pause = (float(v) for v in params[:3])
     k = float(params[3]) if len(params) > 3 else None
+    ref_quantile = float(params[4]) if len(params) > 4 else 0.5
     if k is not None and signal is None:
         raise ValueError("the noise gate's per-beat test (k) needs the conditioned signal")
     n = len(sample)
@@ -143,7 +148,7 @@ def noise_gate_hits(proba: np.ndarray, sample: np.ndarray, fs: float, seg_index:
         regular = (med > 0) & (irr < MAX_IRREGULARITY)
         hits[c] = regular & (pre[c] >= prematurity * med) & (pre[c + 1] <= pause * med)
     if k is not None and hits.any():
-        noise = beat_noise(signal, sample, fs, only=hits)
+        noise = beat_noise(signal, sample, fs, only=hits, ref_quantile=ref_quantile)
         hits &= np.nan_to_num(noise, nan=0.0) >= k
     return hits
 

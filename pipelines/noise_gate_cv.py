@@ -1,9 +1,9 @@
 """Choose the noise gate (``ecgdl/noise_gate.py``) on DS1: its cost on the CV, its gain on the noise-stress records.
 
-    python pipelines/noise_gate_cv.py --oof runs/cv_adaptive_oof_r4 --seeds 0 1 2 [--name noise_gate_cv] [--per-beat]
+    python pipelines/noise_gate_cv.py --oof runs/cv_adaptive_oof_r4 --seeds 0 1 2 [--name noise_gate_cv] [--per-beat | --ref-quantile]
 
 Two measurements per setting of the grid (:data:`GRID`, ``(q, prematurity, pause)``, or with ``--per-beat``
-:data:`GRID_8B`, ``(q, prematurity, pause, k)``; ``off`` beside it):
+:data:`GRID_8B`, ``(q, prematurity, pause, k)``, or with ``--ref-quantile`` :data:`GRID_8C`; ``off`` beside it):
 
 * **DS1 cross-validation (cost)**: the adaptive out-of-fold beats of ``pipelines/adapt_eval.py --save-oof``
   (reference beat positions, their saved calibrated probabilities as ``episodes_rules_cv.py`` reads them), each beat
@@ -35,6 +35,9 @@ GRID: tuple[tuple[float, ...], ...] = tuple(
 #: Round 8b (``--per-beat``): the segment test off (1.01) or at 0.95, and the per-beat noise ratio k.
 GRID_8B: tuple[tuple[float, ...], ...] = tuple(
     (q, p, 1.2, k) for q in (1.01, 0.95) for p in (0.85, 0.9) for k in (2.0, 3.0, 5.0))
+#: Round 8c (``--ref-quantile``): round 8b's chosen timing with the record's reference activity at a quantile.
+GRID_8C: tuple[tuple[float, ...], ...] = tuple(
+    (1.01, 0.9, 1.2, k, rq) for rq in (0.5, 0.25) for k in (1.5, 2.0, 3.0))
 NOISE_RECORDS: tuple[str, ...] = tuple(f"{r}e{s}" for r in ("118", "119") for s in ("24", "18", "12", "06", "00", "_6"))
 #: The noise levels a Holter meets (SNR >= 6 dB): the gain the criterion reads.
 HOLTER_SNR: tuple[str, ...] = ("24", "18", "12", "06")
@@ -129,14 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--name", default="noise_gate_cv")
     p.add_argument("--per-beat", action="store_true", help="round 8b's grid (GRID_8B: the per-beat noise test)")
+    p.add_argument("--ref-quantile", action="store_true", help="round 8c's grid (GRID_8C: the reference quantile)")
     a = p.parse_args(argv)
     from ecgdl.infer import BeatClassifier
 
     clf = BeatClassifier()
     if clf.adapter is not None and clf.adapter.config.noise_gate is not None:   # the grid's "off" is the step without it
         clf.adapter = dataclasses.replace(clf.adapter, config=dataclasses.replace(clf.adapter.config, noise_gate=None))
-    settings = {"off": None, **{"_".join(f"{c}{v:g}" for c, v in zip("qpzk", g)): g
-                                for g in (GRID_8B if a.per_beat else GRID)}}
+    grid = GRID_8C if a.ref_quantile else GRID_8B if a.per_beat else GRID
+    settings = {"off": None, **{"_".join(f"{c}{v:g}" for c, v in zip(("q", "p", "z", "k", "rq"), g)): g for g in grid}}
     res = {"grid": {k: v for k, v in settings.items()}, "cv": cv_part(a.oof, a.seeds, clf, settings),
            "noise": noise_part(clf, settings)}
     for k in settings:
