@@ -67,7 +67,7 @@ def test_few_beats_and_all_ventricular():
 
 def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     """118e06 (6 dB em noise from 5:00, 2 min on / 2 min off), 4 minutes from 4:00 through the shipped model:
-    with round 8b's gate on (against off), every changed beat went from V to Q; nothing else moves;
+    with the shipped gate on (against off), every changed beat went from V to Q; nothing else moves;
     the false V fall; the run is deterministic; the summary counts the gated beats."""
     from infer_fixtures import shipped_adaptive_classifier, write_excerpt
 
@@ -82,7 +82,7 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     try:
         clf.adapter = with_gate(None)
         off = score_record(path, clf)
-        clf.adapter = with_gate(SHIPPED_8B)
+        clf.adapter = with_gate(shipped.config.noise_gate or SHIPPED_8B)   # the shipped gate (round 8c)
         on, again = score_record(path, clf), score_record(path, clf)
         ind = score_record(path, clf, adapt=False)     # pipelines/score_both.py's one pass: adapt, then gate
         proba, _ = clf.adapter.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, ind.record.name)
