@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.metrics import confusion_matrix, evaluation_metrics, percent
 from ecgdl.noise_gate import noise_gate_hits
 from ecgdl.paths import database_dir, runs_dir
 from ecgdl.splits import DS1, assert_no_test_records
@@ -76,6 +77,7 @@ def cv_part(oof: Path, seeds: list[int], clf, settings) -> dict:
     out = {}
     for s in seeds:
         tot = {k: np.zeros(3, np.int64) for k in settings}
+        cms = {k: np.zeros((5, 5), np.int64) for k in settings}
         per = {k: {} for k in settings}
         for r in DS1:
             z = np.load(oof / f"s{s}" / f"{r}.npz")
@@ -88,9 +90,10 @@ def cv_part(oof: Path, seeds: list[int], clf, settings) -> dict:
                     lab = np.where(noise_gate_hits(p, z["sample"], fs, idx, seg_s, prm, signal=sig), 4, lab)
                 c = v_counts(y, lab)
                 tot[k] += c
+                cms[k] += confusion_matrix(y, lab)
                 per[k][r] = c.tolist()
-        out[f"s{s}"] = {k: {**figures(tot[k]), "changed": {r: v for r, v in per[k].items()
-                                                           if v != per["off"][r]}} for k in settings}
+        out[f"s{s}"] = {k: {**figures(tot[k]), "changed": {r: v for r, v in per[k].items() if v != per["off"][r]},
+                            "confusion": cms[k].tolist()} for k in settings}
     return out
 
 
@@ -159,6 +162,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{k:18s} " + " ".join(f"{c['se']:6.2f}/{c['ppv']:6.2f}/{c['f1']:.3f}" for c in cv)
               + f"   {np.mean([c['se'] for c in cv]):6.2f}/{np.mean([c['ppv'] for c in cv]):6.2f}/"
               f"{np.mean([c['f1'] for c in cv]):.4f}   {h['se']:6.2f}/{h['ppv']:6.2f}   {al['se']:6.2f}/{al['ppv']:6.2f}")
+    print("\nDS1 CV, every class (acc, S Se/+P, S F1, V Se/+P, V F1, F Se/+P) of off and the shipped setting:")
+    from ecgdl.infer import BeatClassifier as _B
+
+    shipped = _B().adapter.config.noise_gate
+    for k, prm in settings.items():
+        if prm is not None and (shipped is None or tuple(prm) != tuple(shipped)):
+            continue
+        for s in a.seeds:
+            m = evaluation_metrics(np.array(res["cv"][f"s{s}"][k]["confusion"]))
+            pc = m["per_class"]
+            print(f"  {k:28s} s{s}: {percent(m['accuracy'], 2)} | {percent(pc['S']['se'])} / {percent(pc['S']['ppv'])} | "
+                  f"{pc['S']['f1']:.3f} | {percent(pc['V']['se'])} / {percent(pc['V']['ppv'])} | {pc['V']['f1']:.3f} | "
+                  f"{percent(pc['F']['se'])} / {percent(pc['F']['ppv'])}")
     return 0
 
 
