@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.metrics import confusion_matrix, evaluation_metrics, percent
+from ecgdl.metrics import class_metrics, confusion_matrix, evaluation_metrics, percent
 from ecgdl.noise_gate import noise_gate_hits
 from ecgdl.paths import database_dir, runs_dir
 from ecgdl.splits import DS1, assert_no_test_records
@@ -64,10 +64,10 @@ def v_counts(y_true: np.ndarray, lab: np.ndarray) -> np.ndarray:
 
 
 def figures(c: np.ndarray) -> dict:
+    """The V metric dict (:func:`ecgdl.metrics.class_metrics`: ``se``, ``ppv`` as fractions, ``f1``) of
+    ``[tp, fn, fp]``, with the counts."""
     tp, fn, fp = (int(v) for v in c)
-    se, ppv = tp / max(tp + fn, 1), tp / max(tp + fp, 1)
-    return {"tp": tp, "fn": fn, "fp": fp, "se": 100 * se, "ppv": 100 * ppv,
-            "f1": 2 * se * ppv / (se + ppv) if se + ppv else 0.0}
+    return {**class_metrics(tp, fn, fp, 0), "tp": tp, "fn": fn, "fp": fp}
 
 
 def cv_part(oof: Path, seeds: list[int], clf, settings) -> dict:
@@ -129,6 +129,11 @@ def noise_part(clf, settings) -> dict:
     return out
 
 
+def pct(v: float) -> str:
+    """A fraction as the grid tables print it (percent, 2 decimals, 6 wide)."""
+    return percent(v, 2).rjust(6)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--oof", type=Path, required=True)
@@ -159,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     for k in settings:
         cv = [res["cv"][f"s{s}"][k] for s in a.seeds]
         h, al = res["noise_total"][k]["holter"], res["noise_total"][k]["all"]
-        print(f"{k:18s} " + " ".join(f"{c['se']:6.2f}/{c['ppv']:6.2f}/{c['f1']:.3f}" for c in cv)
-              + f"   {np.mean([c['se'] for c in cv]):6.2f}/{np.mean([c['ppv'] for c in cv]):6.2f}/"
-              f"{np.mean([c['f1'] for c in cv]):.4f}   {h['se']:6.2f}/{h['ppv']:6.2f}   {al['se']:6.2f}/{al['ppv']:6.2f}")
+        print(f"{k:18s} " + " ".join(f"{pct(c['se'])}/{pct(c['ppv'])}/{c['f1']:.3f}" for c in cv)
+              + f"   {pct(np.mean([c['se'] for c in cv]))}/{pct(np.mean([c['ppv'] for c in cv]))}/"
+              f"{np.mean([c['f1'] for c in cv]):.4f}   {pct(h['se'])}/{pct(h['ppv'])}   {pct(al['se'])}/{pct(al['ppv'])}")
     print("\nDS1 CV, every class (acc, S Se/+P, S F1, V Se/+P, V F1, F Se/+P) of off and the shipped setting:")
     from ecgdl.infer import BeatClassifier as _B
 
