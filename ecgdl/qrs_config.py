@@ -78,6 +78,9 @@ class NoiseConfig:
     rr_sigma: float = 0.08           # log-RR kernel of the RR distribution
     rr_floor: float = 0.01
     max_rr: float = 2.5              # no interval longer than this x the clean RR's 90th percentile
+    organised_irr: float | None = None   # a stretch whose energy beats are regular (irregularity < this) ...
+    organised_corr: float = 0.8          # ... and alike (median QRS correlation of neighbours >= this) ...
+    organised_beats: int = 4             # ... with at least this many keeps them (a fast VT run is not noise)
     context_s: float = 60.0          # clean beats within this of a stretch give its RR distribution
     skip_cost: float | None = 3.4    # a stretch whose energy beats' RRs all cost <= this keeps them (None: off)
     enabled: bool = True

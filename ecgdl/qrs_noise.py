@@ -22,7 +22,8 @@ the detector's own noise index says a stretch is noisy, its beats there are chos
    the set of beats the rhythm and the filter agree on.
 
 A stretch whose energy-detector beats already fit the prior (every RR interval, from the beat before
-the stretch to the one after, within [refractory, span] and costing at most ``skip_cost``) keeps them:
+the stretch to the one after, within [refractory, span] and costing at most ``skip_cost``), or form an
+organised rhythm of their own (``organised_irr``: regular and alike, a fast ventricular run; :func:`_organised`), keeps them:
 the matched filter is built only for the first stretch that needs it (speed, issue 15; docs/qrs.md).
 
 ``beat_cost`` and ``rhythm_weight`` were chosen on MIT-BIH records other than 118 and 119
@@ -74,8 +75,8 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
         i0, i1 = np.searchsorted(pk, (s, e))
         first = int(pk[i0 - 1]) if i0 > 0 else None
         last = int(pk[i1]) if i1 < pk.size else None
-        if _confident(inside, first, last, prior, fs, refractory_s, cfg):
-            keep.append(inside)                                            # the energy detector's beats fit the rhythm
+        if _confident(inside, first, last, prior, fs, refractory_s, cfg) or _organised(inside, leads[0], fs, cfg):
+            keep.append(inside)                           # the energy detector's beats fit the rhythm, or make one
             continue
         if mf is None:
             mf = MatchedFilter(leads[: cfg.leads], fs, _nearest(good, edges, cfg.template_beats), r, cfg)
@@ -165,6 +166,27 @@ def _confident(inside: np.ndarray, first: int | None, last: int | None, prior, f
     if d.min() < refractory_s * fs or d.max() > span:
         return False
     return float(np.interp(np.log(d / fs), grid, cost).max()) <= cfg.skip_cost
+
+
+def _organised(inside: np.ndarray, lead: np.ndarray, fs: float, cfg: NoiseConfig) -> bool:
+    """Whether the energy detector's beats in a stretch form an organised rhythm of their own: at least
+    ``organised_beats``, regular (median |dRR| / median RR < ``organised_irr``) and alike (median Pearson
+    correlation of neighbouring complexes, +-``template_s`` on ``lead``, >= ``organised_corr``). A fast
+    ventricular run raises the noise index (no quiet baseline between beats) and does not fit the sinus
+    rhythm prior; noise detections are neither regular nor alike. Off when ``organised_irr`` is None."""
+    if cfg.organised_irr is None or inside.size < max(cfg.organised_beats, 3):
+        return False
+    rr = np.diff(inside).astype(np.float64)
+    med = float(np.median(rr))
+    if med <= 0 or float(np.median(np.abs(np.diff(rr)))) / med >= cfg.organised_irr:
+        return False
+    r = max(1, int(round(cfg.template_s * fs)))
+    w = lead[np.clip(inside[:, None] + np.arange(-r, r + 1), 0, lead.size - 1)].astype(np.float64)
+    w -= w.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(w, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.sum(w[1:] * w[:-1], axis=1) / (norm[1:] * norm[:-1])
+    return bool(np.isfinite(corr).any() and np.nanmedian(corr) >= cfg.organised_corr)
 
 
 def _nearest(good: np.ndarray, z: np.ndarray, k: int) -> np.ndarray:
