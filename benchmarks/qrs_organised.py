@@ -1,6 +1,6 @@
 """Round 15 (issue 13): the detector's organised-run guard in noisy stretches, DS1 and NSTDB 118e*/119e*.
 
-    python benchmarks/qrs_organised.py
+    python benchmarks/qrs_organised.py [--faster]
 
 For each setting of ``NoiseConfig.organised_irr`` x ``organised_corr`` (and off), R peaks through the shipped
 detection path (``ecgdl.infer.find_beats``) on the 22 DS1 records and the 12 NSTDB noise-stress records, matched one
@@ -20,6 +20,8 @@ from ecgdl.reference import match_beats
 from ecgdl.splits import DS1, assert_no_test_records
 
 GRID = (None, (0.05, 0.7), (0.05, 0.85), (0.1, 0.7), (0.1, 0.85))
+#: Round 15b (``--faster``): (irr, corr, faster).
+GRID_B = (None, (0.1, 0.7, 0.7), (0.1, 0.7, 0.8), (0.1, 0.85, 0.7), (0.1, 0.85, 0.8))
 NSTDB = tuple(f"{r}e{s}" for r in ("118", "119") for s in ("24", "18", "12", "06", "00", "_6"))
 
 
@@ -47,15 +49,18 @@ def counts(recs, cfg):
 
 
 def main() -> int:
+    import sys
+
+    faster = "--faster" in sys.argv[1:]
     assert_no_test_records(DS1)
     clf = BeatClassifier(device="cpu")
     ds1, nst = load(database_dir("mitdb"), DS1), load(database_dir("nstdb"), NSTDB)
-    for g in GRID:
-        noise = dataclasses.replace(clf.qrs.noise, organised_irr=None if g is None else g[0],
-                                    **({} if g is None else {"organised_corr": g[1]}))
+    for g in GRID_B if faster else GRID:
+        extra = {} if g is None else {"organised_corr": g[1], **({"organised_faster": g[2]} if len(g) > 2 else {})}
+        noise = dataclasses.replace(clf.qrs.noise, organised_irr=None if g is None else g[0], **extra)
         cfg = dataclasses.replace(clf.qrs, noise=noise)
         a, b = counts(ds1, cfg), counts(nst, cfg)
-        name = "off" if g is None else f"irr {g[0]} corr {g[1]}"
+        name = "off" if g is None else " ".join(f"{k} {v}" for k, v in zip(("irr", "corr", "faster"), g))
         print(f"{name:18s} DS1 FN {a['fn']} FP {a['fp']} (FN+FP {a['fn'] + a['fp']}, missed V {a['fn_v']}; "
               f"203 {a['per']['203']} 205 {a['per']['205']} 207 {a['per']['207']})   "
               f"NSTDB Se {b['se']:.2f} +P {b['ppv']:.2f} (FN {b['fn']} FP {b['fp']})", flush=True)

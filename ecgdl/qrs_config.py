@@ -80,7 +80,8 @@ class NoiseConfig:
     max_rr: float = 2.5              # no interval longer than this x the clean RR's 90th percentile
     organised_irr: float | None = None   # a stretch whose energy beats are regular (irregularity < this) ...
     organised_corr: float = 0.8          # ... and alike (median QRS correlation of neighbours >= this) ...
-    organised_beats: int = 4             # ... with at least this many keeps them (a fast VT run is not noise)
+    organised_beats: int = 4             # ... with at least this many keeps them (a fast VT run is not noise) ...
+    organised_faster: float | None = None   # ... when their median RR is under this x the clean context's (None: any)
     context_s: float = 60.0          # clean beats within this of a stretch give its RR distribution
     skip_cost: float | None = 3.4    # a stretch whose energy beats' RRs all cost <= this keeps them (None: off)
     enabled: bool = True

@@ -75,7 +75,8 @@ def redetect_noisy(leads: list[np.ndarray], fs: float, pk: np.ndarray, noisy: np
         i0, i1 = np.searchsorted(pk, (s, e))
         first = int(pk[i0 - 1]) if i0 > 0 else None
         last = int(pk[i1]) if i1 < pk.size else None
-        if _confident(inside, first, last, prior, fs, refractory_s, cfg) or _organised(inside, leads[0], fs, cfg):
+        if _confident(inside, first, last, prior, fs, refractory_s, cfg) or _organised(
+                inside, leads[0], fs, cfg, _context_rr(good, s, e, fs, cfg)):
             keep.append(inside)                           # the energy detector's beats fit the rhythm, or make one
             continue
         if mf is None:
@@ -168,17 +169,36 @@ def _confident(inside: np.ndarray, first: int | None, last: int | None, prior, f
     return float(np.interp(np.log(d / fs), grid, cost).max()) <= cfg.skip_cost
 
 
-def _organised(inside: np.ndarray, lead: np.ndarray, fs: float, cfg: NoiseConfig) -> bool:
+def _context_rr(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig) -> float | None:
+    """Median RR (samples) of the clean beats within ``context_s`` of [s, e) (as :func:`_rr_prior` reads them),
+    None when ``organised_faster`` is off or there are too few."""
+    if cfg.organised_irr is None or cfg.organised_faster is None:
+        return None
+    near = good[np.searchsorted(good, s - cfg.context_s * fs, side="right"):
+                np.searchsorted(good, e + cfg.context_s * fs, side="left")]
+    rr = np.diff(near)
+    if rr.size < cfg.min_template_beats // 2:
+        return None
+    rr = rr[rr <= cfg.max_rr * _percentile90(rr)]
+    return float(np.median(rr)) if rr.size else None
+
+
+def _organised(inside: np.ndarray, lead: np.ndarray, fs: float, cfg: NoiseConfig,
+               context_rr: float | None = None) -> bool:
     """Whether the energy detector's beats in a stretch form an organised rhythm of their own: at least
     ``organised_beats``, regular (median |dRR| / median RR < ``organised_irr``) and alike (median Pearson
     correlation of neighbouring complexes, +-``template_s`` on ``lead``, >= ``organised_corr``). A fast
     ventricular run raises the noise index (no quiet baseline between beats) and does not fit the sinus
-    rhythm prior; noise detections are neither regular nor alike. Off when ``organised_irr`` is None."""
+    rhythm prior; noise detections are neither regular nor alike. With ``organised_faster`` the run must also be
+    faster than the clean context (median RR < that x ``context_rr``; no context: no run). Off when
+    ``organised_irr`` is None."""
     if cfg.organised_irr is None or inside.size < max(cfg.organised_beats, 3):
         return False
     rr = np.diff(inside).astype(np.float64)
     med = float(np.median(rr))
     if med <= 0 or float(np.median(np.abs(np.diff(rr)))) / med >= cfg.organised_irr:
+        return False
+    if cfg.organised_faster is not None and (context_rr is None or med >= cfg.organised_faster * context_rr):
         return False
     r = max(1, int(round(cfg.template_s * fs)))
     w = lead[np.clip(inside[:, None] + np.arange(-r, r + 1), 0, lead.size - 1)].astype(np.float64)
