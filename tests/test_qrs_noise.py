@@ -100,3 +100,44 @@ def test_nstdb_noise_stretch_with_lead1_missing_and_at_250_hz(nstdb_dir):
     z = np.stack([resample(x[:, j], fs, 250.0) for j in range(2)], axis=1).astype(np.float32)
     se, ppv = _se_ppv(np.round(ref * 250.0 / fs).astype(np.int64), detect_r_peaks(z, 250.0).peaks, 250.0)
     assert se >= 98.8 and ppv >= 98.7, (se, ppv)
+
+
+def test_an_organised_fast_run_is_kept_and_noise_or_a_slower_subset_is_not():
+    """Round 15b (docs/episodes.md): a regular run of alike complexes faster than its context keeps its beats;
+    irregular detections, unlike complexes, or a regular run slower than the context (every other beat found) do not."""
+    from ecgdl.qrs_noise import _organised
+
+    fs, cfg = 360.0, NoiseConfig()
+    rng = np.random.default_rng(3)
+    lead = rng.normal(0, 0.02, 40_000)
+    qrs = np.sin(np.linspace(0, 2 * np.pi, 31)) * np.hanning(31)          # one wide complex shape
+    run = 10_000 + np.arange(8) * 108                                    # 8 beats every 0.3 s (200 /min)
+    for s in run:
+        lead[s - 15:s + 16] += qrs
+    context = 300.0                                                      # clean rhythm around: 0.83 s (72 /min)
+    assert _organised(run, lead, fs, cfg, context)
+    assert not _organised(run, lead, fs, cfg, 0.8 * 108)                 # no faster than its context: not kept
+    jitter = run + np.r_[0, rng.integers(-40, 40, run.size - 1)]
+    assert not _organised(np.sort(jitter), lead, fs, cfg, context)       # irregular
+    noise = 20_000 + np.arange(8) * 108                                  # regular, but nothing alike there
+    assert not _organised(noise, lead, fs, cfg, context)
+    assert not _organised(run[:3], lead, fs, cfg, context)               # too few
+    assert not _organised(run, lead, fs, dataclasses.replace(cfg, organised_irr=None), context)   # off
+
+
+def test_205_ventricular_runs_are_detected_at_their_rate(mitdb_dir):
+    """MIT-BIH 205's ~200 /min VT at 298.8-306.3 s: its beats are found (the noisy-stretch step used to re-choose
+    them at the sinus rate, half of them lost)."""
+    from ecgdl.infer import BeatClassifier, decide_leads, find_beats, model_leads, read_for_model
+    from ecgdl.reference import match_beats
+
+    clf = BeatClassifier(device="cpu")
+    rec, _ = decide_leads(read_for_model(mitdb_dir / "205", 360.0), None)
+    peaks, _ = find_beats(rec, model_leads(rec), clf.qrs, False)
+    ann = wfdb.rdann(str(mitdb_dir / "205"), "atr")
+    ref = np.array([s for s, sym in zip(ann.sample, ann.symbol) if sym in "VE" and 298.5 * 360 < s < 306.5 * 360])
+    ri, _ = match_beats(ref, peaks, 54)
+    assert len(ref) >= 15 and len(ri) >= len(ref) - 2          # 15 of 17 (8 with the guard off)
+    off = dataclasses.replace(clf.qrs, noise=dataclasses.replace(clf.qrs.noise, organised_irr=None))
+    ri_off, _ = match_beats(ref, find_beats(rec, model_leads(rec), off, False)[0], 54)
+    assert len(ri_off) < len(ri)
