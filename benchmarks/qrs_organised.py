@@ -1,6 +1,6 @@
 """Round 15 (issue 13): the detector's organised-run guard in noisy stretches, DS1 and NSTDB 118e*/119e*.
 
-    python benchmarks/qrs_organised.py [--faster]
+    python benchmarks/qrs_organised.py [--faster | --extra]
 
 For each setting of ``NoiseConfig.organised_irr`` x ``organised_corr`` (and off), R peaks through the shipped
 detection path (``ecgdl.infer.find_beats``) on the 22 DS1 records and the 12 NSTDB noise-stress records, matched one
@@ -51,10 +51,18 @@ def counts(recs, cfg):
 def main() -> int:
     import sys
 
-    faster = "--faster" in sys.argv[1:]
+    faster, extra = "--faster" in sys.argv[1:], "--extra" in sys.argv[1:]
     assert_no_test_records(DS1)
     clf = BeatClassifier(device="cpu")
     ds1, nst = load(database_dir("mitdb"), DS1), load(database_dir("nstdb"), NSTDB)
+    if extra:                                   # round 15c: the extra-beat rule's ratio, round 15b shipped
+        for ratio in (0.5, 0.35, 0.25, 0.0):
+            cfg = dataclasses.replace(clf.qrs, extra_ratio=ratio)
+            a, b = counts(ds1, cfg), counts(nst, cfg)
+            print(f"extra_ratio {ratio:<5} DS1 FN {a['fn']} FP {a['fp']} (FN+FP {a['fn'] + a['fp']}, missed V {a['fn_v']}; "
+                  f"203 {a['per']['203']} 205 {a['per']['205']} 207 {a['per']['207']})   "
+                  f"NSTDB Se {b['se']:.2f} +P {b['ppv']:.2f} (FN {b['fn']} FP {b['fp']})", flush=True)
+        return 0
     for g in GRID_B if faster else GRID:
         extra = {} if g is None else {"organised_corr": g[1], **({"organised_faster": g[2]} if len(g) > 2 else {})}
         noise = dataclasses.replace(clf.qrs.noise, organised_irr=None if g is None else g[0], **extra)
