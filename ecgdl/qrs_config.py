@@ -100,7 +100,7 @@ class QRSConfig:
     twave_ratio: float = 0.3         # ... and must reach this fraction of the previous beat's energy
     twave_rr: float = 1.5            # ... unless it splits an interval this much longer than the local RR
     extra_rr: float = 1.3            # a beat splitting an interval shorter than this x the local RR ...
-    extra_ratio: float = 0.35        # ... and weaker than this x both neighbours is dropped (0: off; 0.5 until round 15c)
+    extra_ratio: float = 0.5         # ... and weaker than this x both neighbours is dropped (0: off; 0.35: round 15c, not kept)
     level_block_s: float = 1.0
     level_window_s: float = 8.0
     threshold: float = 0.07          # fraction of the local QRS level
