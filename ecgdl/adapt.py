@@ -77,8 +77,8 @@ class AdaptConfig:
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
     sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
     v_timing: ``(prematurity, pause, width[, corr[, share]])`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
-    noise_gate: ``(q, prematurity, pause)`` of :mod:`ecgdl.noise_gate` (V at sinus timing in low-quality segments: Q),
-    applied by ``score_record`` after this step because it reads the detector's segment quality (``None``: off).
+    noise_gate: ``(q, prematurity, pause[, k[, ref_quantile]])`` of :mod:`ecgdl.noise_gate` (V at sinus timing amid
+    noise: Q), applied by ``score_record`` after this step because it reads the detector's output (``None``: off).
     cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
     and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
     """
@@ -95,7 +95,7 @@ class AdaptConfig:
     sinus_rule: tuple[float, float, float] | None = None
     v_timing: tuple[float, ...] | None = None
     cluster_on: str = "qrs"
-    noise_gate: tuple[float, float, float] | None = None
+    noise_gate: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:

@@ -31,6 +31,7 @@ from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
 from ecgdl.leads import decide_leads
 from ecgdl.noise_gate import noise_gate
+from ecgdl.quality import SegmentQuality
 from ecgdl.qrs_config import DEFAULT_CONFIG as DEFAULT_QRS
 from ecgdl.qrs_config import QRSConfig
 from ecgdl.reference import compare_record, reference_beats
@@ -202,7 +203,7 @@ class RecordResult:
     cluster: np.ndarray | None = None  # morphology cluster id of each beat (ecgdl.adapt), None when not adapted
     episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
     p_v_inductive: np.ndarray | None = None  # the classifier's p(V) before the adapt step (VT rule), None when not adapted
-    quality: object = None  # the detector's ecgdl.quality.SegmentQuality (None with reference beats); the noise gate reads it
+    quality: SegmentQuality | None = None  # the detector's segment quality (None with reference beats); the noise gate reads it
 
     def episodes_csv(self) -> str:
         """The ``<record>.episodes.csv`` text (``ecgdl.episodes.CSV_COLUMNS``, seconds from the record's start)."""

@@ -17,11 +17,13 @@ So, after the adaptive step, a beat whose label is V becomes Q when all of these
 4. (round 8b, a 4-tuple ``(q, prematurity, pause, k)``) its own stretch is noisy: :func:`beat_noise`, the
    activity of the isoelectric stretches before and after it (from :data:`ISO_AFTER_S` after a beat to
    :data:`ISO_BEFORE_S` before the next, where a clean ECG is flat whatever the QRS looks like) over the
-   record's median, is >= ``k`` (multiform ectopy raises the segment index of 1., noise raises this); a 5-tuple
+   record's median, is >= ``k`` (multiform ectopy lowers test 1's segment index as noise does, but not this); a 5-tuple
    ``(q, prematurity, pause, k, ref_quantile)`` (round 8c) reads the record's activity at that quantile, not the median.
 
 The beat's V probability moves to Q (a row still sums to 1). Nothing else changes; no label is read.
-Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause[, k[, ref_quantile]])`` (``None``: off); chosen on DS1 (results.md).
+Parameters: ``AdaptConfig.noise_gate = (q, prematurity, pause[, k[, ref_quantile]])`` (``None``: off); shipped
+(round 8c, chosen on DS1 and the NSTDB records, docs/results.md): ``(1.01, 0.9, 1.2, 3.0, 0.25)``, i.e. the segment
+test off (q above any index) and the per-beat test against the record's quieter quarter.
 
 Example:
     >>> import numpy as np
