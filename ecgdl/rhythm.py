@@ -239,6 +239,10 @@ def describe(summary: dict) -> str:
                      f"on {summary.get('model', {}).get('provider', '?')}")
     lines.append("Beats per class: " + ", ".join(f"{c} {k} ({summary['percent'][c]:.1f}%)"
                                                   for c, k in summary["counts"].items()))
+    gated = (summary.get("adapt") or {}).get("noise_gated")
+    if gated:
+        lines.append(f"  of the Q beats, {gated} looked ventricular but came at sinus timing amid noise: unclassifiable "
+                     "(ecgdl.noise_gate), not PVCs")
     b = summary["ectopic_burden_pct"]
     lines.append(f"Ectopic burden: V {b['V']:.2f}%, S {b['S']:.2f}%, all ectopic {b['total']:.2f}%")
     if hr["mean_bpm"] is not None:

@@ -96,6 +96,11 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     assert changed.sum() >= 10
     assert set(off.label[changed]) == {"V"} and set(on.label[changed]) == {"Q"}
     assert on.summary["adapt"]["noise_gated"] == int(changed.sum())
+    from ecgdl.rhythm import describe
+
+    assert f"of the Q beats, {int(changed.sum())} looked ventricular but came at sinus timing amid noise" in \
+        describe(on.summary)                                   # the printed summary says why they are Q
+    assert "looked ventricular" not in describe(off.summary)
     ref = off.record.annotations
     ri, di = match_beats(np.asarray(ref.sample), on.sample, int(0.15 * FS))
     sym = np.array(ref.symbol)[ri]
