@@ -20,6 +20,7 @@ import numpy as np
 
 from ecgdl.labels import AAMI_NAMES
 from ecgdl.clock import format_duration
+from ecgdl.rhythm import noise_gated_note
 from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window, metric_rows, minmax_decimate,
                         notable, window_around)
 
@@ -188,6 +189,9 @@ def render_report(result, meta: dict, *, provider: str | None = None, max_strips
             f'<div class="use"><b>Intended use.</b> {escape(intended_use(meta))}</div>',
             *(f'<div class="use"><b>Check this record.</b> {escape(w)}</div>' for w in summ.get("warnings", [])),
             "<h2>Summary</h2>", _summary_tables(summ, rec.start_clock_s)]
+    note = noise_gated_note(summ)
+    if note:
+        body.append(f'<p class="muted">{escape(note)}.</p>')
     if getattr(result, "reference", None):
         body += ["<h2>Agreement with the reference annotations</h2>", _agreement_table(result.reference)]
     body += ["<h2>Notable episodes</h2>", _episode_section(result, summ, max_strips, strip_s)]

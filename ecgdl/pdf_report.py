@@ -19,6 +19,7 @@ from ecgdl.clock import format_duration, format_time
 from ecgdl.labels import AAMI_NAMES
 from ecgdl.metrics import percent
 from ecgdl.review import class_reliability, event_window, record_hrv, review_events
+from ecgdl.rhythm import noise_gated_note
 from ecgdl.view import class_colour, in_window, minmax_decimate
 
 #: Section titles, in order (a test reads them back from the rendered PDF).
@@ -127,7 +128,8 @@ def _summary(pdf, result, meta: dict) -> None:
                  ("Ectopic burden", f"V {burden.get('V', 0):.2f}%, S {burden.get('S', 0):.2f}%, "
                                     f"F {s['percent'].get('F', 0):.2f}% of beats"),
                  ("Pauses", f"{len(s.get('pauses', []))}"),
-                 ("Unusable signal", f"{len(s.get('unusable', []))} stretches")])
+                 ("Unusable signal", f"{len(s.get('unusable', []))} stretches"),
+                 *([("Q beats", noise_gated_note(s))] if noise_gated_note(s) else [])])  # why some are Q
 
 
 def _hrv(pdf, hrv) -> None:

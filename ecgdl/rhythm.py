@@ -221,6 +221,18 @@ def event_counts(summary: dict) -> dict[str, int]:
     return out
 
 
+def noise_gated_note(summary: dict) -> str | None:
+    """Why some beats are Q: the noise gate's count (:mod:`ecgdl.noise_gate`), said where the class counts are
+    shown (printed summary, viewer, HTML and PDF reports); None when it made none.
+
+    >>> noise_gated_note({"adapt": {"noise_gated": 3}})
+    'Of the Q beats, 3 looked ventricular but came at sinus timing amid noise: unclassifiable, not PVCs'
+    """
+    gated = (summary.get("adapt") or {}).get("noise_gated")
+    return (f"Of the Q beats, {gated} looked ventricular but came at sinus timing amid noise: unclassifiable, "
+            "not PVCs") if gated else None
+
+
 def describe(summary: dict) -> str:
     """A short plain-text report of a summary (what ``ecgdl demo`` prints); times in seconds from the
     start and as clock time (``hh:mm:ss`` from the header's base time, ``ecgdl.clock``)."""
@@ -239,10 +251,9 @@ def describe(summary: dict) -> str:
                      f"on {summary.get('model', {}).get('provider', '?')}")
     lines.append("Beats per class: " + ", ".join(f"{c} {k} ({summary['percent'][c]:.1f}%)"
                                                   for c, k in summary["counts"].items()))
-    gated = (summary.get("adapt") or {}).get("noise_gated")
-    if gated:
-        lines.append(f"  of the Q beats, {gated} looked ventricular but came at sinus timing amid noise: unclassifiable "
-                     "(ecgdl.noise_gate), not PVCs")
+    note = noise_gated_note(summary)
+    if note:
+        lines.append("  " + note)
     b = summary["ectopic_burden_pct"]
     lines.append(f"Ectopic burden: V {b['V']:.2f}%, S {b['S']:.2f}%, all ectopic {b['total']:.2f}%")
     if hr["mean_bpm"] is not None:

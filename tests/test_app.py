@@ -113,6 +113,8 @@ def test_example_opens_without_an_upload(example_app, clf, example_result):
     assert _flagged(at) == {c for c, r in rel.items() if r.needs_look} and "N" not in _flagged(at)
     assert len(_open_panel(at, "Downloads").get("download_button")) == 6
     assert len(_open_panel(at, "Summary").get("plotly_chart")) == 3          # + the heart-rate trend
+    gated = example_result.summary["adapt"].get("noise_gated")               # 200: beats the noise gate made Q
+    assert not gated or any(f"{gated} looked ventricular" in c.value for c in at.caption)
     _open_panel(at, "Events")
     assert not at.error
 

@@ -98,9 +98,12 @@ def test_real_noise_stress_record_only_v_to_q(nstdb_dir, tmp_path):
     assert on.summary["adapt"]["noise_gated"] == int(changed.sum())
     from ecgdl.rhythm import describe
 
-    assert f"of the Q beats, {int(changed.sum())} looked ventricular but came at sinus timing amid noise" in \
+    assert f"Of the Q beats, {int(changed.sum())} looked ventricular but came at sinus timing amid noise" in \
         describe(on.summary)                                   # the printed summary says why they are Q
     assert "looked ventricular" not in describe(off.summary)
+    from ecgdl.clinical_report import render_report
+
+    assert f"Of the Q beats, {int(changed.sum())} looked ventricular" in render_report(on, clf.meta)   # the HTML report
     ref = off.record.annotations
     ri, di = match_beats(np.asarray(ref.sample), on.sample, int(0.15 * FS))
     sym = np.array(ref.symbol)[ri]

@@ -34,7 +34,8 @@ def test_pdf_renders_every_page_and_holds_the_sections(scored233, tmp_path):
     fixed = corr.apply(result, [edit])
     from ecgdl.episodes import Episode as RhythmEpisode
 
-    summary = {**fixed.summary, "hrv": {"sdnn_ms": 61.2, "rmssd_ms": 40.5}}
+    summary = {**fixed.summary, "hrv": {"sdnn_ms": 61.2, "rmssd_ms": 40.5},   # + 2 beats the noise gate made Q
+               "adapt": {**fixed.summary.get("adapt", {}), "noise_gated": 2}}
     af = RhythmEpisode("AFIB", 300.0, 420.0, beats=200, mean_hr_bpm=100.0, confidence=0.9)
     pdf = render_pdf(dataclasses.replace(fixed, summary=summary, episodes=[af]), clf.meta,
                      patient={"Patient name": "Test Person"},
@@ -49,7 +50,7 @@ def test_pdf_renders_every_page_and_holds_the_sections(scored233, tmp_path):
     for section in SECTIONS:
         assert section in text, section
     for expected in ("Test Person", "Dr C", "MLII", "lead MLII", "Atrial fibrillation", "sdnn ms", "relabelled N",
-                     f"{fixed.summary['counts']['N']:,}", "check: "):
+                     f"{fixed.summary['counts']['N']:,}", "check: ", "2 looked ventricular"):
         assert expected in text, expected
 
 

@@ -11,6 +11,7 @@ from ecgdl.app.ecg_figures import trend_figure
 from ecgdl.clinical_report import ds2_metrics, ds2_summary, intended_use, model_facts
 from ecgdl.clock import format_time
 from ecgdl.review import episode_bands, hr_trend, record_hrv, rhythm_episodes
+from ecgdl.rhythm import noise_gated_note
 
 PLOT_CONFIG = review_ui.PLOT_CONFIG
 
@@ -25,6 +26,9 @@ def summary_ui(result) -> None:
                     f"**Supraventricular burden** {pct.get('S', 0):.2f}%"
                     f"  \n**Ectopic, V + S** {pct.get('V', 0) + pct.get('S', 0):.2f}%  \n**Fusion (F)** "
                     f"{pct.get('F', 0):.2f}% (not counted as ectopic above)")
+        note = noise_gated_note(s)
+        if note:
+            st.caption(note)
         for key, label in (("min", "Slowest"), ("max", "Fastest")):
             if hr[f"{key}_bpm"] is not None:
                 t = hr[f"{key}_at_s"]
