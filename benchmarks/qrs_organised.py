@@ -55,23 +55,21 @@ def main() -> int:
     assert_no_test_records(DS1)
     clf = BeatClassifier(device="cpu")
     ds1, nst = load(database_dir("mitdb"), DS1), load(database_dir("nstdb"), NSTDB)
-    if extra:                                   # round 15c: the extra-beat rule's ratio, round 15b shipped
-        for ratio in (0.5, 0.35, 0.25, 0.0):
-            cfg = dataclasses.replace(clf.qrs, extra_ratio=ratio)
-            a, b = counts(ds1, cfg), counts(nst, cfg)
-            print(f"extra_ratio {ratio:<5} DS1 FN {a['fn']} FP {a['fp']} (FN+FP {a['fn'] + a['fp']}, missed V {a['fn_v']}; "
-                  f"203 {a['per']['203']} 205 {a['per']['205']} 207 {a['per']['207']})   "
-                  f"NSTDB Se {b['se']:.2f} +P {b['ppv']:.2f} (FN {b['fn']} FP {b['fp']})", flush=True)
-        return 0
-    for g in GRID_B if faster else GRID:
-        extra = {} if g is None else {"organised_corr": g[1], **({"organised_faster": g[2]} if len(g) > 2 else {})}
-        noise = dataclasses.replace(clf.qrs.noise, organised_irr=None if g is None else g[0], **extra)
-        cfg = dataclasses.replace(clf.qrs, noise=noise)
+    def report(name: str, cfg) -> None:
         a, b = counts(ds1, cfg), counts(nst, cfg)
-        name = "off" if g is None else " ".join(f"{k} {v}" for k, v in zip(("irr", "corr", "faster"), g))
         print(f"{name:18s} DS1 FN {a['fn']} FP {a['fp']} (FN+FP {a['fn'] + a['fp']}, missed V {a['fn_v']}; "
               f"203 {a['per']['203']} 205 {a['per']['205']} 207 {a['per']['207']})   "
               f"NSTDB Se {b['se']:.2f} +P {b['ppv']:.2f} (FN {b['fn']} FP {b['fp']})", flush=True)
+
+    if extra:                                   # round 15c: the extra-beat rule's ratio, round 15b shipped
+        for ratio in (0.5, 0.35, 0.25, 0.0):
+            report(f"extra_ratio {ratio:<5}", dataclasses.replace(clf.qrs, extra_ratio=ratio))
+        return 0
+    for g in GRID_B if faster else GRID:
+        extra_kw = {} if g is None else {"organised_corr": g[1], **({"organised_faster": g[2]} if len(g) > 2 else {})}
+        noise = dataclasses.replace(clf.qrs.noise, organised_irr=None if g is None else g[0], **extra_kw)
+        report("off" if g is None else " ".join(f"{k} {v}" for k, v in zip(("irr", "corr", "faster"), g)),
+               dataclasses.replace(clf.qrs, noise=noise))
     return 0
 
 

@@ -169,18 +169,26 @@ def _confident(inside: np.ndarray, first: int | None, last: int | None, prior, f
     return float(np.interp(np.log(d / fs), grid, cost).max()) <= cfg.skip_cost
 
 
-def _context_rr(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig) -> float | None:
-    """Median RR (samples) of the clean beats within ``context_s`` of [s, e) (as :func:`_rr_prior` reads them),
-    None when ``organised_faster`` is off or there are too few."""
-    if cfg.organised_irr is None or cfg.organised_faster is None:
-        return None
-    near = good[np.searchsorted(good, s - cfg.context_s * fs, side="right"):
-                np.searchsorted(good, e + cfg.context_s * fs, side="left")]
+def _context_intervals(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig):
+    """``(rr, span)``: the RR intervals (samples) of the clean beats within ``context_s`` of [s, e), those longer
+    than ``span`` (``max_rr`` x their 90th percentile: an interval across the stretch is not an RR) left out;
+    None when there are too few. What :func:`_rr_prior` and :func:`_context_rr` read."""
+    lo, hi = s - cfg.context_s * fs, e + cfg.context_s * fs
+    near = good[np.searchsorted(good, lo, side="right"): np.searchsorted(good, hi, side="left")]   # sorted: lo < g < hi
     rr = np.diff(near)
     if rr.size < cfg.min_template_beats // 2:
         return None
-    rr = rr[rr <= cfg.max_rr * _percentile90(rr)]
-    return float(np.median(rr)) if rr.size else None
+    span = cfg.max_rr * _percentile90(rr)
+    return rr[rr <= span], span
+
+
+def _context_rr(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig) -> float | None:
+    """Median RR (samples) of the clean beats around [s, e) (:func:`_context_intervals`), None when
+    ``organised_faster`` is off or there are too few."""
+    if cfg.organised_irr is None or cfg.organised_faster is None:
+        return None
+    ctx = _context_intervals(good, s, e, fs, cfg)
+    return float(np.median(ctx[0])) if ctx is not None and ctx[0].size else None
 
 
 def _organised(inside: np.ndarray, lead: np.ndarray, fs: float, cfg: NoiseConfig,
@@ -239,13 +247,10 @@ def _candidates(a: np.ndarray, fs: float, cfg: NoiseConfig) -> np.ndarray:
 
 def _rr_prior(good: np.ndarray, s: int, e: int, fs: float, cfg: NoiseConfig):
     """-ln p(RR) on a log-RR grid from the clean beats within context_s of [s, e), or None (too few)."""
-    lo, hi = s - cfg.context_s * fs, e + cfg.context_s * fs
-    near = good[np.searchsorted(good, lo, side="right"): np.searchsorted(good, hi, side="left")]   # sorted: lo < g < hi
-    rr = np.diff(near)
-    if rr.size < cfg.min_template_beats // 2:
+    ctx = _context_intervals(good, s, e, fs, cfg)
+    if ctx is None:
         return None
-    span = cfg.max_rr * _percentile90(rr)
-    rr = rr[rr <= span]                              # an interval across the stretch is not an RR
+    rr, span = ctx
     grid = _linspace(float(np.log(0.1)), float(np.log(max(span / fs, 0.2))), 300)
     z = np.subtract.outer(grid, np.log(rr / fs))     # Gaussian kernels, in place: exp(-0.5 z^2)
     z /= cfg.rr_sigma

@@ -107,8 +107,8 @@ def noise_part(clf, settings) -> dict:
     nst = database_dir("nstdb")
     out = {k: {} for k in settings}
     for r in NOISE_RECORDS:
-        res = score_record(nst / r, clf, compare=False)
-        idx, seg_s, fs, _ = detector_quality(nst / r, clf)
+        res = score_record(nst / r, clf, compare=False)          # its detector quality and conditioned leads too
+        idx, seg_s, fs = np.asarray(res.quality.index, np.float64), float(res.quality.segment_s), float(res.record.fs)
         ann = wfdb.rdann(str(nst / r), "atr")
         cls = to_aami(ann.symbol).astype(int)
         keep = cls >= 0
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     from ecgdl.infer import BeatClassifier
 
     clf = BeatClassifier()
-    if clf.adapter is not None and clf.adapter.config.noise_gate is not None:   # the grid's "off" is the step without it
+    shipped = clf.adapter.config.noise_gate if clf.adapter is not None else None
+    if shipped is not None:   # the grid's "off" is the step without it
         clf.adapter = dataclasses.replace(clf.adapter, config=dataclasses.replace(clf.adapter.config, noise_gate=None))
     grid = GRID_8C if a.ref_quantile else GRID_8B if a.per_beat else GRID
     settings = {"off": None, **{"_".join(f"{c}{v:g}" for c, v in zip(("q", "p", "z", "k", "rq"), g)): g for g in grid}}
@@ -168,9 +169,6 @@ def main(argv: list[str] | None = None) -> int:
               + f"   {pct(np.mean([c['se'] for c in cv]))}/{pct(np.mean([c['ppv'] for c in cv]))}/"
               f"{np.mean([c['f1'] for c in cv]):.4f}   {pct(h['se'])}/{pct(h['ppv'])}   {pct(al['se'])}/{pct(al['ppv'])}")
     print("\nDS1 CV, every class (acc, S Se/+P, S F1, V Se/+P, V F1, F Se/+P) of off and the shipped setting:")
-    from ecgdl.infer import BeatClassifier as _B
-
-    shipped = _B().adapter.config.noise_gate
     for k, prm in settings.items():
         if prm is not None and (shipped is None or tuple(prm) != tuple(shipped)):
             continue
