@@ -61,7 +61,8 @@ class S3Server:
                 out.write(f.read_bytes())
 
     def files(self, prefix: str) -> dict[str, bytes]:
-        """Every object under ``prefix``, relative name -> bytes."""
+        """Every object under ``prefix``, relative name -> bytes. Read while a run may still be writing: an object
+        deleted between the listing and its read (the run's write probe, a replaced temporary) is left out."""
         import pyarrow.fs as pafs
 
         fs = self.filesystem()
@@ -69,8 +70,11 @@ class S3Server:
         out = {}
         for i in infos:
             if i.type == pafs.FileType.File:
-                with fs.open_input_stream(i.path) as fh:
-                    out[i.path[len(prefix) + 1:]] = fh.read()
+                try:
+                    with fs.open_input_stream(i.path) as fh:
+                        out[i.path[len(prefix) + 1:]] = fh.read()
+                except FileNotFoundError:
+                    continue
         return out
 
     def stop(self) -> None:

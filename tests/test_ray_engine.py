@@ -216,12 +216,17 @@ def test_worker_node_killed_mid_run_loses_no_record(where, cluster, request, tmp
     cmd = [sys.executable, "-m", "ecgdl.cli", "score", src, "--out", out, "--device", "cpu",
            "-v", "--reference", "--engine", "ray", "--address", cluster.address]
     driver = subprocess.Popen(cmd, env=RAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while _summaries(listing()) < 2 and driver.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    done_at_kill = _summaries(listing())
-    os.kill(cluster.worker_raylet_pid(), signal.SIGKILL)  # the worker node goes, with its actor
-    stdout, stderr = driver.communicate(timeout=300)
+    try:
+        deadline = time.monotonic() + 300
+        while _summaries(listing()) < 2 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        done_at_kill = _summaries(listing())
+        os.kill(cluster.worker_raylet_pid(), signal.SIGKILL)  # the worker node goes, with its actor
+        stdout, stderr = driver.communicate(timeout=300)
+    finally:
+        if driver.poll() is None:   # a failure above must not leave the driver holding the out folder's lock
+            driver.kill()
+            driver.wait(timeout=30)
     assert driver.returncode == 0, stderr
     assert "ray: 2 actors on 2 nodes" in stderr
     assert done_at_kill < len(names)  # it was killed mid-run
