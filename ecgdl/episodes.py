@@ -81,6 +81,7 @@ class EpisodeConfig:
     vt_min_bpm: float = 100.0
     vt_bridge: str = "SF"        # labels besides weak V that may sit inside a V run (between two strong V beats) ...
     vt_bridge_beats: int = 1     # ... at most this many in a row
+    vt_edge: str = ""            # labels that may extend a V run by one beat at either end ("V": a weak V beat)
     vt_min_v: int = 2            # strong V beats a run needs (and >= run_min_beats beats in all)
     vt_min_pv: float = 0.5       # strong: V probability at least this (every V beat when no probabilities)
     vt_ind_pv: float | None = 0.6   # also V, and strong: inductive (pre-adaptation) p(V) at least this; None: off
@@ -175,6 +176,9 @@ def ectopic_runs(sample, label, fs, cls: str, cfg: EpisodeConfig, p_v: np.ndarra
         if wide is not None:
             strong, is_x = strong | wide, is_x | wide
         mask = bridged(strong, is_x | np.isin(label, list(cfg.vt_bridge)), cfg.vt_bridge_beats)
+        if cfg.vt_edge:                  # one edge beat each side: a run that ends in a fusion beat
+            ok = np.isin(label, [c for c in cfg.vt_edge if c != "V"]) | (is_x & ("V" in cfg.vt_edge))
+            mask = mask | (np.r_[mask[1:], False] & ok) | (np.r_[False, mask[:-1]] & ok)
         need = cfg.vt_min_v
     else:
         strong, mask, need = is_x, is_x, cfg.run_min_beats

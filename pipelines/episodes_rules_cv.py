@@ -67,6 +67,8 @@ WIDE_GRID = [(None, 1.5, None)] + [(c, w, g) for c in (0.5, 0.7, 0.8) for w in (
 #: ``--ivr`` (round 8): (ivr_min_v, ivr_min_beats, ivr_ind); the first = the shipped rule.
 IVR_GRID = [(2, 3, True)] + [(v, b, i) for i in (True, False) for b in (3, 4, 5) for v in (2, 3, 4)
                              if v <= b and (v, b, i) != (2, 3, True)]
+#: ``--vt-edge`` (round 17): EpisodeConfig.vt_edge tried; "" first = the shipped rule.
+EDGE_GRID = ("", "F", "V", "VF")
 UNION_GRID = [(t, pv, br, nb) for t in (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95) for pv in (0.5, 0.6, 0.7)
               for br, nb in (("SF", 1), ("", 1), ("", 0))]
 
@@ -142,10 +144,12 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
         return {"af": af_source_grid(tabs, p_af, run, coverage)}
     if hold:
         return {"af": hold_grid(tabs, p_af, run) if hold != "spec" else af_spec_grid(tabs, p_af, run)}
-    if wide:
+    if wide is True:
         return {"af": {}, "vt": wide_grid(tabs, p_af, run)}
     if ivr:
         return {"af": {}, "vt": ivr_grid(tabs, p_af, run)}
+    if wide == "edge":
+        return {"af": {}, "vt": edge_grid(tabs, p_af, run)}
     out = {"af": {}, "vt": {}}
     for thr in THRESHOLDS:
         cfg = replace(EpisodeConfig(), af_threshold=thr, af_hold=None)   # the threshold alone (rounds 3-5)
@@ -316,6 +320,21 @@ def wide_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
+def edge_grid(tabs: dict, p_af: dict, run: Path) -> dict:
+    """VT episode counts of every ``vt_edge`` of :data:`EDGE_GRID` on top of the shipped VT rule (keys ``e<labels>``)."""
+    from ecgdl.af import load_af_model
+
+    out = {}
+    for e in EDGE_GRID:
+        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), vt_edge=e)
+        key = f"e{e or '-'}"
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
+        v = out[key] = score(run / f"vt_{key}", "VT")["VT"]
+        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["dur_se"], v["dur_ppv"], v["ref_n"], v["det_n"], flush=True)
+    return out
+
+
 def ivr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """IVR episode counts of every rule of :data:`IVR_GRID` (keys ``v<strong>_b<beats>_i<0|1>``), the shipped rules
     and AF threshold otherwise."""
@@ -370,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--af-coverage", type=float, nargs="+", default=(), metavar="C",
                    help="with --af-source: also (g C), the entropy voting only where >= C of its window's RR is kept")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
+    p.add_argument("--vt-edge", action="store_true", help="no grid but the VT edge-beat one (EDGE_GRID, needs --pv-oof)")
     p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
     p.add_argument("--sbr-sinus", action="store_true", help="no grid but the SBR sinus-rate one (SBR_SINUS_GRID)")
     p.add_argument("--wide", action="store_true", help="no grid but the wide-QRS VT one (WIDE_GRID, needs --pv-oof)")
@@ -398,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         res[s] = one_seed(tabs, a.oof / f"s{s}", run / f"s{s}", fcfg, clf.classes,
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr,
                           "source" if a.af_source else "spec" if a.af_spec else a.af_hold,
-                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr,
+                          a.post_vector[a.seeds.index(s)] if a.post_vector else None, "edge" if a.vt_edge else a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr,
                           tuple(a.af_coverage))
     if a.af_hold or a.af_spec or a.af_source:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
