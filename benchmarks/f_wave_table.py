@@ -20,6 +20,7 @@ import wfdb
 from ecgdl.f_waves import f_wave_frequency
 from ecgdl.infer import decide_leads, model_leads, read_for_model
 from ecgdl.labels import AAMI_CLASSES, to_aami
+from ecgdl.metrics import percent
 from ecgdl.paths import database_dir
 from ecgdl.signal import ConditioningConfig, condition_record
 from ecgdl.splits import DS1, assert_no_test_records
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
         v = v[np.isfinite(v)]
         if len(v):
             lines.append(f"| {k} | {len(v)} | {np.median(v):.2f} | "
-                         + " | ".join(f"{100 * np.mean(v < c):.1f} %" for c in CUTS) + " |")
+                         + " | ".join(percent(np.mean(v < c), suffix=" %") for c in CUTS) + " |")
     lines += ["", "ms per record (both leads, every beat): median %.0f, max %.0f (%s)" % (
         np.median([m for _, m in ms]), max(m for _, m in ms), max(ms, key=lambda t: t[1])[0])]
     text = "\n".join(lines)

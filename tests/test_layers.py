@@ -17,7 +17,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "signal and records": ("signal", "quality", "ecg_presence", "vf", "wfdb_header", "plausibility", "io", "metrics", "imbalance",
                            "qrs_select", "qrs_noise", "qrs_refine",
                            "dataset_tables"),
-    "beats": ("beats", "qrs", "leads", "uploads", "noise", "reference", "rhythm", "hrv", "af", "af_entropy", "p_wave", "wide_qrs", "vt_evidence",
+    "beats": ("beats", "qrs", "leads", "uploads", "noise", "reference", "rhythm", "hrv", "af", "af_entropy", "f_waves", "p_wave", "wide_qrs", "vt_evidence",
               "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
