@@ -1,6 +1,6 @@
 """Round 15 (issue 13): the detector's organised-run guard in noisy stretches, DS1 and NSTDB 118e*/119e*.
 
-    python benchmarks/qrs_organised.py [--faster | --extra]
+    python benchmarks/qrs_organised.py [--faster | --extra | --twin]
 
 For each setting of ``NoiseConfig.organised_irr`` x ``organised_corr`` (and off), R peaks through the shipped
 detection path (``ecgdl.infer.find_beats``) on the 22 DS1 records and the 12 NSTDB noise-stress records, matched one
@@ -64,6 +64,11 @@ def main() -> int:
     if extra:                                   # round 15c: the extra-beat rule's ratio, round 15b shipped
         for ratio in (0.5, 0.35, 0.25, 0.0):
             report(f"extra_ratio {ratio:<5}", dataclasses.replace(clf.qrs, extra_ratio=ratio))
+        return 0
+    if "--twin" in sys.argv[1:]:                # round 18: the extra-beat rule keeps a weak beat that has a twin
+        for twin in (None, 0.95, 0.9, 0.8):
+            for floor in ((0.25,) if twin is None else (0.25, 0.1)):
+                report(f"twin {twin} floor {floor}", dataclasses.replace(clf.qrs, extra_twin=twin, extra_twin_floor=floor))
         return 0
     for g in GRID_B if faster else GRID:
         extra_kw = {} if g is None else {"organised_corr": g[1], **({"organised_faster": g[2]} if len(g) > 2 else {})}

@@ -101,6 +101,9 @@ class QRSConfig:
     twave_rr: float = 1.5            # ... unless it splits an interval this much longer than the local RR
     extra_rr: float = 1.3            # a beat splitting an interval shorter than this x the local RR ...
     extra_ratio: float = 0.5         # ... and weaker than this x both neighbours is dropped (0: off; 0.35: round 15c, not kept)
+    extra_twin: float | None = None  # ... unless its envelope correlates >= this with the previous beat's (None: off) ...
+    extra_twin_s: float = 0.06       # ... over +-this ...
+    extra_twin_floor: float = 0.25   # ... and it is >= this x the previous beat's height
     level_block_s: float = 1.0
     level_window_s: float = 8.0
     threshold: float = 0.07          # fraction of the local QRS level

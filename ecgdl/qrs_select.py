@@ -58,13 +58,13 @@ def select_beats(f: np.ndarray, fd: float, cfg: QRSConfig):
     c, h, lv = c[low], h[low], lv[low]
     refr = cfg.refractory_s * fd
     kept = _nms(np.flatnonzero(h > cfg.threshold * lv), c, h, refr)
-    kept = _drop_extras(_drop_twaves(kept, c, h, fd, cfg), c, h, cfg)
+    kept = _drop_extras(_drop_twaves(kept, c, h, fd, cfg), c, h, cfg, f, fd)
     for _ in range(4):
         add = _searchback(kept, c, h, f.size, fd, cfg)
         if add.size == 0:
             break
         kept = sorted_unique(np.concatenate((kept, add)))       # np.union1d
-        kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg)
+        kept = _drop_extras(_drop_twaves(_nms(kept, c, h, refr), c, h, fd, cfg), c, h, cfg, f, fd)
     return c[kept], h[kept], ratio
 
 
@@ -124,8 +124,10 @@ def _drop_twaves(ci: np.ndarray, c: np.ndarray, h: np.ndarray, fd: float, cfg: Q
     return ci[~tw]
 
 
-def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -> np.ndarray:
-    """Drop a detection that splits a normal-length RR interval and is much weaker than both neighbours."""
+def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig, f: np.ndarray | None = None,
+                 fd: float = 0.0) -> np.ndarray:
+    """Drop a detection that splits a normal-length RR interval and is much weaker than both neighbours
+    (with ``cfg.extra_twin``: unless its envelope has the shape of the beat before it, a run's next beat)."""
     if ci.size < 5 or cfg.extra_ratio <= 0:
         return ci
     pos, hh = c[ci], h[ci]
@@ -135,7 +137,24 @@ def _drop_extras(ci: np.ndarray, c: np.ndarray, h: np.ndarray, cfg: QRSConfig) -
     ref_i = np.maximum(ref[:-1], ref[1:])
     weak = hh[1:-1] < cfg.extra_ratio * np.minimum(hh[:-2], hh[2:])
     drop = np.concatenate(([False], (span < cfg.extra_rr * ref_i) & weak, [False]))
+    if cfg.extra_twin is not None and f is not None and drop.any():
+        drop[drop] = ~_twin_of_previous(f, pos, np.flatnonzero(drop), int(round(cfg.extra_twin_s * fd)),
+                                        cfg.extra_twin, cfg.extra_twin_floor, hh)
     return ci[~drop]
+
+
+def _twin_of_previous(f: np.ndarray, pos: np.ndarray, k: np.ndarray, w: int, corr: float, floor: float,
+                      hh: np.ndarray) -> np.ndarray:
+    """(len(k),) bool: beat ``k`` 's envelope over +-w correlates >= ``corr`` with beat ``k - 1`` 's and its height
+    is >= ``floor`` x that beat's (a ventricular run's next complex, not a T wave or a noise spike)."""
+    if w < 2:
+        return np.zeros(k.size, bool)
+    off = np.arange(-w, w + 1)
+    a, b = np.clip(pos[k][:, None] + off, 0, f.size - 1), np.clip(pos[k - 1][:, None] + off, 0, f.size - 1)
+    x, y = f[a] - f[a].mean(1, keepdims=True), f[b] - f[b].mean(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (x * y).sum(1) / np.sqrt((x * x).sum(1) * (y * y).sum(1))
+    return (np.nan_to_num(r) >= corr) & (hh[k] >= floor * hh[k - 1])
 
 
 def _searchback(ci: np.ndarray, c: np.ndarray, h: np.ndarray, n: int, fd: float, cfg: QRSConfig):
