@@ -81,6 +81,7 @@ class AdaptConfig:
     noise: Q), applied by ``score_record`` after this step because it reads the detector's output (``None``: off).
     cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
     and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
+    n_init: k-means initialisations (seeds ``seed ..``), the lowest inertia kept (1: one, as shipped through round 18).
     """
 
     n_clusters: int = 12
@@ -96,6 +97,7 @@ class AdaptConfig:
     v_timing: tuple[float, ...] | None = None
     cluster_on: str = "qrs"
     noise_gate: tuple[float, ...] | None = None
+    n_init: int = 1
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:
@@ -107,6 +109,7 @@ class AdaptConfig:
              "af_gate": list(self.af_gate) if self.af_gate else None, "blend": self.blend}
         d = {**d, "p_long": True} if self.p_long else d
         d = {**d, "cluster_on": self.cluster_on} if self.cluster_on != "qrs" else d
+        d = {**d, "n_init": self.n_init} if self.n_init != 1 else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -115,7 +118,7 @@ class AdaptConfig:
         return cls(n_clusters=int(d["n_clusters"]), seed=int(d["seed"]), iters=int(d["iters"]),
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
-                   cluster_on=str(d.get("cluster_on", "qrs")),
+                   cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -179,8 +182,14 @@ def _cluster_sums(v64: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray,
     return sums, counts
 
 
-def kmeans(v: np.ndarray, k: int, seed: int, iters: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels (n,), centroids (k', d))``: k-means++ then Lloyd, deterministic for a seed; k' <= k."""
+def kmeans(v: np.ndarray, k: int, seed: int, iters: int, n_init: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels (n,), centroids (k', d))``: k-means++ then Lloyd, deterministic for a seed; k' <= k. ``n_init`` > 1:
+    that many initialisations (seeds ``seed .. seed + n_init - 1``), the one of lowest inertia kept."""
+    if n_init > 1:
+        runs = [kmeans(v, k, seed + i, iters) for i in range(n_init)]
+        v64 = v.astype(np.float64)
+        inertia = [float(((v64 - c.astype(np.float64)[lab]) ** 2).sum()) for lab, c in runs]
+        return runs[int(np.argmin(inertia))]
     n, k = len(v), min(k, len(v))
     if k <= 1:
         return np.zeros(n, np.int64), v.mean(0, keepdims=True) if n else np.zeros((0, v.shape[1]), v.dtype)
@@ -279,7 +288,7 @@ def long_rr_features(seg: np.ndarray, pre: np.ndarray, dom: np.ndarray) -> np.nd
 
 def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
     """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
-    lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters)
+    lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
     order = np.argsort(-np.bincount(lab), kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
@@ -295,7 +304,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
     v = qrs_vectors(x, fs, r_index, cfg) if vectors is None else np.asarray(vectors, np.float32)  # what is clustered
-    lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters)
+    lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
     k = len(cent)
     counts = np.bincount(lab, minlength=k).astype(np.float64)
     logp = np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))
