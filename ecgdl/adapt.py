@@ -33,7 +33,7 @@ The cluster id of each beat is returned too (the viewer relabels a whole templat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,6 +82,7 @@ class AdaptConfig:
     cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
     and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
     n_init: k-means initialisations (seeds ``seed ..``), the lowest inertia kept (1: one, as shipped through round 18).
+    n_ensemble: the whole step run under that many clusterings (seeds ``seed ..``), its probabilities averaged (1: one).
     """
 
     n_clusters: int = 12
@@ -98,6 +99,7 @@ class AdaptConfig:
     cluster_on: str = "qrs"
     noise_gate: tuple[float, ...] | None = None
     n_init: int = 1
+    n_ensemble: int = 1
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:
@@ -110,6 +112,7 @@ class AdaptConfig:
         d = {**d, "p_long": True} if self.p_long else d
         d = {**d, "cluster_on": self.cluster_on} if self.cluster_on != "qrs" else d
         d = {**d, "n_init": self.n_init} if self.n_init != 1 else d
+        d = {**d, "n_ensemble": self.n_ensemble} if self.n_ensemble != 1 else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -119,6 +122,7 @@ class AdaptConfig:
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
+                   n_ensemble=int(d.get("n_ensemble", 1)),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -431,6 +435,10 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     the stacker on :func:`record_features` (clustering ``cfg.cluster_on``: with ``"both"`` and an ``embedding``
     ``(n, D)``, :func:`ecgdl.adapt_embedding.joint_vectors`; temperature-scaled, blended with the inductive logits),
     then :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
+    if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), probabilities averaged
+        runs = [adapt_record(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i, n_ensemble=1),
+                             embedding) for i in range(cfg.n_ensemble)]
+        return np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
     both = cfg.cluster_on == "both" and embedding is not None and len(x)
     v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None

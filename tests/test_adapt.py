@@ -240,3 +240,18 @@ def test_shipped_adapter_config_round_trips(clf):
     cfg = clf.adapter.config
     assert AdaptConfig.from_dict(cfg.to_dict()) == cfg
     assert len(clf.adapter.stacker.mean) == len(feature_names(cfg))
+
+
+def test_n_ensemble_averages_the_step_over_its_seeds(clf, record_119):
+    from ecgdl.adapt import adapt_record
+    from ecgdl.beats import segment_beat_sets
+    from ecgdl.infer import score_record
+
+    off = score_record(record_119, clf, compare=False, adapt=False)
+    (sl, beats), = list(segment_beat_sets(off.conditioned, off.sample, 360.0, clf.window, "x119"))
+    args = (beats.x, beats.rr[:, 0], beats.rr[:, 1], off.proba[sl], 360.0, clf.window.pre, clf.adapter.stacker)
+    cfg = clf.adapter.config
+    one = [adapt_record(*args, dataclasses.replace(cfg, seed=cfg.seed + i))[0] for i in range(2)]
+    two, cid = adapt_record(*args, dataclasses.replace(cfg, n_ensemble=2))
+    np.testing.assert_allclose(two, (one[0] + one[1]) / 2, atol=1e-6)
+    np.testing.assert_array_equal(cid, adapt_record(*args, cfg)[1])

@@ -22,3 +22,8 @@ def test_n_init_is_in_the_sidecar_only_when_set():
     d = AdaptConfig(n_init=5).to_dict()
     assert d["n_init"] == 5 and AdaptConfig.from_dict(d).n_init == 5
     assert AdaptConfig.from_dict(AdaptConfig().to_dict()).n_init == 1
+
+
+def test_n_ensemble_is_in_the_sidecar_only_when_set():
+    assert "n_ensemble" not in AdaptConfig().to_dict()
+    assert AdaptConfig.from_dict(AdaptConfig(n_ensemble=3).to_dict()).n_ensemble == 3
