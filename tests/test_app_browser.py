@@ -153,10 +153,14 @@ def _group_to_fix(labels: np.ndarray, groups: np.ndarray) -> tuple[int, str]:
 
 def _choose(page, key: str, option_text: str) -> None:
     """Pick the option of the selectbox ``key`` whose text starts with ``option_text``."""
+    import re
+
     box = page.locator(f".st-key-{key} input").first
     box.click()
     box.fill(option_text)                              # the selectbox filters its options as one types
-    page.keyboard.press("Enter")
+    opt = page.get_by_role("option").filter(has_text=re.compile("^" + re.escape(option_text))).first
+    opt.wait_for(timeout=30_000)                       # click the option itself: Enter before the filter settles
+    opt.click()                                        # picked whichever option was first (a flaky CI run)
     _settle(page)
 
 
