@@ -81,16 +81,14 @@ def atrial_residual(x: np.ndarray, fs: float, sample: np.ndarray, label: np.ndar
     segs = x[idx]
     tpl = np.zeros_like(segs)
     k = max(3, cfg.template_beats)
+    have = np.zeros(len(s), bool)         # beats with a template (a class of >= 3 beats); the rest stay as they are
     for c in np.unique(lab):
         rows = np.flatnonzero(lab == c)
         if len(rows) < 3:
-            continue                      # no template: the beat stays as it is (no cancellation claimed)
-        blocks = np.array_split(rows, max(1, len(rows) // k))
-        for blk in blocks:
+            continue
+        have[rows] = True
+        for blk in np.array_split(rows, max(1, len(rows) // k)):
             tpl[blk] = np.median(segs[blk], axis=0)
-    have = np.zeros(len(s), bool)
-    for c in np.unique(lab):
-        have[lab == c] = (lab == c).sum() >= 3
     t = off[None, :] / fs
     inside = (t >= -a[:, None]) & (t < b[:, None]) & have[:, None]
     res[idx[inside]] = (segs - tpl)[inside]
@@ -136,13 +134,12 @@ def f_wave_frequency(signals: np.ndarray, fs: float, sample: np.ndarray, label: 
     want = np.ones(len(sample), bool) if only is None else np.asarray(only, bool)
     if not want.any():
         return out
-    near = np.zeros(len(starts), bool)                 # windows within smooth_s of a wanted beat
     lo = np.searchsorted(centre, t[want] - cfg.smooth_s, "left")
     hi = np.searchsorted(centre, t[want] + cfg.smooth_s, "right")
     mark = np.zeros(len(starts) + 1, np.int64)
     np.add.at(mark, lo, 1)
     np.add.at(mark, hi, -1)
-    near = np.cumsum(mark)[:-1] > 0
+    near = np.cumsum(mark)[:-1] > 0                     # windows within smooth_s of a wanted beat
     if not near.any():
         return out
     df = np.full(len(starts), np.nan)

@@ -303,68 +303,51 @@ def conditioned_leads(rec: str, clf) -> np.ndarray:
     return x
 
 
+def rule_grid(tabs: dict, p_af: dict, run: Path, rules, prefix: str, rhythms: str, show: str) -> dict:
+    """The shared scorer's ``show`` figures (of ``rhythms``) for each ``(key, EpisodeConfig)`` of ``rules``, episodes of
+    the DS1 records in ``run/<prefix>_<key>`` (the VT rule reading the inductive p(V) when the tables hold it)."""
+    out = {}
+    for key, cfg in rules:
+        for r in DS1:
+            write(tabs[r], p_af[r], run / f"{prefix}_{key}", r, cfg, p_v_ind=tabs[r].get("pv_other"))
+        v = out[key] = score(run / f"{prefix}_{key}", rhythms)[show]
+        print(run.name, show, key, v["ep_se"], v["ep_ppv"], v["dur_se"], v["dur_ppv"], v["ref_n"], v["det_n"], flush=True)
+    return out
+
+
+def _shipped(**kw) -> EpisodeConfig:
+    """The shipped episode rules at the shipped AF threshold, with ``kw`` changed."""
+    from ecgdl.af import load_af_model
+
+    return replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), **kw)
+
+
 def wide_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every wide-QRS rule of :data:`WIDE_GRID` on top of the shipped VT rule
     (keys ``w<corr>_r<ratio>_t<twin>``); the shipped AF threshold."""
-    from ecgdl.af import load_af_model
-
-    out = {}
-    for c, w, g in WIDE_GRID:
-        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), vt_wide_corr=c,
-                      vt_wide_ratio=w, vt_wide_twin=g)
-        key = "w-" if c is None else f"w{c:g}_r{w:g}_t{'-' if g is None else f'{g:g}'}"
-        for r in DS1:
-            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
-        v = out[key] = score(run / f"vt_{key}", "VT,IVR")["VT"]
-        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
-    return out
+    rules = [("w-" if c is None else f"w{c:g}_r{w:g}_t{'-' if g is None else f'{g:g}'}",
+              _shipped(vt_wide_corr=c, vt_wide_ratio=w, vt_wide_twin=g)) for c, w, g in WIDE_GRID]
+    return rule_grid(tabs, p_af, run, rules, "vt", "VT,IVR", "VT")
 
 
 def edge_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every ``vt_edge`` of :data:`EDGE_GRID` on top of the shipped VT rule (keys ``e<labels>``)."""
-    from ecgdl.af import load_af_model
-
-    out = {}
-    for e in EDGE_GRID:
-        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), vt_edge=e)
-        key = f"e{e or '-'}"
-        for r in DS1:
-            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
-        v = out[key] = score(run / f"vt_{key}", "VT")["VT"]
-        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["dur_se"], v["dur_ppv"], v["ref_n"], v["det_n"], flush=True)
-    return out
+    return rule_grid(tabs, p_af, run, [(f"e{e or '-'}", _shipped(vt_edge=e)) for e in EDGE_GRID], "vt", "VT", "VT")
 
 
 def ivr_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """IVR episode counts of every rule of :data:`IVR_GRID` (keys ``v<strong>_b<beats>_i<0|1>``), the shipped rules
     and AF threshold otherwise."""
-    from ecgdl.af import load_af_model
-
-    out = {}
-    for v, b, i in IVR_GRID:
-        cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold), ivr_min_v=v, ivr_min_beats=b,
-                      ivr_ind=i)
-        key = f"v{v}_b{b}_i{int(i)}"
-        for r in DS1:
-            write(tabs[r], p_af[r], run / f"ivr_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
-        res = score(run / f"ivr_{key}", "VT,IVR")
-        v_ = out[key] = res["IVR"]
-        print(run.name, "IVR", key, v_["ep_se"], v_["ep_ppv"], v_["ref_n"], v_["det_n"], "VT", res["VT"]["ep_se"],
-              flush=True)
-    return out
+    rules = [(f"v{v}_b{b}_i{int(i)}", _shipped(ivr_min_v=v, ivr_min_beats=b, ivr_ind=i)) for v, b, i in IVR_GRID]
+    return rule_grid(tabs, p_af, run, rules, "ivr", "VT,IVR", "IVR")
 
 
 def union_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     """VT episode counts of every rule of :data:`UNION_GRID` (keys ``u<t>_pv<pv>_br<bridge><beats>``)."""
-    out = {}
-    for t, pv, br, nb in UNION_GRID:
-        cfg = replace(EpisodeConfig(), vt_ind_pv=t, vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb)
-        key = f"u{'-' if t is None else f'{t:g}'}_pv{pv:g}_br{br or '-'}{nb}"
-        for r in DS1:
-            write(tabs[r], p_af[r], run / f"vt_{key}", r, cfg, p_v_ind=tabs[r]["pv_other"])
-        v = out[key] = score(run / f"vt_{key}", "VT")["VT"]
-        print(run.name, "VT", key, v["ep_se"], v["ep_ppv"], v["ref_n"], v["det_n"], flush=True)
-    return out
+    rules = [(f"u{'-' if t is None else f'{t:g}'}_pv{pv:g}_br{br or '-'}{nb}",
+              replace(EpisodeConfig(), vt_ind_pv=t, vt_min_pv=pv, vt_bridge=br, vt_bridge_beats=nb))
+             for t, pv, br, nb in UNION_GRID]
+    return rule_grid(tabs, p_af, run, rules, "vt", "VT", "VT")
 
 
 def main(argv: list[str] | None = None) -> int:
