@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,8 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[s
         if not np.array_equal(b.sample, z["sample"]):
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
-        tag = ('.plong' if cfg.p_long else '') + ('' if cluster_on == "qrs" else f".{cluster_on}")
+        tag = (('.plong' if cfg.p_long else '') + ('' if cluster_on == "qrs" else f".{cluster_on}")
+               + (f".k{cfg.seed}" if cfg.seed else ""))
         cache = cv_dir / f"{rec}.features{tag}.npz"  # this seed's record features
         key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend", "self_train")},
                           list(feature_names(cfg))] + ([] if cluster_on == "qrs" else [cluster_on]))
@@ -170,19 +172,20 @@ def calibration_table(pre: dict[int, np.ndarray], ys: dict[int, np.ndarray], fol
 
 
 def lofo(data: dict[str, dict], hidden: int, power: float, seed: int,
-         pool: list[dict[str, dict]] = ()) -> dict[str, np.ndarray]:
-    """Out-of-fold adapted logits per record: the stacker for fold k never sees fold k's records.
+         pool: list[dict[str, dict]] = ()) -> tuple[dict[str, np.ndarray], dict[int, Stacker]]:
+    """Out-of-fold adapted logits per record, and the stacker of each fold: the stacker for fold k never sees
+    fold k's records.
 
     pool: other CV seeds' data (same folds) whose out-of-fold-k records join the stacker's training set."""
-    out = {}
+    out, stackers = {}, {}
     for k in sorted({d["fold"] for d in data.values()}):
         tr = [dd[r] for dd in (data, *pool) for r, d in dd.items() if d["fold"] != k]
-        st = fit_stacker(np.concatenate([d["feats"] for d in tr]), np.concatenate([d["y"] for d in tr]),
-                         hidden, power, seed)
+        stackers[k] = fit_stacker(np.concatenate([d["feats"] for d in tr]), np.concatenate([d["y"] for d in tr]),
+                                  hidden, power, seed)
         for r, d in data.items():
             if d["fold"] == k:
-                out[r] = st.logits(d["feats"])
-    return out
+                out[r] = stackers[k].logits(d["feats"])
+    return out, stackers
 
 
 def per_record(data: dict[str, dict], ps: np.ndarray, step, name: str = "", what: str = "") -> np.ndarray:
@@ -243,6 +246,34 @@ def v_timed(data: dict[str, dict], ps: np.ndarray, rule: tuple[float, float, flo
     return per_record(data, ps, step, f"v-timing {rule}", "V -> N/S")
 
 
+def chain(data: dict[str, dict], z: np.ndarray, t: float, cut: np.ndarray, blend: float,
+          st: tuple[float, float] | None, gate: tuple[float, float] | None, sr: tuple[float, float, float] | None,
+          vt: tuple[float, ...] | None) -> np.ndarray:
+    """The stages after the stacker, as :func:`ecgdl.adapt.adapt_record` runs them, on the stacker logits ``z``
+    (records in ``data`` order, bounded by ``cut``): temperature ``t``, blend, cluster averaging, [self-training,]
+    [the ventricular-timing rule,] [the sinus-reference rule,] the AF gate. Returns the probabilities before the
+    post calibration."""
+    pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
+                         for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+    ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
+                                               for i, j, d in zip(cut[:-1], cut[1:], data.values())])
+    return ruled(data, v_timed(data, ps, vt), sr, gate)
+
+
+def ensemble(cv_dir: Path, cfg: AdaptConfig, cluster_on: str, data: dict[str, dict], stackers: dict[int, Stacker],
+             t: float, t2: float, cut: np.ndarray, first: tuple, pa: np.ndarray, n: int) -> np.ndarray:
+    """``AdaptConfig.n_ensemble`` out of fold: the step under k-means seeds ``1 .. n - 1`` as well (each record's
+    fold stacker and the temperatures ``t``, ``t2`` fitted on seed 0, as the shipped sidecar applies them to every
+    clustering), its post-calibrated probabilities averaged with ``pa`` (seed 0's)."""
+    runs = [pa]
+    for i in range(1, n):
+        member = load_seed(cv_dir, replace(cfg, seed=cfg.seed + i), cluster_on)
+        z = np.concatenate([stackers[d["fold"]].logits(member[r]["feats"]) for r, d in data.items()])
+        pg = chain(member, z, t, cut, *first)
+        runs.append(softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2))
+    return np.mean(runs, axis=0)
+
+
 def save_oof(folder: Path, data: dict[str, dict], pa: np.ndarray, cut: np.ndarray, cv_dir: Path) -> None:
     """One ``<record>.npz`` per record: the adaptive out-of-fold probabilities ``pa`` (records in ``data``
     order, bounded by ``cut``) as log-probabilities ``logits``, with the CV cache's ``sample``, ``y``, ``fold``."""
@@ -292,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="sinus-reference rule settings to measure (ecgdl.adapt_atrial); the first is kept")
     p.add_argument("--v-timing", type=_gate_arg, nargs="+", default=[None], metavar="PREM,PAUSE,WIDTH[,CORR[,SHARE]]|none",
                    help="ventricular-timing rule settings to measure (ecgdl.adapt_ventricular); the first is kept")
+    p.add_argument("--n-ensemble", type=int, default=1,
+                   help="AdaptConfig.n_ensemble: the first settings' step averaged over that many k-means seeds "
+                        "(what --save-oof, the ECE and --per-record then show)")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -314,20 +348,16 @@ def main(argv: list[str] | None = None) -> int:
         y = np.concatenate([d["y"] for d in data.values()])
         base = np.concatenate([d["proba"] for d in data.values()])
         cavg = np.concatenate([cluster_average(d["proba"], d["cid"]) for d in data.values()])
-        oof = lofo(data, a.hidden, a.power, s, pool)
+        oof, stackers = lofo(data, a.hidden, a.power, s, pool)
         z = np.concatenate([oof[r] for r in data])
         t = fit_temperature(z, y)
         cut = np.cumsum([0] + [len(d["y"]) for d in data.values()])
         print(line(f"s{s} inductive", y, base.argmax(1)))
         print(line(f"s{s} cluster-avg V/F", y, cavg.argmax(1)))
         for blend in a.blend:
-            pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
-                                 for i, j, d in zip(cut[:-1], cut[1:], data.values())])
             for st, gate, sr, vt in [(st, g, r, v) for st in a.self_train for g in a.gate for r in a.sinus_rule
                                      for v in a.v_timing]:
-                ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
-                                                           for i, j, d in zip(cut[:-1], cut[1:], data.values())])
-                pg = ruled(data, v_timed(data, ps, vt), sr, gate)
+                pg = chain(data, z, t, cut, blend, st, gate, sr, vt)
                 first = (gate == a.gate[0] and blend == a.blend[0] and st == a.self_train[0] and sr == a.sinus_rule[0]
                          and vt == a.v_timing[0])
                 if first:
@@ -340,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
                 if first:
                     pa, t2_keep = pg, t2
         t2 = t2_keep
+        if a.n_ensemble > 1:
+            first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
+            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.n_ensemble)
+            print(line(f"s{s} adaptive, first settings, n_ensemble {a.n_ensemble}", y, pa.argmax(1)), flush=True)
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
         if a.save_oof:
             save_oof(a.save_oof / f"s{s}", data, pa, cut, cv / f"s{s}")
@@ -357,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             st.temperature, st.post_temperature = t, t2
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
-                               sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on)
+                               sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on,
+                               n_ensemble=a.n_ensemble)
             method = ("record clusters" + (" (QRS + embedding)" if a.cluster_on == "both" else "") + " + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
                       + (", ventricular-timing rule" if a.v_timing[0] else "")
