@@ -435,13 +435,22 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     the stacker on :func:`record_features` (clustering ``cfg.cluster_on``: with ``"both"`` and an ``embedding``
     ``(n, D)``, :func:`ecgdl.adapt_embedding.joint_vectors`; temperature-scaled, blended with the inductive logits),
     then :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
-    if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), probabilities averaged
-        runs = [adapt_record(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i, n_ensemble=1),
-                             embedding) for i in range(cfg.n_ensemble)]
-        return np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
     both = cfg.cluster_on == "both" and embedding is not None and len(x)
     v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None
+    if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), probabilities averaged
+        v = qrs_vectors(x, fs, r_index, cfg) if v is None and len(x) else v  # clustered by every member
+        runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v)
+                for i in range(cfg.n_ensemble)]
+        return np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
+    return _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v)
+
+
+def _adapt_once(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
+                stacker: Stacker, cfg: AdaptConfig, seg: np.ndarray | None,
+                v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`adapt_record` under one clustering (``cfg.seed``): ``seg`` the P segments, ``v`` what is clustered
+    (``None``: the QRS windows)."""
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
