@@ -1,7 +1,8 @@
 """Choose and fit the adaptive step on the cached DS1 cross-validation outputs (``pipelines/cv.py``).
 
     python pipelines/adapt_eval.py [--seeds 0 1 2] [--hidden 32] [--power 0.5] [--gate 0.08,0.6 none]
-                                   [--blend 0.5 0.25] [--pool] [--save runs/cv/adapt.json] [--save-oof DIR]
+                                   [--blend 0.5 0.25] [--pool] [--n-ensemble 5] [--save runs/cv/adapt.json]
+                                   [--save-oof DIR]
 
 For each CV seed: the record-relative features of every DS1 record (:func:`ecgdl.adapt.record_features`
 on the fold model's held-out probabilities and the record's own beats), then a stacker fitted
@@ -13,7 +14,8 @@ records' CV outputs (seed ``--seeds[0]``; ``--pool``: every seed's) with its tem
 blend / gate: what ``pipelines/export.py`` puts in the
 sidecar. ``--save-oof DIR``: the adaptive out-of-fold probabilities (first blend / gate) per record as
 ``DIR/s<seed>/<record>.npz`` (``logits`` = log-probabilities, ``sample``, ``y``, ``fold``: the format
-``pipelines/episodes_rules_cv.py --oof`` reads). The record features of each seed are cached beside its CV outputs (``<record>.features.npz``).
+``pipelines/episodes_rules_cv.py --oof`` reads). ``--n-ensemble N``: the first settings' step also under k-means seeds
+``1 .. N - 1`` (the fold stackers and temperatures of seed 0), probabilities averaged (:func:`ensemble`). The record features of each seed are cached beside its CV outputs (``<record>.features.npz``).
 DS2 is never read (asserted).
 """
 
