@@ -61,6 +61,10 @@ def feature_names(cfg: "AdaptConfig") -> tuple[str, ...]:
     return FEATURE_NAMES + (LONG_RR_NAMES if cfg.p_long else ())
 
 
+#: How :attr:`AdaptConfig.n_ensemble` runs are combined.
+ENSEMBLE: tuple[str, ...] = ("mean", "medoid")
+
+
 @dataclass(frozen=True)
 class AdaptConfig:
     """Parameters of the adaptive step (stored in the sidecar's ``adapt`` section).
@@ -82,7 +86,9 @@ class AdaptConfig:
     cluster_on: what k-means clusters (:mod:`ecgdl.adapt_embedding`): ``"qrs"`` windows, or ``"both"`` QRS windows
     and the classifier's ``embedding`` output (a model without that output: QRS windows, with a warning).
     n_init: k-means initialisations (seeds ``seed ..``), the lowest inertia kept (1: one, as shipped through round 18).
-    n_ensemble: the whole step run under that many clusterings (seeds ``seed ..``), its probabilities averaged (1: one).
+    n_ensemble: the whole step run under that many clusterings (seeds ``seed ..``; 1: one), combined by ``ensemble``:
+    ``"mean"`` averages their probabilities, ``"medoid"`` keeps the one run whose labels agree with the others' on the
+    most beats (:func:`medoid_run`).
     """
 
     n_clusters: int = 12
@@ -100,10 +106,13 @@ class AdaptConfig:
     noise_gate: tuple[float, ...] | None = None
     n_init: int = 1
     n_ensemble: int = 1
+    ensemble: str = "mean"
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:
             raise ValueError(f"cluster_on must be one of {CLUSTER_ON}, got {self.cluster_on!r}")
+        if self.ensemble not in ENSEMBLE:
+            raise ValueError(f"ensemble must be one of {ENSEMBLE}, got {self.ensemble!r}")
 
     def to_dict(self) -> dict:
         d = {"n_clusters": self.n_clusters, "seed": self.seed, "iters": self.iters,
@@ -113,6 +122,7 @@ class AdaptConfig:
         d = {**d, "cluster_on": self.cluster_on} if self.cluster_on != "qrs" else d
         d = {**d, "n_init": self.n_init} if self.n_init != 1 else d
         d = {**d, "n_ensemble": self.n_ensemble} if self.n_ensemble != 1 else d
+        d = {**d, "ensemble": self.ensemble} if self.ensemble != "mean" else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -122,7 +132,7 @@ class AdaptConfig:
                    qrs_s=tuple(d["qrs_s"]), p_s=tuple(d["p_s"]), af_gate=tuple(gate) if gate else None,
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
-                   n_ensemble=int(d.get("n_ensemble", 1)),
+                   n_ensemble=int(d.get("n_ensemble", 1)), ensemble=str(d.get("ensemble", "mean")),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -429,6 +439,12 @@ def self_train(p: np.ndarray, feats: np.ndarray, conf: float, weight: float, min
     return out
 
 
+def medoid_run(labels: list[np.ndarray]) -> int:
+    """Index of the run whose labels agree with the other runs' labels on the most beats (ties: the first)."""
+    agree = [sum(int((a == b).sum()) for b in labels) for a in labels]
+    return int(np.argmax(agree))
+
+
 def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                  stacker: Stacker, cfg: AdaptConfig, embedding: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(adapted probabilities (n, K) float32, cluster id (n,))`` of one record (segment), beats in order:
@@ -442,6 +458,8 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
         v = qrs_vectors(x, fs, r_index, cfg) if v is None and len(x) else v  # clustered by every member
         runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v)
                 for i in range(cfg.n_ensemble)]
+        if cfg.ensemble == "medoid":
+            return runs[medoid_run([p.argmax(1) for p, _ in runs])]
         return np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
     return _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.adapt import (AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
-                         feature_names, record_features, self_train, softmax64)
+                         feature_names, medoid_run, record_features, self_train, softmax64)
 from ecgdl.artifacts import atomic_write_with
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
@@ -263,16 +263,21 @@ def chain(data: dict[str, dict], z: np.ndarray, t: float, cut: np.ndarray, blend
 
 
 def ensemble(cv_dir: Path, cfg: AdaptConfig, cluster_on: str, data: dict[str, dict], stackers: dict[int, Stacker],
-             t: float, t2: float, cut: np.ndarray, first: tuple, pa: np.ndarray, n: int) -> np.ndarray:
+             t: float, t2: float, cut: np.ndarray, first: tuple, pa: np.ndarray, n: int,
+             mode: str = "mean") -> np.ndarray:
     """``AdaptConfig.n_ensemble`` out of fold: the step under k-means seeds ``1 .. n - 1`` as well (each record's
     fold stacker and the temperatures ``t``, ``t2`` fitted on seed 0, as the shipped sidecar applies them to every
-    clustering), its post-calibrated probabilities averaged with ``pa`` (seed 0's)."""
+    clustering), its post-calibrated probabilities averaged with ``pa`` (seed 0's), or with ``mode="medoid"`` each record's
+    consensus member kept (:func:`ecgdl.adapt.medoid_run`)."""
     runs = [pa]
     for i in range(1, n):
         member = load_seed(cv_dir, replace(cfg, seed=cfg.seed + i), cluster_on)
         z = np.concatenate([stackers[d["fold"]].logits(member[r]["feats"]) for r, d in data.items()])
         pg = chain(member, z, t, cut, *first)
         runs.append(softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2))
+    if mode == "medoid":  # per record, as scoring picks per record (segment): the consensus member's outputs
+        return np.concatenate([runs[medoid_run([r[i:j].argmax(1) for r in runs])][i:j]
+                               for i, j in zip(cut[:-1], cut[1:])])
     return np.mean(runs, axis=0)
 
 
@@ -328,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-ensemble", type=int, default=1,
                    help="AdaptConfig.n_ensemble: the first settings' step averaged over that many k-means seeds "
                         "(what --save-oof, the ECE and --per-record then show)")
+    p.add_argument("--ensemble", choices=("mean", "medoid"), default="mean",
+                   help="AdaptConfig.ensemble: how the --n-ensemble runs are combined")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -374,8 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         t2 = t2_keep
         if a.n_ensemble > 1:
             first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
-            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.n_ensemble)
-            print(line(f"s{s} adaptive, first settings, n_ensemble {a.n_ensemble}", y, pa.argmax(1)), flush=True)
+            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.n_ensemble,
+                          a.ensemble)
+            print(line(f"s{s} adaptive, first settings, n_ensemble {a.n_ensemble} ({a.ensemble})", y, pa.argmax(1)),
+                  flush=True)
         results[s] = {"y": y, "inductive": base, "adaptive": pa}
         if a.save_oof:
             save_oof(a.save_oof / f"s{s}", data, pa, cut, cv / f"s{s}")
@@ -394,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
                                sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on,
-                               n_ensemble=a.n_ensemble)
+                               n_ensemble=a.n_ensemble, ensemble=a.ensemble)
             method = ("record clusters" + (" (QRS + embedding)" if a.cluster_on == "both" else "") + " + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
                       + (", ventricular-timing rule" if a.v_timing[0] else "")

@@ -255,3 +255,31 @@ def test_n_ensemble_averages_the_step_over_its_seeds(clf, record_119):
     two, cid = adapt_record(*args, dataclasses.replace(cfg, n_ensemble=2))
     np.testing.assert_allclose(two, (one[0] + one[1]) / 2, atol=1e-6)
     np.testing.assert_array_equal(cid, adapt_record(*args, cfg)[1])
+
+
+def test_medoid_ensemble_keeps_the_consensus_run_as_it_is(clf, record_119):
+    from ecgdl.adapt import AdaptConfig, adapt_record, medoid_run
+    from ecgdl.beats import segment_beat_sets
+    from ecgdl.infer import score_record
+
+    off = score_record(record_119, clf, compare=False, adapt=False)
+    (sl, beats), = list(segment_beat_sets(off.conditioned, off.sample, 360.0, clf.window, "x119"))
+    args = (beats.x, beats.rr[:, 0], beats.rr[:, 1], off.proba[sl], 360.0, clf.window.pre, clf.adapter.stacker)
+    cfg = clf.adapter.config
+    runs = [adapt_record(*args, dataclasses.replace(cfg, seed=cfg.seed + i)) for i in range(3)]
+    pick = medoid_run([p.argmax(1) for p, _ in runs])
+    got, cid = adapt_record(*args, dataclasses.replace(cfg, n_ensemble=3, ensemble="medoid"))
+    np.testing.assert_array_equal(got, runs[pick][0])  # one member's probabilities, not an average
+    np.testing.assert_array_equal(cid, runs[pick][1])
+    assert AdaptConfig.from_dict(dataclasses.replace(cfg, n_ensemble=3, ensemble="medoid").to_dict()).ensemble == "medoid"
+    assert "ensemble" not in cfg.to_dict()  # the default stays out of the sidecar
+
+
+def test_medoid_run_counts_agreement_and_breaks_ties_to_the_first():
+    from ecgdl.adapt import AdaptConfig, medoid_run
+
+    a, b, c = np.array([0, 0, 2, 2]), np.array([0, 0, 2, 1]), np.array([0, 1, 1, 1])
+    assert medoid_run([a, b, c]) == 1  # b agrees with a on 3 and with c on 2
+    assert medoid_run([a, a.copy()]) == 0
+    with pytest.raises(ValueError, match="ensemble must be one of"):
+        AdaptConfig(ensemble="vote")
