@@ -454,7 +454,7 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
     both = cfg.cluster_on == "both" and embedding is not None and len(x)
     v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None
-    if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), probabilities averaged
+    if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), combined by cfg.ensemble
         v = qrs_vectors(x, fs, r_index, cfg) if v is None and len(x) else v  # clustered by every member
         runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v)
                 for i in range(cfg.n_ensemble)]
