@@ -1,6 +1,6 @@
 """How far the patient-adaptive step's labels move when two beats of a record are left out (DS1 only).
 
-    python benchmarks/adapt_stability.py [--trials 3] [--records 101 106 ...] [--n-init N] [--n-ensemble M] [--ensemble medoid]
+    python benchmarks/adapt_stability.py [--trials 3] [--records 101 106 ...] [--n-init N] [--n-ensemble M] [--ensemble medoid] [--consensus K] [--model M.onnx]
 
 Per record: the shipped path's R peaks (``find_beats``), classified and adapted once as they are and then
 ``--trials`` times with two beats (chosen at random, seed = trial) removed; the share of the remaining beats
@@ -33,11 +33,13 @@ def main(argv=None) -> int:
     p.add_argument("--n-init", type=int, default=None, help="AdaptConfig.n_init instead of the sidecar's")
     p.add_argument("--n-ensemble", type=int, default=None, help="AdaptConfig.n_ensemble instead of the sidecar's")
     p.add_argument("--ensemble", choices=("mean", "medoid"), default=None, help="AdaptConfig.ensemble instead of the sidecar's")
+    p.add_argument("--consensus", type=int, default=None, help="AdaptConfig.consensus instead of the sidecar's")
+    p.add_argument("--model", default=None, help="the ONNX model (and its sidecar) instead of the shipped one")
     a = p.parse_args(argv)
     assert_no_test_records(a.records)
-    clf = BeatClassifier(device="cpu")
+    clf = BeatClassifier(a.model, device="cpu")
     over = {k: v for k, v in (("n_init", a.n_init), ("n_ensemble", a.n_ensemble),
-                                         ("ensemble", a.ensemble)) if v is not None}
+                                         ("ensemble", a.ensemble), ("consensus", a.consensus)) if v is not None}
     if over:
         clf.adapter = dataclasses.replace(clf.adapter, config=dataclasses.replace(clf.adapter.config, **over))
     worst = []

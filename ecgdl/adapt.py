@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ecgdl.adapt_atrial import af_gate, atrial_evidence, sinus_reference_rule  # noqa: F401 (re-exported)
+from ecgdl.adapt_consensus import consensus_partition
 from ecgdl.adapt_embedding import CLUSTER_ON, joint_vectors
 from ecgdl.adapt_ventricular import v_timing_rule
 
@@ -89,6 +90,8 @@ class AdaptConfig:
     n_ensemble: the whole step run under that many clusterings (seeds ``seed ..``; 1: one), combined by ``ensemble``:
     ``"mean"`` averages their probabilities, ``"medoid"`` keeps the one run whose labels agree with the others' on the
     most beats (:func:`medoid_run`).
+    consensus: k-means draws (seeds ``seed ..``) whose consensus partition is clustered on (:func:`partition`,
+    :mod:`ecgdl.adapt_consensus`; 1: one k-means run, as shipped through round 20).
     """
 
     n_clusters: int = 12
@@ -107,6 +110,7 @@ class AdaptConfig:
     n_init: int = 1
     n_ensemble: int = 1
     ensemble: str = "mean"
+    consensus: int = 1
 
     def __post_init__(self):
         if self.cluster_on not in CLUSTER_ON:
@@ -123,6 +127,7 @@ class AdaptConfig:
         d = {**d, "n_init": self.n_init} if self.n_init != 1 else d
         d = {**d, "n_ensemble": self.n_ensemble} if self.n_ensemble != 1 else d
         d = {**d, "ensemble": self.ensemble} if self.ensemble != "mean" else d
+        d = {**d, "consensus": self.consensus} if self.consensus != 1 else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -133,6 +138,7 @@ class AdaptConfig:
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
                    n_ensemble=int(d.get("n_ensemble", 1)), ensemble=str(d.get("ensemble", "mean")),
+                   consensus=int(d.get("consensus", 1)),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -229,6 +235,19 @@ def kmeans(v: np.ndarray, k: int, seed: int, iters: int, n_init: int = 1) -> tup
     return lab, c
 
 
+def partition(v: np.ndarray, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels (n,), centroids (k', d))`` of the beats' vectors ``v``: one k-means run (:func:`kmeans`), or with
+    ``cfg.consensus`` > 1 the consensus of that many draws (:func:`ecgdl.adapt_consensus.consensus_partition`),
+    each group's centroid its mean vector."""
+    if cfg.consensus <= 1 or len(v) <= 1:
+        return kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
+    draws = np.stack([kmeans(v, cfg.n_clusters, cfg.seed + i, cfg.iters, cfg.n_init)[0]
+                      for i in range(cfg.consensus)], 1)
+    lab = consensus_partition(draws, cfg.n_clusters)
+    sums, counts = _cluster_sums(v.astype(np.float64), lab, int(lab.max()) + 1)
+    return lab, (sums / counts[:, None]).astype(v.dtype)
+
+
 def _local_quantile(intervals: np.ndarray, q: float, half: int) -> np.ndarray:
     n = len(intervals) - 1
     idx = np.clip(np.arange(n)[:, None] + np.arange(-half + 1, half + 1)[None, :], 0, n)
@@ -302,7 +321,7 @@ def long_rr_features(seg: np.ndarray, pre: np.ndarray, dom: np.ndarray) -> np.nd
 
 def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
     """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
-    lab, _ = kmeans(qrs_vectors(x, fs, r_index, cfg), cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
+    lab, _ = partition(qrs_vectors(x, fs, r_index, cfg), cfg)
     order = np.argsort(-np.bincount(lab), kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
@@ -318,7 +337,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
     v = qrs_vectors(x, fs, r_index, cfg) if vectors is None else np.asarray(vectors, np.float32)  # what is clustered
-    lab, cent = kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
+    lab, cent = partition(v, cfg)
     k = len(cent)
     counts = np.bincount(lab, minlength=k).astype(np.float64)
     logp = np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))

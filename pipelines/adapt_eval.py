@@ -67,7 +67,7 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[s
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
         tag = (('.plong' if cfg.p_long else '') + ('' if cluster_on == "qrs" else f".{cluster_on}")
-               + (f".k{cfg.seed}" if cfg.seed else ""))
+               + (f".k{cfg.seed}" if cfg.seed else "") + (f".c{cfg.consensus}" if cfg.consensus != 1 else ""))
         cache = cv_dir / f"{rec}.features{tag}.npz"  # this seed's record features
         key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend", "self_train")},
                           list(feature_names(cfg))] + ([] if cluster_on == "qrs" else [cluster_on]))
@@ -335,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(what --save-oof, the ECE and --per-record then show)")
     p.add_argument("--ensemble", choices=("mean", "medoid"), default="mean",
                    help="AdaptConfig.ensemble: how the --n-ensemble runs are combined")
+    p.add_argument("--consensus", type=int, default=1,
+                   help="AdaptConfig.consensus: cluster on the consensus partition of that many k-means draws "
+                        "(ecgdl.adapt_consensus); the stackers are fitted on its features")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -347,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgdl.paths import runs_dir
 
     cv = a.cv or runs_dir() / "cv"
-    cfg = AdaptConfig(p_long=a.p_long)
+    cfg = AdaptConfig(p_long=a.p_long, consensus=a.consensus)
     print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
     results, pre_post, folds = {}, {}, {}
     every = {s: load_seed(cv / f"s{s}", cfg, a.cluster_on) for s in a.seeds}
@@ -403,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
                                sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on,
-                               n_ensemble=a.n_ensemble, ensemble=a.ensemble)
+                               n_ensemble=a.n_ensemble, ensemble=a.ensemble, consensus=a.consensus)
             method = ("record clusters" + (" (QRS + embedding)" if a.cluster_on == "both" else "") + " + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
                       + (", ventricular-timing rule" if a.v_timing[0] else "")
