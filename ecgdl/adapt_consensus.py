@@ -9,8 +9,8 @@ using evidence accumulation", IEEE TPAMI 27:835; Strehl & Ghosh 2002):
 1. beats with the same label in every draw form an **atom** (a few hundred per 30-min record);
 2. the **co-association** of two atoms is the share of draws that put them in one cluster;
 3. atoms are merged by **average linkage** on it, every beat weighing one (the linkage of two groups is the mean
-   co-association over their pairs of beats), until ``k`` groups are left. Ties go to the first pair in the
-   atoms' order, so the partition is a function of the draws.
+   co-association over their pairs of beats), until ``k`` groups are left. Atoms are ordered by their first beat
+   and ties go to the first pair, so the partition is a function of the draws, whatever ids they use.
 
 Plain numpy; a merge updates one row of the group similarity matrix (O(m) per merge, O(m^2) per argmax).
 
@@ -32,8 +32,11 @@ def consensus_partition(draws: np.ndarray, k: int) -> np.ndarray:
     n = len(draws)
     if n == 0:
         return np.zeros(0, np.int64)
-    atoms, atom_of = np.unique(draws, axis=0, return_inverse=True)
-    atom_of = atom_of.reshape(-1)
+    atoms, first, atom_of = np.unique(draws, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # atoms in the order of their first beat: the ids the draws use do not matter
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    atoms, atom_of = atoms[order], rank[atom_of.reshape(-1)]
     m = len(atoms)
     group = np.arange(m)
     if m > k:
