@@ -92,6 +92,8 @@ class AdaptConfig:
     most beats (:func:`medoid_run`).
     consensus: k-means draws (seeds ``seed ..``) whose consensus partition is clustered on (:func:`partition`,
     :mod:`ecgdl.adapt_consensus`; 1: one k-means run, as shipped through round 20).
+    soft: the cluster statistics (the stacker's cluster features, :func:`cluster_average`) are averaged over the
+    ``consensus`` draws instead of read from the one partition (:func:`soft_cluster_features`).
     """
 
     n_clusters: int = 12
@@ -111,8 +113,11 @@ class AdaptConfig:
     n_ensemble: int = 1
     ensemble: str = "mean"
     consensus: int = 1
+    soft: bool = False
 
     def __post_init__(self):
+        if self.soft and self.consensus <= 1:
+            raise ValueError("soft cluster statistics need consensus > 1 (the k-means draws they average over)")
         if self.cluster_on not in CLUSTER_ON:
             raise ValueError(f"cluster_on must be one of {CLUSTER_ON}, got {self.cluster_on!r}")
         if self.ensemble not in ENSEMBLE:
@@ -128,6 +133,7 @@ class AdaptConfig:
         d = {**d, "n_ensemble": self.n_ensemble} if self.n_ensemble != 1 else d
         d = {**d, "ensemble": self.ensemble} if self.ensemble != "mean" else d
         d = {**d, "consensus": self.consensus} if self.consensus != 1 else d
+        d = {**d, "soft": True} if self.soft else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -138,7 +144,7 @@ class AdaptConfig:
                    blend=float(d.get("blend", 0.0)), p_long=bool(d.get("p_long", False)),
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
                    n_ensemble=int(d.get("n_ensemble", 1)), ensemble=str(d.get("ensemble", "mean")),
-                   consensus=int(d.get("consensus", 1)),
+                   consensus=int(d.get("consensus", 1)), soft=bool(d.get("soft", False)),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 
@@ -235,17 +241,35 @@ def kmeans(v: np.ndarray, k: int, seed: int, iters: int, n_init: int = 1) -> tup
     return lab, c
 
 
-def partition(v: np.ndarray, cfg: AdaptConfig) -> tuple[np.ndarray, np.ndarray]:
+def draws_of(v: np.ndarray, cfg: AdaptConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``cfg.consensus`` k-means runs (seeds ``cfg.seed ..``) of the beats' vectors ``v``: ``(labels, centroids)``."""
+    return [kmeans(v, cfg.n_clusters, cfg.seed + i, cfg.iters, cfg.n_init) for i in range(max(cfg.consensus, 1))]
+
+
+def partition(v: np.ndarray, cfg: AdaptConfig,
+              draws: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(labels (n,), centroids (k', d))`` of the beats' vectors ``v``: one k-means run (:func:`kmeans`), or with
     ``cfg.consensus`` > 1 the consensus of that many draws (:func:`ecgdl.adapt_consensus.consensus_partition`),
-    each group's centroid its mean vector."""
+    each group's centroid its mean vector. ``draws``: :func:`draws_of`, when the caller already ran them."""
     if cfg.consensus <= 1 or len(v) <= 1:
         return kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
-    draws = np.stack([kmeans(v, cfg.n_clusters, cfg.seed + i, cfg.iters, cfg.n_init)[0]
-                      for i in range(cfg.consensus)], 1)
-    lab = consensus_partition(draws, cfg.n_clusters)
+    draws = draws_of(v, cfg) if draws is None else draws
+    lab = consensus_partition(np.stack([d[0] for d in draws], 1), cfg.n_clusters)
     sums, counts = _cluster_sums(v.astype(np.float64), lab, int(lab.max()) + 1)
     return lab, (sums / counts[:, None]).astype(v.dtype)
+
+
+def _cluster_stats(v: np.ndarray, lab: np.ndarray, cent: np.ndarray,
+                   proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per beat, under one partition: its cluster's mean probabilities ``(n, K)``, its cluster's share of the beats,
+    ``log(d_dom / d_ref + 0.05)`` (QRS distance to the dominant cluster's centroid, relative), in the dominant cluster."""
+    n, k = len(v), len(cent)
+    counts = np.bincount(lab, minlength=k).astype(np.float64)
+    csum = np.stack([np.bincount(lab, weights=proba[:, j], minlength=k) for j in range(proba.shape[1])], 1)
+    dom = int(np.argmax(csum[:, 0] + csum[:, 1]))
+    d_dom = np.sqrt(_sq_dist(v, cent[dom][None])[:, 0])
+    d_ref = np.median(d_dom[lab == dom]) + 0.05
+    return (csum / np.maximum(counts, 1)[:, None])[lab], counts[lab] / n, np.log(d_dom / d_ref + 0.05), lab == dom
 
 
 def _local_quantile(intervals: np.ndarray, q: float, half: int) -> np.ndarray:
@@ -329,30 +353,33 @@ def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> n
 
 
 def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
-                    cfg: AdaptConfig, vectors: np.ndarray | None = None, seg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    cfg: AdaptConfig, vectors: np.ndarray | None = None, seg: np.ndarray | None = None,
+                    draws: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, len(FEATURE_NAMES)) float32, cluster id (n,))`` of one record (segment), beats in order.
     x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``;
-    seg: the P segments (:func:`_p_segments`) when the caller already cut them."""
+    seg: the P segments (:func:`_p_segments`) when the caller already cut them; draws: :func:`draws_of` (consensus > 1)
+    when the caller already ran them."""
     n = len(x)
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
     v = qrs_vectors(x, fs, r_index, cfg) if vectors is None else np.asarray(vectors, np.float32)  # what is clustered
-    lab, cent = partition(v, cfg)
+    draws = (draws_of(v, cfg) if draws is None else draws) if cfg.consensus > 1 and n > 1 else None
+    lab, cent = partition(v, cfg, draws)
     k = len(cent)
     counts = np.bincount(lab, minlength=k).astype(np.float64)
     logp = np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))
-    csum = np.stack([np.bincount(lab, weights=proba[:, j], minlength=k) for j in range(proba.shape[1])], 1)
-    cmean = csum / counts[:, None]
-    dom = int(np.argmax(csum[:, 0] + csum[:, 1]))
-    d_dom = np.sqrt(_sq_dist(v, cent[dom][None])[:, 0])
-    d_ref = np.median(d_dom[lab == dom]) + 0.05
+    # soft: each statistic the mean over the k-means draws (a beat near a boundary moves it a little, not a group)
+    stats = [_cluster_stats(v, dl, dc, proba) for dl, dc in draws] if cfg.soft and draws else [
+        _cluster_stats(v, lab, cent, proba)]
+    cmean, frac, dist, is_dom = (np.mean([st[i] for st in stats], axis=0) for i in range(4))
+    dom_beats = is_dom >= 0.5
     rhy = rhythm_features(pre, post)
-    ref = (lab == dom) & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
+    ref = dom_beats & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
     seg = _p_segments(x, fs, r_index, cfg) if seg is None else seg  # (n, L, t), read by both P-wave comparisons
-    pw = p_wave_features(seg, ref if ref.sum() >= 3 else lab == dom)
-    extra = [long_rr_features(seg, pre, lab == dom)] if cfg.p_long else []
-    feats = np.concatenate([logp, np.log(np.clip(cmean[lab], 1e-6, 1.0)), np.log(counts[lab] / n)[:, None],
-                            np.log(d_dom / d_ref + 0.05)[:, None], (lab == dom).astype(np.float64)[:, None],
+    pw = p_wave_features(seg, ref if ref.sum() >= 3 else dom_beats)
+    extra = [long_rr_features(seg, pre, dom_beats)] if cfg.p_long else []
+    feats = np.concatenate([logp, np.log(np.clip(cmean, 1e-6, 1.0)), np.log(frac)[:, None],
+                            dist[:, None], is_dom.astype(np.float64)[:, None],
                             rhy, pw, *extra], axis=1)
     order = np.argsort(-counts, kind="stable")
     rank = np.empty_like(order)
@@ -419,9 +446,12 @@ def blend_logits(z: np.ndarray, proba: np.ndarray, weight: float) -> np.ndarray:
 
 def cluster_average(proba: np.ndarray, cid: np.ndarray) -> np.ndarray:
     """Label consistency within a morphology group: the V, F, Q probabilities of each beat become its
-    cluster's mean; the beat's own N:S split is kept (S and N share a QRS; only rhythm and P wave part them)."""
+    cluster's mean; the beat's own N:S split is kept (S and N share a QRS; only rhythm and P wave part them).
+    ``cid`` ``(n, d)``: d partitions (the k-means draws of ``AdaptConfig.soft``), the mean of their averages."""
     if len(cid) == 0:
         return proba
+    if cid.ndim == 2:
+        return np.mean([cluster_average(proba, cid[:, j]) for j in range(cid.shape[1])], axis=0)
     k = int(cid.max()) + 1
     counts = np.bincount(cid, minlength=k).astype(np.float64)
     out = proba.astype(np.float64).copy()
@@ -488,10 +518,15 @@ def _adapt_once(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndar
                 v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`adapt_record` under one clustering (``cfg.seed``): ``seg`` the P segments, ``v`` what is clustered
     (``None``: the QRS windows)."""
-    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg)
+    draws = None
+    if cfg.consensus > 1 and len(x) > 1:  # the k-means draws, run once for the partition and the soft statistics
+        v = qrs_vectors(x, fs, r_index, cfg) if v is None else v
+        draws = draws_of(v, cfg)
+    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg, draws=draws)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
-    p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), cid)
+    avg_ids = np.stack([d[0] for d in draws], 1) if cfg.soft and draws else cid
+    p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), avg_ids)
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
     p = p if cfg.v_timing is None else v_timing_rule(p, x, fs, r_index, pre, post, cid, cfg.v_timing)

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.adapt import (AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
-                         feature_names, medoid_run, record_features, self_train, softmax64)
+                         draws_of, feature_names, medoid_run, qrs_vectors, record_features, self_train, softmax64)
 from ecgdl.artifacts import atomic_write_with
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
@@ -67,17 +67,25 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[s
             raise AssertionError(f"{rec}: CV cache and dataset beats differ")
         proba = softmax64(z["logits"])
         tag = (('.plong' if cfg.p_long else '') + ('' if cluster_on == "qrs" else f".{cluster_on}")
-               + (f".k{cfg.seed}" if cfg.seed else "") + (f".c{cfg.consensus}" if cfg.consensus != 1 else ""))
+               + (f".k{cfg.seed}" if cfg.seed else "") + (f".c{cfg.consensus}" if cfg.consensus != 1 else "") + (".soft" if cfg.soft else ""))
         cache = cv_dir / f"{rec}.features{tag}.npz"  # this seed's record features
         key = json.dumps([{k: v for k, v in cfg.to_dict().items() if k not in ("af_gate", "blend", "self_train")},
                           list(feature_names(cfg))] + ([] if cluster_on == "qrs" else [cluster_on]))
         if cache.is_file() and str(np.load(cache)["key"]) == key:
-            feats, cid = np.load(cache)["feats"], np.load(cache)["cid"]
+            zc = np.load(cache)
+            feats, cid = zc["feats"], zc["cid"]
+            avg = zc["avg"] if "avg" in zc.files else cid  # a cache written before AdaptConfig.soft
         else:
-            feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg,
-                                         cluster_vectors(cluster_on, z, b.x, cfg))
-            atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, key=key))
-        out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "fold": int(z["fold"]), "proba": proba,
+            vec = cluster_vectors(cluster_on, z, b.x, cfg)
+            draws = None
+            if cfg.consensus > 1:  # as ecgdl.adapt._adapt_once: the draws once, for the partition and soft statistics
+                vec = qrs_vectors(b.x, 360.0, 90, cfg) if vec is None else vec
+                draws = draws_of(vec, cfg)
+            feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg, vec, draws=draws)
+            avg = np.stack([d[0] for d in draws], 1) if cfg.soft else cid  # what cluster_average averages over
+            atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, avg=avg, key=key))
+        out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "avg": avg, "fold": int(z["fold"]),
+                    "proba": proba,
                     "x": b.x, "pre": b.rr[:, 0], "post": b.rr[:, 1]}
     return out
 
@@ -255,7 +263,7 @@ def chain(data: dict[str, dict], z: np.ndarray, t: float, cut: np.ndarray, blend
     (records in ``data`` order, bounded by ``cut``): temperature ``t``, blend, cluster averaging, [self-training,]
     [the ventricular-timing rule,] [the sinus-reference rule,] the AF gate. Returns the probabilities before the
     post calibration."""
-    pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["cid"])
+    pc = np.concatenate([cluster_average(softmax64(blend_logits(z[i:j] / t, d["proba"], blend)), d["avg"])
                          for i, j, d in zip(cut[:-1], cut[1:], data.values())])
     ps = pc if st is None else np.concatenate([self_train(pc[i:j], d["feats"], *st)
                                                for i, j, d in zip(cut[:-1], cut[1:], data.values())])
@@ -338,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--consensus", type=int, default=1,
                    help="AdaptConfig.consensus: cluster on the consensus partition of that many k-means draws "
                         "(ecgdl.adapt_consensus); the stackers are fitted on its features")
+    p.add_argument("--soft", action="store_true",
+                   help="AdaptConfig.soft: cluster features and averaging as means over the --consensus draws")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
                    help="post calibration --save keeps: the seed's temperature, or vector scaling on all seeds")
     p.add_argument("--save", type=Path, default=None)
@@ -350,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     from ecgdl.paths import runs_dir
 
     cv = a.cv or runs_dir() / "cv"
-    cfg = AdaptConfig(p_long=a.p_long, consensus=a.consensus)
+    cfg = AdaptConfig(p_long=a.p_long, consensus=a.consensus, soft=a.soft)
     print("| DS1 CV | acc % | S Se / +P | S F1 | V Se / +P | V F1 | F Se / +P |\n|---|---:|---:|---:|---:|---:|---:|")
     results, pre_post, folds = {}, {}, {}
     every = {s: load_seed(cv / f"s{s}", cfg, a.cluster_on) for s in a.seeds}
@@ -359,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         pool = [every[o] for o in a.seeds if o != s] if a.pool else []
         y = np.concatenate([d["y"] for d in data.values()])
         base = np.concatenate([d["proba"] for d in data.values()])
-        cavg = np.concatenate([cluster_average(d["proba"], d["cid"]) for d in data.values()])
+        cavg = np.concatenate([cluster_average(d["proba"], d["avg"]) for d in data.values()])
         oof, stackers = lofo(data, a.hidden, a.power, s, pool)
         z = np.concatenate([oof[r] for r in data])
         t = fit_temperature(z, y)
@@ -406,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
             a.save.parent.mkdir(parents=True, exist_ok=True)
             keep = AdaptConfig(af_gate=a.gate[0], blend=a.blend[0], p_long=a.p_long, self_train=a.self_train[0],
                                sinus_rule=a.sinus_rule[0], v_timing=a.v_timing[0], cluster_on=a.cluster_on,
-                               n_ensemble=a.n_ensemble, ensemble=a.ensemble, consensus=a.consensus)
+                               n_ensemble=a.n_ensemble, ensemble=a.ensemble, consensus=a.consensus,
+                               soft=a.soft)
             method = ("record clusters" + (" (QRS + embedding)" if a.cluster_on == "both" else "") + " + rhythm + P wave" + (" (+ long-RR template)" if a.p_long else "")
                       + " stacker, cluster-averaged" + (", self-trained N:S" if a.self_train[0] else "")
                       + (", ventricular-timing rule" if a.v_timing[0] else "")

@@ -51,3 +51,22 @@ def test_consensus_is_in_the_sidecar_only_when_set():
     assert "consensus" not in AdaptConfig().to_dict()
     assert AdaptConfig.from_dict(AdaptConfig(consensus=5).to_dict()).consensus == 5
     assert AdaptConfig.from_dict(AdaptConfig().to_dict()).consensus == 1
+
+
+def test_soft_statistics_need_draws_and_round_trip():
+    import pytest
+    with pytest.raises(ValueError, match="consensus > 1"):
+        AdaptConfig(soft=True)
+    d = AdaptConfig(consensus=5, soft=True).to_dict()
+    assert AdaptConfig.from_dict(d).soft and "soft" not in AdaptConfig(consensus=5).to_dict()
+
+
+def test_soft_cluster_average_is_the_mean_of_the_draws_averages():
+    from ecgdl.adapt import cluster_average
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(5), 40)
+    a, b = rng.integers(0, 4, 40), rng.integers(0, 3, 40)
+    soft = cluster_average(p, np.stack([a, b], 1))
+    assert np.allclose(soft, (cluster_average(p, a) + cluster_average(p, b)) / 2)
+    assert np.allclose(soft.sum(1), 1.0)
+    assert np.allclose(cluster_average(p, np.stack([a, a], 1)), cluster_average(p, a))
