@@ -7,7 +7,9 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
 
 1. **Cluster** the record's QRS complexes (k-means, fixed seed, :func:`cluster_beats`); the
    *dominant* cluster is the one holding most of the classifier's N + S probability mass (the
-   record's normal conduction, even when ectopic beats outnumber sinus beats).
+   record's normal conduction, even when ectopic beats outnumber sinus beats). Measured, not shipped
+   (docs/episodes.md rounds 21-23): ``AdaptConfig.consensus`` clusters on the consensus partition of several
+   k-means draws (:mod:`ecgdl.adapt_consensus`) and ``soft`` averages the cluster statistics over the draws.
 2. **Record-relative features** (:func:`record_features`): the classifier's log-probabilities, their
    cluster average (label consistency within a morphology group), the cluster's share of beats, the
    beat's QRS distance from the dominant template, prematurity against the local upper RR quantile and
