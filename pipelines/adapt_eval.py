@@ -276,13 +276,15 @@ def ensemble(cv_dir: Path, cfg: AdaptConfig, cluster_on: str, data: dict[str, di
     """``AdaptConfig.n_ensemble`` out of fold: the step under k-means seeds ``1 .. n - 1`` as well (each record's
     fold stacker and the temperatures ``t``, ``t2`` fitted on seed 0, as the shipped sidecar applies them to every
     clustering), its post-calibrated probabilities averaged with ``pa`` (seed 0's), or with ``mode="medoid"`` each record's
-    consensus member kept (:func:`ecgdl.adapt.medoid_run`)."""
+    consensus member kept (:func:`ecgdl.adapt.medoid_run`), or with ``mode="member"`` seed ``n - 1``'s run alone."""
     runs = [pa]
     for i in range(1, n):
         member = load_seed(cv_dir, replace(cfg, seed=cfg.seed + i), cluster_on)
         z = np.concatenate([stackers[d["fold"]].logits(member[r]["feats"]) for r, d in data.items()])
         pg = chain(member, z, t, cut, *first)
         runs.append(softmax64(np.log(np.clip(pg, 1e-12, 1)) / t2))
+    if mode == "member":  # the step under k-means seed n - 1 alone (the shipped stackers): one draw of the spread
+        return runs[-1]
     if mode == "medoid":  # per record, as scoring picks per record (segment): the consensus member's outputs
         return np.concatenate([runs[medoid_run([r[i:j].argmax(1) for r in runs])][i:j]
                                for i, j in zip(cut[:-1], cut[1:])])
@@ -343,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(what --save-oof, the ECE and --per-record then show)")
     p.add_argument("--ensemble", choices=("mean", "medoid"), default="mean",
                    help="AdaptConfig.ensemble: how the --n-ensemble runs are combined")
+    p.add_argument("--kmeans-seed", type=int, default=0,
+                   help="the first settings' step under this k-means seed alone, with the seed-0 stackers and "
+                        "temperatures (what the shipped sidecar does with AdaptConfig.seed changed): the seed spread")
     p.add_argument("--consensus", type=int, default=1,
                    help="AdaptConfig.consensus: cluster on the consensus partition of that many k-means draws "
                         "(ecgdl.adapt_consensus); the stackers are fitted on its features")
@@ -355,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="write the adaptive out-of-fold outputs per record under DIR/s<seed>/ (episodes_rules_cv.py --oof)")
     p.add_argument("--figure", type=Path, default=None, help="reliability diagram per class (PNG)")
     a = p.parse_args(argv)
+    if a.kmeans_seed and (a.n_ensemble > 1 or a.save or a.consensus > 1):
+        p.error("--kmeans-seed measures the shipped one-draw step: not with --n-ensemble, --consensus or --save")
     if a.save and a.cluster_on == "emb":
         p.error("--save ships what scoring computes: --cluster-on qrs or both (AdaptConfig.cluster_on)")
     from ecgdl.paths import runs_dir
@@ -392,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
                 if first:
                     pa, t2_keep = pg, t2
         t2 = t2_keep
+        if a.kmeans_seed:
+            first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
+            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.kmeans_seed + 1,
+                          "member")
+            print(line(f"s{s} adaptive, first settings, k-means seed {a.kmeans_seed}", y, pa.argmax(1)), flush=True)
         if a.n_ensemble > 1:
             first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
             pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.n_ensemble,
