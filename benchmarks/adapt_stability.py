@@ -14,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from ecgdl.adapt import ENSEMBLE
 from ecgdl.infer import (BeatClassifier, adapt_beats, classify_record, condition_record, decide, decide_leads,
                          find_beats, model_leads, read_for_model)
 from ecgdl.paths import database_dir
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     p.add_argument("--records", nargs="+", default=list(DS1))
     p.add_argument("--n-init", type=int, default=None, help="AdaptConfig.n_init instead of the sidecar's")
     p.add_argument("--n-ensemble", type=int, default=None, help="AdaptConfig.n_ensemble instead of the sidecar's")
-    p.add_argument("--ensemble", choices=("mean", "medoid"), default=None, help="AdaptConfig.ensemble instead of the sidecar's")
+    p.add_argument("--ensemble", choices=ENSEMBLE, default=None, help="AdaptConfig.ensemble instead of the sidecar's")
     p.add_argument("--consensus", type=int, default=None, help="AdaptConfig.consensus instead of the sidecar's")
     p.add_argument("--model", default=None, help="the ONNX model (and its sidecar) instead of the shipped one")
     a = p.parse_args(argv)

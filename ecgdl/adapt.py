@@ -9,7 +9,7 @@ belongs to. :func:`adapt_record` does that with numpy only (no torch, no labels)
    *dominant* cluster is the one holding most of the classifier's N + S probability mass (the
    record's normal conduction, even when ectopic beats outnumber sinus beats). Measured, not shipped
    (docs/episodes.md rounds 21-23): ``AdaptConfig.consensus`` clusters on the consensus partition of several
-   k-means draws (:mod:`ecgdl.adapt_consensus`) and ``soft`` averages the cluster statistics over the draws.
+   k-means draws (:mod:`ecgdl.adapt_cluster`) and ``soft`` averages the cluster statistics over the draws.
 2. **Record-relative features** (:func:`record_features`): the classifier's log-probabilities, their
    cluster average (label consistency within a morphology group), the cluster's share of beats, the
    beat's QRS distance from the dominant template, prematurity against the local upper RR quantile and
@@ -40,7 +40,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ecgdl.adapt_atrial import af_gate, atrial_evidence, sinus_reference_rule  # noqa: F401 (re-exported)
-from ecgdl.adapt_consensus import consensus_partition
+from ecgdl.adapt_cluster import _matmul, averaging_ids, cluster_stats, draws_of, partition
+from ecgdl.adapt_cluster import _sq_dist, kmeans  # noqa: F401 (re-exported)
 from ecgdl.adapt_embedding import CLUSTER_ON, joint_vectors
 from ecgdl.adapt_ventricular import v_timing_rule
 
@@ -93,9 +94,9 @@ class AdaptConfig:
     ``"mean"`` averages their probabilities, ``"medoid"`` keeps the one run whose labels agree with the others' on the
     most beats (:func:`medoid_run`).
     consensus: k-means draws (seeds ``seed ..``) whose consensus partition is clustered on (:func:`partition`,
-    :mod:`ecgdl.adapt_consensus`; 1: one k-means run, as shipped through round 20).
+    :mod:`ecgdl.adapt_cluster`; 1: one k-means run, as shipped through round 20).
     soft: the cluster statistics (the stacker's cluster features, :func:`cluster_average`) are averaged over the
-    ``consensus`` draws instead of read from the one partition (:func:`soft_cluster_features`).
+    ``consensus`` draws instead of read from the one partition (:func:`record_features`, :func:`cluster_average`).
     """
 
     n_clusters: int = 12
@@ -174,106 +175,6 @@ def qrs_vectors(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.
     return seg.reshape(len(seg), -1).astype(np.float32)
 
 
-def _sq_dist(v: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``(n, k)`` squared distances, one centroid at a time (no BLAS threads: steady on a busy machine)."""
-    out = np.empty((len(v), len(c)), np.float32)
-    for j in range(len(c)):
-        d = v - c[j]
-        out[:, j] = np.einsum("ij,ij->i", d, d)
-    return out
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` in row blocks small enough (rows x b.size <= 2**18) that OpenBLAS runs each on the calling
-    thread: its worker threads, woken for a larger product, fight ONNX Runtime's spinning threads (a 2,947-beat
-    record's stacker product took 12 ms instead of 0.4 ms right after inference)."""
-    rows = max(1, (1 << 18) // max(b.size, 1))
-    if len(a) <= rows:
-        return a @ b
-    return np.concatenate([a[i:i + rows] @ b for i in range(0, len(a), rows)])
-
-
-def _nearest(v64: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Index of each row's nearest centroid: argmin of ``|c|^2 - 2 v.c`` in float64 (one small matmul;
-    ``|v|^2`` is the same for every centroid of a row)."""
-    c64 = c.astype(np.float64)
-    return ((c64 * c64).sum(1) - 2.0 * _matmul(v64, c64.T)).argmin(1)
-
-
-def _cluster_sums(v64: np.ndarray, lab: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(sums (k, d), counts (k,))`` of the rows of each cluster, each sum taken in row order."""
-    counts = np.bincount(lab, minlength=k)
-    order = np.argsort(lab, kind="stable")
-    sums = np.zeros((k, v64.shape[1]))
-    nz = counts > 0
-    sums[nz] = np.add.reduceat(v64[order], (np.cumsum(counts) - counts)[nz], axis=0)
-    return sums, counts
-
-
-def kmeans(v: np.ndarray, k: int, seed: int, iters: int, n_init: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels (n,), centroids (k', d))``: k-means++ then Lloyd, deterministic for a seed; k' <= k. ``n_init`` > 1:
-    that many initialisations (seeds ``seed .. seed + n_init - 1``), the one of lowest inertia kept."""
-    if n_init > 1:
-        runs = [kmeans(v, k, seed + i, iters) for i in range(n_init)]
-        v64 = v.astype(np.float64)
-        inertia = [float(((v64 - c.astype(np.float64)[lab]) ** 2).sum()) for lab, c in runs]
-        return runs[int(np.argmin(inertia))]
-    n, k = len(v), min(k, len(v))
-    if k <= 1:
-        return np.zeros(n, np.int64), v.mean(0, keepdims=True) if n else np.zeros((0, v.shape[1]), v.dtype)
-    rng = np.random.default_rng(seed)
-    cent = [v[rng.integers(n)]]
-    d2 = _sq_dist(v, cent[0][None])[:, 0]
-    for _ in range(1, k):
-        if d2.sum() <= _EPS:
-            break
-        cent.append(v[rng.choice(n, p=d2 / d2.sum())])
-        d2 = np.minimum(d2, _sq_dist(v, cent[-1][None])[:, 0])
-    c = np.stack(cent)
-    v64 = v.astype(np.float64)
-    lab = _nearest(v64, c)
-    for _ in range(iters):
-        sums, counts = _cluster_sums(v64, lab, len(c))
-        keep = counts > 0
-        c = (sums[keep] / counts[keep, None]).astype(v.dtype)
-        new = _nearest(v64, c)
-        if keep.all() and np.array_equal(new, lab):
-            break
-        lab = new
-    return lab, c
-
-
-def draws_of(v: np.ndarray, cfg: AdaptConfig) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``cfg.consensus`` k-means runs (seeds ``cfg.seed ..``) of the beats' vectors ``v``: ``(labels, centroids)``."""
-    return [kmeans(v, cfg.n_clusters, cfg.seed + i, cfg.iters, cfg.n_init) for i in range(max(cfg.consensus, 1))]
-
-
-def partition(v: np.ndarray, cfg: AdaptConfig,
-              draws: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels (n,), centroids (k', d))`` of the beats' vectors ``v``: one k-means run (:func:`kmeans`), or with
-    ``cfg.consensus`` > 1 the consensus of that many draws (:func:`ecgdl.adapt_consensus.consensus_partition`),
-    each group's centroid its mean vector. ``draws``: :func:`draws_of`, when the caller already ran them."""
-    if cfg.consensus <= 1 or len(v) <= 1:
-        return kmeans(v, cfg.n_clusters, cfg.seed, cfg.iters, cfg.n_init)
-    draws = draws_of(v, cfg) if draws is None else draws
-    lab = consensus_partition(np.stack([d[0] for d in draws], 1), cfg.n_clusters)
-    sums, counts = _cluster_sums(v.astype(np.float64), lab, int(lab.max()) + 1)
-    return lab, (sums / counts[:, None]).astype(v.dtype)
-
-
-def _cluster_stats(v: np.ndarray, lab: np.ndarray, cent: np.ndarray,
-                   proba: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per beat, under one partition: its cluster's mean probabilities ``(n, K)``, its cluster's share of the beats,
-    ``log(d_dom / d_ref + 0.05)`` (QRS distance to the dominant cluster's centroid, relative), in the dominant cluster."""
-    n, k = len(v), len(cent)
-    counts = np.bincount(lab, minlength=k).astype(np.float64)
-    csum = np.stack([np.bincount(lab, weights=proba[:, j], minlength=k) for j in range(proba.shape[1])], 1)
-    dom = int(np.argmax(csum[:, 0] + csum[:, 1]))
-    d_dom = np.sqrt(_sq_dist(v, cent[dom][None])[:, 0])
-    d_ref = np.median(d_dom[lab == dom]) + 0.05
-    return (csum / np.maximum(counts, 1)[:, None])[lab], counts[lab] / n, np.log(d_dom / d_ref + 0.05), lab == dom
-
-
 def _local_quantile(intervals: np.ndarray, q: float, half: int) -> np.ndarray:
     n = len(intervals) - 1
     idx = np.clip(np.arange(n)[:, None] + np.arange(-half + 1, half + 1)[None, :], 0, n)
@@ -345,6 +246,16 @@ def long_rr_features(seg: np.ndarray, pre: np.ndarray, dom: np.ndarray) -> np.nd
     return np.concatenate([corr, z[:, None], pre_long[:, None]], axis=1)
 
 
+def record_draws(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig,
+                 v: np.ndarray | None) -> tuple[np.ndarray | None, list[tuple[np.ndarray, np.ndarray]] | None]:
+    """``(what is clustered, the k-means draws)`` of one record (segment) for ``cfg.consensus`` > 1, run once for the
+    partition and the soft statistics (``v``: the vectors, ``None``: the QRS windows); ``(v, None)`` otherwise."""
+    if cfg.consensus <= 1 or len(x) <= 1:
+        return v, None
+    v = qrs_vectors(x, fs, r_index, cfg) if v is None else v
+    return v, draws_of(v, cfg)
+
+
 def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> np.ndarray:
     """Morphology cluster id of each beat (k-means on :func:`qrs_vectors`), ids ordered by cluster size."""
     lab, _ = partition(qrs_vectors(x, fs, r_index, cfg), cfg)
@@ -365,14 +276,14 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
     v = qrs_vectors(x, fs, r_index, cfg) if vectors is None else np.asarray(vectors, np.float32)  # what is clustered
-    draws = (draws_of(v, cfg) if draws is None else draws) if cfg.consensus > 1 and n > 1 else None
+    draws = draws_of(v, cfg) if draws is None else draws
     lab, cent = partition(v, cfg, draws)
     k = len(cent)
     counts = np.bincount(lab, minlength=k).astype(np.float64)
     logp = np.log(np.clip(proba.astype(np.float64), 1e-6, 1.0))
     # soft: each statistic the mean over the k-means draws (a beat near a boundary moves it a little, not a group)
-    stats = [_cluster_stats(v, dl, dc, proba) for dl, dc in draws] if cfg.soft and draws else [
-        _cluster_stats(v, lab, cent, proba)]
+    stats = [cluster_stats(v, dl, dc, proba) for dl, dc in draws] if cfg.soft and draws else [
+        cluster_stats(v, lab, cent, proba)]
     cmean, frac, dist, is_dom = (np.mean([st[i] for st in stats], axis=0) for i in range(4))
     dom_beats = is_dom >= 0.5
     rhy = rhythm_features(pre, post)
@@ -520,15 +431,11 @@ def _adapt_once(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndar
                 v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`adapt_record` under one clustering (``cfg.seed``): ``seg`` the P segments, ``v`` what is clustered
     (``None``: the QRS windows)."""
-    draws = None
-    if cfg.consensus > 1 and len(x) > 1:  # the k-means draws, run once for the partition and the soft statistics
-        v = qrs_vectors(x, fs, r_index, cfg) if v is None else v
-        draws = draws_of(v, cfg)
+    v, draws = record_draws(x, fs, r_index, cfg, v)
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg, draws=draws)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
-    avg_ids = np.stack([d[0] for d in draws], 1) if cfg.soft and draws else cid
-    p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), avg_ids)
+    p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), averaging_ids(cid, draws, cfg))
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
     p = p if cfg.v_timing is None else v_timing_rule(p, x, fs, r_index, pre, post, cid, cfg.v_timing)

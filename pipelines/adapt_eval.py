@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgdl.adapt import (AdaptConfig, Stacker, af_gate, atrial_evidence, blend_logits, cluster_average,
-                         draws_of, feature_names, medoid_run, qrs_vectors, record_features, self_train, softmax64)
+from ecgdl.adapt import (ENSEMBLE, AdaptConfig, Stacker, af_gate, atrial_evidence, averaging_ids, blend_logits,
+                         cluster_average, feature_names, medoid_run, record_draws, record_features, self_train,
+                         softmax64)
 from ecgdl.artifacts import atomic_write_with
 from ecgdl.calibration import ece
 from ecgdl.metrics import evaluate_predictions, percent
@@ -76,13 +77,9 @@ def load_seed(cv_dir: Path, cfg: AdaptConfig, cluster_on: str = "qrs") -> dict[s
             feats, cid = zc["feats"], zc["cid"]
             avg = zc["avg"] if "avg" in zc.files else cid  # a cache written before AdaptConfig.soft
         else:
-            vec = cluster_vectors(cluster_on, z, b.x, cfg)
-            draws = None
-            if cfg.consensus > 1:  # as ecgdl.adapt._adapt_once: the draws once, for the partition and soft statistics
-                vec = qrs_vectors(b.x, 360.0, 90, cfg) if vec is None else vec
-                draws = draws_of(vec, cfg)
+            vec, draws = record_draws(b.x, 360.0, 90, cfg, cluster_vectors(cluster_on, z, b.x, cfg))
             feats, cid = record_features(b.x, b.rr[:, 0], b.rr[:, 1], proba, 360.0, 90, cfg, vec, draws=draws)
-            avg = np.stack([d[0] for d in draws], 1) if cfg.soft else cid  # what cluster_average averages over
+            avg = averaging_ids(cid, draws, cfg)  # what cluster_average averages over
             atomic_write_with(cache, lambda fh: np.savez(fh, feats=feats, cid=cid, avg=avg, key=key))
         out[rec] = {"feats": feats, "y": z["y"].astype(np.int64), "cid": cid, "avg": avg, "fold": int(z["fold"]),
                     "proba": proba,
@@ -343,14 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-ensemble", type=int, default=1,
                    help="AdaptConfig.n_ensemble: the first settings' step averaged over that many k-means seeds "
                         "(what --save-oof, the ECE and --per-record then show)")
-    p.add_argument("--ensemble", choices=("mean", "medoid"), default="mean",
+    p.add_argument("--ensemble", choices=ENSEMBLE, default="mean",
                    help="AdaptConfig.ensemble: how the --n-ensemble runs are combined")
     p.add_argument("--kmeans-seed", type=int, default=0,
                    help="the first settings' step under this k-means seed alone, with the seed-0 stackers and "
                         "temperatures (what the shipped sidecar does with AdaptConfig.seed changed): the seed spread")
     p.add_argument("--consensus", type=int, default=1,
                    help="AdaptConfig.consensus: cluster on the consensus partition of that many k-means draws "
-                        "(ecgdl.adapt_consensus); the stackers are fitted on its features")
+                        "(ecgdl.adapt_cluster); the stackers are fitted on its features")
     p.add_argument("--soft", action="store_true",
                    help="AdaptConfig.soft: cluster features and averaging as means over the --consensus draws")
     p.add_argument("--post", choices=("temperature", "vector"), default="temperature",
@@ -399,14 +396,13 @@ def main(argv: list[str] | None = None) -> int:
                 if first:
                     pa, t2_keep = pg, t2
         t2 = t2_keep
+        settings = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])  # the first ones
         if a.kmeans_seed:
-            first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
-            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.kmeans_seed + 1,
+            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, settings, pa, a.kmeans_seed + 1,
                           "member")
             print(line(f"s{s} adaptive, first settings, k-means seed {a.kmeans_seed}", y, pa.argmax(1)), flush=True)
         if a.n_ensemble > 1:
-            first = (a.blend[0], a.self_train[0], a.gate[0], a.sinus_rule[0], a.v_timing[0])
-            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, first, pa, a.n_ensemble,
+            pa = ensemble(cv / f"s{s}", cfg, a.cluster_on, data, stackers, t, t2, cut, settings, pa, a.n_ensemble,
                           a.ensemble)
             print(line(f"s{s} adaptive, first settings, n_ensemble {a.n_ensemble} ({a.ensemble})", y, pa.argmax(1)),
                   flush=True)

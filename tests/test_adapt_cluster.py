@@ -1,8 +1,8 @@
-"""ecgdl.adapt_consensus: the evidence-accumulation partition of several k-means draws (AdaptConfig.consensus)."""
+"""ecgdl.adapt_cluster: the evidence-accumulation partition of several k-means draws (AdaptConfig.consensus)."""
 import numpy as np
 
 from ecgdl.adapt import AdaptConfig, kmeans, partition
-from ecgdl.adapt_consensus import consensus_partition
+from ecgdl.adapt_cluster import consensus_partition
 
 
 def _same_partition(a, b):
