@@ -23,7 +23,7 @@ from ecgdl.splits import DS1, assert_no_test_records
 
 def labels(clf, x, peaks, fs, name):
     ind, _, emb = classify_record(clf, x, peaks, fs, clf.window, name, clf.wants_embedding())
-    proba, _ = adapt_beats(clf, x, peaks, fs, ind, name, True, emb)
+    proba, _, _ = adapt_beats(clf, x, peaks, fs, ind, name, True, emb)
     return decide(proba, clf.classes)[1]
 
 

@@ -267,11 +267,12 @@ def cluster_beats(x: np.ndarray, fs: float, r_index: int, cfg: AdaptConfig) -> n
 
 def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                     cfg: AdaptConfig, vectors: np.ndarray | None = None, seg: np.ndarray | None = None,
-                    draws: list[tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    draws: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                    rhy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, len(FEATURE_NAMES)) float32, cluster id (n,))`` of one record (segment), beats in order.
     x: ``(n, C>=2, T)`` mV windows at ``fs`` with R at ``r_index``; pre/post: RR seconds; proba: ``(n, 5)``;
     seg: the P segments (:func:`_p_segments`) when the caller already cut them; draws: :func:`draws_of` (consensus > 1)
-    when the caller already ran them."""
+    when the caller already ran them; rhy: :func:`rhythm_features` when the caller already computed them."""
     n = len(x)
     if n == 0:
         return np.zeros((0, len(feature_names(cfg))), np.float32), np.zeros(0, np.int64)
@@ -286,7 +287,7 @@ def record_features(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.
         cluster_stats(v, lab, cent, proba)]
     cmean, frac, dist, is_dom = (np.mean([st[i] for st in stats], axis=0) for i in range(4))
     dom_beats = is_dom >= 0.5
-    rhy = rhythm_features(pre, post)
+    rhy = rhythm_features(pre, post) if rhy is None else rhy
     ref = dom_beats & (np.abs(rhy[:, 2]) < 0.1) & (rhy[:, 0] > -0.15)
     seg = _p_segments(x, fs, r_index, cfg) if seg is None else seg  # (n, L, t), read by both P-wave comparisons
     pw = p_wave_features(seg, ref if ref.sum() >= 3 else dom_beats)
@@ -413,26 +414,43 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     the stacker on :func:`record_features` (clustering ``cfg.cluster_on``: with ``"both"`` and an ``embedding``
     ``(n, D)``, :func:`ecgdl.adapt_embedding.joint_vectors`; temperature-scaled, blended with the inductive logits),
     then :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
+    p, cid, _ = adapt_record_checked(x, pre, post, proba, fs, r_index, stacker, cfg, embedding)
+    return p, cid
+
+
+def adapt_record_checked(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
+                         stacker: Stacker, cfg: AdaptConfig, embedding: np.ndarray | None = None,
+                         check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """:func:`adapt_record`, and the adapted probabilities under each further k-means seed of ``check_seeds`` (one
+    clustering each, the rest of ``cfg`` as it is: the stability check's draws, :mod:`ecgdl.adapt_check`), the
+    clustering-independent parts (P segments, what is clustered, rhythm features) computed once for all."""
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
     both = cfg.cluster_on == "both" and embedding is not None and len(x)
     v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None
+    rhy = rhythm_features(pre, post)
+    if (cfg.n_ensemble > 1 or len(check_seeds)) and v is None and len(x):
+        v = qrs_vectors(x, fs, r_index, cfg)  # clustered by every draw
     if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), combined by cfg.ensemble
-        v = qrs_vectors(x, fs, r_index, cfg) if v is None and len(x) else v  # clustered by every member
-        runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v)
+        runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v, rhy)
                 for i in range(cfg.n_ensemble)]
         if cfg.ensemble == "medoid":
-            return runs[medoid_run([p.argmax(1) for p, _ in runs])]
-        return np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
-    return _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v)
+            p, cid = runs[medoid_run([p.argmax(1) for p, _ in runs])]
+        else:
+            p, cid = np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
+    else:
+        p, cid = _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v, rhy)
+    alts = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=int(s), n_ensemble=1), seg, v,
+                        rhy)[0] for s in check_seeds]
+    return p, cid, alts
 
 
 def _adapt_once(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                 stacker: Stacker, cfg: AdaptConfig, seg: np.ndarray | None,
-                v: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                v: np.ndarray | None, rhy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`adapt_record` under one clustering (``cfg.seed``): ``seg`` the P segments, ``v`` what is clustered
-    (``None``: the QRS windows)."""
+    (``None``: the QRS windows), ``rhy`` the rhythm features (``None``: computed here)."""
     v, draws = record_draws(x, fs, r_index, cfg, v)
-    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg, draws=draws)
+    feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg, draws=draws, rhy=rhy)
     if len(feats) == 0:
         return proba.astype(np.float32), cid
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), averaging_ids(cid, draws, cfg))
@@ -474,14 +492,26 @@ class Adapter:
         (:func:`ecgdl.beats.segment_beat_sets`: 30-minute segments on a Holter); cluster ids are unique over
         the record (a later segment's ids continue after the earlier ones'). embedding: the classifier's
         ``(n, D)`` output ``embedding`` (read only with ``cluster_on="both"``)."""
+        out, cluster, _ = self.adapt_checked(conditioned, peaks, fs, window, proba, record, embedding)
+        return out, cluster
+
+    def adapt_checked(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
+                      record: str = "", embedding: np.ndarray | None = None,
+                      check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """:meth:`adapt`, and the adapted probabilities ``(n, K)`` under each k-means seed of ``check_seeds``
+        (:func:`adapt_record_checked`: the stability check's draws, :mod:`ecgdl.adapt_check`)."""
         from ecgdl.beats import segment_beat_sets
 
         out = np.asarray(proba, np.float32).copy()
+        alts = [out.copy() for _ in check_seeds]
         cluster = np.zeros(len(peaks), np.int64)
         offset = 0
         for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
-            p, cid = adapt_record(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
-                                  self.stacker, self.config, None if embedding is None else embedding[sl])
+            p, cid, alt = adapt_record_checked(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
+                                               self.stacker, self.config, None if embedding is None else embedding[sl],
+                                               check_seeds)
             out[sl], cluster[sl] = p, cid + offset
+            for o, a in zip(alts, alt):
+                o[sl] = a
             offset += int(cid.max()) + 1 if len(cid) else 0
-        return out, cluster
+        return out, cluster, alts

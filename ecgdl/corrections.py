@@ -66,7 +66,8 @@ def now_utc() -> str:
 
 def apply(result, corrections: list[Correction]):
     """The ``RecordResult`` with ``corrections`` replayed in order: sample, label, proba (a reader's label
-    counts as certain), source_sample, edge and ref_label follow the beats, and the rhythm summary is
+    counts as certain), source_sample, edge, ref_label, cluster (-1 for an added beat) and agreement (1 where a reader
+    decided the label) follow the beats, and the rhythm summary is
     recomputed. ``result.model_label`` (added) keeps the model's label of each beat ("" for added beats).
 
     Raises ValueError for a correction that names no existing beat, an unknown class, or an unknown op.
@@ -119,6 +120,10 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
         p_ind = np.where(kept, np.asarray(p_ind)[np.maximum(src, 0)], onehot[:, classes.index("V")])
     edge = None if result.edge is None else np.where(src >= 0, np.asarray(result.edge)[np.maximum(src, 0)], False)
     ref = None if result.ref_label is None else np.where(src >= 0, np.asarray(result.ref_label)[np.maximum(src, 0)], "")
+    cluster = getattr(result, "cluster", None)          # the scoring path's morphology cluster: -1 for an added beat
+    cluster = None if cluster is None else np.where(src >= 0, np.asarray(cluster)[np.maximum(src, 0)], -1)
+    agree = getattr(result, "agreement", None)          # a reader's label is certain: agreement 1
+    agree = None if agree is None else np.where(kept, np.asarray(agree)[np.maximum(src, 0)], 1.0)
     s = result.summary
     cfg_keys = {f.name for f in dataclasses.fields(RhythmConfig)}
     cfg = RhythmConfig(**{k: v for k, v in (s.get("rhythm_config") or {}).items() if k in cfg_keys})
@@ -137,7 +142,9 @@ def _rebuilt(result, sample: np.ndarray, label: np.ndarray, model: np.ndarray):
                                         vf=s.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_ind)
         summary.update(part)
     fixed = dataclasses.replace(result, sample=sample, label=label, proba=proba, edge=edge, ref_label=ref,
-                                source_sample=source_sample, summary=summary, p_v_inductive=p_ind)
+                                source_sample=source_sample, summary=summary, p_v_inductive=p_ind,
+                                **({"cluster": cluster} if hasattr(result, "cluster") else {}),
+                                **({"agreement": agree} if hasattr(result, "agreement") else {}))
     if episodes is not None:
         fixed.episodes = episodes
     fixed.model_label = model                       # RecordResult is a plain (unfrozen) dataclass
@@ -161,7 +168,8 @@ def morphology_groups(result, n_groups: int = DEFAULT_GROUPS, seed: int = 0) -> 
     """
     given = getattr(result, "cluster", None)
     if given is not None and len(given) == len(result.sample):
-        return _by_size(np.asarray(given, np.int64))
+        given = np.asarray(given, np.int64)
+        return _by_size(np.where(given < 0, given.max(initial=0) + 1, given))  # beats a reader added: a group of their own
     x = beat_shapes(result)
     if len(x) <= n_groups:
         return np.arange(len(x), dtype=np.int64)

@@ -8,7 +8,8 @@ feature recipe and statistics) is read from the model's sidecar JSON, never from
     -> condition (ecgdl.signal.condition_record)
     -> detect (ecgdl.qrs.detect_r_peaks, or the reference beats: ecgdl.reference)
     -> beats (ecgdl.beats.segment_beat_sets) -> classify (inputs ecgdl.features, ONNX here)
-    -> [adapt] -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
+    -> [adapt] -> noise gate (ecgdl.noise_gate) -> [check: the adapt step under other k-means seeds, ecgdl.adapt_check]
+    -> compare (ecgdl.reference.compare_record) -> summarise (ecgdl.rhythm)
     -> episodes + HRV (ecgdl.episodes.score_episodes, from the summary's pauses)
 
 >>> clf = BeatClassifier()                                   # doctest: +SKIP
@@ -24,6 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgdl.adapt_check import DRAWS as CHECK_DRAWS
+from ecgdl.adapt_check import agreement, stability
+from ecgdl.adapt_check import seeds as check_seeds
+from ecgdl.adapt_check import warning as adapt_warning
 from ecgdl.adapt_embedding import EMBEDDING_OUTPUT as EMBEDDING
 from ecgdl.artifacts import CUDA, load_onnx, strict_json
 from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
@@ -204,6 +209,7 @@ class RecordResult:
     episodes: list = field(default_factory=list)  # ecgdl.episodes.Episode, sorted by start
     p_v_inductive: np.ndarray | None = None  # the classifier's p(V) before the adapt step (VT rule), None when not adapted
     quality: SegmentQuality | None = None  # the detector's segment quality (None with reference beats); the noise gate reads it
+    agreement: np.ndarray | None = None  # share of the checked k-means draws labelling each beat so (ecgdl.adapt_check)
 
     def episodes_csv(self) -> str:
         """The ``<record>.episodes.csv`` text (``ecgdl.episodes.CSV_COLUMNS``, seconds from the record's start)."""
@@ -214,7 +220,8 @@ class RecordResult:
     def beat_columns(self) -> dict[str, np.ndarray]:
         """The per-beat table, one array per column, as the outputs carry it (CSV and parquet alike):
         ``sample`` (file's own rate), ``time_s`` (3 decimals), ``label``, ``p_<class>``... (4 decimals),
-        ``edge`` (0/1) [, ``cluster`` (morphology group, adaptive scoring)] [, ``ref_label`` ("" when
+        ``edge`` (0/1) [, ``cluster`` (morphology group, adaptive scoring)] [, ``agreement`` (share of the k-means
+        draws giving this label, :mod:`ecgdl.adapt_check`)] [, ``ref_label`` ("" when
         unmatched), with a reference comparison]."""
         edge = self.edge if self.edge is not None else np.zeros(len(self.source_sample), bool)
         cols = {"sample": np.asarray(self.source_sample, np.int64),
@@ -224,8 +231,13 @@ class RecordResult:
                 "edge": edge.astype(np.int64)}
         if self.cluster is not None:
             cols["cluster"] = np.asarray(self.cluster, np.int64)
+        if self.agreement is not None:
+            cols["agreement"] = np.round(np.asarray(self.agreement, np.float64), 2)
         if self.ref_label is not None:
             cols["ref_label"] = np.asarray(self.ref_label, dtype=str)
+        ragged = {k: len(v) for k, v in cols.items() if len(v) != len(self.source_sample)}
+        if ragged:   # a table whose columns disagree would be cut to the shortest when written: refuse it
+            raise ValueError(f"the per-beat columns {ragged} do not have one row per beat ({len(self.source_sample)})")
         return cols
 
     def beats_csv(self) -> str:
@@ -249,7 +261,8 @@ class RecordResult:
 
 
 #: printf formats of the per-beat CSV columns (``p_`` stands for every probability column).
-_CSV_FORMATS = {"sample": "%d", "time_s": "%.3f", "label": "%s", "p_": "%.4f", "edge": "%d", "cluster": "%d", "ref_label": "%s"}
+_CSV_FORMATS = {"sample": "%d", "time_s": "%.3f", "label": "%s", "p_": "%.4f", "edge": "%d", "cluster": "%d",
+                "agreement": "%.2f", "ref_label": "%s"}
 
 
 def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
@@ -263,13 +276,15 @@ def _source_ranges(rec: Record, ranges) -> tuple[tuple[int, int], ...]:
 
 
 def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_reference: bool = False,
-                 compare: bool = True, adapt: bool = True, lead: str | None = None) -> RecordResult:
+                 compare: bool = True, adapt: bool = True, lead: str | None = None,
+                 check_draws: int = CHECK_DRAWS) -> RecordResult:
     """Score one record end to end, one named step per line (see the module docstring).
 
     use_reference: classify the record's reference beat annotations instead of detected R peaks.
     compare: with annotations present, fill ``reference`` (Se/+P per class, 150 ms matching).
     adapt: apply the model's patient-adaptive step (:mod:`ecgdl.adapt`) when its sidecar ships one.
     lead: the lead to read as primary, ``"-NAME"`` when it is inverted (else decided: :mod:`ecgdl.leads`).
+    check_draws: further k-means draws the adapted labels are checked against (:mod:`ecgdl.adapt_check`; 0: none).
     """
     rec = read_for_model(source, clf.fs)                                       # read
     rec, lead_choice = decide_leads(rec, lead)                                  # leads
@@ -278,10 +293,12 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
     inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
                                            adapt and clf.wants_embedding())
-    proba, cluster = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb)  # adapt
+    proba, cluster, drawn = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb,  # adapt
+                                        check_draws)
     proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
-    p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     pred, label = decide(proba, clf.classes)
+    agree, stable = check_adapt(clf, drawn, peaks, rec.fs, spans["quality"], conditioned, label)  # check
+    p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
     spans = {**spans, "unusable": (*spans["unusable"], *rec.gaps)}
@@ -292,23 +309,27 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                                     vf=summary.get("vf", ()), duration_s=rec.duration_s, p_v_ind=p_v_ind,
                                     qrs_signal=conditioned)
     summary.update(part)
-    summary["adapt"] = adapt_info(clf, cluster, gated)
+    summary["adapt"] = adapt_info(clf, cluster, gated, stable)
+    summary["warnings"] += list(filter(None, [adapt_warning(stable)]))
     summary["lead_choice"] = lead_choice.to_dict(rec.leads)
     return RecordResult(record=rec, conditioned=conditioned, sample=peaks, source_sample=source_sample, label=label,
                         proba=proba, summary=summary, reference=reference, classes=clf.classes, edge=edge,
                         ref_label=ref_label, episodes=episodes, cluster=cluster, p_v_inductive=p_v_ind,
-                        quality=spans["quality"])
+                        quality=spans["quality"], agreement=agree)
 
 
 def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,
-                record: str = "", enabled: bool = True,
-                embedding: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The adapt step: ``(proba, cluster)`` rewritten from the record's own unlabelled beats (never a label)
-    by the model's :class:`ecgdl.adapt.Adapter` (``embedding``: the classifier's output, clustered with the QRS
-    windows when the adapter's ``cluster_on`` is ``"both"``); unchanged and ``None`` when off or not shipped."""
+                record: str = "", enabled: bool = True, embedding: np.ndarray | None = None,
+                check_draws: int = 0) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
+    """The adapt step: ``(proba, cluster, check draws)`` rewritten from the record's own unlabelled beats (never a
+    label) by the model's :class:`ecgdl.adapt.Adapter` (``embedding``: the classifier's output, clustered with the QRS
+    windows when the adapter's ``cluster_on`` is ``"both"``); the third item: the step's probabilities under
+    ``check_draws`` other k-means seeds (:mod:`ecgdl.adapt_check`). Unchanged, ``None`` and ``[]`` when off or not
+    shipped."""
     if not enabled or clf.adapter is None:
-        return proba, None
-    return clf.adapter.adapt(conditioned, peaks, fs, clf.window, proba, record, embedding)
+        return proba, None, []
+    return clf.adapter.adapt_checked(conditioned, peaks, fs, clf.window, proba, record, embedding,
+                                     check_seeds(clf.adapter.config, check_draws))
 
 
 def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: float, quality, adapted: bool,
@@ -322,13 +343,28 @@ def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: fl
     return noise_gate(proba, peaks, fs, quality, params, conditioned)
 
 
-def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None, gated: np.ndarray | None = None) -> dict:
-    """What the summary says about adaptation: applied or not, the method, clusters found, and the beats the
-    noise gate made Q (``noise_gated``, when the gate is on)."""
+def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], peaks: np.ndarray, fs: float, quality,
+                conditioned: np.ndarray, label: np.ndarray) -> tuple[np.ndarray | None, dict | None]:
+    """The check step (:mod:`ecgdl.adapt_check`): the adapt step's other k-means draws (``drawn``, from
+    :func:`adapt_beats`) through the same noise gate, against the output ``label``; ``(agreement per beat, the
+    stability part)``, or ``(None, None)`` without draws. No label changes."""
+    if not drawn:
+        return None, None
+    alt = np.stack([decide(gate_noise(clf, p, peaks, fs, quality, True, conditioned)[0], clf.classes)[1]
+                    for p in drawn], 1)
+    cfg = clf.adapter.config
+    return agreement(label, alt), {**stability(label, alt), "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}
+
+
+def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None, gated: np.ndarray | None = None,
+               stable: dict | None = None) -> dict:
+    """What the summary says about adaptation: applied or not, the method, clusters found, the beats the
+    noise gate made Q (``noise_gated``, when the gate is on) and the check over other k-means draws (``stability``)."""
     if cluster is None:
         return {"applied": False, "available": clf.adapter is not None}
     info = {"applied": True, "method": clf.adapter.info.get("method", ""), "clusters": int(len(np.unique(cluster)))}
-    return {**info, "noise_gated": int(gated.sum())} if gated is not None else info
+    info = {**info, "noise_gated": int(gated.sum())} if gated is not None else info
+    return {**info, "stability": stable} if stable is not None else info
 
 
 def read_for_model(source: str | Path | Record, fs: float) -> Record:

@@ -219,8 +219,10 @@ def show_letter(cls: str, window_s: float) -> bool:
 
 
 def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t_s: np.ndarray,
-               reference: np.ndarray | None = None, start_clock_s: float | None = None) -> list[str]:
-    """One hover line per beat: class name, its probability, time, and the reference label if known."""
+               reference: np.ndarray | None = None, start_clock_s: float | None = None,
+               agreement: np.ndarray | None = None) -> list[str]:
+    """One hover line per beat: class name, its probability, time, the reference label if known, and a note where
+    the adaptive step's k-means draws disagree on the label (``agreement`` < 1, :mod:`ecgdl.adapt_check`)."""
     label = np.asarray(label)
     proba = np.asarray(proba)
     col = {c: i for i, c in enumerate(classes)}
@@ -230,6 +232,8 @@ def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t
         line = f"{class_label(lab)}<br>p = {p:.2f}<br>{format_time(t, start_clock_s)}"
         if reference is not None and reference[k] != lab:
             line += f"<br><b>reference: {class_label(reference[k])}</b>"
+        if agreement is not None and agreement[k] < 1.0:
+            line += f"<br><b>uncertain: {agreement[k]:.0%} of the clusterings give this label</b>"
         out.append(line)
     return out
 
@@ -283,11 +287,13 @@ def denoised_trace(denoiser, conditioned: np.ndarray, fs: float, lead: int, star
 
 def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, proba: np.ndarray,
             classes: tuple[str, ...], start_s: float, stop_s: float,
-            reference: np.ndarray | None = None, start_clock_s: float | None = None) -> list[Markers]:
+            reference: np.ndarray | None = None, start_clock_s: float | None = None,
+            agreement: np.ndarray | None = None) -> list[Markers]:
     """Per-class beat markers for the beats in ``[start_s, stop_s)``, placed just above each R peak.
 
     y: ``(n,)`` the displayed lead (mV); sample/label/proba: per beat (``proba`` ``(n_beats, K)``);
-    reference: ``(n_beats,)`` reference class per detected beat ("" when unmatched) or None.
+    reference: ``(n_beats,)`` reference class per detected beat ("" when unmatched) or None;
+    agreement: ``(n_beats,)`` the adaptive step's draw agreement (``RecordResult.agreement``) or None.
     """
     sel = in_window(sample, fs, start_s, stop_s)
     if sel.size == 0:
@@ -296,7 +302,8 @@ def markers(y: np.ndarray, fs: float, sample: np.ndarray, label: np.ndarray, pro
     lab = np.asarray(label)[sel]
     height = marker_height(y, s, fs)
     ref = None if reference is None else np.asarray(reference)[sel]
-    text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref, start_clock_s)
+    agree = None if agreement is None else np.asarray(agreement)[sel]
+    text = hover_text(lab, np.asarray(proba)[sel], classes, s / fs, ref, start_clock_s, agree)
     out = []
     for cls in class_order(classes):
         m = lab == cls

@@ -51,6 +51,13 @@ def test_group_relabel_beat_edits_and_the_summary(scored233, groups):
     assert fixed.proba.shape == (len(fixed.sample), len(r.classes))
     assert np.array_equal(r.label, scored233.label)                    # the model's result is untouched
     assert corr.corrected_mask(fixed).sum() == int((r.label[groups == g] != "N").sum()) + 2
+    # the per-beat table follows the beats: one row each, the scoring clusters moved with them, -1 for the added one
+    rows = fixed.beats_csv().splitlines()
+    assert len(rows) == 1 + len(fixed.sample)
+    added = np.searchsorted(fixed.sample, r.sample[10] + 100)
+    assert fixed.cluster[added] == -1 and fixed.cluster[added + 1] == r.cluster[11]
+    assert fixed.agreement[added] == 1.0 and len(fixed.agreement) == len(fixed.sample)
+    assert len(corr.morphology_groups(fixed)) == len(fixed.sample)
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -258,7 +258,7 @@ def strip_ui(result, classes: tuple[str, ...], events) -> None:
     overlay = _denoised(denoiser, result, leads.index(lead), start, stop) if overlay_on else None
     ref_labels = view.reference_labels(result)
     marks = view.markers(y, fs, result.sample, result.label, result.proba, classes, start, stop, ref_labels,
-                         rec.start_clock_s)
+                         rec.start_clock_s, getattr(result, "agreement", None))
     with st.container(key="strip_box"):
         st.plotly_chart(strip_figure(view.trace(y, fs, start, stop), marks, start_s=start, stop_s=stop, lead=lead,
                                      overlay=overlay, disagree=view.disagreement_markers(result, y, start, stop),

@@ -1,0 +1,74 @@
+"""Does the adaptive step's answer depend on its k-means draw? (docs/episodes.md, round 24)
+
+The patient-adaptive step (:mod:`ecgdl.adapt`) clusters a record's beats once, with one k-means seed. On most
+records another seed gives the same labels; on some it does not (MIT-BIH 200 under seed 3 loses 449 of its 826 V
+beats, 209's S count moves by 90 beats). This module changes no label. It reruns the same step (the same stacker,
+the same noise gate) under ``draws`` further seeds and says where the labels depend on the draw:
+
+* :func:`agreement`: per beat, the share of the ``1 + draws`` clusterings whose label equals the output label;
+* :func:`stability`: per record, the S / V / F counts under each draw, the beats that change, the **unstable**
+  classes (counts spanning >= :data:`MIN_BEATS` beats and >= :data:`MIN_SHARE` of the largest: a count a reader
+  would quote differently) and a warning naming them, for ``summary["warnings"]``.
+
+Torch-free numpy; ``ecgdl.infer.score_record`` calls it after the adapt and noise-gate steps.
+
+>>> lab = np.array(list("NNVVVN"))
+>>> alt = np.array([list("NNVVNN"), list("NNVVVN")]).T
+>>> agreement(lab, alt).round(2).tolist()
+[1.0, 1.0, 1.0, 1.0, 0.67, 1.0]
+>>> s = stability(np.array(list("N" * 20 + "V" * 30)), np.array([list("N" * 20 + "V" * 30), list("N" * 35 + "V" * 15)]).T)
+>>> s["counts"]["V"], s["unstable"]
+([30, 30, 15], ['V'])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Further k-means draws the scoring path runs to check the shipped one (1: round 24's cost criterion; 2 cost +24-35 %).
+DRAWS: int = 1
+#: A class is unstable when its counts over the draws span at least this many beats ...
+MIN_BEATS: int = 10
+#: ... and at least this share of its largest count.
+MIN_SHARE: float = 0.2
+#: The classes whose counts are checked (N is the remainder; Q is the noise gate's and the detector's).
+CHECKED: tuple[str, ...] = ("S", "V", "F")
+
+
+def seeds(cfg, draws: int = DRAWS) -> list[int]:
+    """The k-means seeds of the check draws for an ``ecgdl.adapt.AdaptConfig``: after every seed the step itself
+    uses (``seed .. seed + n_ensemble - 1``)."""
+    return [cfg.seed + cfg.n_ensemble + i for i in range(draws)]
+
+
+def agreement(label: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    """``(n,)`` share of the clusterings (the output's and the ``d`` columns of ``alt (n, d)``) labelling each beat
+    as ``label`` does."""
+    label = np.asarray(label).astype(str)
+    alt = np.asarray(alt).astype(str).reshape(len(label), -1)
+    return (1.0 + (alt == label[:, None]).sum(1)) / (1.0 + alt.shape[1])
+
+
+def stability(label: np.ndarray, alt: np.ndarray, classes: tuple[str, ...] = CHECKED) -> dict:
+    """The record's stability part (``summary["adapt"]["stability"]``): ``draws`` (the output's included),
+    ``counts`` per class (the output's first), ``changed_beats`` (beats some draw labels otherwise), ``unstable``
+    (classes whose counts span >= :data:`MIN_BEATS` and >= :data:`MIN_SHARE` of the largest)."""
+    label = np.asarray(label).astype(str)
+    alt = np.asarray(alt).astype(str).reshape(len(label), -1)
+    every = [label, *alt.T]
+    counts = {c: [int((lab == c).sum()) for lab in every] for c in classes}
+    unstable = [c for c, n in counts.items() if max(n) - min(n) >= MIN_BEATS and max(n) - min(n) >= MIN_SHARE * max(n)]
+    return {"draws": len(every), "counts": counts, "changed_beats": int((alt != label[:, None]).any(1).sum()),
+            "unstable": unstable}
+
+
+def warning(part: dict) -> str | None:
+    """The ``summary["warnings"]`` line for an unstable record (None when every class is stable)."""
+    if not part or not part.get("unstable"):
+        return None
+    spans = ", ".join(f"{c} {min(part['counts'][c])}-{max(part['counts'][c])}" for c in part["unstable"])
+    return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record the "
+            f"beat counts span {spans} (this output: " +
+            ", ".join(f"{c} {part['counts'][c][0]}" for c in part["unstable"]) +
+            f"); read those counts and the episodes built on them as uncertain and review the "
+            f"{part['changed_beats']} beats with agreement < 1 in beats.csv")

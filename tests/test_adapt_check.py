@@ -1,0 +1,83 @@
+"""ecgdl.adapt_check: the adaptive labels checked against other k-means draws (round 24): no label moves, the beats
+whose label depends on the draw are marked, and a record whose class count depends on it gets a warning."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ecgdl.adapt_check import MIN_BEATS, MIN_SHARE, agreement, stability, warning
+from infer_fixtures import shipped_adaptive_classifier, write_excerpt
+
+
+def test_agreement_counts_the_output_draw_too():
+    lab = np.array(list("NVSV"))
+    alt = np.array([list("NVSN"), list("NNSN")]).T
+    assert agreement(lab, alt).round(3).tolist() == [1.0, 0.667, 1.0, 0.333]
+    assert agreement(lab, alt[:, :1]).tolist() == [1.0, 1.0, 1.0, 0.5]
+
+
+def test_a_class_is_unstable_only_when_its_count_moves_by_both_limits():
+    def labels(n_v):
+        return np.array(["V"] * n_v + ["N"] * (400 - n_v))
+
+    big = MIN_BEATS + 5                             # >= MIN_BEATS and >= MIN_SHARE of 40
+    assert stability(labels(40), labels(40 - big)[:, None])["unstable"] == ["V"]
+    small = MIN_BEATS - 1                           # under MIN_BEATS: stable however large the share
+    assert stability(labels(12), labels(12 - small)[:, None])["unstable"] == []
+    share = int(MIN_SHARE * 200) - 1                # >= MIN_BEATS but under MIN_SHARE of 200
+    assert share >= MIN_BEATS and stability(labels(200), labels(200 - share)[:, None])["unstable"] == []
+    part = stability(labels(40), labels(20)[:, None])
+    assert part["counts"]["V"] == [40, 20] and part["changed_beats"] == 20 and part["draws"] == 2
+    text = warning(part)
+    assert "V 20-40" in text and "this output: V 40" in text and "20 beats" in text
+    assert warning(stability(labels(40), labels(40)[:, None])) is None
+
+
+@pytest.fixture(scope="module")
+def clf():
+    pytest.importorskip("onnxruntime")
+    return shipped_adaptive_classifier()
+
+
+def test_the_check_moves_no_label_and_marks_the_beats(clf, mitdb_dir, tmp_path):
+    from ecgdl.adapt_check import seeds
+    from ecgdl.infer import decide, gate_noise, score_record
+
+    path = write_excerpt(mitdb_dir / "119", tmp_path, "x119", start_s=60.0)
+    res = score_record(path, clf, compare=False)
+    off = score_record(path, clf, compare=False, check_draws=0)
+    np.testing.assert_array_equal(res.proba, off.proba)          # labels and probabilities are the shipped draw's
+    np.testing.assert_array_equal(res.cluster, off.cluster)
+    assert off.agreement is None and "stability" not in off.summary["adapt"]
+    part = res.summary["adapt"]["stability"]
+    assert part["draws"] == 2 and part["seeds"] == [clf.adapter.config.seed, *seeds(clf.adapter.config)]
+    assert part["counts"]["V"][0] == int((res.label == "V").sum())
+    # by hand: the shipped step with only its seed changed, through the same noise gate
+    ind = score_record(path, clf, compare=False, adapt=False)
+    other = dataclasses.replace(clf.adapter, config=dataclasses.replace(clf.adapter.config,
+                                                                        seed=seeds(clf.adapter.config)[0]))
+    p, _ = other.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, "x119")
+    alt = decide(gate_noise(clf, p, ind.sample, clf.fs, ind.quality, True, ind.conditioned)[0], clf.classes)[1]
+    np.testing.assert_array_equal(res.agreement, np.where(alt == res.label, 1.0, 0.5))
+    header = res.beats_csv().splitlines()[0].split(",")
+    assert header[header.index("cluster") + 1] == "agreement"
+    assert "agreement" not in ind.beats_csv().splitlines()[0].split(",")
+
+
+def test_a_record_whose_v_count_depends_on_the_draw_is_flagged(clf, mitdb_dir):
+    """MIT-BIH 200 under k-means seed 3 (one of the five equally valid seeds measured in docs/episodes.md) calls
+    about half its V beats N; the draw after it does not: the record gets the warning, and the count is named."""
+    from ecgdl.infer import score_record
+
+    cfg = dataclasses.replace(clf.adapter.config, seed=3)
+    seeded = copy.copy(clf)
+    seeded.adapter = dataclasses.replace(clf.adapter, config=cfg)
+    res = score_record(mitdb_dir / "200", seeded, compare=False)
+    part = res.summary["adapt"]["stability"]
+    assert "V" in part["unstable"] and max(part["counts"]["V"]) - min(part["counts"]["V"]) > 200
+    assert any("depend on the clustering" in w and "V " in w for w in res.summary["warnings"])
+    assert (res.agreement < 1).sum() == part["changed_beats"] > 200
