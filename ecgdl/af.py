@@ -260,7 +260,8 @@ def _load_af_model(path: str):
         from ecgdl.af_entropy import EntropyAF, UnionAF
 
         z = meta.get("entropy", meta)
-        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats, z.get("exclude", ""), z.get("min_coverage"))
+        entropy = EntropyAF(z["threshold"], z.get("p_present"), feats, z.get("exclude", ""), z.get("min_coverage"),
+                            bool(z.get("contiguous", False)))
         if meta["kind"] == "zhou_entropy":
             return entropy
         lr = meta["classical"]

@@ -68,18 +68,38 @@ def ectopic_kept(label, exclude: str = ECTOPIC) -> np.ndarray:
     return keep
 
 
+def contiguous_words(keep: np.ndarray) -> np.ndarray:
+    """``(n,)`` bool per beat: the word ending at the beat is made of three consecutive kept intervals (the intervals
+    ending at this beat and the two before it all kept, :func:`ectopic_kept`), as Zhou's words are (round 25).
+
+    >>> contiguous_words(np.array([0, 1, 1, 1, 0, 1, 1, 1, 1], bool)).astype(int).tolist()
+    [0, 0, 0, 1, 0, 0, 0, 1, 1]
+    """
+    keep = np.asarray(keep, bool)
+    return keep & np.r_[False, keep[:-1]] & np.r_[False, False, keep[:-2]][: len(keep)]
+
+
+def word_mask(label, exclude: str = ECTOPIC, contiguous: bool = False) -> np.ndarray:
+    """The beats whose word the filtered entropy reads: :func:`ectopic_kept` (round 13), or with ``contiguous``
+    :func:`contiguous_words` of it (round 25)."""
+    keep = ectopic_kept(label, exclude)
+    return contiguous_words(keep) if contiguous else keep
+
+
 def filtered_entropy(sample: np.ndarray, fs: float, label, exclude: str = ECTOPIC,
-                     n_win: int = WINDOW_WORDS) -> np.ndarray:
+                     n_win: int = WINDOW_WORDS, contiguous: bool = False) -> np.ndarray:
     """``(n,)`` Zhou entropy per beat on the ectopic-filtered RR series: words over the kept intervals in order
     (:func:`ectopic_kept`), each beat given the entropy of the window centred on its position among them; 0 with
-    fewer than 2 kept intervals."""
+    fewer than 2 kept intervals. ``contiguous``: only the words of three consecutive kept intervals, built on the
+    whole RR series (:func:`contiguous_words`), none joining intervals from either side of a removed one."""
     sample = np.asarray(sample, np.float64)
-    keep = ectopic_kept(label, exclude)
+    keep = word_mask(label, exclude, contiguous)
     if keep.sum() < 2:
         return np.zeros(len(sample))
-    rr = np.r_[0.0, np.diff(sample) / fs][keep]
-    e = window_entropy(_words(rr), n_win)
-    pos = np.clip(np.cumsum(keep) - 1, 0, len(e) - 1)     # the last kept interval at or before each beat
+    rr = np.r_[0.0, np.diff(sample) / fs]
+    words = _words(np.r_[rr[1:2], rr[1:]])[keep] if contiguous else _words(rr[keep])
+    e = window_entropy(words, n_win)
+    pos = np.clip(np.cumsum(keep) - 1, 0, len(e) - 1)     # the last kept interval (word) at or before each beat
     return e[pos]
 
 
@@ -138,15 +158,17 @@ def heart_rate_entropy(sample: np.ndarray, fs: float, n_win: int = WINDOW_WORDS)
 
 def zhou_af_score(sample: np.ndarray, fs: float, p_corr: np.ndarray | None = None,
                   p_present: float | None = None, label=None, exclude: str = "",
-                  min_coverage: float | None = None) -> np.ndarray:
+                  min_coverage: float | None = None, contiguous: bool = False) -> np.ndarray:
     """Per-beat AF score to compare with :data:`ZHOU_THRESHOLD`: the entropy, set to 0 where the beat's window
     has repeating P waves (``p_corr >= p_present``) when both are given (the P-wave complement, ``ecgdl.af``).
     With ``label`` and a non-empty ``exclude`` the entropy reads the ectopic-filtered RR (:func:`filtered_entropy`);
     with ``min_coverage`` too, it is 0 where fewer than that share of the beat's window is kept (:func:`kept_coverage`:
-    the RR evidence too thin to judge, round 14)."""
-    e = filtered_entropy(sample, fs, label, exclude) if exclude and label is not None else heart_rate_entropy(sample, fs)
-    if min_coverage is not None and exclude and label is not None:
-        e = np.where(kept_coverage(ectopic_kept(label, exclude)) >= min_coverage, e, 0.0)
+    the RR evidence too thin to judge, round 14); ``contiguous``: the words of consecutive kept intervals only, and
+    the coverage their share (round 25)."""
+    filtered = bool(exclude) and label is not None
+    e = filtered_entropy(sample, fs, label, exclude, contiguous=contiguous) if filtered else heart_rate_entropy(sample, fs)
+    if min_coverage is not None and filtered:
+        e = np.where(kept_coverage(word_mask(label, exclude, contiguous)) >= min_coverage, e, 0.0)
     if p_corr is None or p_present is None:
         return e
     return np.where(np.nan_to_num(np.asarray(p_corr, np.float64), nan=0.0) >= p_present, 0.0, e)
@@ -159,7 +181,8 @@ class EntropyAF:
 
     ``features``: the ``ecgdl.af.AFFeatureConfig`` whose ``p_corr`` feature is the P-wave evidence;
     ``exclude``: beat labels whose adjacent RR the entropy leaves out ("" reads every RR, as rounds 11-12);
-    ``min_coverage``: the entropy votes only where at least this share of its window's RR is kept (None: off).
+    ``min_coverage``: the entropy votes only where at least this share of its window's RR is kept (None: off);
+    ``contiguous``: words of three consecutive kept intervals only (round 25; False: the kept intervals concatenated).
     """
 
     threshold: float = ZHOU_THRESHOLD
@@ -167,6 +190,7 @@ class EntropyAF:
     features: object = field(default=None)
     exclude: str = ""
     min_coverage: float | None = None
+    contiguous: bool = False
 
     def predict_beats(self, sample: np.ndarray, fs: float, feats: np.ndarray, p_corr_col: int,
                       label=None) -> np.ndarray:
@@ -175,7 +199,7 @@ class EntropyAF:
         if self.exclude and label is None:
             raise ValueError(f"EntropyAF(exclude={self.exclude!r}) needs the beat labels")
         pc = feats[:, p_corr_col] if self.p_present is not None and len(feats) else None
-        return zhou_af_score(sample, fs, pc, self.p_present, label, self.exclude, self.min_coverage)
+        return zhou_af_score(sample, fs, pc, self.p_present, label, self.exclude, self.min_coverage, self.contiguous)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def post_vector(fold_out, t2: float) -> dict:
 def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, pv_oof: Path | None = None,
              union: bool = False, final: bool = False, sbr: bool = False, hold: bool | str = False,
              t2: float | None = None, wide: bool = False, sbr_sinus: bool | str = False, ivr: bool = False,
-             coverage: tuple[float, ...] = ()) -> dict:
+             coverage: tuple[float, ...] = (), contiguous: bool = False) -> dict:
     """AF threshold sweep and VT grid on one seed's out-of-fold beats (``pv_oof``: the grid again, p(V) from
     there; ``union``: :data:`UNION_GRID` instead, the inductive p(V) of ``pv_oof`` beside the labels)."""
     for r, t in tabs.items():
@@ -141,7 +141,7 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
     if sbr or sbr_sinus:
         return {"sbr": sbr_grid(tabs, p_af, run, sbr_sinus)}     # sbr_sinus: True or "pause"
     if hold == "source":
-        return {"af": af_source_grid(tabs, p_af, run, coverage)}
+        return {"af": af_source_grid(tabs, p_af, run, coverage, contiguous)}
     if hold:
         return {"af": hold_grid(tabs, p_af, run) if hold != "spec" else af_spec_grid(tabs, p_af, run)}
     if wide is True:
@@ -173,12 +173,20 @@ def one_seed(tabs: dict, oof: Path, run: Path, fcfg: AFFeatureConfig, classes, p
 
 def final_figures(tabs: dict, p_af: dict, run: Path) -> dict:
     """Every rhythm of the shared scorer under the shipped rules (``EpisodeConfig()``) at the shipped AF threshold,
-    the AF scorer refitted per fold (the DS1 CV figures beside a DS2 run); episodes in ``run/final``."""
-    from ecgdl.af import load_af_model
+    the classical AF scorer refitted per fold and, with the shipped union scorer, its entropy vote (the DS1 CV
+    figures beside a DS2 run; until round 25 the entropy vote was left out here); episodes in ``run/final``."""
+    from ecgdl.af import FEATURE_NAMES, load_af_model
 
-    cfg = replace(EpisodeConfig(), af_threshold=float(load_af_model().threshold))
+    model = load_af_model()
+    cfg = replace(EpisodeConfig(), af_threshold=float(model.threshold))
     for r in DS1:
-        write(tabs[r], p_af[r], run / "final", r, cfg, p_v_ind=tabs[r].get("pv_other"))
+        p = p_af[r]
+        if hasattr(model, "entropy"):   # the shipped union: the fold's classical scorer OR the shipped entropy vote
+            t = tabs[r]
+            e = model.entropy.predict_beats(t["sample"], float(t["fs"]), t["feats"], FEATURE_NAMES.index("p_corr"),
+                                            label=t["label"])
+            p = np.maximum(p, np.where(e >= model.entropy.threshold, 1.0, 0.0))
+        write(tabs[r], p, run / "final", r, cfg, p_v_ind=tabs[r].get("pv_other"))
     return score(run / "final", ",".join(RHYTHMS_SCORED))
 
 
@@ -216,11 +224,13 @@ def af_spec_grid(tabs: dict, p_af: dict, run: Path) -> dict:
     return out
 
 
-def af_source_grid(tabs: dict, p_af: dict, run: Path, coverage: tuple[float, ...] = ()) -> dict:
+def af_source_grid(tabs: dict, p_af: dict, run: Path, coverage: tuple[float, ...] = (),
+                   contiguous: bool = False) -> dict:
     """Rounds 11-12: AFIB duration figures and the false AFIB seconds per DS1 record without AF, for (a) the round-10
     classical scorer at 0.9, (b) Zhou's entropy at 0.639, (c) the entropy where no P wave repeats
     (``ecgdl.af_entropy``), (d) (a) or (c); round 13: (e) (c) on the ectopic-filtered RR, (f) (a) or (e); round 14,
-    per ``coverage`` c: (g c) (a) or ((e) where at least c of the window's RR is kept)."""
+    per ``coverage`` c: (g c) (a) or ((e) where at least c of the window's RR is kept); round 25, with ``contiguous``:
+    (h c) as (g c) with words of three consecutive kept intervals only (``EntropyAF.contiguous``)."""
     import csv
 
     from ecgdl.af import FEATURE_NAMES
@@ -241,10 +251,11 @@ def af_source_grid(tabs: dict, p_af: dict, run: Path, coverage: tuple[float, ...
     sources["f_union_ect"] = ({r: np.maximum(p_af[r], np.where(e[r] >= ZHOU_THRESHOLD, 1.0, 0.0)) for r in tabs},
                               ROUND10_AF_THRESHOLD)
     for c_min in coverage:              # round 14: the entropy votes only where its RR evidence is not thin
-        g = {r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present, t["label"], ECTOPIC, c_min)
-             for r, t in tabs.items()}
-        sources[f"g_union_cov{c_min:g}"] = ({r: np.maximum(p_af[r], np.where(g[r] >= ZHOU_THRESHOLD, 1.0, 0.0))
-                                             for r in tabs}, ROUND10_AF_THRESHOLD)
+        for tag, contig in (("g", False), ("h", True)) if contiguous else (("g", False),):   # round 25: (h)
+            g = {r: zhou_af_score(t["sample"], float(t["fs"]), t["feats"][:, pc], p_present, t["label"], ECTOPIC, c_min,
+                                  contig) for r, t in tabs.items()}
+            sources[f"{tag}_union_cov{c_min:g}"] = ({r: np.maximum(p_af[r], np.where(g[r] >= ZHOU_THRESHOLD, 1.0, 0.0))
+                                                     for r in tabs}, ROUND10_AF_THRESHOLD)
     out = {}
     for key, (p, thr) in sources.items():
         cfg = replace(EpisodeConfig(), af_threshold=thr)
@@ -371,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="round 11: the shipped AF scorer against Zhou's entropy (ecgdl.af_entropy), alone and with P waves")
     p.add_argument("--af-coverage", type=float, nargs="+", default=(), metavar="C",
                    help="with --af-source: also (g C), the entropy voting only where >= C of its window's RR is kept")
+    p.add_argument("--af-contiguous", action="store_true",
+                   help="with --af-coverage: also (h C), (g C) on words of three consecutive kept intervals (round 25)")
     p.add_argument("--ivr", action="store_true", help="no grid but the IVR one (IVR_GRID, needs --pv-oof)")
     p.add_argument("--vt-edge", action="store_true", help="no grid but the VT edge-beat one (EDGE_GRID, needs --pv-oof)")
     p.add_argument("--sbr-pause", action="store_true", help="no grid but the SBR pause one (SBR_PAUSE_GRID)")
@@ -402,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
                           a.pv_oof / f"s{s}" if a.pv_oof else None, a.union, a.final, a.sbr,
                           "source" if a.af_source else "spec" if a.af_spec else a.af_hold,
                           a.post_vector[a.seeds.index(s)] if a.post_vector else None, "edge" if a.vt_edge else a.wide, "pause" if a.sbr_pause else a.sbr_sinus, a.ivr,
-                          tuple(a.af_coverage))
+                          tuple(a.af_coverage), a.af_contiguous)
     if a.af_hold or a.af_spec or a.af_source:
         (run / "hold.json").write_text(json.dumps(res, indent=1, default=float))
         print(hold_table(res))

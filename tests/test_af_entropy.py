@@ -132,3 +132,22 @@ def test_thin_rr_evidence_silences_the_entropy_vote():
     few = np.where(rng.random(600) < 0.1, "V", "N")
     scorer = EntropyAF(p_present=None, exclude="VFQ", min_coverage=0.5)
     assert scorer.predict_beats(af, FS, np.zeros((600, 6)), 5, label=few).min() >= ZHOU_THRESHOLD
+
+
+def test_contiguous_words_never_join_intervals_across_a_removed_one():
+    """Round 25: sinus stretches of 5 beats whose rate steps between 60 and 95 bpm at each PVC (the sinus rate moving
+    around an ectopic beat). Concatenating the kept intervals builds words that join the two rates, which read as
+    disorder; words of three consecutive kept intervals see each stretch's one rate. Real AF stays AF either way."""
+    rr, lab = [], []
+    for k in range(120):
+        rr += [60 / (60 if k % 2 else 95)] * 5 + [0.45, 1.3]           # 5 sinus intervals, a PVC, its pause
+        lab += ["N"] * 5 + ["V", "N"]
+    sample = np.round(np.cumsum(rr) * FS).astype(int)
+    lab = np.array(lab)
+    concat = zhou_af_score(sample, FS, label=lab, exclude="VFQ")
+    contig = zhou_af_score(sample, FS, label=lab, exclude="VFQ", contiguous=True)
+    assert np.median(concat) > 2 * np.median(contig) and contig.max() < ZHOU_THRESHOLD
+    rng = np.random.default_rng(7)
+    af = np.round(np.cumsum(rng.uniform(0.4, 1.0, 600)) * FS).astype(int)
+    few = np.where(rng.random(600) < 0.05, "V", "N")
+    assert np.median(zhou_af_score(af, FS, label=few, exclude="VFQ", min_coverage=0.5, contiguous=True)) >= ZHOU_THRESHOLD
