@@ -97,6 +97,9 @@ class AdaptConfig:
     :mod:`ecgdl.adapt_cluster`; 1: one k-means run, as shipped through round 20).
     soft: the cluster statistics (the stacker's cluster features, :func:`cluster_average`) are averaged over the
     ``consensus`` draws instead of read from the one partition (:func:`record_features`, :func:`cluster_average`).
+    unstable_ensemble: when the scoring path's stability check (:mod:`ecgdl.adapt_check`) finds a record's S / V / F
+    count depending on the draw, that record's output is the step averaged over this many clusterings (seeds
+    ``seed ..``, ``n_ensemble``'s mean) instead of the one draw (0: off; round 27 of docs/episodes.md).
     """
 
     n_clusters: int = 12
@@ -117,6 +120,7 @@ class AdaptConfig:
     ensemble: str = "mean"
     consensus: int = 1
     soft: bool = False
+    unstable_ensemble: int = 0
 
     def __post_init__(self):
         if self.soft and self.consensus <= 1:
@@ -137,6 +141,7 @@ class AdaptConfig:
         d = {**d, "ensemble": self.ensemble} if self.ensemble != "mean" else d
         d = {**d, "consensus": self.consensus} if self.consensus != 1 else d
         d = {**d, "soft": True} if self.soft else d
+        d = {**d, "unstable_ensemble": self.unstable_ensemble} if self.unstable_ensemble else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -148,6 +153,7 @@ class AdaptConfig:
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
                    n_ensemble=int(d.get("n_ensemble", 1)), ensemble=str(d.get("ensemble", "mean")),
                    consensus=int(d.get("consensus", 1)), soft=bool(d.get("soft", False)),
+                   unstable_ensemble=int(d.get("unstable_ensemble", 0)),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 

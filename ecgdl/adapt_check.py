@@ -10,6 +10,9 @@ the same noise gate) under ``draws`` further seeds and says where the labels dep
   classes (counts spanning >= :data:`MIN_BEATS` beats and >= :data:`MIN_SHARE` of the largest: a count a reader
   would quote differently) and a warning naming them, for ``summary["warnings"]``.
 
+With ``AdaptConfig.unstable_ensemble`` (round 27) an unstable record's output is the step averaged over that many
+clusterings instead (``ecgdl.infer.average_unstable``); stable records keep the one draw.
+
 Torch-free numpy; ``ecgdl.infer.score_record`` calls it after the adapt and noise-gate steps.
 
 >>> lab = np.array(list("NNVVVN"))
@@ -67,8 +70,9 @@ def warning(part: dict) -> str | None:
     if not part or not part.get("unstable"):
         return None
     spans = ", ".join(f"{c} {min(part['counts'][c])}-{max(part['counts'][c])}" for c in part["unstable"])
+    out = part.get("output_counts") or {c: part["counts"][c][0] for c in part["unstable"]}
+    how = f"averaged over {part['averaged_over']} clusterings: " if part.get("averaged_over") else ""
     return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record the "
-            f"beat counts span {spans} (this output: " +
-            ", ".join(f"{c} {part['counts'][c][0]}" for c in part["unstable"]) +
+            f"beat counts span {spans} (this output, {how}" + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
             f"); read those counts and the episodes built on them as uncertain and review the "
             f"{part['changed_beats']} beats with agreement < 1 in beats.csv")

@@ -297,7 +297,11 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
                                         check_draws)
     proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
     pred, label = decide(proba, clf.classes)
-    agree, stable = check_adapt(clf, drawn, peaks, rec.fs, spans["quality"], conditioned, label)  # check
+    agree, stable, alt = check_adapt(clf, drawn, peaks, rec.fs, spans["quality"], conditioned, label)  # check
+    if stable is not None and stable["unstable"] and clf.adapter.config.unstable_ensemble > 1:  # unstable: average
+        proba, gated, agree, stable = average_unstable(clf, conditioned, peaks, rec.fs, inductive, rec.name, emb,
+                                                       spans["quality"], np.c_[label, alt], stable)
+        pred, label = decide(proba, clf.classes)
     p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
     source_sample = rec.to_source_samples(peaks)
@@ -344,16 +348,36 @@ def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: fl
 
 
 def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], peaks: np.ndarray, fs: float, quality,
-                conditioned: np.ndarray, label: np.ndarray) -> tuple[np.ndarray | None, dict | None]:
+                conditioned: np.ndarray, label: np.ndarray) -> tuple[np.ndarray | None, dict | None, np.ndarray | None]:
     """The check step (:mod:`ecgdl.adapt_check`): the adapt step's other k-means draws (``drawn``, from
     :func:`adapt_beats`) through the same noise gate, against the output ``label``; ``(agreement per beat, the
-    stability part)``, or ``(None, None)`` without draws. No label changes."""
+    stability part, the draws' labels (n, d))``, or ``(None, None, None)`` without draws. No label changes."""
     if not drawn:
-        return None, None
+        return None, None, None
     alt = np.stack([decide(gate_noise(clf, p, peaks, fs, quality, True, conditioned)[0], clf.classes)[1]
                     for p in drawn], 1)
     cfg = clf.adapter.config
-    return agreement(label, alt), {**stability(label, alt), "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}
+    return agreement(label, alt), {**stability(label, alt), "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}, alt
+
+
+def average_unstable(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, inductive: np.ndarray,
+                     record: str, embedding: np.ndarray | None, quality, draws: np.ndarray,
+                     stable: dict) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, dict]:
+    """A record the check found unstable (round 27): the adapt step averaged over ``AdaptConfig.unstable_ensemble``
+    clusterings (``n_ensemble``'s mean), then the noise gate; ``(proba, gated, agreement, stability part)``, the
+    agreement now the share of the two checked draws (the shipped seed's and the next one's) giving the averaged
+    label (``draws`` ``(n, 2)``: their labels), and the part's ``averaged_over`` / ``output_counts`` telling what
+    was done."""
+    from dataclasses import replace
+
+    cfg = clf.adapter.config
+    n = cfg.unstable_ensemble
+    avg = replace(clf.adapter, config=replace(cfg, n_ensemble=n, unstable_ensemble=0))
+    p, _ = avg.adapt(conditioned, peaks, fs, clf.window, inductive, record, embedding)
+    p, gated = gate_noise(clf, p, peaks, fs, quality, True, conditioned)
+    out = decide(p, clf.classes)[1]
+    part = {**stable, "averaged_over": n, "output_counts": {c: int((out == c).sum()) for c in stable["counts"]}}
+    return p, gated, (np.asarray(draws) == out[:, None]).mean(1), part
 
 
 def adapt_info(clf: BeatClassifier, cluster: np.ndarray | None, gated: np.ndarray | None = None,
