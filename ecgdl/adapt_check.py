@@ -71,8 +71,8 @@ def warning(part: dict) -> str | None:
         return None
     spans = ", ".join(f"{c} {min(part['counts'][c])}-{max(part['counts'][c])}" for c in part["unstable"])
     out = part.get("output_counts") or {c: part["counts"][c][0] for c in part["unstable"]}
-    how = f"averaged over {part['averaged_over']} clusterings: " if part.get("averaged_over") else ""
+    how = f", averaged over {part['averaged_over']} clusterings" if part.get("averaged_over") else ""
     return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record the "
-            f"beat counts span {spans} (this output, {how}" + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
+            f"beat counts span {spans} (this output{how}: " + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
             f"); read those counts and the episodes built on them as uncertain and review the "
             f"{part['changed_beats']} beats with agreement < 1 in beats.csv")

@@ -73,11 +73,41 @@ def test_a_record_whose_v_count_depends_on_the_draw_is_flagged(clf, mitdb_dir):
     about half its V beats N; the draw after it does not: the record gets the warning, and the count is named."""
     from ecgdl.infer import score_record
 
-    cfg = dataclasses.replace(clf.adapter.config, seed=3)
-    seeded = copy.copy(clf)
-    seeded.adapter = dataclasses.replace(clf.adapter, config=cfg)
-    res = score_record(mitdb_dir / "200", seeded, compare=False)
+    res = score_record(mitdb_dir / "200", _seeded(clf, 3, 0), compare=False)
     part = res.summary["adapt"]["stability"]
     assert "V" in part["unstable"] and max(part["counts"]["V"]) - min(part["counts"]["V"]) > 200
     assert any("depend on the clustering" in w and "V " in w for w in res.summary["warnings"])
     assert (res.agreement < 1).sum() == part["changed_beats"] > 200
+    assert part["counts"]["V"][0] == int((res.label == "V").sum())        # the one draw's labels, unchanged
+
+
+def _seeded(clf, seed: int, unstable_ensemble: int):
+    c = copy.copy(clf)
+    c.adapter = dataclasses.replace(clf.adapter, config=dataclasses.replace(
+        clf.adapter.config, seed=seed, unstable_ensemble=unstable_ensemble))
+    return c
+
+
+def test_an_unstable_record_is_averaged_over_clusterings_and_a_stable_one_is_not(clf, mitdb_dir, tmp_path):
+    """Round 27: 200 under seed 3 (flagged) takes the step's mean over 5 clusterings (its V count is no longer the
+    split draw's); the 119 excerpt (stable) is byte-identical with the option on and off."""
+    from ecgdl.infer import decide, gate_noise, score_record
+
+    split = score_record(mitdb_dir / "200", _seeded(clf, 3, 0), compare=False)
+    res = score_record(mitdb_dir / "200", _seeded(clf, 3, 5), compare=False)
+    part = res.summary["adapt"]["stability"]
+    assert part["averaged_over"] == 5 and part["output_counts"]["V"] == int((res.label == "V").sum())
+    assert int((res.label == "V").sum()) > int((split.label == "V").sum()) + 200
+    assert any("averaged over 5 clusterings" in w for w in res.summary["warnings"])
+    # by hand: n_ensemble's mean over seeds 3..7, then the noise gate
+    c = _seeded(clf, 3, 0)
+    ens = dataclasses.replace(c.adapter, config=dataclasses.replace(c.adapter.config, n_ensemble=5))
+    ind = score_record(mitdb_dir / "200", c, compare=False, adapt=False)
+    p, _ = ens.adapt(ind.conditioned, ind.sample, clf.fs, clf.window, ind.proba, "200")
+    p, _ = gate_noise(c, p, ind.sample, clf.fs, ind.quality, True, ind.conditioned)
+    np.testing.assert_array_equal(res.label, decide(p, clf.classes)[1])
+    assert set(np.unique(res.agreement)) <= {0.0, 0.5, 1.0}
+    path = write_excerpt(mitdb_dir / "119", tmp_path, "x119", start_s=60.0)
+    on, off = (score_record(path, _seeded(clf, 0, n), compare=False) for n in (5, 0))
+    assert not on.summary["adapt"]["stability"]["unstable"]
+    assert on.beats_csv() == off.beats_csv() and on.episodes_csv() == off.episodes_csv()
