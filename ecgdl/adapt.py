@@ -100,6 +100,8 @@ class AdaptConfig:
     unstable_ensemble: when the scoring path's stability check (:mod:`ecgdl.adapt_check`) finds a record's S / V / F
     count depending on the draw, that record's output is the step averaged over this many clusterings (seeds
     ``seed ..``, ``n_ensemble``'s mean) instead of the one draw (0: off; round 27 of docs/episodes.md).
+    unstable_on: the unstable classes that lead to that average (round 28: ``"V"``, a split PVC cluster; an S- or
+    F-unstable record keeps its one draw and the warning).
     """
 
     n_clusters: int = 12
@@ -121,6 +123,7 @@ class AdaptConfig:
     consensus: int = 1
     soft: bool = False
     unstable_ensemble: int = 0
+    unstable_on: str = "SVF"
 
     def __post_init__(self):
         if self.soft and self.consensus <= 1:
@@ -142,6 +145,7 @@ class AdaptConfig:
         d = {**d, "consensus": self.consensus} if self.consensus != 1 else d
         d = {**d, "soft": True} if self.soft else d
         d = {**d, "unstable_ensemble": self.unstable_ensemble} if self.unstable_ensemble else d
+        d = {**d, "unstable_on": self.unstable_on} if self.unstable_on != "SVF" else d
         return {**d, **{k: list(getattr(self, k)) for k in _OPTIONAL if getattr(self, k)}}
 
     @classmethod
@@ -153,7 +157,7 @@ class AdaptConfig:
                    cluster_on=str(d.get("cluster_on", "qrs")), n_init=int(d.get("n_init", 1)),
                    n_ensemble=int(d.get("n_ensemble", 1)), ensemble=str(d.get("ensemble", "mean")),
                    consensus=int(d.get("consensus", 1)), soft=bool(d.get("soft", False)),
-                   unstable_ensemble=int(d.get("unstable_ensemble", 0)),
+                   unstable_ensemble=int(d.get("unstable_ensemble", 0)), unstable_on=str(d.get("unstable_on", "SVF")),
                    **{k: tuple(d[k]) for k in _OPTIONAL if d.get(k)})
 
 

@@ -298,7 +298,7 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
     pred, label = decide(proba, clf.classes)
     agree, stable, alt = check_adapt(clf, drawn, peaks, rec.fs, spans["quality"], conditioned, label)  # check
-    if stable is not None and stable["unstable"] and clf.adapter.config.unstable_ensemble > 1:  # unstable: average
+    if stable is not None and averages(clf.adapter.config, stable):                             # unstable: average
         proba, gated, agree, stable = average_unstable(clf, conditioned, peaks, rec.fs, inductive, rec.name, emb,
                                                        spans["quality"], np.c_[label, alt], stable)
         pred, label = decide(proba, clf.classes)
@@ -358,6 +358,12 @@ def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], peaks: np.ndarray,
                     for p in drawn], 1)
     cfg = clf.adapter.config
     return agreement(label, alt), {**stability(label, alt), "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}, alt
+
+
+def averages(cfg, stable: dict) -> bool:
+    """Whether a record whose check part is ``stable`` is averaged over clusterings (``AdaptConfig.unstable_ensemble``
+    > 1 and one of its unstable classes in ``unstable_on``)."""
+    return cfg.unstable_ensemble > 1 and any(c in cfg.unstable_on for c in stable["unstable"])
 
 
 def average_unstable(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, inductive: np.ndarray,

@@ -1,13 +1,13 @@
 """Round 27 on DS1 CV: the clusterings averaged only where the stability check flags (docs/episodes.md).
 
     python pipelines/adapt_gated_cv.py --draw <oof K=0> --check <oof K=1> --ensemble <oof n_ensemble 5>
-                                       [--seeds 0 1 2] [--save-oof DIR]
+                                       [--seeds 0 1 2] [--save-oof DIR] [--on V]
 
 The three folders are ``pipelines/adapt_eval.py --save-oof`` outputs (``<dir>/s<cv seed>/<record>.npz``: ``logits``
 log-probabilities of the reference beats, ``y``): the shipped one-draw step (k-means seed 0), the same step under
 the check's seed (``--kmeans-seed 1``) and the 5-draw mean (``--n-ensemble 5``). Per CV seed and record: the check
-(:func:`ecgdl.adapt_check.stability` of the draw's labels against the check draw's); a flagged record takes the
-ensemble's outputs, the others the draw's. Prints S / V / F Se, +P, F1 per CV seed and their mean for the draw alone
+(:func:`ecgdl.adapt_check.stability` of the draw's labels against the check draw's); a record flagged for a class of
+``--on`` takes the ensemble's outputs, the others the draw's. Prints S / V / F Se, +P, F1 per CV seed and their mean for the draw alone
 and the gated outputs, and the records that switched; ``--save-oof`` writes the gated outputs (same layout) for
 ``pipelines/episodes_rules_cv.py --oof``. Labels (``y``) are read only to score.
 """
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ensemble", type=Path, required=True)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--save-oof", type=Path, default=None)
+    ap.add_argument("--on", default="SVF", help="the unstable classes that send a record to the ensemble "
+                                               "(AdaptConfig.unstable_on; round 27: SVF, round 28: V)")
     a = ap.parse_args(argv)
     assert_no_test_records(DS1)
     rows = {"draw": [], "gated": []}
@@ -53,15 +55,16 @@ def main(argv=None) -> int:
             d, c, e = (np.load(p / f) for p in (a.draw, a.check, a.ensemble))
             lab, alt = LETTERS[d["logits"].argmax(1)], LETTERS[c["logits"].argmax(1)]
             part = stability(lab, alt[:, None])
-            use = e if part["unstable"] else d
-            if part["unstable"]:
+            flagged = any(c in a.on for c in part["unstable"])
+            use = e if flagged else d
+            if flagged:
                 switched.append(f"{r} ({','.join(part['unstable'])})")
             pred["draw"].append(lab)
             pred["gated"].append(LETTERS[use["logits"].argmax(1)])
             ys.append(LETTERS[d["y"]])
             if a.save_oof:
                 (a.save_oof / f"s{s}").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile((a.ensemble if part["unstable"] else a.draw) / f, a.save_oof / f)
+                shutil.copyfile((a.ensemble if flagged else a.draw) / f, a.save_oof / f)
         y = np.concatenate(ys)
         for k in pred:
             rows[k].append(class_figures(np.concatenate(pred[k]), y))
