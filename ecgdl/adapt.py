@@ -525,3 +525,18 @@ class Adapter:
                 o[sl] = a
             offset += int(cid.max()) + 1 if len(cid) else 0
         return out, cluster, alts
+
+    def adapt_segments(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
+                       base: np.ndarray, which, record: str = "", embedding: np.ndarray | None = None) -> np.ndarray:
+        """``base`` (the record's adapted probabilities) with the feature segments ``which`` (indices, in
+        :func:`ecgdl.beats.segment_beat_sets` order) adapted again under this adapter's config (the averaged
+        step of an unstable segment, ``ecgdl.infer.average_unstable``); ``proba``: the inductive probabilities."""
+        from ecgdl.beats import segment_beat_sets
+
+        out = np.asarray(base, np.float32).copy()
+        which = set(int(i) for i in which)
+        for i, (sl, beats) in enumerate(segment_beat_sets(conditioned, peaks, fs, window, record)):
+            if i in which:
+                out[sl] = adapt_record(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
+                                       self.stacker, self.config, None if embedding is None else embedding[sl])[0]
+        return out

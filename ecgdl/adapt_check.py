@@ -65,14 +65,47 @@ def stability(label: np.ndarray, alt: np.ndarray, classes: tuple[str, ...] = CHE
             "unstable": unstable}
 
 
+def by_segment(label: np.ndarray, alt: np.ndarray, slices: list[slice], t_s: np.ndarray,
+               classes: tuple[str, ...] = CHECKED) -> dict:
+    """:func:`stability` of the whole record, and with more than one feature segment (a Holter: the adaptive step
+    clusters each 30-min segment on its own, ``ecgdl.beats.beat_segments``) of each segment too: a split in one
+    segment is a small share of a day's count. ``segments``: the unstable segments (``index``, ``start_s``, ``end_s``,
+    ``unstable``, ``counts``); the record's ``unstable`` is the union of its own and theirs.
+
+    >>> lab = np.array(["N"] * 80 + ["V"] * 20 + ["N"] * 900)
+    >>> alt = lab.copy(); alt[80:100] = "N"                       # the first segment's 20 V beats split away
+    >>> part = by_segment(lab, alt[:, None], [slice(0, 100), slice(100, 1000)], np.arange(1000.0))
+    >>> part["unstable"], [(g["index"], g["counts"]["V"]) for g in part["segments"]]
+    (['V'], [(0, [20, 0])])
+    """
+    part = stability(label, alt, classes)
+    if len(slices) <= 1:
+        return part
+    segs = []
+    for i, sl in enumerate(slices):
+        g = stability(np.asarray(label)[sl], np.asarray(alt)[sl], classes)
+        if g["unstable"]:
+            segs.append({"index": i, "start_s": round(float(t_s[sl.start]), 3), "end_s": round(float(t_s[sl.stop - 1]), 3),
+                         "unstable": g["unstable"], "counts": g["counts"]})
+    union = [c for c in classes if c in part["unstable"] or any(c in g["unstable"] for g in segs)]
+    return {**part, "unstable": union, "segments": segs}
+
+
 def warning(part: dict) -> str | None:
     """The ``summary["warnings"]`` line for an unstable record (None when every class is stable)."""
     if not part or not part.get("unstable"):
         return None
-    spans = ", ".join(f"{c} {min(part['counts'][c])}-{max(part['counts'][c])}" for c in part["unstable"])
+    if part.get("segments"):        # a long record: name the segments (their own counts)
+        where = "; ".join(f"{g['start_s'] / 3600:.2f}-{g['end_s'] / 3600:.2f} h " + ", ".join(
+            f"{c} {min(g['counts'][c])}-{max(g['counts'][c])}" for c in g["unstable"]) for g in part["segments"][:5])
+        more = f" and {len(part['segments']) - 5} more" if len(part["segments"]) > 5 else ""
+        scope = f"in {len(part['segments'])} of its 30-min segments the beat counts span {where}{more}"
+    else:
+        scope = "the beat counts span " + ", ".join(f"{c} {min(part['counts'][c])}-{max(part['counts'][c])}"
+                                                     for c in part["unstable"])
     out = part.get("output_counts") or {c: part["counts"][c][0] for c in part["unstable"]}
     how = f", averaged over {part['averaged_over']} clusterings" if part.get("averaged_over") else ""
-    return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record the "
-            f"beat counts span {spans} (this output{how}: " + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
+    return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record {scope} "
+            f"(this record's output{how}: " + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
             f"); read those counts and the episodes built on them as uncertain and review the "
             f"{part['changed_beats']} beats with agreement < 1 in beats.csv")

@@ -293,14 +293,14 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
     inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
                                            adapt and clf.wants_embedding())
-    proba, cluster, drawn = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb,  # adapt
-                                        check_draws)
-    proba, gated = gate_noise(clf, proba, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
+    adapted, cluster, drawn = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb,  # adapt
+                                          check_draws)
+    proba, gated = gate_noise(clf, adapted, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
     pred, label = decide(proba, clf.classes)
-    agree, stable, alt = check_adapt(clf, drawn, peaks, rec.fs, spans["quality"], conditioned, label)  # check
-    if stable is not None and averages(clf.adapter.config, stable):                             # unstable: average
+    agree, stable, alt = check_adapt(clf, drawn, conditioned, peaks, rec.fs, spans["quality"], label)  # check
+    if stable is not None and averaged_segments(clf.adapter.config, stable):                 # unstable: average
         proba, gated, agree, stable = average_unstable(clf, conditioned, peaks, rec.fs, inductive, rec.name, emb,
-                                                       spans["quality"], np.c_[label, alt], stable)
+                                                       spans["quality"], adapted, np.c_[label, alt], stable)
         pred, label = decide(proba, clf.classes)
     p_v_ind = inductive[:, clf.classes.index("V")].copy() if cluster is not None and "V" in clf.classes else None
     reference, ref_label = compare_record(rec, peaks, pred, clf.classes) if compare else (None, None)
@@ -347,30 +347,40 @@ def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: fl
     return noise_gate(proba, peaks, fs, quality, params, conditioned)
 
 
-def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], peaks: np.ndarray, fs: float, quality,
-                conditioned: np.ndarray, label: np.ndarray) -> tuple[np.ndarray | None, dict | None, np.ndarray | None]:
+def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], conditioned: np.ndarray, peaks: np.ndarray, fs: float,
+                quality, label: np.ndarray) -> tuple[np.ndarray | None, dict | None, np.ndarray | None]:
     """The check step (:mod:`ecgdl.adapt_check`): the adapt step's other k-means draws (``drawn``, from
-    :func:`adapt_beats`) through the same noise gate, against the output ``label``; ``(agreement per beat, the
-    stability part, the draws' labels (n, d))``, or ``(None, None, None)`` without draws. No label changes."""
+    :func:`adapt_beats`) through the same noise gate, against the output ``label``, per record and per feature
+    segment (:func:`ecgdl.adapt_check.by_segment`); ``(agreement per beat, the stability part, the draws' labels
+    (n, d))``, or ``(None, None, None)`` without draws. No label changes."""
+    from ecgdl.adapt_check import by_segment
+    from ecgdl.beats import beat_segments
+
     if not drawn:
         return None, None, None
     alt = np.stack([decide(gate_noise(clf, p, peaks, fs, quality, True, conditioned)[0], clf.classes)[1]
                     for p in drawn], 1)
     cfg = clf.adapter.config
-    return agreement(label, alt), {**stability(label, alt), "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}, alt
+    part = by_segment(label, alt, beat_segments(peaks, fs, conditioned.shape[0]), np.asarray(peaks) / fs)
+    return agreement(label, alt), {**part, "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}, alt
 
 
-def averages(cfg, stable: dict) -> bool:
-    """Whether a record whose check part is ``stable`` is averaged over clusterings (``AdaptConfig.unstable_ensemble``
-    > 1 and one of its unstable classes in ``unstable_on``)."""
-    return cfg.unstable_ensemble > 1 and any(c in cfg.unstable_on for c in stable["unstable"])
+def averaged_segments(cfg, stable: dict) -> list[int]:
+    """The feature segments (indices) of a record averaged over clusterings: with ``AdaptConfig.unstable_ensemble``
+    > 1, those unstable in a class of ``unstable_on`` (every segment of a one-segment record when the record is)."""
+    if cfg.unstable_ensemble <= 1:
+        return []
+    if "segments" in stable:
+        return [g["index"] for g in stable["segments"] if any(c in cfg.unstable_on for c in g["unstable"])]
+    return [0] if any(c in cfg.unstable_on for c in stable["unstable"]) else []
 
 
 def average_unstable(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, inductive: np.ndarray,
-                     record: str, embedding: np.ndarray | None, quality, draws: np.ndarray,
+                     record: str, embedding: np.ndarray | None, quality, adapted: np.ndarray, draws: np.ndarray,
                      stable: dict) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, dict]:
-    """A record the check found unstable (round 27): the adapt step averaged over ``AdaptConfig.unstable_ensemble``
-    clusterings (``n_ensemble``'s mean), then the noise gate; ``(proba, gated, agreement, stability part)``, the
+    """A record the check found unstable (rounds 27-28): the adapt step averaged over ``AdaptConfig.unstable_ensemble``
+    clusterings (``n_ensemble``'s mean) in its :func:`averaged_segments` (the others keep ``adapted``, the one draw),
+    then the noise gate; ``(proba, gated, agreement, stability part)``, the
     agreement now the share of the two checked draws (the shipped seed's and the next one's) giving the averaged
     label (``draws`` ``(n, 2)``: their labels), and the part's ``averaged_over`` / ``output_counts`` telling what
     was done."""
@@ -378,11 +388,13 @@ def average_unstable(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.nda
 
     cfg = clf.adapter.config
     n = cfg.unstable_ensemble
+    which = averaged_segments(cfg, stable)
     avg = replace(clf.adapter, config=replace(cfg, n_ensemble=n, unstable_ensemble=0))
-    p, _ = avg.adapt(conditioned, peaks, fs, clf.window, inductive, record, embedding)
+    p = avg.adapt_segments(conditioned, peaks, fs, clf.window, inductive, adapted, which, record, embedding)
     p, gated = gate_noise(clf, p, peaks, fs, quality, True, conditioned)
     out = decide(p, clf.classes)[1]
-    part = {**stable, "averaged_over": n, "output_counts": {c: int((out == c).sum()) for c in stable["counts"]}}
+    part = {**stable, "averaged_over": n, "averaged_segments": which,
+            "output_counts": {c: int((out == c).sum()) for c in stable["counts"]}}
     return p, gated, (np.asarray(draws) == out[:, None]).mean(1), part
 
 

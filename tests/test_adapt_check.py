@@ -33,7 +33,7 @@ def test_a_class_is_unstable_only_when_its_count_moves_by_both_limits():
     part = stability(labels(40), labels(20)[:, None])
     assert part["counts"]["V"] == [40, 20] and part["changed_beats"] == 20 and part["draws"] == 2
     text = warning(part)
-    assert "V 20-40" in text and "this output: V 40" in text and "20 beats" in text
+    assert "V 20-40" in text and "this record's output: V 40" in text and "20 beats" in text
     assert warning(stability(labels(40), labels(40)[:, None])) is None
 
 
@@ -89,8 +89,9 @@ def _seeded(clf, seed: int, unstable_ensemble: int):
 
 
 def test_an_unstable_record_is_averaged_over_clusterings_and_a_stable_one_is_not(clf, mitdb_dir, tmp_path):
-    """Round 27: 200 under seed 3 (flagged) takes the step's mean over 5 clusterings (its V count is no longer the
-    split draw's); the 119 excerpt (stable) is byte-identical with the option on and off."""
+    """Rounds 27-28: 200 under seed 3 (V flagged) takes the step's mean over 5 clusterings (its V count is no longer
+    the split draw's); 202 (S flagged) keeps its one draw; the 119 excerpt (stable) is byte-identical with the option
+    on and off."""
     from ecgdl.infer import decide, gate_noise, score_record
 
     split = score_record(mitdb_dir / "200", _seeded(clf, 3, 0), compare=False)
@@ -107,7 +108,28 @@ def test_an_unstable_record_is_averaged_over_clusterings_and_a_stable_one_is_not
     p, _ = gate_noise(c, p, ind.sample, clf.fs, ind.quality, True, ind.conditioned)
     np.testing.assert_array_equal(res.label, decide(p, clf.classes)[1])
     assert set(np.unique(res.agreement)) <= {0.0, 0.5, 1.0}
+    # round 28 (the shipped unstable_on "V"): 202's S-unstable draw is flagged but not averaged
+    assert clf.adapter.config.unstable_on == "V"
+    s202 = score_record(mitdb_dir / "202", _seeded(clf, 0, 5), compare=False)
+    assert s202.summary["adapt"]["stability"]["unstable"] == ["S"] and "averaged_over" not in s202.summary["adapt"]["stability"]
+    assert s202.beats_csv() == score_record(mitdb_dir / "202", _seeded(clf, 0, 0), compare=False).beats_csv()
     path = write_excerpt(mitdb_dir / "119", tmp_path, "x119", start_s=60.0)
     on, off = (score_record(path, _seeded(clf, 0, n), compare=False) for n in (5, 0))
     assert not on.summary["adapt"]["stability"]["unstable"]
     assert on.beats_csv() == off.beats_csv() and on.episodes_csv() == off.episodes_csv()
+
+
+def test_a_split_in_one_segment_of_a_long_record_is_named():
+    """A Holter's adaptive step clusters each 30-min segment alone: 40 V beats split away in one segment are a small
+    share of the day's count but flag that segment, and the warning says when."""
+    from ecgdl.adapt_check import by_segment
+
+    lab = np.array((["N"] * 1900 + ["V"] * 100) * 10)            # 10 segments of 2,000 beats, 100 V each
+    alt = lab.copy()
+    alt[6000 + 1900:6000 + 1940] = "N"                           # segment 3 loses 40 of its 100 V beats
+    t = np.arange(len(lab)) * 0.9
+    slices = [slice(i * 2000, (i + 1) * 2000) for i in range(10)]
+    assert stability(lab, alt[:, None])["unstable"] == []          # 40 of 1,000: not over the whole record
+    part = by_segment(lab, alt[:, None], slices, t)
+    assert part["unstable"] == ["V"] and [g["index"] for g in part["segments"]] == [3]
+    assert "in 1 of its 30-min segments" in warning(part) and "1.50-2.00 h V 60-100" in warning(part)
