@@ -6,7 +6,8 @@ Every ``ecgdl score --out DIR`` run (local or Ray engine) writes, under ``DIR/da
     the record's beats table (``RecordResult.beat_columns``, the same table as ``<record>.beats.csv``):
     ``sample`` int64 (R peak, at the file's own rate), ``time_s`` float64 (3 decimals), ``label`` string
     (AAMI class), ``p_<class>`` float64 (4 decimals, one per model class), ``edge`` int64 (1: window
-    clipped at a record edge), with ``--reference`` also ``ref_label`` string (class of the matched
+    clipped at a record edge), with the adaptive step also ``cluster`` int64 and ``agreement`` float64
+    (``ecgdl.adapt_check``), with ``--reference`` also ``ref_label`` string (class of the matched
     annotation, "" when unmatched). The ``record`` column comes from the partition folder (read it as a
     string: ``hive_types``; ``union_by_name`` where some runs have ``ref_label`` and others not).
 ``records.parquet`` (one row per record of the run, failed ones included; rewritten by each run)
