@@ -65,7 +65,7 @@ def _lead0_corr(seg: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def sinus_reference(seg: np.ndarray, pre: np.ndarray, supra: np.ndarray) -> SinusReference | None:
     """The sinus reference of a record (segment) or ``None`` when it has fewer than :data:`MIN_REFERENCE`
-    beats. ``seg``: P segments ``(n, L, t)`` (:func:`ecgdl.adapt._p_segments`); ``pre``: RR before each beat (s);
+    beats. ``seg``: P segments ``(n, L, t)`` (:func:`ecgdl.adapt_features._p_segments`); ``pre``: RR before each beat (s);
     ``supra``: bool, beats called N or S. Reference: supraventricular beats not after a non-supraventricular
     beat, top quarter by preceding RR.
 

@@ -1,7 +1,7 @@
 """What the adaptive step's k-means clusters (``AdaptConfig.cluster_on``): the QRS windows, or the QRS
 windows and the classifier's pooled embedding side by side.
 
-``"qrs"``: :func:`ecgdl.adapt.qrs_vectors` alone (both leads around R, pooled to ~90 Hz, gain-free).
+``"qrs"``: :func:`ecgdl.adapt_features.qrs_vectors` alone (both leads around R, pooled to ~90 Hz, gain-free).
 ``"both"``: :func:`joint_vectors` of those and the embedding (the ONNX output ``embedding``,
 :mod:`ecgdl.export_embedding`; in the CV, ``pipelines/cv.py``'s cached ``emb`` of the fold model): each
 block centred on the record's (segment's) mean and scaled to unit median row norm, so each weighs about
@@ -32,7 +32,7 @@ def unit_block(v: np.ndarray) -> np.ndarray:
 def joint_vectors(qrs: np.ndarray, embedding: np.ndarray) -> np.ndarray:
     """``(n, d_qrs + d_emb)`` float32: :func:`unit_block` of the QRS vectors and of the embedding, side by side.
 
-    qrs: ``(n, d_qrs)`` from :func:`ecgdl.adapt.qrs_vectors`; embedding: ``(n, d_emb)``, the same beats in order.
+    qrs: ``(n, d_qrs)`` from :func:`ecgdl.adapt_features.qrs_vectors`; embedding: ``(n, d_emb)``, the same beats in order.
     """
     if len(qrs) != len(embedding):
         raise ValueError(f"{len(qrs)} QRS vectors but {len(embedding)} embeddings")

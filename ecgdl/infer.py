@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.adapt_check import DRAWS as CHECK_DRAWS
-from ecgdl.adapt_check import agreement, stability
+from ecgdl.adapt_check import agreement, by_segment
 from ecgdl.adapt_check import seeds as check_seeds
 from ecgdl.adapt_check import warning as adapt_warning
 from ecgdl.adapt_embedding import EMBEDDING_OUTPUT as EMBEDDING
 from ecgdl.artifacts import CUDA, load_onnx, strict_json
-from ecgdl.beats import BeatSet, WindowConfig, segment_beat_sets
+from ecgdl.beats import BeatSet, WindowConfig, beat_segments, segment_beat_sets
 from ecgdl.episodes import score_episodes
 from ecgdl.io import Record, read_record
 from ecgdl.leads import decide_leads
@@ -353,9 +353,6 @@ def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], conditioned: np.nd
     :func:`adapt_beats`) through the same noise gate, against the output ``label``, per record and per feature
     segment (:func:`ecgdl.adapt_check.by_segment`); ``(agreement per beat, the stability part, the draws' labels
     (n, d))``, or ``(None, None, None)`` without draws. No label changes."""
-    from ecgdl.adapt_check import by_segment
-    from ecgdl.beats import beat_segments
-
     if not drawn:
         return None, None, None
     alt = np.stack([decide(gate_noise(clf, p, peaks, fs, quality, True, conditioned)[0], clf.classes)[1]

@@ -20,19 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from ecgdl.adapt_check import stability
+from ecgdl.metrics import confusion_matrix, evaluation_metrics
 from ecgdl.splits import DS1, assert_no_test_records
 
 LETTERS = np.array(list("NSVFQ"))
 
 
 def class_figures(pred: np.ndarray, y: np.ndarray) -> dict:
-    """``{class: (Se %, +P %, F1)}`` for S, V, F (letters)."""
-    out = {}
-    for c in "SVF":
-        tp, n_ref, n_pred = int(((pred == c) & (y == c)).sum()), int((y == c).sum()), int((pred == c).sum())
-        se, pp = (100.0 * tp / n_ref if n_ref else 0.0), (100.0 * tp / n_pred if n_pred else 0.0)
-        out[c] = (se, pp, 2 * se * pp / (se + pp) / 100.0 if se + pp else 0.0)
-    return out
+    """``{class: (Se %, +P %, F1)}`` for S, V, F (letters; :func:`ecgdl.metrics.evaluation_metrics`, undefined as 0)."""
+    idx = {c: i for i, c in enumerate(LETTERS)}
+    per = evaluation_metrics(confusion_matrix([idx[c] for c in y], [idx[c] for c in pred]))["per_class"]
+    return {c: (100.0 * np.nan_to_num(per[c]["se"]), 100.0 * np.nan_to_num(per[c]["ppv"]), float(per[c]["f1"]))
+            for c in "SVF"}
 
 
 def main(argv=None) -> int:

@@ -137,27 +137,29 @@ def fit_logistic(tabs: list[dict], fcfg: AFFeatureConfig, epochs: int = 300) -> 
     return LogisticAF(mu.tolist(), sd.tolist(), w.detach().tolist(), float(b.item()), fcfg)
 
 
-def tcn(channels: int, width: int = 16):
-    """Dilated temporal CNN: 4 residual-free layers, receptive field 61 beats, one logit per beat."""
+def tcn(channels: int, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8)):
+    """Dilated temporal CNN: one residual-free layer per dilation (as shipped 4, receptive field 61 beats), one logit
+    per beat."""
     import torch.nn as nn
 
     layers, c = [], channels
-    for d in (1, 2, 4, 8):
+    for d in dilations:
         layers += [nn.Conv1d(c, width, 5, padding=2 * d, dilation=d), nn.ReLU()]
         c = width
     layers.append(nn.Conv1d(width, 1, 1))
     return nn.Sequential(*layers)
 
 
-def fit_sequence(tabs: list[dict], steps: int = 600, chunk: int = 512, seed: int = 0):
-    """Train :func:`tcn` on random ``chunk``-beat windows of the training records (class-balanced BCE)."""
+def fit_sequence(tabs: list[dict], steps: int = 600, chunk: int = 512, seed: int = 0,
+                 dilations: tuple[int, ...] = (1, 2, 4, 8)):
+    """Train :func:`tcn` (``dilations``) on random ``chunk``-beat windows of the training records (class-balanced BCE)."""
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     seqs = [(t["seq"].T.astype(np.float32), t["y"]) for t in tabs if len(t["y"]) > chunk]
     pos = max(float(np.concatenate([t["y"] for t in tabs]).mean()), 1e-3)
-    model = tcn(seqs[0][0].shape[0])
+    model = tcn(seqs[0][0].shape[0], dilations=dilations)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(steps):
         xb, yb = [], []

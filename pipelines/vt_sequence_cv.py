@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from episodes_cv import fit_sequence, make_folds, out_of_fold_beats, predict_sequence, record_table  # noqa: E402
-from episodes_rules_cv import conditioned_leads, f1, score, write  # noqa: E402
+from episodes_rules_io import conditioned_leads, f1, score, write  # noqa: E402
 
 from ecgdl.af import AFFeatureConfig  # noqa: E402
 from ecgdl.episodes import EpisodeConfig, _episode, episodes_csv  # noqa: E402
@@ -55,27 +55,6 @@ def inputs(t: dict, classes) -> np.ndarray:
                   np.log(np.maximum(pre, 0.05) / med), np.log(np.maximum(post, 0.05) / med),
                   np.log(np.maximum(pre, 0.05))], axis=1)
     return x.astype(np.float32)
-
-
-def fit_narrow(tabs: list[dict], seed: int = 0, steps: int = 1500):
-    """Round 26b: :func:`episodes_cv.fit_sequence` with a 13-beat field (dilations 1 and 2)."""
-    import episodes_cv
-    import torch.nn as nn
-
-    wide = episodes_cv.tcn
-
-    def narrow(channels: int, width: int = 16):
-        layers, c = [], channels
-        for d in (1, 2):
-            layers += [nn.Conv1d(c, width, 5, padding=2 * d, dilation=d), nn.ReLU()]
-            c = width
-        return nn.Sequential(*layers, nn.Conv1d(width, 1, 1))
-
-    episodes_cv.tcn = narrow
-    try:
-        return episodes_cv.fit_sequence(tabs, steps=steps, seed=seed)
-    finally:
-        episodes_cv.tcn = wide
 
 
 def vt_episodes(p: np.ndarray, sample: np.ndarray, fs: float, thr: float) -> list:
@@ -122,7 +101,8 @@ def main(argv=None) -> int:
         out = {"rule": score(run / f"s{s}" / "rule", "VT")["VT"]}
         p = {}
         for test in make_folds(DS1, 5):
-            model = (fit_narrow if a.narrow else fit_sequence)([tabs[r] for r in DS1 if r not in test], seed=s)
+            model = fit_sequence([tabs[r] for r in DS1 if r not in test], seed=s,      # --narrow: round 26b
+                                 **({"steps": 1500, "dilations": (1, 2)} if a.narrow else {}))
             p.update({r: predict_sequence(model, tabs[r]["seq"]) for r in test})
         for thr in THRESHOLDS:
             folder = run / f"s{s}" / f"tcn_t{thr:g}"

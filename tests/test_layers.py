@@ -21,7 +21,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
               "episodes"),
     "inputs and data": ("features", "dataset", "augment", "models", "models.blocks", "models.cnn", "models.dae",
                         "models.linear", "models.lstm"),
-    "serving and training": ("adapt", "adapt_atrial", "adapt_check", "adapt_cluster", "adapt_embedding", "adapt_ventricular", "noise_gate", "calibration", "infer", "denoise", "train", "pretrain", "classifier_training"),
+    "serving and training": ("adapt", "adapt_atrial", "adapt_check", "adapt_cluster", "adapt_features", "adapt_embedding", "adapt_ventricular", "noise_gate", "calibration", "infer", "denoise", "train", "pretrain", "classifier_training"),
     "outputs": ("export", "export_embedding", "run_table", "batch", "result_store", "view", "clinical_report", "review", "corrections",
                 "pdf_report", "annotations", "store", "engine_ray", "query"),
     "shell": ("cli", "cli_output", "__main__", "app", "app.launch", "app.streamlit_app", "app.ecg_figures",
