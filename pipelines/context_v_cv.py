@@ -1,8 +1,7 @@
-"""Round 29 on DS1 CV: the context step (:mod:`ecgdl.adapt_context`) after the shipped adapt step (docs/episodes.md).
+"""Round 29 on DS1 CV: a context step after the shipped adapt step (docs/episodes.md).
 
     python pipelines/context_v_cv.py --oof <adapt_gated_cv --save-oof dir> --pv-oof <pipelines/cv.py dir>
                                      [--seeds 0 1 2] [--thresholds 0.5 0.6 0.7 0.8 0.9] --save-oof DIR
-    python pipelines/context_v_cv.py ... --ship T      # fit on all 22 DS1 records (first seed), print the sidecar part
 
 ``--oof``: the shipped step's out-of-fold outputs (``<dir>/s<seed>/<record>.npz``, ``logits`` log-probabilities of
 the reference beats, ``y``); ``--pv-oof``: the classifier's out-of-fold outputs before the adapt step (the inductive
@@ -13,8 +12,8 @@ seeds) and the relabelled outputs under ``--save-oof DIR/t<t>`` for ``pipelines/
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,111 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adapt_gated_cv import LETTERS, class_figures  # noqa: E402
 
-from ecgdl.adapt_context import ContextV, apply, context_features, fit  # noqa: E402
 from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
 
 FS = 360.0
+
+#: the inputs of :func:`context_features`, in order
+FEATURES = ("z_prev", "z", "z_next", "v_m2", "v_m1", "v_p1", "v_p2", "v_m1_p1", "is_S", "is_F", "log_rr_pre",
+            "log_rr_post")
+CLIP = 8.0
+
+
+def _log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
+    return np.clip(np.log(p / (1 - p)), -CLIP, CLIP)
+
+
+def candidates(label: np.ndarray) -> np.ndarray:
+    """Indices of the beats labelled N, S or F with an adapted-V neighbour."""
+    lab = np.asarray(label).astype("<U1")
+    v = lab == "V"
+    nb = np.zeros(len(lab), bool)
+    nb[1:] |= v[:-1]
+    nb[:-1] |= v[1:]
+    return np.flatnonzero(nb & np.isin(lab, ["N", "S", "F"]))
+
+
+def context_features(sample: np.ndarray, fs: float, label: np.ndarray, p_v_ind: np.ndarray,
+                     idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(idx, X)``: the candidates (:func:`candidates`, or ``idx``) and their :data:`FEATURES` rows.
+
+    sample: beat positions (samples at ``fs``); label: adapted labels (letters); p_v_ind: the classifier's p(V)
+    before the adapt step. RR in log units of the record's median N-N interval (all RR when under 5 N-N pairs).
+    """
+    lab = np.asarray(label).astype("<U1")
+    n = len(lab)
+    idx = candidates(lab) if idx is None else np.asarray(idx, int)
+    if n < 2 or not len(idx):
+        return idx[:0], np.zeros((0, len(FEATURES)))
+    rr = np.diff(np.asarray(sample, np.float64)) / float(fs)
+    nn = (lab[1:] == "N") & (lab[:-1] == "N")
+    ref = float(np.median(rr[nn] if nn.sum() >= 5 else rr))
+    pre = np.r_[rr[0], rr]          # RR ending at each beat (the first beat: its following RR)
+    post = np.r_[rr, rr[-1]]
+    z = _log_odds(p_v_ind)
+    v = (lab == "V").astype(np.float64)
+
+    def at(a, k, fill=0.0):
+        j = idx + k
+        return np.where((j >= 0) & (j < n), a[np.clip(j, 0, n - 1)], fill)
+
+    x = np.c_[at(z, -1, -CLIP), z[idx], at(z, 1, -CLIP), at(v, -2), at(v, -1), at(v, 1), at(v, 2),
+              at(v, -1) * at(v, 1), lab[idx] == "S", lab[idx] == "F",
+              np.log(np.maximum(pre[idx], 1e-3) / ref), np.log(np.maximum(post[idx], 1e-3) / ref)]
+    return idx, x.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class ContextV:
+    """The fitted regression: standardised inputs (``mean``, ``sd``), ``weights``, ``bias``; relabels at ``threshold``."""
+    mean: list[float]
+    sd: list[float]
+    weights: list[float]
+    bias: float
+    threshold: float = 0.5
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = (np.asarray(x, np.float64) - np.asarray(self.mean)) / np.asarray(self.sd)
+        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
+
+
+
+def apply(proba: np.ndarray, classes, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``proba`` with the beats ``idx`` given p(V) = ``p`` (the other classes scaled to 1 - p, their order kept)."""
+    out = np.array(proba, np.float64, copy=True)
+    if not len(idx):
+        return out
+    k = list(classes).index("V")
+    rest = out[idx].copy()
+    rest[:, k] = 0.0
+    s = rest.sum(1, keepdims=True)
+    rest = np.where(s > 0, rest / np.where(s > 0, s, 1.0), 0.0) * (1.0 - p)[:, None]
+    rest[:, k] = p
+    out[idx] = rest
+    return out
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 200) -> tuple[list, list, list, float]:
+    """``(mean, sd, weights, bias)`` of an unweighted logistic regression (torch L-BFGS, L2 ``l2``)."""
+    import torch
+
+    x = np.asarray(x, np.float64)
+    mu, sd = x.mean(0), x.std(0) + 1e-6
+    z = torch.tensor((x - mu) / sd)
+    yt = torch.tensor(np.asarray(y, np.float64))
+    w = torch.zeros(z.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z @ w + b, yt) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return mu.tolist(), sd.tolist(), w.detach().tolist(), float(b.item())
 
 
 def _softmax(lg: np.ndarray) -> np.ndarray:
@@ -63,18 +163,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9])
     ap.add_argument("--save-oof", type=Path, default=None)
-    ap.add_argument("--ship", type=float, default=None, metavar="T",
-                    help="fit on all DS1 records of the first seed and print the sidecar's adapt.context at T")
     a = ap.parse_args(argv)
     assert_no_test_records(DS1)
-    if a.ship is not None:
-        s = a.seeds[0]
-        rows = {r: record_rows(a.oof / f"s{s}", a.pv_oof / f"s{s}", r) for r in DS1}
-        mu, sd, w, b = fit(np.concatenate([v["x"] for v in rows.values()]), np.concatenate([v["t"] for v in rows.values()]))
-        ctx = ContextV(mu, sd, w, b, a.ship, chosen_by=f"DS1 patient-grouped CV (docs/episodes.md round 29); fitted on "
-                                                     f"the 22 DS1 records' out-of-fold candidates, CV seed {s}")
-        print(json.dumps(ctx.to_dict(), indent=1))
-        return 0
     figs = {t: [] for t in ["shipped", *a.thresholds]}
     for s in a.seeds:
         rows = {r: record_rows(a.oof / f"s{s}", a.pv_oof / f"s{s}", r) for r in DS1}
