@@ -20,6 +20,7 @@ import numpy as np
 
 from ecgdl.labels import AAMI_NAMES
 from ecgdl.clock import format_duration
+from ecgdl.review import uncertain, uncertain_stretches
 from ecgdl.rhythm import noise_gated_note
 from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window, metric_rows, minmax_decimate,
                         notable, window_around)
@@ -27,6 +28,9 @@ from ecgdl.view import (Episode, class_colour, episodes, format_time, in_window,
 MM_PER_S = 25.0
 MM_PER_MV = 10.0
 STRIP_S = 10.0
+#: What a "?" after a strip's beat letter means (both printable reports).
+UNCERTAIN_NOTE = ("A beat lettered with \"?\" (e.g. S?) is one whose label another k-means clustering of this "
+                  "record's beats changes: the patient-adaptive step could not settle it; check it on the ECG.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1050px}
@@ -42,12 +46,14 @@ th:first-child,td:first-child{text-align:left} .muted{color:#666;font-size:12px}
 
 def svg_strip(y: np.ndarray, fs: float, start_s: float, stop_s: float, *, sample: np.ndarray | None = None,
               label: np.ndarray | None = None, highlight: tuple[float, float] | None = None,
-              px_per_mm: float = 3.6, start_clock_s: float | None = None) -> str:
+              px_per_mm: float = 3.6, start_clock_s: float | None = None,
+              uncertain: np.ndarray | None = None) -> str:
     """An ECG strip on standard paper as inline SVG.
 
     Args:
         y: ``(n,)`` one lead in mV at ``fs`` Hz. start_s, stop_s: the strip's time span (s).
         sample, label: optional beats (R-peak index at ``fs``, class letter) lettered above their peak.
+        uncertain: optional per-beat flags (:func:`ecgdl.review.uncertain`): those beats lettered with a "?".
         highlight: optional ``(start_s, end_s)`` shaded behind the trace (the episode).
         px_per_mm: output size hint; the SVG scales to the page width.
         start_clock_s: the recording's start as seconds after midnight (header base time), for the
@@ -81,10 +87,11 @@ def svg_strip(y: np.ndarray, fs: float, start_s: float, stop_s: float, *, sample
                  'stroke-linejoin="round"/>')
     if sample is not None and label is not None:
         sel = in_window(sample, fs, start_s, stop_s)
-        for s, c in zip(np.asarray(sample)[sel], np.asarray(label)[sel]):
-            weight = "bold" if c != "N" else "normal"
+        unsure = np.zeros(len(sample), bool) if uncertain is None else np.asarray(uncertain, bool)
+        for s, c, q in zip(np.asarray(sample)[sel], np.asarray(label)[sel], unsure[sel]):
+            weight = "bold" if c != "N" or q else "normal"
             parts.append(f'<text x="{px(s / fs):.2f}" y="-1.5" font-size="3.2" text-anchor="middle" '
-                         f'font-weight="{weight}" fill="{class_colour(str(c))}">{escape(str(c))}</text>')
+                         f'font-weight="{weight}" fill="{class_colour(str(c))}">{escape(str(c))}{"?" if q else ""}</text>')
     parts.append(f'<text x="1" y="{height - 1:.1f}" font-size="2.6" fill="#555">'
                  f'{escape(format_time(start_s, start_clock_s))} · 25 mm/s · 10 mm/mV</text></svg>')
     return "".join(parts)
@@ -250,7 +257,8 @@ def _agreement_table(ref: dict) -> str:
 
 
 def _episode_section(result, summ: dict, max_strips: int, strip_s: float) -> str:
-    eps = notable(episodes(summ), max_strips)
+    unsure = uncertain_stretches(result)[:max_strips]
+    eps = notable(episodes(summ), max_strips - len(unsure)) + unsure
     if not eps:
         eps = _first_beats(result, strip_s)
     if not eps:
@@ -258,12 +266,15 @@ def _episode_section(result, summ: dict, max_strips: int, strip_s: float) -> str
     clock = result.record.start_clock_s
     rows = [(e.title, format_time(e.start_s, clock), format_time(e.end_s, clock), e.detail) for e in eps]
     out = [_table(["Episode", "Start", "End", "Detail"], rows)]
+    flags = uncertain(result)
+    if flags.any():
+        out.append(f'<p class="muted">{escape(UNCERTAIN_NOTE)}</p>')
     y, fs, dur = result.conditioned[:, 0], result.record.fs, result.record.duration_s
     for e in eps:
         a, b = window_around(e.start_s, max(strip_s, e.end_s - e.start_s + 2.0) if e.kind == "pause" else strip_s, dur)
         lead = result.record.leads[result.record.lead_pair()[0]]
         strip = svg_strip(y, fs, a, b, sample=result.sample, label=result.label, highlight=(e.start_s, e.end_s),
-                          start_clock_s=clock)
+                          start_clock_s=clock, uncertain=flags)
         out.append(f'<div class="strip"><b>{escape(e.title)}</b> at {format_time(e.start_s, clock)} — '
                    f"{escape(e.detail)} (lead {escape(lead)}, 25 mm/s, 10 mm/mV)" + strip + "</div>")
     return "".join(out)

@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from ecgdl.clinical_report import intended_use, model_facts, validated_metrics
+from ecgdl.clinical_report import UNCERTAIN_NOTE, intended_use, model_facts, validated_metrics
 from ecgdl.clock import format_duration, format_time
 from ecgdl.labels import AAMI_NAMES
 from ecgdl.metrics import percent
-from ecgdl.review import class_reliability, event_window, record_hrv, review_events
+from ecgdl.review import class_reliability, event_window, record_hrv, review_events, uncertain
 from ecgdl.rhythm import noise_gated_note
 from ecgdl.view import class_colour, in_window, minmax_decimate
 
@@ -160,10 +160,15 @@ def _episodes_and_events(pdf, result) -> None:
 
 
 def _strips(pdf, result, max_strips: int) -> None:
-    events = [e for e in review_events(result) if e.kind != "lowconf"][:max_strips]
+    events = [e for e in review_events(result) if e.kind != "lowconf"]
+    unsure = [e for e in events if e.kind == "uncertain"][:max_strips]      # always shown: where to check the labels
+    events = [e for e in events if e.kind != "uncertain"][:max_strips - len(unsure)] + unsure
     if not events:
         events = review_events(result)[:2]
     _heading(pdf, "Strips of notable events")
+    if uncertain(result).any():
+        pdf.set_font("Helvetica", "", 8)
+        pdf.multi_cell(0, 4, _latin(UNCERTAIN_NOTE), new_x="LMARGIN", new_y="NEXT")
     rec = result.record
     lead = rec.lead_pair()[0]
     for e in events:
@@ -201,10 +206,11 @@ def _strip(pdf, result, a: float, b: float, shade: tuple[float, float], top: flo
     pdf.set_line_width(0.25)
     pdf.polyline(list(zip((x0 + (idx / fs - a) * MM_PER_S).tolist(), py.tolist())))
     pdf.set_font("Helvetica", "B", 7)
+    unsure = uncertain(result)
     for i in in_window(result.sample, fs, a, b):
         c = str(result.label[i])
         pdf.set_text_color(*_rgb(class_colour(c)))
-        pdf.text(x0 + (result.sample[i] / fs - a) * MM_PER_S - 1.0, top + 3.0, c)
+        pdf.text(x0 + (result.sample[i] / fs - a) * MM_PER_S - 1.0, top + 3.0, c + ("?" if unsure[i] else ""))
     pdf.set_text_color(0, 0, 0)
 
 

@@ -22,6 +22,9 @@ from ecgdl.view import Episode, episodes
 RELIABLE_MIN = 0.80
 #: Low-confidence beats offered in the event list.
 LOW_CONFIDENCE_BEATS = 20
+#: Stretches of uncertain labels offered (:func:`uncertain_stretches`): at most this many, each >= this many beats.
+UNCERTAIN_STRETCHES = 3
+UNCERTAIN_MIN_BEATS = 3
 
 
 #: Readable names of the rhythm codes of :mod:`ecgdl.episodes`.
@@ -40,10 +43,12 @@ def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Ep
     """Every event of a scored record, most important first (:attr:`Episode.rank`), then longest, then earliest.
 
     Runs, couplets, patterns, pauses and unusable stretches from the rhythm summary; rhythm episodes
-    (:func:`rhythm_episodes`: AF, VFL, block, brady/tachycardia ...); and the ``low_confidence`` beats whose
-    winning probability is lowest (at most one per 10 s).
+    (:func:`rhythm_episodes`: AF, VFL, block, brady/tachycardia ...); the stretches whose labels another clustering
+    changes (:func:`uncertain_stretches`); and the ``low_confidence`` beats whose winning probability is lowest (at
+    most one per 10 s).
     """
-    out = list(episodes(result.summary)) + rhythm_episodes(result) + low_confidence_beats(result, low_confidence)
+    out = (list(episodes(result.summary)) + rhythm_episodes(result) + uncertain_stretches(result)
+           + low_confidence_beats(result, low_confidence))
     return sorted(out, key=lambda e: (e.rank, -(e.end_s - e.start_s), e.start_s))
 
 
@@ -117,6 +122,41 @@ def record_hrv(result) -> dict | None:
         return hrv(result.sample, result.label, result.record.fs)
     except Exception:
         return None
+
+
+def uncertain(result) -> np.ndarray:
+    """Per beat: whether the adaptive step's checked k-means draws disagree on its label (``agreement`` < 1,
+    :mod:`ecgdl.adapt_check`); all False without the check."""
+    agree = getattr(result, "agreement", None)
+    n = len(np.asarray(result.sample))
+    if agree is None or len(agree) != n:
+        return np.zeros(n, bool)
+    return np.asarray(agree, np.float64) < 1.0 - 1e-9
+
+
+def uncertain_stretches(result, n: int = UNCERTAIN_STRETCHES, window_s: float = 10.0,
+                        min_beats: int = UNCERTAIN_MIN_BEATS) -> list[Episode]:
+    """The ``n`` ``window_s`` stretches holding the most beats of :func:`uncertain` (>= ``min_beats`` each, not
+    overlapping), most first: where a reader should check the labels the record's clustering could not settle."""
+    hit = np.flatnonzero(uncertain(result))
+    if n <= 0 or hit.size < min_beats:
+        return []
+    t = np.asarray(result.sample, np.float64)[hit] / result.record.fs
+    ends = np.searchsorted(t, t + window_s, side="right")     # uncertain beats in [t_i, t_i + window)
+    out: list[Episode] = []
+    used = np.zeros(t.size, bool)
+    for i in np.argsort(-(ends - np.arange(t.size)), kind="stable"):
+        j = int(ends[i])
+        if j - i < min_beats or used[i:j].any():
+            continue
+        used[i:j] = True
+        labels, counts = np.unique(np.asarray(result.label)[hit[i:j]].astype(str), return_counts=True)
+        said = ", ".join(f"{c} {lab}" for lab, c in sorted(zip(labels, counts), key=lambda x: -x[1]))
+        out.append(Episode("uncertain", str(labels[counts.argmax()]), float(t[i]), float(t[j - 1]),
+                           f"{j - i} beats whose label another clustering of this record changes ({said})"))
+        if len(out) == n:
+            break
+    return out
 
 
 def low_confidence_beats(result, n: int, spacing_s: float = 10.0) -> list[Episode]:

@@ -138,7 +138,8 @@ class Episode:
 
     kind: "run", "couplet", "bigeminy", "trigeminy", "pause", "unusable", "vf", "undetected", "unreadable",
     "rhythm" / "rate" (a rhythm episode such as atrial fibrillation, or a rate one such as sinus
-    bradycardia; ``name`` says which), "lowconf" (a beat the model was least sure of) or "beat";
+    bradycardia; ``name`` says which), "uncertain" (beats whose label another k-means draw of the adaptive step
+    changes, :func:`ecgdl.review.uncertain_stretches`), "lowconf" (a beat the model was least sure of) or "beat";
     cls: "V"/"S" ("" for pauses); name: the title when set (rhythm episodes).
     """
 
@@ -155,6 +156,7 @@ class Episode:
         if self.name:
             return self.name
         fixed = {"pause": "Pause", "unusable": "Unusable signal", "lowconf": "Low-confidence beat",
+                 "uncertain": "Uncertain labels",
                  "vf": "Ventricular flutter / fibrillation", "undetected": "Undetected stretch",
                  "unreadable": "Unreadable signal"}
         if self.kind in fixed:
@@ -166,14 +168,14 @@ class Episode:
     @property
     def rank(self) -> int:
         """Clinical priority (lower first): V runs, rhythm episodes (AF, VFL, block ...), S runs, pauses,
-        unusable signal, V then S couplets, rate episodes (brady/tachycardia ...), bigeminy/trigeminy,
-        low-confidence beats."""
+        unusable signal, V then S couplets, rate episodes (brady/tachycardia ...), bigeminy/trigeminy, uncertain
+        labels, low-confidence beats."""
         if self.kind == "run":
             return 0 if self.cls == "V" else 2
         if self.kind == "couplet":
             return 5 if self.cls == "V" else 6
         order = {"vf": 0, "rhythm": 1, "pause": 3, "unusable": 4, "undetected": 4, "unreadable": 4, "rate": 7,
-                 "bigeminy": 8, "trigeminy": 8, "lowconf": 9}
+                 "bigeminy": 8, "trigeminy": 8, "uncertain": 8, "lowconf": 9}
         return order.get(self.kind, 10)
 
 

@@ -168,3 +168,40 @@ def test_an_adapted_record_is_shown_the_adaptive_figures(mitdb_dir, scored233, c
     assert class_reliability(adapted, validated_metrics(adapted, clf.meta))["F"].se == adaptive["F"]["se"]
     assert validated_metrics(scored233, clf.meta) == ds2_metrics(clf.meta) != adaptive
     assert ds2_metrics({"metrics": {"ds2": clf.meta["metrics"]["ds2"]}}, adaptive=True) == {}   # none: not validated
+
+
+def test_uncertain_labels_are_events_and_marked_in_both_reports(mitdb_dir, clf, scored233, tmp_path):
+    """230 (the shipped seed's check flags its S count, docs/episodes.md round 24): the stretches whose labels another
+    clustering changes are events, their strips are in both printable reports, and those beats carry a "?"."""
+    import re
+    import shutil
+    import subprocess
+
+    from ecgdl.clinical_report import UNCERTAIN_NOTE, render_report
+    from ecgdl.infer import score_record
+    from ecgdl.review import UNCERTAIN_MIN_BEATS, uncertain, uncertain_stretches
+
+    res = score_record(mitdb_dir / "230", clf)
+    flags = uncertain(res)
+    assert flags.sum() == int((np.asarray(res.agreement) < 1).sum()) > 0
+    stretches = uncertain_stretches(res)
+    assert stretches and [e.kind for e in review_events(res)].count("uncertain") == len(stretches)
+    t = res.sample / res.record.fs
+    for e in stretches:                                       # each holds >= 3 flagged beats within 10 s
+        inside = flags & (t >= e.start_s - 1e-6) & (t <= e.end_s + 1e-6)
+        assert inside.sum() >= UNCERTAIN_MIN_BEATS and e.end_s - e.start_s <= 10.0
+        assert f"{int(inside.sum())} beats whose label" in e.detail
+    html = render_report(res, clf.meta)
+    assert "Uncertain labels" in html and "could not settle" in html
+    assert len(re.findall(r">[NSVFQ]\?</text>", html)) >= sum(int(flags[(t >= e.start_s) & (t <= e.end_s)].sum())
+                                                              for e in stretches)
+    plain = render_report(scored233, clf.meta)               # inductive: no check, nothing uncertain
+    assert not uncertain(scored233).any() and "could not settle" not in plain and not re.search(r"\?</text>", plain)
+    if shutil.which("pdftotext"):
+        from ecgdl.pdf_report import render_pdf
+
+        (tmp_path / "230.pdf").write_bytes(render_pdf(res, clf.meta))
+        text = subprocess.run(["pdftotext", str(tmp_path / "230.pdf"), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "Uncertain labels at" in text and UNCERTAIN_NOTE.split(":")[0][:40] in " ".join(text.split())
+        assert re.search(r"\b[NSVFQ]\?", text)
