@@ -84,8 +84,7 @@ class AdaptConfig:
     a hedge for rhythms the few DS1 training records do not show (SVTA runs with aberrant conduction).
     p_long: add :data:`LONG_RR_NAMES` (:func:`long_rr_features`) to the stacker's features.
     self_train: ``(confidence, weight)`` of :func:`self_train` after cluster averaging (``None``: off).
-    sinus_rule: ``(prematurity, p_corr, neighbours[, window])`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off;
-        ``window`` > 0: its median-beat guard read over that many beats around each beat, round 31).
+    sinus_rule: ``(prematurity, p_corr, p_consistency)`` of :mod:`ecgdl.adapt_atrial` before the gate (``None``: off).
     v_timing: ``(prematurity, pause, width[, corr[, share]])`` of :mod:`ecgdl.adapt_ventricular` after self-training (``None``: off).
     noise_gate: ``(q, prematurity, pause[, k[, ref_quantile]])`` of :mod:`ecgdl.noise_gate` (V at sinus timing amid
     noise: Q), applied by ``score_record`` after this step because it reads the detector's output (``None``: off).
@@ -115,7 +114,7 @@ class AdaptConfig:
     blend: float = 0.0
     p_long: bool = False
     self_train: tuple[float, float] | None = None
-    sinus_rule: tuple[float, ...] | None = None
+    sinus_rule: tuple[float, float, float] | None = None
     v_timing: tuple[float, ...] | None = None
     cluster_on: str = "qrs"
     noise_gate: tuple[float, ...] | None = None

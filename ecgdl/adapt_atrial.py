@@ -102,10 +102,8 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
                          params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
     """``(hits, sinus_around)``, bool ``(n,)`` each: the beats :func:`sinus_reference_rule` turns to S, and the
     beats between sinus beats (all False when a record guard fails). ``params`` = ``(prematurity, p_corr,
-    neighbours[, window])`` (module docstring); with ``window`` > 0 beats the median-beat guard is read per beat over
-    the ``window`` beats centred on it (:func:`local_guard`), else once for the record."""
-    prematurity, p_corr, neighbours = params[:3]
-    window = int(params[3]) if len(params) > 3 else 0
+    neighbours)`` (module docstring)."""
+    prematurity, p_corr, neighbours = params
     pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
     supra = top <= 1
@@ -114,29 +112,11 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
     if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
         return none, none
     after_v = np.r_[False, ~supra[:-1]]
-    if window > 0:
-        on = local_guard(pre, supra & ~after_v, prematurity * ref.rr, window)
-    elif np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
+    if np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
         return none, none  # the median beat is not premature: the majority rhythm is the sinus one
-    else:
-        on = ~none
     premature = pre < prematurity * ref.rr
-    around = between_sinus(supra & ~after_v & ~premature & (ref.corr >= p_corr), int(neighbours)) & on
+    around = between_sinus(supra & ~after_v & ~premature & (ref.corr >= p_corr), int(neighbours))
     return (top == 0) & ~after_v & premature & (ref.corr < p_corr) & around, around
-
-
-def local_guard(pre: np.ndarray, use: np.ndarray, limit: float, window: int) -> np.ndarray:
-    """Bool ``(n,)``: the median of ``pre`` over the ``use`` beats among the ``window`` beats centred on each beat is
-    < ``limit`` (the majority rhythm around the beat is premature against the sinus cycle; False where the window
-    holds no ``use`` beat). Two beats added or removed move only the windows that hold them.
-
-    >>> local_guard(np.r_[np.full(6, 0.5), np.full(6, 1.0)], np.ones(12, bool), 0.8, 4).tolist()
-    [True, True, True, True, True, True, True, False, False, False, False, False]
-    """
-    from ecgdl.af import windowed_nanmedian
-
-    med = windowed_nanmedian(np.where(use, np.asarray(pre, np.float64), np.nan), int(window))
-    return np.nan_to_num(med, nan=np.inf) < limit
 
 
 def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray,

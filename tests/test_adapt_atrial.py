@@ -83,39 +83,3 @@ def test_rule_is_deterministic_and_reads_no_label(clf, mitdb_dir, tmp_path):
         q, around = sinus_reference_rule(p[:n], seg[:n], rr[:n, 0], RULE)
         np.testing.assert_array_equal(q, p[:n].astype(np.float64))
         assert not around.any()
-
-
-def test_local_guard_reads_each_stretch_by_its_own_majority(clf, mitdb_dir, tmp_path):
-    """Round 31: 220's first 15 minutes thinned to an APC majority (as above), its last 15 left as they are (sinus
-    majority). The guard read over the beats around each beat (a 40-beat window here: the thinned stretch holds ~60
-    beats; the shipped window is 300) acts on the first stretch only: its APCs become S, and the sinus stretch keeps
-    the labels of the step without the rule (beyond half a window from the join)."""
-    import sys
-    from pathlib import Path
-
-    from ecgdl.adapt import _p_segments
-    from ecgdl.adapt_atrial import local_guard, sinus_reference_hits
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "pipelines"))
-    from adapt_pseudo import pseudo_mask
-
-    x, rr, p, y = _beats(clf, mitdb_dir, tmp_path, "220", 0.0, 1805.0)
-    t = np.cumsum(rr[:, 0])
-    first = t < 900.0
-    m = np.where(first, pseudo_mask(y), True)
-    x, rr, p, y, first = x[m], rr[m], p[m], y[m], first[m]
-    join = int(np.flatnonzero(~first)[0])
-    local = RULE + (40,)
-    off, on = _adapt(clf, x, rr, p, None).argmax(1), _adapt(clf, x, rr, p, local).argmax(1)
-    apc = (y == 1) & first
-    assert apc.sum() > 30 and (on[apc] == 1).mean() >= 0.8 and (on[apc] == 1).mean() >= (off[apc] == 1).mean() + 0.3
-    far = np.arange(len(y)) >= join + 20
-    np.testing.assert_array_equal(on[far], off[far])
-    seg = _p_segments(x, 360.0, clf.window.pre, clf.adapter.config)   # the AF-gate exemption: in the first stretch only
-    hits, around = sinus_reference_hits(seg, rr[:, 0], p, local)
-    assert around[:join].any() and not hits[far].any() and not around[far].any()
-    guard = local_guard(rr[:, 0], np.ones(len(y), bool), 0.5, 300)      # only windows holding a changed beat move
-    rr2 = rr[:, 0].copy()
-    rr2[[join + 400, join + 401]] *= 0.3
-    moved = np.flatnonzero(local_guard(rr2, np.ones(len(y), bool), 0.5, 300) != guard)
-    assert moved.size == 0 or (moved.min() >= join + 400 - 151 and moved.max() <= join + 401 + 150)
