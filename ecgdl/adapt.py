@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ecgdl.adapt_atrial import af_gate, atrial_evidence, sinus_reference_rule  # noqa: F401 (re-exported)
+from ecgdl.adapt_atrial import af_gate, atrial_evidence, guard_edge, sinus_reference_rule  # noqa: F401 (re-exported)
 from ecgdl.adapt_cluster import _matmul, averaging_ids, cluster_stats, draws_of, partition
 from ecgdl.adapt_cluster import _sq_dist, kmeans  # noqa: F401 (re-exported)
 from ecgdl.adapt_embedding import CLUSTER_ON, joint_vectors
@@ -330,16 +330,17 @@ def adapt_record(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.nda
     the stacker on :func:`record_features` (clustering ``cfg.cluster_on``: with ``"both"`` and an ``embedding``
     ``(n, D)``, :func:`ecgdl.adapt_embedding.joint_vectors`; temperature-scaled, blended with the inductive logits),
     then :func:`cluster_average`, [:func:`self_train`,] [the sinus-reference rule,] the AF gate and the post calibration (:meth:`Stacker.calibrate`)."""
-    p, cid, _ = adapt_record_checked(x, pre, post, proba, fs, r_index, stacker, cfg, embedding)
+    p, cid, _, _ = adapt_record_checked(x, pre, post, proba, fs, r_index, stacker, cfg, embedding)
     return p, cid
 
 
 def adapt_record_checked(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                          stacker: Stacker, cfg: AdaptConfig, embedding: np.ndarray | None = None,
-                         check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+                         check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], tuple | None]:
     """:func:`adapt_record`, and the adapted probabilities under each further k-means seed of ``check_seeds`` (one
     clustering each, the rest of ``cfg`` as it is: the stability check's draws, :mod:`ecgdl.adapt_check`), the
-    clustering-independent parts (P segments, what is clustered, rhythm features) computed once for all."""
+    clustering-independent parts (P segments, what is clustered, rhythm features) computed once for all; with
+    ``check_seeds``, fourth: the one draw's sinus-rule guard edge (:func:`_adapt_once`) or ``None``."""
     seg = _p_segments(x, fs, r_index, cfg) if len(x) else None  # cut once: the features and the sinus rule
     both = cfg.cluster_on == "both" and embedding is not None and len(x)
     v = joint_vectors(qrs_vectors(x, fs, r_index, cfg), embedding) if both else None
@@ -347,39 +348,51 @@ def adapt_record_checked(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba
     if (cfg.n_ensemble > 1 or len(check_seeds)) and v is None and len(x):
         v = qrs_vectors(x, fs, r_index, cfg)  # clustered by every draw
     if cfg.n_ensemble > 1:     # the step under several clusterings (seeds seed ..), combined by cfg.ensemble
-        runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v, rhy)
-                for i in range(cfg.n_ensemble)]
+        runs = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=cfg.seed + i), seg, v,
+                            rhy)[:2] for i in range(cfg.n_ensemble)]
         if cfg.ensemble == "medoid":
             p, cid = runs[medoid_run([p.argmax(1) for p, _ in runs])]
         else:
             p, cid = np.mean([p for p, _ in runs], axis=0).astype(np.float32), runs[0][1]
+        edge = None
     else:
-        p, cid = _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v, rhy)
+        p, cid, edge = _adapt_once(x, pre, post, proba, fs, r_index, stacker, cfg, seg, v, rhy, bool(len(check_seeds)))
     alts = [_adapt_once(x, pre, post, proba, fs, r_index, stacker, replace(cfg, seed=int(s), n_ensemble=1), seg, v,
                         rhy)[0] for s in check_seeds]
-    return p, cid, alts
+    return p, cid, alts, edge
 
 
 def _adapt_once(x: np.ndarray, pre: np.ndarray, post: np.ndarray, proba: np.ndarray, fs: float, r_index: int,
                 stacker: Stacker, cfg: AdaptConfig, seg: np.ndarray | None,
-                v: np.ndarray | None, rhy: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                v: np.ndarray | None, rhy: np.ndarray | None = None,
+                edge: bool = False) -> tuple[np.ndarray, np.ndarray, tuple[dict, np.ndarray] | None]:
     """:func:`adapt_record` under one clustering (``cfg.seed``): ``seg`` the P segments, ``v`` what is clustered
-    (``None``: the QRS windows), ``rhy`` the rhythm features (``None``: computed here)."""
+    (``None``: the QRS windows), ``rhy`` the rhythm features (``None``: computed here). Third item, with ``edge``:
+    where the sinus rule's record guard is not supported by the beats (:func:`ecgdl.adapt_atrial.guard_edge`), its
+    ``(info, probabilities with the guard read the other way)``; else ``None``."""
     v, draws = record_draws(x, fs, r_index, cfg, v)
     feats, cid = record_features(x, pre, post, proba, fs, r_index, cfg, v, seg=seg, draws=draws, rhy=rhy)
     if len(feats) == 0:
-        return proba.astype(np.float32), cid
+        return proba.astype(np.float32), cid, None
     p = cluster_average(softmax64(blend_logits(stacker.logits(feats), proba, cfg.blend)), averaging_ids(cid, draws, cfg))
     if cfg.self_train is not None:
         p = self_train(p, feats, *cfg.self_train)
     p = p if cfg.v_timing is None else v_timing_rule(p, x, fs, r_index, pre, post, cid, cfg.v_timing)
+    info = guard_edge(seg, pre, p, cfg.sinus_rule) if edge and cfg.sinus_rule is not None else None
+    second = None if info is None else (info, _after_rules(p, x, fs, r_index, pre, seg, stacker, cfg, True))
+    return _after_rules(p, x, fs, r_index, pre, seg, stacker, cfg), cid, second
+
+
+def _after_rules(p: np.ndarray, x: np.ndarray, fs: float, r_index: int, pre: np.ndarray, seg: np.ndarray | None,
+                 stacker: Stacker, cfg: AdaptConfig, flip: bool = False) -> np.ndarray:
+    """The sinus-reference rule (its guard read the other way with ``flip``), the AF gate and the post calibration."""
     around = np.zeros(len(p), bool)  # beats with sinus beats around them: the AF gate leaves them alone
     if cfg.sinus_rule is not None:
-        p, around = sinus_reference_rule(p, seg, pre, cfg.sinus_rule)
+        p, around = sinus_reference_rule(p, seg, pre, cfg.sinus_rule, flip)
     if cfg.af_gate is not None:
         irr, pcons = atrial_evidence(x, fs, r_index, pre, p[:, 2:4].sum(1) > 0.5)
         p = af_gate(p, np.where(around, np.nan, irr), pcons, cfg.af_gate)
-    return stacker.calibrate(p).astype(np.float32), cid
+    return stacker.calibrate(p).astype(np.float32)
 
 
 @dataclass
@@ -408,29 +421,38 @@ class Adapter:
         (:func:`ecgdl.beats.segment_beat_sets`: 30-minute segments on a Holter); cluster ids are unique over
         the record (a later segment's ids continue after the earlier ones'). embedding: the classifier's
         ``(n, D)`` output ``embedding`` (read only with ``cluster_on="both"``)."""
-        out, cluster, _ = self.adapt_checked(conditioned, peaks, fs, window, proba, record, embedding)
+        out, cluster, _, _ = self.adapt_checked(conditioned, peaks, fs, window, proba, record, embedding)
         return out, cluster
 
     def adapt_checked(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
                       record: str = "", embedding: np.ndarray | None = None,
-                      check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+                      check_seeds=()) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], dict | None]:
         """:meth:`adapt`, and the adapted probabilities ``(n, K)`` under each k-means seed of ``check_seeds``
-        (:func:`adapt_record_checked`: the stability check's draws, :mod:`ecgdl.adapt_check`)."""
+        (:func:`adapt_record_checked`: the stability check's draws, :mod:`ecgdl.adapt_check`); fourth, where a
+        segment's sinus-rule guard is at its edge (round 32): ``{"segments": [{index, ratio, interval, on}],
+        "proba": (n, K) the record with those segments' guard read the other way}``, else ``None``."""
         from ecgdl.beats import segment_beat_sets
 
         out = np.asarray(proba, np.float32).copy()
         alts = [out.copy() for _ in check_seeds]
         cluster = np.zeros(len(peaks), np.int64)
-        offset = 0
-        for sl, beats in segment_beat_sets(conditioned, peaks, fs, window, record):
-            p, cid, alt = adapt_record_checked(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs, window.pre,
-                                               self.stacker, self.config, None if embedding is None else embedding[sl],
-                                               check_seeds)
+        offset, edges = 0, []
+        for i, (sl, beats) in enumerate(segment_beat_sets(conditioned, peaks, fs, window, record)):
+            p, cid, alt, edge = adapt_record_checked(beats.x, beats.rr[:, 0], beats.rr[:, 1], proba[sl], fs,
+                                                     window.pre, self.stacker, self.config,
+                                                     None if embedding is None else embedding[sl], check_seeds)
             out[sl], cluster[sl] = p, cid + offset
             for o, a in zip(alts, alt):
                 o[sl] = a
+            if edge is not None:
+                edges.append((sl, {"index": i, **edge[0]}, edge[1]))
             offset += int(cid.max()) + 1 if len(cid) else 0
-        return out, cluster, alts
+        if not edges:
+            return out, cluster, alts, None
+        second = out.copy()
+        for sl, _, q in edges:
+            second[sl] = q
+        return out, cluster, alts, {"segments": [e[1] for e in edges], "proba": second}
 
     def adapt_segments(self, conditioned: np.ndarray, peaks: np.ndarray, fs: float, window, proba: np.ndarray,
                        base: np.ndarray, which, record: str = "", embedding: np.ndarray | None = None) -> np.ndarray:

@@ -98,11 +98,45 @@ def between_sinus(sinus: np.ndarray, neighbours: int) -> np.ndarray:
     return (before > 0) & (after > 0)
 
 
+def median_interval(x: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """The distribution-free ~95 % interval of the median of ``x``: its order statistics of ranks n/2 -+ z sqrt(n)/2.
+
+    >>> median_interval(np.arange(100.0))
+    (40.0, 60.0)
+    """
+    s = np.sort(np.asarray(x, np.float64))
+    n = len(s)
+    half = z * np.sqrt(n) / 2
+    return float(s[max(int(np.floor(n / 2 - half)), 0)]), float(s[min(int(np.ceil(n / 2 + half)), n - 1)])
+
+
+def guard_edge(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray, params) -> dict | None:
+    """Where the rule's median-beat guard is not supported by the record's beats (docs/episodes.md round 32):
+    ``{"ratio", "interval", "limit", "on"}`` (median supraventricular RR over the sinus cycle, that median's interval
+    (:func:`median_interval`) over the same cycle, the guard's limit, its answer) when ``params[0]`` lies inside the interval and
+    the other guards pass; else ``None``."""
+    pre = np.asarray(pre, np.float64)
+    supra = proba.argmax(1) <= 1
+    ref = sinus_reference(seg, pre, supra)
+    if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
+        return None
+    use = pre[supra & ~np.r_[False, ~supra[:-1]]]
+    if not len(use):
+        return None
+    lo, hi = median_interval(use)
+    ratio = float(np.median(use)) / ref.rr
+    if not lo / ref.rr < params[0] <= hi / ref.rr:
+        return None
+    return {"ratio": round(ratio, 3), "interval": [round(lo / ref.rr, 3), round(hi / ref.rr, 3)],
+            "limit": float(params[0]), "on": bool(ratio < params[0])}
+
+
 def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
-                         params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+                         params: tuple[float, float, float], flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(hits, sinus_around)``, bool ``(n,)`` each: the beats :func:`sinus_reference_rule` turns to S, and the
     beats between sinus beats (all False when a record guard fails). ``params`` = ``(prematurity, p_corr,
-    neighbours)`` (module docstring)."""
+    neighbours)`` (module docstring); ``flip``: the median-beat guard's answer the other way (the second reading of
+    :func:`guard_edge`)."""
     prematurity, p_corr, neighbours = params
     pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
@@ -112,7 +146,7 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
     if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
         return none, none
     after_v = np.r_[False, ~supra[:-1]]
-    if np.median(pre[supra & ~after_v]) >= prematurity * ref.rr:
+    if (np.median(pre[supra & ~after_v]) >= prematurity * ref.rr) != flip:
         return none, none  # the median beat is not premature: the majority rhythm is the sinus one
     premature = pre < prematurity * ref.rr
     around = between_sinus(supra & ~after_v & ~premature & (ref.corr >= p_corr), int(neighbours))
@@ -120,10 +154,10 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
 
 
 def sinus_reference_rule(proba: np.ndarray, seg: np.ndarray, pre: np.ndarray,
-                         params: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+                         params: tuple[float, float, float], flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(proba, sinus_around)``: ``proba`` (float64 copy) with the N probability of :func:`sinus_reference_hits`'s
     beats moved to S (V, F, Q untouched; a row still sums to 1), and the beats the AF gate must leave alone."""
-    hit, around = sinus_reference_hits(seg, pre, proba, params)
+    hit, around = sinus_reference_hits(seg, pre, proba, params, flip)
     out = proba.astype(np.float64).copy()
     out[hit, 1] += out[hit, 0]
     out[hit, 0] = 0.0

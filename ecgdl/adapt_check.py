@@ -11,7 +11,9 @@ the same noise gate) under ``draws`` further seeds and says where the labels dep
   would quote differently) and a warning naming them, for ``summary["warnings"]``.
 
 With ``AdaptConfig.unstable_ensemble`` (round 27) an unstable record's output is the step averaged over that many
-clusterings instead (``ecgdl.infer.average_unstable``); stable records keep the one draw.
+clusterings instead (``ecgdl.infer.average_unstable``); stable records keep the one draw. Where the sinus-reference
+rule's record guard is at its edge (round 32, ``ecgdl.adapt_atrial.guard_edge``) the step read with that guard the
+other way is one more column of the check (``guard_edge`` in the stability part).
 
 Torch-free numpy; ``ecgdl.infer.score_record`` calls it after the adapt and noise-gate steps.
 
@@ -45,7 +47,7 @@ def seeds(cfg, draws: int = DRAWS) -> list[int]:
 
 
 def agreement(label: np.ndarray, alt: np.ndarray) -> np.ndarray:
-    """``(n,)`` share of the clusterings (the output's and the ``d`` columns of ``alt (n, d)``) labelling each beat
+    """``(n,)`` share of the readings (the output's and the ``d`` columns of ``alt (n, d)``: clusterings) labelling each beat
     as ``label`` does."""
     label = np.asarray(label).astype(str)
     alt = np.asarray(alt).astype(str).reshape(len(label), -1)
@@ -105,7 +107,14 @@ def warning(part: dict) -> str | None:
                                                      for c in part["unstable"])
     out = part.get("output_counts") or {c: part["counts"][c][0] for c in part["unstable"]}
     how = f", averaged over {part['averaged_over']} clusterings" if part.get("averaged_over") else ""
-    return (f"the adaptive labels depend on the clustering: over {part['draws']} k-means draws of this record {scope} "
+    reads, what = f"{part['draws']} k-means draws", "the clustering"
+    if part.get("guard_edge"):     # round 32: one reading is the sinus rule's record guard the other way
+        g = part["guard_edge"][0]
+        reads = (f"{part['draws'] - 1} k-means draws and the sinus-reference rule's record guard read the other way "
+                 f"(its median supraventricular RR is {g['ratio']:.3f} of the sinus cycle, the 95 % interval "
+                 f"{g['interval'][0]:.3f}-{g['interval'][1]:.3f} holds its {g['limit']:g} limit)")
+        what = "the clustering and on a rule's record-level guard"
+    return (f"the adaptive labels depend on {what}: over {reads} of this record {scope} "
             f"(this record's output{how}: " + ", ".join(f"{c} {out[c]}" for c in part["unstable"]) +
             f"); read those counts and the episodes built on them as uncertain and review the "
             f"{part['changed_beats']} beats with agreement < 1 in beats.csv")

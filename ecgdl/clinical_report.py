@@ -29,8 +29,9 @@ MM_PER_S = 25.0
 MM_PER_MV = 10.0
 STRIP_S = 10.0
 #: What a "?" after a strip's beat letter means (both printable reports).
-UNCERTAIN_NOTE = ("A beat lettered with \"?\" (e.g. S?) is one whose label another k-means clustering of this "
-                  "record's beats changes: the patient-adaptive step could not settle it; check it on the ECG.")
+UNCERTAIN_NOTE = ("A beat lettered with \"?\" (e.g. S?) is one whose label another reading of the patient-adaptive "
+                  "step changes (another k-means clustering of this record's beats, or a rule's record-level guard "
+                  "read the other way where the beats do not settle it): check it on the ECG.")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1050px}

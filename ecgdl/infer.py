@@ -293,11 +293,11 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
     peaks, spans = find_beats(rec, raw, clf.qrs, use_reference)                 # detect
     inductive, edge, emb = classify_record(clf, conditioned, peaks, rec.fs, clf.window, rec.name,  # beats -> classify
                                            adapt and clf.wants_embedding())
-    adapted, cluster, drawn = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb,  # adapt
-                                          check_draws)
+    adapted, cluster, drawn, guard = adapt_beats(clf, conditioned, peaks, rec.fs, inductive, rec.name, adapt, emb,  # adapt
+                                                 check_draws)
     proba, gated = gate_noise(clf, adapted, peaks, rec.fs, spans["quality"], cluster is not None, conditioned)  # noise gate
     pred, label = decide(proba, clf.classes)
-    agree, stable, alt = check_adapt(clf, drawn, conditioned, peaks, rec.fs, spans["quality"], label)  # check
+    agree, stable, alt = check_adapt(clf, drawn, conditioned, peaks, rec.fs, spans["quality"], label, guard)  # check
     if stable is not None and averaged_segments(clf.adapter.config, stable):                 # unstable: average
         proba, gated, agree, stable = average_unstable(clf, conditioned, peaks, rec.fs, inductive, rec.name, emb,
                                                        spans["quality"], adapted, np.c_[label, alt], stable)
@@ -324,14 +324,15 @@ def score_record(source: str | Path | Record, clf: BeatClassifier, *, use_refere
 
 def adapt_beats(clf: BeatClassifier, conditioned: np.ndarray, peaks: np.ndarray, fs: float, proba: np.ndarray,
                 record: str = "", enabled: bool = True, embedding: np.ndarray | None = None,
-                check_draws: int = 0) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray]]:
-    """The adapt step: ``(proba, cluster, check draws)`` rewritten from the record's own unlabelled beats (never a
-    label) by the model's :class:`ecgdl.adapt.Adapter` (``embedding``: the classifier's output, clustered with the QRS
-    windows when the adapter's ``cluster_on`` is ``"both"``); the third item: the step's probabilities under
-    ``check_draws`` other k-means seeds (:mod:`ecgdl.adapt_check`). Unchanged, ``None`` and ``[]`` when off or not
-    shipped."""
+                check_draws: int = 0) -> tuple[np.ndarray, np.ndarray | None, list[np.ndarray], dict | None]:
+    """The adapt step: ``(proba, cluster, check draws, guard edge)`` rewritten from the record's own unlabelled beats
+    (never a label) by the model's :class:`ecgdl.adapt.Adapter` (``embedding``: the classifier's output, clustered with
+    the QRS windows when the adapter's ``cluster_on`` is ``"both"``); the third item: the step's probabilities under
+    ``check_draws`` other k-means seeds (:mod:`ecgdl.adapt_check`), the fourth: its reading with the sinus rule's guard
+    the other way where that guard is at its edge (``Adapter.adapt_checked``). Unchanged, ``None``, ``[]`` and
+    ``None`` when off or not shipped."""
     if not enabled or clf.adapter is None:
-        return proba, None, []
+        return proba, None, [], None
     return clf.adapter.adapt_checked(conditioned, peaks, fs, clf.window, proba, record, embedding,
                                      check_seeds(clf.adapter.config, check_draws))
 
@@ -348,18 +349,21 @@ def gate_noise(clf: BeatClassifier, proba: np.ndarray, peaks: np.ndarray, fs: fl
 
 
 def check_adapt(clf: BeatClassifier, drawn: list[np.ndarray], conditioned: np.ndarray, peaks: np.ndarray, fs: float,
-                quality, label: np.ndarray) -> tuple[np.ndarray | None, dict | None, np.ndarray | None]:
+                quality, label: np.ndarray, guard: dict | None = None) -> tuple[np.ndarray | None, dict | None,
+                                                                                np.ndarray | None]:
     """The check step (:mod:`ecgdl.adapt_check`): the adapt step's other k-means draws (``drawn``, from
-    :func:`adapt_beats`) through the same noise gate, against the output ``label``, per record and per feature
-    segment (:func:`ecgdl.adapt_check.by_segment`); ``(agreement per beat, the stability part, the draws' labels
+    :func:`adapt_beats`) and, where the sinus rule's guard is at its edge, the reading with it the other way
+    (``guard``, round 32), through the same noise gate, against the output ``label``, per record and per feature
+    segment (:func:`ecgdl.adapt_check.by_segment`); ``(agreement per beat, the stability part, the readings' labels
     (n, d))``, or ``(None, None, None)`` without draws. No label changes."""
     if not drawn:
         return None, None, None
     alt = np.stack([decide(gate_noise(clf, p, peaks, fs, quality, True, conditioned)[0], clf.classes)[1]
-                    for p in drawn], 1)
+                    for p in drawn + ([guard["proba"]] if guard else [])], 1)
     cfg = clf.adapter.config
     part = by_segment(label, alt, beat_segments(peaks, fs, conditioned.shape[0]), np.asarray(peaks) / fs)
-    return agreement(label, alt), {**part, "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}, alt
+    part = {**part, "seeds": [cfg.seed, *check_seeds(cfg, len(drawn))]}
+    return agreement(label, alt), ({**part, "guard_edge": guard["segments"]} if guard else part), alt
 
 
 def averaged_segments(cfg, stable: dict) -> list[int]:

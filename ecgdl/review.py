@@ -43,7 +43,7 @@ def review_events(result, low_confidence: int = LOW_CONFIDENCE_BEATS) -> list[Ep
     """Every event of a scored record, most important first (:attr:`Episode.rank`), then longest, then earliest.
 
     Runs, couplets, patterns, pauses and unusable stretches from the rhythm summary; rhythm episodes
-    (:func:`rhythm_episodes`: AF, VFL, block, brady/tachycardia ...); the stretches whose labels another clustering
+    (:func:`rhythm_episodes`: AF, VFL, block, brady/tachycardia ...); the stretches whose labels another reading of the adaptive step
     changes (:func:`uncertain_stretches`); and the ``low_confidence`` beats whose winning probability is lowest (at
     most one per 10 s).
     """
@@ -137,7 +137,7 @@ def uncertain(result) -> np.ndarray:
 def uncertain_stretches(result, n: int = UNCERTAIN_STRETCHES, window_s: float = 10.0,
                         min_beats: int = UNCERTAIN_MIN_BEATS) -> list[Episode]:
     """The ``n`` ``window_s`` stretches holding the most beats of :func:`uncertain` (>= ``min_beats`` each, not
-    overlapping), most first: where a reader should check the labels the record's clustering could not settle."""
+    overlapping), most first: where a reader should check the labels the adaptive step could not settle."""
     hit = np.flatnonzero(uncertain(result))
     if n <= 0 or hit.size < min_beats:
         return []
@@ -153,7 +153,7 @@ def uncertain_stretches(result, n: int = UNCERTAIN_STRETCHES, window_s: float = 
         labels, counts = np.unique(np.asarray(result.label)[hit[i:j]].astype(str), return_counts=True)
         said = ", ".join(f"{c} {lab}" for lab, c in sorted(zip(labels, counts), key=lambda x: -x[1]))
         out.append(Episode("uncertain", str(labels[counts.argmax()]), float(t[i]), float(t[j - 1]),
-                           f"{j - i} beats whose label another clustering of this record changes ({said})"))
+                           f"{j - i} beats whose label another reading of the adaptive step changes ({said})"))
         if len(out) == n:
             break
     return out

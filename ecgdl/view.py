@@ -235,7 +235,7 @@ def hover_text(label: np.ndarray, proba: np.ndarray, classes: tuple[str, ...], t
         if reference is not None and reference[k] != lab:
             line += f"<br><b>reference: {class_label(reference[k])}</b>"
         if agreement is not None and agreement[k] < 1.0:
-            line += f"<br><b>uncertain: {agreement[k]:.0%} of the clusterings give this label</b>"
+            line += f"<br><b>uncertain: {agreement[k]:.0%} of the adaptive step's readings give this label</b>"
         out.append(line)
     return out
 

@@ -133,3 +133,48 @@ def test_a_split_in_one_segment_of_a_long_record_is_named():
     part = by_segment(lab, alt[:, None], slices, t)
     assert part["unstable"] == ["V"] and [g["index"] for g in part["segments"]] == [3]
     assert "in 1 of its 30-min segments" in warning(part) and "1.50-2.00 h V 60-100" in warning(part)
+
+
+def test_the_sinus_rule_guard_is_at_its_edge_only_inside_its_own_interval():
+    """Round 32: ``guard_edge`` says so only when the rule's limit (0.8 x the sinus cycle) lies inside the median's
+    distribution-free interval; a median far from it, or a reference whose P waves do not repeat, is no edge."""
+    from ecgdl.adapt_atrial import guard_edge, median_interval
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    seg = np.tile(np.sin(np.linspace(0, np.pi, 40)), (n, 2, 1)) + 0.05 * rng.standard_normal((n, 2, 40))
+    proba = np.tile([0.9, 0.1, 0.0, 0.0, 0.0], (n, 1))
+
+    def pre_with_median(m):        # a quarter of long (sinus) RR at 1.0 s, the rest spread around m
+        return np.r_[np.full(n // 4, 1.0), m + 0.1 * rng.standard_normal(n - n // 4)]
+
+    rule = (0.8, 0.6, 16)
+    at = guard_edge(seg, pre_with_median(0.757), proba, rule)     # the median of all RR ~0.8: the edge
+    assert at is not None and at["interval"][0] < 0.8 <= at["interval"][1] and at["limit"] == 0.8
+    assert guard_edge(seg, pre_with_median(0.4), proba, rule) is None          # clearly on
+    assert guard_edge(seg, pre_with_median(0.95), proba, rule) is None         # clearly off
+    noisy = rng.standard_normal((n, 2, 40))                                    # no repeating P wave: rule off anyway
+    assert guard_edge(noisy, pre_with_median(0.757), proba, rule) is None
+    lo, hi = median_interval(np.arange(10000.0))
+    assert lo < 4999.5 < hi and hi - lo < 250
+
+
+def test_a_record_at_the_sinus_rules_guard_edge_gets_its_other_reading(clf, mitdb_dir):
+    """MIT-BIH 222 (atrial flutter, fibrillation, nodal and atrial-bigeminy stretches every few seconds): its median
+    supraventricular RR is 0.80 of the sinus cycle, the rule's limit inside its interval. The record keeps its labels;
+    the reading with the guard the other way is one more check column, and the S count it moves is warned."""
+    from ecgdl.infer import score_record
+
+    res = score_record(mitdb_dir / "222", clf, compare=False)
+    off = score_record(mitdb_dir / "222", clf, compare=False, check_draws=0)
+    np.testing.assert_array_equal(res.label, off.label)                  # no label moves
+    part = res.summary["adapt"]["stability"]
+    (edge,) = part["guard_edge"]
+    assert edge["interval"][0] < edge["limit"] <= edge["interval"][1] and edge["index"] == 0
+    assert part["draws"] == 3 and len(part["seeds"]) == 2                # two k-means draws + the guard's reading
+    s = part["counts"]["S"]
+    assert s[0] == int((res.label == "S").sum()) and abs(s[2] - s[0]) > 100 and "S" in part["unstable"]
+    assert (res.agreement < 1).sum() == part["changed_beats"]
+    assert any("record guard read the other way" in w and "S " in w for w in res.summary["warnings"])
+    stable = score_record(mitdb_dir / "100", clf, compare=False).summary["adapt"]["stability"]
+    assert "guard_edge" not in stable and stable["draws"] == 2

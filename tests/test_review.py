@@ -190,13 +190,13 @@ def test_uncertain_labels_are_events_and_marked_in_both_reports(mitdb_dir, clf, 
     for e in stretches:                                       # each holds >= 3 flagged beats within 10 s
         inside = flags & (t >= e.start_s - 1e-6) & (t <= e.end_s + 1e-6)
         assert inside.sum() >= UNCERTAIN_MIN_BEATS and e.end_s - e.start_s <= 10.0
-        assert f"{int(inside.sum())} beats whose label" in e.detail
+        assert f"{int(inside.sum())} beats whose label another reading" in e.detail
     html = render_report(res, clf.meta)
-    assert "Uncertain labels" in html and "could not settle" in html
+    assert "Uncertain labels" in html and "another reading of the patient-adaptive" in html
     assert len(re.findall(r">[NSVFQ]\?</text>", html)) >= sum(int(flags[(t >= e.start_s) & (t <= e.end_s)].sum())
                                                               for e in stretches)
     plain = render_report(scored233, clf.meta)               # inductive: no check, nothing uncertain
-    assert not uncertain(scored233).any() and "could not settle" not in plain and not re.search(r"\?</text>", plain)
+    assert not uncertain(scored233).any() and "another reading of the patient-adaptive" not in plain and not re.search(r"\?</text>", plain)
     if shutil.which("pdftotext"):
         from ecgdl.pdf_report import render_pdf
 

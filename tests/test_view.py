@@ -115,7 +115,7 @@ def test_markers_cover_every_beat_in_the_window(rec208):
     agree = np.ones(len(sample))
     agree[in_window(sample, rec.fs, 60, 70)[3]] = 0.5            # the adaptive step's draws disagree on one beat
     ms = markers(rec.signal[:, 0], rec.fs, sample, label, proba, AAMI_CLASSES, 60.0, 70.0, agreement=agree)
-    assert sum("uncertain: 50% of the clusterings" in h for m in ms for h in m.text) == 1
+    assert sum("uncertain: 50% of the adaptive step's readings" in h for m in ms for h in m.text) == 1
 
 
 def test_a_full_page_stays_under_the_point_budget(rec208):
