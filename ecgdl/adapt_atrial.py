@@ -98,6 +98,17 @@ def between_sinus(sinus: np.ndarray, neighbours: int) -> np.ndarray:
     return (before > 0) & (after > 0)
 
 
+def _guarded_reference(seg: np.ndarray, pre: np.ndarray,
+                       proba: np.ndarray) -> tuple[SinusReference, np.ndarray, np.ndarray] | None:
+    """``(reference, supra, after_v)`` when the record's sinus reference passes its own guards (enough beats, P waves
+    that repeat), ``supra`` the beats called N or S and ``after_v`` those following a beat called otherwise; else ``None``."""
+    supra = proba.argmax(1) <= 1
+    ref = sinus_reference(seg, pre, supra)
+    if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
+        return None
+    return ref, supra, np.r_[False, ~supra[:-1]]
+
+
 def median_interval(x: np.ndarray, z: float = 1.96) -> tuple[float, float]:
     """The distribution-free ~95 % interval of the median of ``x``: its order statistics of ranks n/2 -+ z sqrt(n)/2.
 
@@ -116,11 +127,11 @@ def guard_edge(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray, params) -> d
     (:func:`median_interval`) over the same cycle, the guard's limit, its answer) when ``params[0]`` lies inside the interval and
     the other guards pass; else ``None``."""
     pre = np.asarray(pre, np.float64)
-    supra = proba.argmax(1) <= 1
-    ref = sinus_reference(seg, pre, supra)
-    if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
+    guarded = _guarded_reference(seg, pre, proba)
+    if guarded is None:
         return None
-    use = pre[supra & ~np.r_[False, ~supra[:-1]]]
+    ref, supra, after_v = guarded
+    use = pre[supra & ~after_v]
     if not len(use):
         return None
     lo, hi = median_interval(use)
@@ -140,12 +151,11 @@ def sinus_reference_hits(seg: np.ndarray, pre: np.ndarray, proba: np.ndarray,
     prematurity, p_corr, neighbours = params
     pre = np.asarray(pre, np.float64)
     top = proba.argmax(1)
-    supra = top <= 1
     none = np.zeros(len(top), bool)
-    ref = sinus_reference(seg, pre, supra)
-    if ref is None or ref.consistency < REFERENCE_CONSISTENCY:
+    guarded = _guarded_reference(seg, pre, proba)
+    if guarded is None:
         return none, none
-    after_v = np.r_[False, ~supra[:-1]]
+    ref, supra, after_v = guarded
     if (np.median(pre[supra & ~after_v]) >= prematurity * ref.rr) != flip:
         return none, none  # the median beat is not premature: the majority rhythm is the sinus one
     premature = pre < prematurity * ref.rr

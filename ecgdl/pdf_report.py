@@ -166,7 +166,8 @@ def _strips(pdf, result, max_strips: int) -> None:
     if not events:
         events = review_events(result)[:2]
     _heading(pdf, "Strips of notable events")
-    if uncertain(result).any():
+    unsure = uncertain(result)
+    if unsure.any():
         pdf.set_font("Helvetica", "", 8)
         pdf.multi_cell(0, 4, _latin(UNCERTAIN_NOTE), new_x="LMARGIN", new_y="NEXT")
     rec = result.record
@@ -179,13 +180,14 @@ def _strips(pdf, result, max_strips: int) -> None:
         pdf.set_font("Helvetica", "B", 9)
         pdf.cell(0, 5, _latin(f"{e.title} at {format_time(e.start_s, rec.start_clock_s)} - {e.detail}   "
                               f"(lead {rec.leads[lead]}, 25 mm/s, 10 mm/mV)"), new_x="LMARGIN", new_y="NEXT")
-        _strip(pdf, result, a, b, (e.start_s, e.end_s), pdf.get_y(), height)
+        _strip(pdf, result, a, b, (e.start_s, e.end_s), pdf.get_y(), height, unsure)
         pdf.set_y(pdf.get_y() + height + 3)
 
 
-def _strip(pdf, result, a: float, b: float, shade: tuple[float, float], top: float, height: float) -> None:
+def _strip(pdf, result, a: float, b: float, shade: tuple[float, float], top: float, height: float,
+           unsure: np.ndarray) -> None:
     """One strip of the primary lead (column 0 of ``result.conditioned``): shaded event, 1 mm / 5 mm grid, the
-    trace, each beat's letter in its class colour."""
+    trace, each beat's letter in its class colour (with a "?" where ``unsure``, :func:`ecgdl.review.uncertain`)."""
     fs, y = result.record.fs, np.asarray(result.conditioned)[:, 0]
     x0, width = _MARGIN, (b - a) * MM_PER_S
     mid = float(np.median(y[int(a * fs):int(b * fs)])) if b > a else 0.0
@@ -206,7 +208,6 @@ def _strip(pdf, result, a: float, b: float, shade: tuple[float, float], top: flo
     pdf.set_line_width(0.25)
     pdf.polyline(list(zip((x0 + (idx / fs - a) * MM_PER_S).tolist(), py.tolist())))
     pdf.set_font("Helvetica", "B", 7)
-    unsure = uncertain(result)
     for i in in_window(result.sample, fs, a, b):
         c = str(result.label[i])
         pdf.set_text_color(*_rgb(class_colour(c)))

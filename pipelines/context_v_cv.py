@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from adapt_gated_cv import LETTERS, class_figures  # noqa: E402
 
+from ecgdl.adapt import softmax64  # noqa: E402
 from ecgdl.splits import DS1, assert_no_test_records  # noqa: E402
 
 FS = 360.0
@@ -46,16 +46,15 @@ def candidates(label: np.ndarray) -> np.ndarray:
     return np.flatnonzero(nb & np.isin(lab, ["N", "S", "F"]))
 
 
-def context_features(sample: np.ndarray, fs: float, label: np.ndarray, p_v_ind: np.ndarray,
-                     idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(idx, X)``: the candidates (:func:`candidates`, or ``idx``) and their :data:`FEATURES` rows.
+def context_features(sample: np.ndarray, fs: float, label: np.ndarray, p_v_ind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(idx, X)``: the candidates (:func:`candidates`) and their :data:`FEATURES` rows.
 
     sample: beat positions (samples at ``fs``); label: adapted labels (letters); p_v_ind: the classifier's p(V)
     before the adapt step. RR in log units of the record's median N-N interval (all RR when under 5 N-N pairs).
     """
     lab = np.asarray(label).astype("<U1")
     n = len(lab)
-    idx = candidates(lab) if idx is None else np.asarray(idx, int)
+    idx = candidates(lab)
     if n < 2 or not len(idx):
         return idx[:0], np.zeros((0, len(FEATURES)))
     rr = np.diff(np.asarray(sample, np.float64)) / float(fs)
@@ -76,19 +75,11 @@ def context_features(sample: np.ndarray, fs: float, label: np.ndarray, p_v_ind: 
     return idx, x.astype(np.float64)
 
 
-@dataclass(frozen=True)
-class ContextV:
-    """The fitted regression: standardised inputs (``mean``, ``sd``), ``weights``, ``bias``; relabels at ``threshold``."""
-    mean: list[float]
-    sd: list[float]
-    weights: list[float]
-    bias: float
-    threshold: float = 0.5
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        z = (np.asarray(x, np.float64) - np.asarray(self.mean)) / np.asarray(self.sd)
-        return 1.0 / (1.0 + np.exp(-(z @ np.asarray(self.weights) + self.bias)))
-
+def predict(model: tuple, x: np.ndarray) -> np.ndarray:
+    """p(V) of the rows ``x`` under ``model`` = :func:`fit`'s ``(mean, sd, weights, bias)``."""
+    mu, sd, w, b = model
+    z = (np.asarray(x, np.float64) - np.asarray(mu)) / np.asarray(sd)
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(w) + b)))
 
 
 def apply(proba: np.ndarray, classes, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -128,19 +119,14 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, iters: int = 200) -> tup
     return mu.tolist(), sd.tolist(), w.detach().tolist(), float(b.item())
 
 
-def _softmax(lg: np.ndarray) -> np.ndarray:
-    p = np.exp(lg - lg.max(1, keepdims=True))
-    return p / p.sum(1, keepdims=True)
-
-
 def record_rows(oof: Path, pv_oof: Path, rec: str) -> dict:
     """One record's out-of-fold outputs, its candidates, their features and targets."""
     o, c = np.load(oof / f"{rec}.npz"), np.load(pv_oof / f"{rec}.npz")
     if not np.array_equal(o["sample"], c["sample"]):
         raise ValueError(f"{rec}: --oof and --pv-oof beats differ")
-    proba = _softmax(np.asarray(o["logits"], np.float64))
+    proba = softmax64(np.asarray(o["logits"], np.float64))
     label = LETTERS[proba.argmax(1)]
-    p_ind = _softmax(np.asarray(c["logits"], np.float64))[:, 2]
+    p_ind = softmax64(np.asarray(c["logits"], np.float64))[:, 2]
     idx, x = context_features(o["sample"], FS, label, p_ind)
     return dict(proba=proba, label=label, y=LETTERS[np.asarray(o["y"], int)], idx=idx, x=x,
                 t=(np.asarray(o["y"], int)[idx] == 2).astype(np.float64), sample=o["sample"], fold=o["fold"])
@@ -151,8 +137,8 @@ def nested(rows: dict) -> dict:
     out = {}
     for r in rows:
         others = [q for q in rows if q != r]
-        mu, sd, w, b = fit(np.concatenate([rows[q]["x"] for q in others]), np.concatenate([rows[q]["t"] for q in others]))
-        out[r] = ContextV(mu, sd, w, b).predict(rows[r]["x"]) if len(rows[r]["idx"]) else np.zeros(0)
+        model = fit(np.concatenate([rows[q]["x"] for q in others]), np.concatenate([rows[q]["t"] for q in others]))
+        out[r] = predict(model, rows[r]["x"]) if len(rows[r]["idx"]) else np.zeros(0)
     return out
 
 
